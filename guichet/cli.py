@@ -1,0 +1,45 @@
+"""The ``guichet`` command: one entry point for agents' admins, planners and operators."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from guichet import bench as bench_registry
+
+app = typer.Typer(
+    help="Guichet: the dispatch server of a town hall's single front desk.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# Modules that add their commands to the app through a ``register(app)`` function.
+COMMAND_MODULES: list[str] = [
+]
+
+
+@app.command("bench")
+def bench(
+    name: str = typer.Argument(..., help="Benchmark: " + ", ".join(bench_registry.BENCHMARKS)),
+    quick: bool = typer.Option(False, "--quick", help="A smaller run, for a smoke test."),
+) -> None:
+    """Run a benchmark: a readable table, then one JSON line with its figures."""
+    if name not in bench_registry.BENCHMARKS:
+        known = ", ".join(sorted(bench_registry.BENCHMARKS))
+        raise typer.BadParameter(f"unknown benchmark {name!r}; known: {known}")
+    bench_registry.run(name, quick=quick)
+
+
+def _register_all() -> None:
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(app)
+
+
+_register_all()
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

@@ -1,0 +1,104 @@
+"""Plain data of the process catalogue and the skill matrix.
+
+These types are shared by the file loaders of ``skills/``, the routing core of
+``dispatcher/`` and the simulation: frozen dataclasses, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Channel(str, Enum):
+    """The door a citizen knocked on."""
+
+    PHONE = "phone"
+    COUNTER = "counter"
+    CALLBACK = "callback"
+    EMAIL = "email"
+    WEBFORM = "webform"
+    MAIL = "mail"
+
+    @property
+    def is_live(self) -> bool:
+        """Live channels need an agent now; the others are worked between live contacts."""
+        return self in LIVE_CHANNELS
+
+
+LIVE_CHANNELS = frozenset({Channel.PHONE, Channel.COUNTER})
+ALL_CHANNELS: tuple[Channel, ...] = tuple(Channel)
+
+TRAINEE, COMPETENT, EXPERT = 1, 2, 3
+LEVELS = (TRAINEE, COMPETENT, EXPERT)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelTarget:
+    """What the town promises for one process on one channel.
+
+    ``sla_percent`` of contacts answered within ``sla_seconds``; after
+    ``overflow_after_s`` of waiting the contact may go to lower skill levels.
+    """
+
+    handling_time_s: float
+    sla_seconds: float
+    sla_percent: float = 0.8
+    overflow_after_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Process:
+    """An administrative procedure (démarche), e.g. a passport application."""
+
+    code: str
+    label: str
+    domain: str
+    targets: dict[Channel, ChannelTarget]
+    min_level: int = COMPETENT
+    fallback: str = "triage"
+    sheet: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    """A group of processes (état civil, petite enfance...)."""
+
+    code: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """All processes of a town, by code, with the generalist triage process."""
+
+    processes: dict[str, Process]
+    domains: dict[str, Domain] = field(default_factory=dict)
+    triage: str = "triage"
+
+    def target(self, process: str, channel: Channel) -> ChannelTarget:
+        """The target of ``process`` on ``channel`` (the triage one if the process has none)."""
+        proc = self.processes[process]
+        found = proc.targets.get(channel)
+        if found is None:
+            found = self.processes[self.triage].targets[channel]
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class AgentProfile:
+    """One agent's skills (process code -> level 1..3) and the channels served now."""
+
+    agent_id: str
+    name: str
+    skills: dict[str, int]
+    channels: frozenset[Channel]
+    endpoint: str | None = None
+    desk: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SkillMatrix:
+    """Every agent's profile, by agent id, in file order."""
+
+    agents: dict[str, AgentProfile]

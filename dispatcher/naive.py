@@ -1,0 +1,55 @@
+"""The naive router: the same rules, decided by full scans instead of indexes.
+
+It is the reference the tests replay against (same inputs, same decisions)
+and the baseline of ``guichet bench routing``.
+"""
+
+from __future__ import annotations
+
+from dispatcher.events import AgentState
+from dispatcher.router import Router
+from dispatcher.state import AgentRecord, ContactRecord
+from dispatcher.waiting import ENDPOINT_CHANNELS, is_more_urgent
+from skills.model import Channel
+
+
+class NaiveRouter(Router):
+    """Scans every waiting contact (and every agent) for each decision."""
+
+    def _best_contact_for(self, agent: AgentRecord, now: float) -> ContactRecord | None:
+        best: ContactRecord | None = None
+        for contact in self.queue.contacts.values():
+            if contact.channel not in agent.channels:
+                continue
+            if contact.channel in ENDPOINT_CHANNELS and not agent.reachable:
+                continue
+            if agent.skills.get(contact.process, 0) < contact.required_level:
+                continue
+            if best is None or is_more_urgent(contact, best, now):
+                best = contact
+        return best
+
+    def _best_agent_for(
+        self, contact: ContactRecord, now: float
+    ) -> tuple[AgentRecord, int] | None:
+        free = [a for a in self.agents.values() if a.state is AgentState.AVAILABLE]
+        return self._pick_agent(contact, free, now)
+
+    def _batch_candidates(self, agents: list[AgentRecord]) -> list[ContactRecord]:
+        demand: dict[tuple[str, Channel], int] = {}
+        for agent in agents:
+            for process in agent.skills:
+                for channel in agent.channels:
+                    key = (process, channel)
+                    demand[key] = demand.get(key, 0) + 1
+        groups: dict[tuple[str, Channel, int], list[ContactRecord]] = {}
+        for contact in self.queue.contacts.values():
+            if (contact.process, contact.channel) in demand:
+                key3 = (contact.process, contact.channel, contact.priority)
+                groups.setdefault(key3, []).append(contact)
+        found: list[ContactRecord] = []
+        for (process, channel, _priority), members in groups.items():
+            members.sort(key=lambda c: (c.arrived_at, c.seq))
+            found.extend(members[: demand[(process, channel)]])
+        found.sort(key=lambda c: c.seq)
+        return found

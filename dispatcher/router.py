@@ -1,0 +1,672 @@
+"""The routing core: one queue over all channels, one agent pool, rules 1-7.
+
+Pure: no I/O, no clock of its own. ``Router.handle(event)`` applies one input
+event at its time ``event.at`` and returns the decision events. Timers
+(relaxation, ring-no-answer, wrap-up, expiry) fire when an event's time
+passes them; ``next_timer_at()`` tells an adapter when to send ``TimePassed``.
+The same inputs at the same times always give the same decisions.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+
+from dispatcher import events as ev
+from dispatcher.batch import assign_batch
+from dispatcher.events import AgentState, DeclineReason, Event, Outcome
+from dispatcher.policy import RoutingPolicy
+from dispatcher.state import AgentRecord, ContactRecord, ContactState
+from dispatcher.strategies import AGENT_KEYS
+from dispatcher.waiting import ENDPOINT_CHANNELS, WaitingQueue
+from skills.model import AgentProfile, Catalogue, Channel, SkillMatrix
+
+LIVE_RANK = 1_000_000
+
+_RELAX, _OFFER, _WRAP, _EXPIRE = "relax", "offer", "wrap", "expire"
+
+
+class Router:
+    """The routing core. Feed it input events; it answers with decisions."""
+
+    def __init__(
+        self, catalogue: Catalogue, matrix: SkillMatrix, policy: RoutingPolicy | None = None
+    ) -> None:
+        self.catalogue = catalogue
+        self.policy = policy or RoutingPolicy()
+        self.queue = WaitingQueue()
+        self.contacts: dict[str, ContactRecord] = {}
+        self.ended: dict[str, Outcome] = {}
+        self.agents: dict[str, AgentRecord] = {}
+        self.available: dict[str, dict[str, AgentRecord]] = {}
+        self.now = float("-inf")
+        self._agent_key = AGENT_KEYS[self.policy.strategy]
+        self._timers: list[tuple[float, int, str, str, float]] = []
+        self._timer_seq = 0
+        self._contact_seq = 0
+        self._freed: list[AgentRecord] = []
+        self._fresh: list[ContactRecord] = []
+        self._handlers = {
+            ev.ContactArrived: self._on_arrived,
+            ev.ContactQualified: self._on_qualified,
+            ev.ContactAbandoned: self._on_abandoned,
+            ev.CallbackRequested: self._on_callback,
+            ev.OfferAnswered: self._on_answered,
+            ev.OfferDeclined: self._on_declined,
+            ev.ContactCompleted: self._on_completed,
+            ev.AgentStatusSet: self._on_status,
+            ev.AgentProfileChanged: self._on_profile,
+            ev.EndpointChanged: self._on_endpoint,
+            ev.TimePassed: self._on_time,
+        }
+        for profile in matrix.agents.values():
+            self._add_agent(profile.agent_id, profile.skills, profile.channels)
+
+    # ------------------------------------------------------------ public
+
+    def handle(self, event: Event) -> list[Event]:
+        """Apply one input event at its time; return the decision events it caused."""
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            return [self._rejected(event, "", "not an input event")]
+        out: list[Event] = []
+        now = event.at if event.at > self.now else self.now
+        self._fire_timers(now, out)
+        self.now = now
+        handler(event, now, out)  # type: ignore[operator]
+        self._settle(now, out)
+        return out
+
+    def next_timer_at(self) -> float | None:
+        """When the next timer is due (send ``TimePassed`` then), or None."""
+        while self._timers and not self._timer_is_live(self._timers[0]):
+            heapq.heappop(self._timers)
+        return self._timers[0][0] if self._timers else None
+
+    def estimated_wait(self, process: str | None, channel: Channel, now: float) -> float:
+        """Seconds a contact arriving now for ``process`` on ``channel`` would wait, roughly.
+
+        The contacts already waiting there, plus this one, times the handling
+        time, shared among the logged-in agents who can take them.
+        """
+        code = self._process_code(process)
+        target = self.catalogue.target(code, channel)
+        bucket = self.queue.buckets.get((code, channel))
+        ahead = bucket.count if bucket else 0
+        staffed = sum(
+            1
+            for a in self.agents.values()
+            if a.state not in (AgentState.OFFLINE, AgentState.PAUSED)
+            and channel in a.channels
+            and a.skills.get(code, 0) >= self.catalogue.processes[code].min_level
+        )
+        if staffed == 0:
+            return float("inf")
+        free_now = sum(
+            1 for a in self.available.get(code, {}).values() if channel in a.channels
+        )
+        if free_now > ahead:
+            return 0.0
+        return (ahead + 1) * target.handling_time_s / staffed
+
+    def position(self, contact_id: str) -> int | None:
+        """1 for the next contact of its process and channel to be served, or None."""
+        contact = self.queue.contacts.get(contact_id)
+        if contact is None:
+            return None
+        bucket = self.queue.buckets[(contact.process, contact.channel)]
+        ahead = 0
+        for prio, heap in bucket.heaps.items():
+            for entry in heap:
+                other = entry[3]
+                if other is None or other is contact:
+                    continue
+                assert isinstance(other, ContactRecord)
+                if prio > contact.priority or (
+                    prio == contact.priority
+                    and (other.arrived_at, other.seq) < (contact.arrived_at, contact.seq)
+                ):
+                    ahead += 1
+        return ahead + 1
+
+    # ----------------------------------------------------- input handlers
+
+    def _on_arrived(self, e: ev.ContactArrived, now: float, out: list[Event]) -> None:
+        if e.contact_id in self.contacts or e.contact_id in self.ended:
+            out.append(self._rejected(e, e.contact_id, "contact already known"))
+            return
+        self._contact_seq += 1
+        arrived_at = e.arrived_at if e.arrived_at is not None else e.at
+        contact = self._new_contact(
+            e.contact_id, e.channel, e.process, e.priority, arrived_at, self._contact_seq
+        )
+        contact.ticket, contact.caller, contact.citizen_id = e.ticket, e.caller, e.citizen_id
+        if e.deadline is not None:
+            contact.deadline = e.deadline
+        self._enqueue(contact, now, out)
+
+    def _on_qualified(self, e: ev.ContactQualified, now: float, out: list[Event]) -> None:
+        contact = self._live_contact(e, e.contact_id, out)
+        if contact is None:
+            return
+        if contact.state is not ContactState.WAITING:
+            agent = self.agents[contact.agent_id or ""]
+            out.append(ev.ContactRequeued(at=now, contact_id=contact.contact_id, reason="requalified"))
+            self._release(agent, now, out, served=contact.state is ContactState.IN_SERVICE)
+        else:
+            self.queue.remove(contact)
+        requalified = self._new_contact(
+            contact.contact_id,
+            contact.channel,
+            e.process,
+            contact.priority,
+            contact.arrived_at,
+            contact.seq,
+        )
+        for name in ("ticket", "caller", "citizen_id", "deadline", "offers"):
+            setattr(requalified, name, getattr(contact, name))
+        self._enqueue(requalified, now, out)
+
+    def _on_abandoned(self, e: ev.ContactAbandoned, now: float, out: list[Event]) -> None:
+        contact = self._live_contact(e, e.contact_id, out)
+        if contact is None:
+            return
+        if contact.state is ContactState.IN_SERVICE:
+            self._complete(contact, Outcome.SERVED, now, out)
+            return
+        if contact.state is ContactState.OFFERED:
+            self._release(self.agents[contact.agent_id or ""], now, out, served=False)
+        self._end(contact, Outcome.ABANDONED, now, out)
+
+    def _on_callback(self, e: ev.CallbackRequested, now: float, out: list[Event]) -> None:
+        contact = self._live_contact(e, e.contact_id, out)
+        if contact is None:
+            return
+        if contact.state is ContactState.IN_SERVICE:
+            out.append(self._rejected(e, e.contact_id, "contact is already with an agent"))
+            return
+        if e.callback_id in self.contacts or e.callback_id in self.ended:
+            out.append(self._rejected(e, e.callback_id, "callback id already known"))
+            return
+        if contact.state is ContactState.OFFERED:
+            self._release(self.agents[contact.agent_id or ""], now, out, served=False)
+        self._end(contact, Outcome.CALLBACK_SCHEDULED, now, out)
+        callback = self._new_contact(
+            e.callback_id,
+            Channel.CALLBACK,
+            contact.process if contact.qualified else None,
+            contact.priority,
+            contact.arrived_at,
+            contact.seq,
+        )
+        callback.caller = e.number or contact.caller
+        callback.citizen_id = contact.citizen_id
+        callback.deadline = now + self.policy.callback_deadline_s
+        self._enqueue(callback, now, out)
+
+    def _on_answered(self, e: ev.OfferAnswered, now: float, out: list[Event]) -> None:
+        contact = self._offered_to(e, e.contact_id, e.agent_id, out)
+        if contact is None:
+            return
+        contact.state = ContactState.IN_SERVICE
+        self._set_state(self.agents[e.agent_id], AgentState.BUSY, None, now, out, contact.contact_id)
+
+    def _on_declined(self, e: ev.OfferDeclined, now: float, out: list[Event]) -> None:
+        contact = self._offered_to(e, e.contact_id, e.agent_id, out)
+        if contact is None:
+            return
+        agent = self.agents[e.agent_id]
+        self._requeue(contact, e.reason.value, now, out)
+        if e.reason in (DeclineReason.BUSY, DeclineReason.UNAVAILABLE):
+            agent.reachable = False
+            self._release(agent, now, out, served=False)
+        else:
+            agent.contact_id = None
+            self._set_state(agent, AgentState.PAUSED, e.reason.value, now, out)
+
+    def _on_completed(self, e: ev.ContactCompleted, now: float, out: list[Event]) -> None:
+        contact = self._live_contact(e, e.contact_id, out)
+        if contact is None:
+            return
+        if contact.state is ContactState.WAITING:
+            out.append(self._rejected(e, e.contact_id, "contact is not with an agent"))
+            return
+        self._complete(contact, e.outcome, now, out)
+
+    def _on_status(self, e: ev.AgentStatusSet, now: float, out: list[Event]) -> None:
+        agent = self.agents.get(e.agent_id)
+        if agent is None:
+            out.append(self._rejected(e, e.agent_id, "unknown agent"))
+            return
+        want = e.state
+        if want not in (AgentState.AVAILABLE, AgentState.PAUSED, AgentState.OFFLINE):
+            out.append(self._rejected(e, e.agent_id, f"an agent cannot ask for {want.value}"))
+            return
+        state = agent.state
+        if state is AgentState.BUSY:
+            if want is AgentState.AVAILABLE:
+                agent.pending = None
+            else:
+                agent.pending = (want, e.reason)
+            return
+        if state is AgentState.RESERVED:
+            if want is AgentState.AVAILABLE:
+                return
+            contact = self.contacts[agent.contact_id or ""]
+            self._requeue(contact, f"agent_{want.value}", now, out)
+            agent.contact_id = None
+        if want is AgentState.AVAILABLE:
+            if state is AgentState.AVAILABLE:
+                return
+            if state is AgentState.OFFLINE:
+                agent.logged_in_at = now
+                agent.busy_s = 0.0
+            self._make_available(agent, now, out)
+        elif want is AgentState.PAUSED:
+            if state is AgentState.OFFLINE:
+                out.append(self._rejected(e, e.agent_id, "agent is offline"))
+                return
+            self._set_state(agent, AgentState.PAUSED, e.reason, now, out)
+        elif state is not AgentState.OFFLINE:
+            self._set_state(agent, AgentState.OFFLINE, e.reason, now, out)
+            agent.logged_in_at = None
+
+    def _on_profile(self, e: ev.AgentProfileChanged, now: float, out: list[Event]) -> None:
+        agent = self.agents.get(e.agent_id)
+        unknown = [p for p in e.skills if p not in self.catalogue.processes]
+        if unknown:
+            out.append(self._rejected(e, e.agent_id, f"unknown process {unknown[0]!r}"))
+            return
+        if agent is None:
+            self._add_agent(e.agent_id, e.skills, frozenset(e.channels))
+            return
+        was_available = agent.state is AgentState.AVAILABLE
+        if was_available:
+            self._unindex(agent)
+        agent.skills = dict(e.skills)
+        agent.channels = frozenset(e.channels)
+        self._build_targets(agent)
+        if was_available:
+            self._freed.append(agent)
+
+    def _on_endpoint(self, e: ev.EndpointChanged, now: float, out: list[Event]) -> None:
+        agent = self.agents.get(e.agent_id)
+        if agent is None:
+            out.append(self._rejected(e, e.agent_id, "unknown agent"))
+            return
+        if agent.reachable == e.reachable:
+            return
+        agent.reachable = e.reachable
+        if e.reachable and agent.state is AgentState.AVAILABLE:
+            self._freed.append(agent)
+
+    def _on_time(self, e: ev.TimePassed, now: float, out: list[Event]) -> None:
+        """Timers already fired before the handler ran."""
+
+    # ------------------------------------------------------ the decisions
+
+    def _settle(self, now: float, out: list[Event]) -> None:
+        """Match what became free: freed agents take contacts, fresh contacts take agents."""
+        freed = [a for a in dict.fromkeys(self._freed) if a.state is AgentState.AVAILABLE]
+        self._freed.clear()
+        if len(freed) > 1 and self.policy.batch_assignment:
+            pairs = assign_batch(freed, self._batch_candidates(freed), self._level_for, now)
+            if pairs is not None:
+                for agent, contact, level in pairs:
+                    self._offer(contact, agent, level, now, out)
+        for agent in freed:
+            if agent.state is not AgentState.AVAILABLE:
+                continue
+            contact = self._best_contact_for(agent, now)
+            if contact is None:
+                self._index(agent)
+            else:
+                self._offer(contact, agent, agent.skills[contact.process], now, out)
+        fresh = self._fresh[:]
+        self._fresh.clear()
+        for contact in fresh:
+            if contact.state is not ContactState.WAITING:
+                continue
+            found = self._best_agent_for(contact, now)
+            if found is not None:
+                self._offer(contact, found[0], found[1], now, out)
+
+    def _best_contact_for(self, agent: AgentRecord, now: float) -> ContactRecord | None:
+        return self.queue.best_for(agent.targets, now, agent.reachable)
+
+    def _best_agent_for(
+        self, contact: ContactRecord, now: float
+    ) -> tuple[AgentRecord, int] | None:
+        candidates = self.available.get(contact.process)
+        if not candidates:
+            return None
+        return self._pick_agent(contact, candidates.values(), now)
+
+    def _pick_agent(
+        self, contact: ContactRecord, agents: Iterable[AgentRecord], now: float
+    ) -> tuple[AgentRecord, int] | None:
+        best: tuple[AgentRecord, int] | None = None
+        best_key: tuple[float, ...] | None = None
+        for agent in agents:
+            level = self._level_for(agent, contact)
+            if level is None:
+                continue
+            key = self._agent_key(agent, level, now)
+            if best_key is None or key < best_key:
+                best, best_key = (agent, level), key
+        return best
+
+    def _level_for(self, agent: AgentRecord, contact: ContactRecord) -> int | None:
+        """The agent's level if it may take the contact now (rule 1), else None."""
+        if agent.state is not AgentState.AVAILABLE or contact.channel not in agent.channels:
+            return None
+        if contact.channel in ENDPOINT_CHANNELS and not agent.reachable:
+            return None
+        level = agent.skills.get(contact.process, 0)
+        return level if level >= contact.required_level else None
+
+    def _batch_candidates(self, agents: list[AgentRecord]) -> list[ContactRecord]:
+        """For each bucket the freed agents serve, as many oldest contacts as agents serve it."""
+        demand: dict[tuple[str, Channel], int] = {}
+        for agent in agents:
+            for bucket, _level in agent.targets:
+                if bucket.count:
+                    key = (bucket.process, bucket.channel)
+                    demand[key] = demand.get(key, 0) + 1
+        found: list[ContactRecord] = []
+        for key, count in demand.items():
+            bucket = self.queue.buckets[key]
+            for priority in bucket.heaps:
+                found.extend(bucket.oldest(priority, count))
+        found.sort(key=lambda c: c.seq)
+        return found
+
+    def _offer(
+        self, contact: ContactRecord, agent: AgentRecord, level: int, now: float, out: list[Event]
+    ) -> None:
+        self.queue.remove(contact)
+        if agent.state is AgentState.AVAILABLE:
+            self._unindex(agent)
+        contact.state = ContactState.OFFERED
+        contact.agent_id = agent.agent_id
+        contact.offers += 1
+        out.append(
+            ev.ContactOffered(
+                at=now,
+                contact_id=contact.contact_id,
+                agent_id=agent.agent_id,
+                process=contact.process,
+                channel=contact.channel,
+                level=level,
+                waited=now - contact.arrived_at,
+            )
+        )
+        self._set_state(agent, AgentState.RESERVED, None, now, out, contact.contact_id)
+        timeout = self.policy.offer_timeout_s.get(contact.channel)
+        if timeout is not None:
+            self._schedule(now + timeout, _OFFER, contact.contact_id, contact.offers)
+
+    # ------------------------------------------------- contact lifecycle
+
+    def _process_code(self, process: str | None) -> str:
+        if process is None or process not in self.catalogue.processes:
+            return self.catalogue.triage
+        return process
+
+    def _new_contact(
+        self,
+        contact_id: str,
+        channel: Channel,
+        process: str | None,
+        priority: int,
+        arrived_at: float,
+        seq: int,
+    ) -> ContactRecord:
+        code = self._process_code(process)
+        target = self.catalogue.target(code, channel)
+        base_level = self.catalogue.processes[code].min_level
+        relax_at = None
+        if target.overflow_after_s is not None and self.policy.relaxed_level < base_level:
+            relax_at = arrived_at + target.overflow_after_s
+        max_wait = self.policy.max_wait_s.get(channel)
+        contact = ContactRecord(
+            contact_id=contact_id,
+            channel=channel,
+            process=code,
+            priority=priority,
+            arrived_at=arrived_at,
+            seq=seq,
+            rank=(LIVE_RANK if channel.is_live else 0) + priority,
+            inv_sla=1.0 / target.sla_seconds,
+            required_level=base_level,
+            base_level=base_level,
+            relax_at=relax_at,
+            qualified=code == process,
+            expire_at=arrived_at + max_wait if max_wait is not None else None,
+        )
+        if not channel.is_live:
+            contact.deadline = arrived_at + target.sla_seconds
+        return contact
+
+    def _enqueue(self, contact: ContactRecord, now: float, out: list[Event]) -> None:
+        self.contacts[contact.contact_id] = contact
+        self.queue.push(contact)
+        out.append(
+            ev.ContactQueued(
+                at=now,
+                contact_id=contact.contact_id,
+                process=contact.process,
+                channel=contact.channel,
+                priority=contact.priority,
+                arrived_at=contact.arrived_at,
+            )
+        )
+        if contact.relax_at is not None:
+            if contact.relax_at <= now:
+                self._relax(contact, now, out)
+            else:
+                self._schedule(contact.relax_at, _RELAX, contact.contact_id, contact.relax_at)
+        if contact.expire_at is not None:
+            self._schedule(contact.expire_at, _EXPIRE, contact.contact_id, contact.expire_at)
+        self._fresh.append(contact)
+
+    def _requeue(self, contact: ContactRecord, reason: str, now: float, out: list[Event]) -> None:
+        """Back to the queue with its original arrival time (rule 5)."""
+        contact.state = ContactState.WAITING
+        contact.agent_id = None
+        self.queue.push(contact)
+        out.append(ev.ContactRequeued(at=now, contact_id=contact.contact_id, reason=reason))
+        self._fresh.append(contact)
+
+    def _relax(self, contact: ContactRecord, now: float, out: list[Event]) -> None:
+        contact.required_level = self.policy.relaxed_level
+        contact.relax_at = None
+        out.append(
+            ev.ContactRelaxed(at=now, contact_id=contact.contact_id, min_level=contact.required_level)
+        )
+        if contact.state is ContactState.WAITING:
+            self._fresh.append(contact)
+
+    def _complete(self, contact: ContactRecord, outcome: Outcome, now: float, out: list[Event]) -> None:
+        agent = self.agents[contact.agent_id or ""]
+        self._end(contact, outcome, now, out)
+        self._release(agent, now, out, served=True)
+
+    def _end(self, contact: ContactRecord, outcome: Outcome, now: float, out: list[Event]) -> None:
+        self.queue.remove(contact)
+        contact.state = ContactState.ENDED
+        del self.contacts[contact.contact_id]
+        self.ended[contact.contact_id] = outcome
+        out.append(
+            ev.ContactEnded(
+                at=now,
+                contact_id=contact.contact_id,
+                outcome=outcome,
+                agent_id=contact.agent_id,
+                waited=now - contact.arrived_at,
+            )
+        )
+
+    # --------------------------------------------------- agent lifecycle
+
+    def _add_agent(self, agent_id: str, skills: dict[str, int], channels: frozenset[Channel]) -> None:
+        agent = AgentRecord(
+            agent_id=agent_id, seq=len(self.agents), skills=dict(skills), channels=channels
+        )
+        self._build_targets(agent)
+        self.agents[agent_id] = agent
+
+    def _build_targets(self, agent: AgentRecord) -> None:
+        agent.targets = [
+            (self.queue.bucket(process, channel), level)
+            for process, level in agent.skills.items()
+            if process in self.catalogue.processes
+            for channel in sorted(agent.channels, key=lambda c: c.value)
+        ]
+
+    def _release(self, agent: AgentRecord, now: float, out: list[Event], served: bool) -> None:
+        """The agent's contact is gone: wrap-up after service, else straight back."""
+        agent.contact_id = None
+        if agent.pending is not None:
+            state, reason = agent.pending
+            agent.pending = None
+            self._set_state(agent, state, reason, now, out)
+            if state is AgentState.OFFLINE:
+                agent.logged_in_at = None
+            return
+        if served and self.policy.wrap_up_s is not None and self.policy.wrap_up_s > 0:
+            self._set_state(agent, AgentState.WRAP_UP, None, now, out)
+            agent.wrap_token += 1
+            self._schedule(now + self.policy.wrap_up_s, _WRAP, agent.agent_id, agent.wrap_token)
+        elif served and self.policy.wrap_up_s is None:
+            self._set_state(agent, AgentState.WRAP_UP, None, now, out)
+        else:
+            self._make_available(agent, now, out)
+
+    def _make_available(self, agent: AgentRecord, now: float, out: list[Event]) -> None:
+        self._set_state(agent, AgentState.AVAILABLE, None, now, out)
+        agent.idle_since = now
+        self._freed.append(agent)
+
+    def _set_state(
+        self,
+        agent: AgentRecord,
+        state: AgentState,
+        reason: str | None,
+        now: float,
+        out: list[Event],
+        contact_id: str | None = None,
+    ) -> None:
+        if agent.state is AgentState.AVAILABLE and state is not AgentState.AVAILABLE:
+            self._unindex(agent)
+        working = (AgentState.RESERVED, AgentState.BUSY, AgentState.WRAP_UP)
+        if state in working and agent.busy_since is None:
+            agent.busy_since = now
+        elif state not in working and agent.busy_since is not None:
+            agent.busy_s += now - agent.busy_since
+            agent.busy_since = None
+        agent.state, agent.reason, agent.since = state, reason, now
+        if contact_id is not None:
+            agent.contact_id = contact_id
+        out.append(
+            ev.AgentStateChanged(
+                at=now,
+                agent_id=agent.agent_id,
+                state=state,
+                reason=reason,
+                contact_id=agent.contact_id,
+            )
+        )
+
+    def _index(self, agent: AgentRecord) -> None:
+        for process in agent.skills:
+            bucket = self.available.get(process)
+            if bucket is None:
+                bucket = self.available[process] = {}
+            bucket[agent.agent_id] = agent
+
+    def _unindex(self, agent: AgentRecord) -> None:
+        for process in agent.skills:
+            self.available.get(process, {}).pop(agent.agent_id, None)
+
+    # ------------------------------------------------------------ timers
+
+    def _schedule(self, at: float, kind: str, subject: str, token: float) -> None:
+        self._timer_seq += 1
+        heapq.heappush(self._timers, (at, self._timer_seq, kind, subject, token))
+
+    def _timer_is_live(self, timer: tuple[float, int, str, str, float]) -> bool:
+        _at, _seq, kind, subject, token = timer
+        if kind == _WRAP:
+            agent = self.agents.get(subject)
+            return bool(agent and agent.state is AgentState.WRAP_UP and agent.wrap_token == token)
+        contact = self.contacts.get(subject)
+        if contact is None:
+            return False
+        if kind == _OFFER:
+            return contact.state is ContactState.OFFERED and contact.offers == token
+        if kind == _RELAX:
+            return contact.relax_at == token
+        return contact.state is ContactState.WAITING and contact.expire_at == token
+
+    def _fire_timers(self, now: float, out: list[Event]) -> None:
+        """Fire every timer due by ``now``, each batch at its own time, settling in between."""
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            at = timers[0][0]
+            self.now = at
+            while timers and timers[0][0] == at:
+                timer = heapq.heappop(timers)
+                if self._timer_is_live(timer):
+                    self._fire(timer, at, out)
+            self._settle(at, out)
+
+    def _fire(self, timer: tuple[float, int, str, str, float], at: float, out: list[Event]) -> None:
+        kind, subject = timer[2], timer[3]
+        if kind == _WRAP:
+            self._make_available(self.agents[subject], at, out)
+            return
+        contact = self.contacts[subject]
+        if kind == _RELAX:
+            self._relax(contact, at, out)
+        elif kind == _EXPIRE:
+            self._end(contact, Outcome.EXPIRED, at, out)
+        else:
+            agent = self.agents[contact.agent_id or ""]
+            self._requeue(contact, DeclineReason.NO_ANSWER.value, at, out)
+            agent.contact_id = None
+            self._set_state(agent, AgentState.PAUSED, DeclineReason.NO_ANSWER.value, at, out)
+
+    # ----------------------------------------------------------- helpers
+
+    def _live_contact(self, e: Event, contact_id: str, out: list[Event]) -> ContactRecord | None:
+        contact = self.contacts.get(contact_id)
+        if contact is None:
+            reason = "contact already ended" if contact_id in self.ended else "unknown contact"
+            out.append(self._rejected(e, contact_id, reason))
+        return contact
+
+    def _offered_to(
+        self, e: Event, contact_id: str, agent_id: str, out: list[Event]
+    ) -> ContactRecord | None:
+        contact = self._live_contact(e, contact_id, out)
+        if contact is None:
+            return None
+        if contact.state is not ContactState.OFFERED or contact.agent_id != agent_id:
+            out.append(self._rejected(e, contact_id, f"contact is not offered to {agent_id}"))
+            return None
+        return contact
+
+    @staticmethod
+    def _rejected(e: Event, subject: str, reason: str) -> ev.Rejected:
+        return ev.Rejected(at=e.at, input_kind=e.kind, subject=subject, reason=reason)
+
+
+def profile_event(profile: AgentProfile, at: float) -> ev.AgentProfileChanged:
+    """The event that gives an agent this profile."""
+    return ev.AgentProfileChanged(
+        at=at,
+        agent_id=profile.agent_id,
+        skills=dict(profile.skills),
+        channels=tuple(sorted(profile.channels, key=lambda c: c.value)),
+    )

@@ -1,0 +1,82 @@
+"""Configuration: environment variables (prefix ``GUICHET_``, plus the usual
+``REDIS_URL`` and ``DATABASE_URL``) over one optional TOML file, validated at start.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says where and why."""
+
+
+class Settings(BaseSettings):
+    """Everything a Guichet server reads at start."""
+
+    model_config = SettingsConfigDict(env_prefix="GUICHET_", extra="forbid")
+
+    data_dir: Path = Field(default=Path("var"), description="Where the embedded Redis and SQLite live.")
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REDIS_URL", "GUICHET_REDIS_URL", "redis_url"),
+        description="Live state server; unset: a private Redis started under data_dir.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "GUICHET_DATABASE_URL", "database_url"),
+        description="History database (SQLAlchemy async URL); unset: SQLite under data_dir.",
+    )
+    catalogue: Path | None = Field(default=None, description="Process catalogue YAML; unset: bundled sample.")
+    skill_matrix: Path | None = Field(default=None, description="Skill matrix CSV/YAML; unset: bundled sample.")
+    ami_host: str = "127.0.0.1"
+    ami_port: int = Field(default=5038, ge=1, le=65535)
+    ami_username: str = "guichet"
+    ami_secret: SecretStr | None = None
+    agi_host: str = "127.0.0.1"
+    agi_port: int = Field(default=4573, ge=0, le=65535)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    retention_days: int = Field(default=365, ge=1, description="Citizens' data kept this long (CNIL).")
+
+    @property
+    def sqlite_url(self) -> str:
+        """The default history database under ``data_dir``."""
+        return f"sqlite+aiosqlite:///{self.data_dir / 'guichet.sqlite'}"
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from the environment over ``path`` (TOML; default ``$GUICHET_CONFIG``).
+
+    Raises ConfigError naming the file and the bad key.
+    """
+    file_values: dict[str, Any] = {}
+    path = path or (Path(os.environ["GUICHET_CONFIG"]) if os.environ.get("GUICHET_CONFIG") else None)
+    if path is not None:
+        try:
+            file_values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such configuration file") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    env_names = {name.upper() for name in os.environ}
+    values = {
+        k: v
+        for k, v in file_values.items()
+        if f"GUICHET_{k.upper()}" not in env_names and k.upper() not in env_names
+    }
+    values.update(overrides)
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        where = str(path) if path else "environment"
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '?'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{where}: {problems}") from None

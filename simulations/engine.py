@@ -1,0 +1,262 @@
+"""The event loop in virtual time around the real routing core.
+
+The engine plays the outside world of ``dispatcher.router.Router``: citizens
+arrive, agents log in and out on their shifts, pick up offers (or let them
+ring out), finish their contacts; callers hang up when their patience runs out
+or take a callback when the announced wait is long. Every one of these is sent
+to the core as the same input event the live dispatcher would send, and the
+core's decisions (offers, requeues, ends, agent states) drive what happens
+next. Time is virtual: the loop jumps from one event to the next.
+
+The loop is kept lean for speed: one heap of ``(time, seq, kind, payload)``
+tuples, the pre-sorted arrivals merged in without going through the heap, and
+the core's own timers (ring-no-answer, wrap-up, relaxation, expiry) woken with
+``TimePassed`` exactly when ``next_timer_at()`` says.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable
+
+from dispatcher import events as ev
+from dispatcher.events import AgentState, Event, Outcome
+from dispatcher.router import Router
+from simulations.draws import Draws, draw
+from simulations.model import Scenario
+from simulations.results import AgentClock, RunResult, tally
+from skills.model import Channel
+
+_ANSWER, _COMPLETE, _ABANDON, _LOGIN, _LOGOUT, _BACK = range(6)
+
+_NO_ANSWER = ev.DeclineReason.NO_ANSWER.value
+PROGRESS_EVERY = 20_000
+"""Events between two calls of the progress callback."""
+
+Progress = Callable[[float], None]
+"""Called now and then with the share of the day simulated (0..1)."""
+
+
+class Engine:
+    """One replication: the scenario's draws through a fresh routing core."""
+
+    def __init__(self, scenario: Scenario, draws: Draws) -> None:
+        self.scenario = scenario
+        self.draws = draws
+        self.router = Router(scenario.catalogue, scenario.matrix, scenario.policy)
+        n = len(draws)
+        self.index: dict[str, int] = {cid: i for i, cid in enumerate(draws.contact_ids)}
+        self.contact_ids: list[str] = draws.contact_ids + [""] * n
+        self.answered_at: list[float] = [math.nan] * (2 * n)
+        self.outcome: list[Outcome | None] = [None] * (2 * n)
+        self.token: list[int] = [0] * (2 * n)
+        self.clocks: dict[str, AgentClock] = {a: AgentClock() for a in scenario.matrix.agents}
+        self.on_shift: dict[str, int] = dict.fromkeys(scenario.matrix.agents, 0)
+        self.handling_s: list[float] = draws.handling_s + draws.handling_s
+        self.no_answers: list[int] = draws.no_answers + draws.no_answers
+        self.rejected: list[ev.Rejected] = []
+        self.events = 0
+        self._heap: list[tuple[float, int, int, object]] = []
+        self._seq = 0
+        self._answers: list[tuple[int, str, float]] = []
+        self._timer_at: float | None = None
+        self._warmup = scenario.warmup_s
+        ringing = scenario.ringing
+        self._answer_delay = ringing.answer_delay_s
+        self._back_after = ringing.back_after_s
+        self._rona_channels = frozenset(
+            c for c, t in scenario.policy.offer_timeout_s.items() if t is not None
+        )
+
+    # -------------------------------------------------------------- loop
+
+    def run(self, progress: Progress | None = None) -> RunResult:
+        """Simulate the day; return its figures."""
+        self._schedule_shifts()
+        draws = self.draws
+        arrival_s, heap = draws.arrival_s, self._heap
+        n = len(arrival_s)
+        end = self.scenario.end_s
+        start = self.scenario.start_s
+        span = (end if math.isfinite(end) else (arrival_s[-1] if n else start)) - start
+        apply, pop = self._apply, heapq.heappop
+        answer, complete, abandon = self._answer, self._complete, self._abandon
+        arrive = self._arrive
+        ai = 0
+        inf = math.inf
+        now = start
+        while True:
+            t_arrival = arrival_s[ai] if ai < n else inf
+            t_heap = heap[0][0] if heap else inf
+            timer = self._timer_at
+            t_timer = timer if timer is not None else inf
+            if t_timer <= t_arrival and t_timer <= t_heap:
+                if t_timer == inf or t_timer > end:
+                    break
+                now = t_timer
+                apply(ev.TimePassed(at=now))
+                continue
+            if t_arrival <= t_heap:
+                if t_arrival > end:
+                    break
+                now = t_arrival
+                arrive(ai, now)
+                ai += 1
+            else:
+                if t_heap > end:
+                    break
+                now, _seq, kind, payload = pop(heap)
+                if kind == _COMPLETE:
+                    complete(payload, now)  # type: ignore[arg-type]
+                elif kind == _ABANDON:
+                    abandon(payload, now)  # type: ignore[arg-type]
+                elif kind == _ANSWER:
+                    answer(payload, now)  # type: ignore[arg-type]
+                else:
+                    self._agent_event(kind, payload, now)  # type: ignore[arg-type]
+            self.events += 1
+            if progress is not None and self.events % PROGRESS_EVERY == 0 and span > 0:
+                progress(min(1.0, (now - start) / span))
+        close = now if not math.isfinite(end) else end
+        if progress is not None:
+            progress(1.0)
+        return tally(self, close)
+
+    def _push(self, at: float, kind: int, payload: object) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (at, self._seq, kind, payload))
+
+    def _schedule_shifts(self) -> None:
+        schedule = self.scenario.schedule
+        if schedule is None:
+            start = self.scenario.start_s
+            for agent_id in self.scenario.matrix.agents:
+                self._push(start, _LOGIN, (agent_id, None))
+            return
+        for shift in sorted(schedule, key=lambda s: (s.start_s, s.agent_id)):
+            self._push(shift.start_s, _LOGIN, (shift.agent_id, shift.channels))
+            self._push(shift.end_s, _LOGOUT, shift.agent_id)
+
+    # ---------------------------------------------------- the core's I/O
+
+    def _apply(self, event: Event) -> None:
+        """Send one input to the core and react to its decisions."""
+        router = self.router
+        outs = router.handle(event)
+        self._timer_at = router.next_timer_at()
+        answers = self._answers
+        token = self.token
+        for out in outs:
+            kind = type(out)
+            if kind is ev.AgentStateChanged:
+                self._agent_changed(out)  # type: ignore[arg-type]
+            elif kind is ev.ContactOffered:
+                self._offered(out)  # type: ignore[arg-type]
+            elif kind is ev.ContactEnded:
+                i = self.index[out.contact_id]  # type: ignore[attr-defined]
+                self.outcome[i] = out.outcome  # type: ignore[attr-defined]
+                token[i] += 1
+                if out.outcome is Outcome.SERVED and out.agent_id:  # type: ignore[attr-defined]
+                    self.clocks[out.agent_id].served += 1  # type: ignore[attr-defined]
+            elif kind is ev.ContactRequeued:
+                token[self.index[out.contact_id]] += 1  # type: ignore[attr-defined]
+            elif kind is ev.Rejected:
+                self.rejected.append(out)  # type: ignore[arg-type]
+        if answers:
+            ready = answers[:]
+            answers.clear()
+            for i, agent_id, at in ready:
+                self._answered(i, agent_id, at)
+
+    def _offered(self, out: ev.ContactOffered) -> None:
+        i = self.index[out.contact_id]
+        self.token[i] += 1
+        if out.channel in self._rona_channels and self.no_answers[i]:
+            self.no_answers[i] -= 1
+            return
+        if self._answer_delay > 0:
+            self._push(out.at + self._answer_delay, _ANSWER, (i, out.agent_id, self.token[i]))
+        else:
+            self._answers.append((i, out.agent_id, out.at))
+
+    def _answered(self, i: int, agent_id: str, now: float) -> None:
+        self._apply(ev.OfferAnswered(at=now, contact_id=self.contact_ids[i], agent_id=agent_id))
+        if math.isnan(self.answered_at[i]):
+            self.answered_at[i] = now
+        self._push(now + self.handling_s[i], _COMPLETE, i)
+
+    def _agent_changed(self, out: ev.AgentStateChanged) -> None:
+        clock = self.clocks[out.agent_id]
+        clock.move(out.state, out.at, self._warmup)
+        if out.state is AgentState.PAUSED and out.reason == _NO_ANSWER:
+            self._push(out.at + self._back_after, _BACK, out.agent_id)
+
+    # ---------------------------------------------------------- events
+
+    def _arrive(self, i: int, now: float) -> None:
+        draws = self.draws
+        channel = draws.channel[i]
+        process = draws.process[i]
+        callback = self.scenario.callback
+        wants_callback = (
+            callback is not None
+            and channel is Channel.PHONE
+            and draws.callback_u[i] < callback.share
+            and self.router.estimated_wait(process, channel, now) > callback.threshold_s
+        )
+        cid = draws.contact_ids[i]
+        self._apply(ev.ContactArrived(at=now, contact_id=cid, channel=channel, process=process))
+        patience = draws.patience_s[i]
+        if patience != math.inf:
+            self._push(now + patience, _ABANDON, i)
+        if wants_callback and self.token[i] == 0 and self.outcome[i] is None:
+            j = i + len(draws)
+            callback_id = cid + "-cb"
+            self.contact_ids[j] = callback_id
+            self.index[callback_id] = j
+            self._apply(ev.CallbackRequested(at=now, contact_id=cid, callback_id=callback_id))
+
+    def _answer(self, payload: tuple[int, str, int], now: float) -> None:
+        i, agent_id, token = payload
+        if self.token[i] == token:
+            self._answered(i, agent_id, now)
+
+    def _complete(self, i: int, now: float) -> None:
+        self._apply(ev.ContactCompleted(at=now, contact_id=self.contact_ids[i]))
+
+    def _abandon(self, i: int, now: float) -> None:
+        if self.outcome[i] is None and math.isnan(self.answered_at[i]):
+            self._apply(ev.ContactAbandoned(at=now, contact_id=self.contact_ids[i]))
+
+    def _agent_event(self, kind: int, payload: object, now: float) -> None:
+        if kind == _LOGIN:
+            agent_id, channels = payload  # type: ignore[misc]
+            self.on_shift[agent_id] += 1
+            agent = self.router.agents[agent_id]
+            if channels is not None and channels != agent.channels:
+                self._apply(
+                    ev.AgentProfileChanged(
+                        at=now,
+                        agent_id=agent_id,
+                        skills=dict(agent.skills),
+                        channels=tuple(sorted(channels, key=lambda c: c.value)),
+                    )
+                )
+            self._apply(ev.AgentStatusSet(at=now, agent_id=agent_id, state=AgentState.AVAILABLE))
+        elif kind == _LOGOUT:
+            agent_id = payload  # type: ignore[assignment]
+            self.on_shift[agent_id] -= 1  # type: ignore[index]
+            if self.on_shift[agent_id] == 0:  # type: ignore[index]
+                self._apply(ev.AgentStatusSet(at=now, agent_id=agent_id, state=AgentState.OFFLINE))  # type: ignore[arg-type]
+        elif kind == _BACK:
+            agent_id = payload  # type: ignore[assignment]
+            if self.on_shift[agent_id] and self.router.agents[agent_id].state is AgentState.PAUSED:  # type: ignore[index]
+                self._apply(ev.AgentStatusSet(at=now, agent_id=agent_id, state=AgentState.AVAILABLE))  # type: ignore[arg-type]
+
+
+def simulate(scenario: Scenario, seed: int, progress: Progress | None = None) -> RunResult:
+    """One replication of ``scenario`` with the random streams of ``seed``."""
+    result = Engine(scenario, draw(scenario, seed)).run(progress)
+    result.seed = seed
+    return result

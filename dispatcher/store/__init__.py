@@ -1,0 +1,1 @@
+"""Durable live state: the Redis event stream, live hashes, snapshots, recovery, intake."""

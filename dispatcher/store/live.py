@@ -1,0 +1,309 @@
+"""The Redis sink of the dispatcher: event stream, live hashes, checkpoints.
+
+``RedisStore.sink`` is a Dispatcher sink: it only appends the batch
+``[input, *decisions]`` to an in-memory buffer. A background task flushes the
+buffer every few milliseconds in MULTI/EXEC pipelines, whole batches only, so
+the stream never holds an input without its decisions. Each event gets the
+stream id ``N-0`` (N = its number), so a flush retried after a lost reply is
+recognised and never written twice. The same transaction updates the live
+hashes (waiting contacts, agents), the last applied intake id and, every
+``snapshot_every`` inputs, a checkpoint of the router.
+
+While Redis is unreachable the router keeps routing, the buffer grows
+(``backlog`` events, about 300 bytes each) and ``health()`` says
+``degraded``; when Redis answers again the backlog is written in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from dispatcher import events as ev
+from dispatcher.events import Event
+from dispatcher.store.keys import HISTORY_GROUP, Keys, event_id, seq_of
+
+log = logging.getLogger(__name__)
+
+_OUTAGE = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+@dataclass(slots=True)
+class _Batch:
+    first: int
+    lines: list[str]
+    events: Sequence[Event]
+    source: str | None
+    snapshot: bytes | None = None
+
+
+@dataclass(slots=True)
+class StoreHealth:
+    """What the health endpoint reports about the live store."""
+
+    status: str
+    backlog: int
+    written: int
+    last_error: str | None = None
+    down_since: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def waiting_view(e: ev.ContactQueued) -> str:
+    """The live view of a waiting contact (no personal data)."""
+    return json.dumps(
+        {"process": e.process, "channel": e.channel.value, "priority": e.priority, "arrived_at": e.arrived_at},
+        separators=(",", ":"),
+    )
+
+
+def agent_view(e: ev.AgentStateChanged) -> str:
+    """The live view of an agent's state."""
+    return json.dumps(
+        {"state": e.state.value, "reason": e.reason, "since": e.at, "contact_id": e.contact_id},
+        separators=(",", ":"),
+    )
+
+
+class RedisStore:
+    """Buffers the dispatcher's events and writes them to Redis in order.
+
+    ``next_seq`` is the number of the next event (1 on a new site, the recovered
+    value after a restart); ``waiting`` seeds the live view of contacts still
+    waiting; ``checkpoint`` returns the router's state as JSON text.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        next_seq: int = 1,
+        *,
+        waiting: dict[str, str] | None = None,
+        checkpoint: Callable[[], bytes] | None = None,
+        snapshot_every: int = 20_000,
+        max_flush: int = 5_000,
+        interval: float = 0.005,
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.next_seq = next_seq
+        self.checkpoint = checkpoint
+        self.snapshot_every = snapshot_every
+        self.max_flush = max_flush
+        self.interval = interval
+        self.source: str | None = None
+        self.written_seq = next_seq - 1
+        self._buffer: deque[_Batch] = deque()
+        self._backlog = 0
+        self._inputs_since_snapshot = 0
+        self._waiting_views: dict[str, str] = dict(waiting or {})
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+        self._down_since: float | None = None
+        self._last_error: str | None = None
+        self._verify_on_reconnect = False
+
+    # -------------------------------------------------------------- sink
+
+    def sink(self, batch: Sequence[Event]) -> None:
+        """Dispatcher sink: number the events and queue them for writing (never blocks)."""
+        first = self.next_seq
+        self.next_seq += len(batch)
+        item = _Batch(first, [ev.dumps(e) for e in batch], batch, self.source)
+        self.source = None
+        self._inputs_since_snapshot += 1
+        if self.checkpoint is not None and self._inputs_since_snapshot >= self.snapshot_every:
+            item.snapshot = self.checkpoint()
+            self._inputs_since_snapshot = 0
+        self._buffer.append(item)
+        self._backlog += len(batch)
+        self._idle.clear()
+        if self._backlog >= self.max_flush:
+            self._wake.set()
+
+    # ------------------------------------------------------------ status
+
+    @property
+    def backlog(self) -> int:
+        """Events not yet written to Redis."""
+        return self._backlog
+
+    def health(self) -> StoreHealth:
+        """``ok``, or ``degraded`` while Redis is unreachable (routing goes on from memory)."""
+        status = "ok" if self._down_since is None else "degraded"
+        return StoreHealth(status, self._backlog, self.written_seq, self._last_error, self._down_since)
+
+    # -------------------------------------------------------------- flush
+
+    async def start(self) -> None:
+        """Start the background flush task."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="guichet-redis-store")
+
+    async def stop(self, drain: bool = True, timeout: float = 30.0) -> None:
+        """Stop the flush task, first writing the backlog if ``drain`` (and Redis is up)."""
+        if drain and self._task is not None:
+            try:
+                await asyncio.wait_for(self.drained(), timeout)
+            except TimeoutError:
+                log.warning("store stopped with %d events not written", self._backlog)
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    async def drained(self) -> None:
+        """Wait until every buffered event is written."""
+        self._wake.set()
+        await self._idle.wait()
+
+    async def _run(self) -> None:
+        delay = self.interval
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                while self._buffer:
+                    await self.flush_once()
+                self._idle.set()
+                if self._down_since is not None:
+                    log.warning("Redis is back after %.1f s", time.time() - self._down_since)
+                self._down_since, self._last_error, delay = None, None, self.interval
+            except _OUTAGE as exc:
+                self._went_down(exc)
+                delay = min(1.0, max(0.05, delay * 2))
+
+    def _went_down(self, exc: BaseException) -> None:
+        if self._down_since is None:
+            self._down_since = time.time()
+            log.error("Redis unreachable, routing from memory: %s", exc)
+        self._last_error = f"{type(exc).__name__}: {exc}"
+        self._verify_on_reconnect = True
+
+    async def flush_once(self) -> None:
+        """Write the oldest whole batches, up to ``max_flush`` events, in one transaction."""
+        if self._verify_on_reconnect:
+            await self._skip_written()
+            self._verify_on_reconnect = False
+        taken: list[_Batch] = []
+        count = 0
+        for item in self._buffer:
+            if taken and count + len(item.lines) > self.max_flush:
+                break
+            taken.append(item)
+            count += len(item.lines)
+        if not taken:
+            return
+        pipe = self.redis.pipeline(transaction=True)
+        waiting_set: dict[str, str] = {}
+        waiting_del: set[str] = set()
+        agents_set: dict[str, str] = {}
+        source = None
+        snapshot = None
+        for item in taken:
+            for offset, (line, event) in enumerate(zip(item.lines, item.events)):
+                fields = {"ev": line}
+                if offset == 0 and item.source is not None:
+                    fields["src"] = item.source
+                pipe.xadd(self.keys.events, fields, id=event_id(item.first + offset))
+                self._live_view(event, waiting_set, waiting_del, agents_set)
+            source = item.source or source
+            if item.snapshot is not None:
+                snapshot = (item.first + len(item.lines) - 1, item.snapshot)
+        if waiting_del:
+            pipe.hdel(self.keys.waiting, *waiting_del)
+        if waiting_set:
+            pipe.hset(self.keys.waiting, mapping=waiting_set)
+        if agents_set:
+            pipe.hset(self.keys.agents, mapping=agents_set)
+        last = taken[-1].first + len(taken[-1].lines) - 1
+        meta = {"last_seq": str(last)}
+        if source is not None:
+            meta["intake_applied"] = source
+        if snapshot is not None:
+            meta["snapshot_upto"] = str(snapshot[0])
+            pipe.set(self.keys.snapshot, snapshot[1])
+        pipe.hset(self.keys.meta, mapping=meta)
+        await pipe.execute()
+        self._done(taken, last)
+        if snapshot is not None:
+            await self.trim(snapshot[0])
+
+    def _done(self, taken: list[_Batch], last: int) -> None:
+        for item in taken:
+            self._buffer.popleft()
+            self._backlog -= len(item.lines)
+        self.written_seq = last
+
+    async def _skip_written(self) -> None:
+        """After a lost reply, drop the batches Redis did apply (their ids are already there)."""
+        raw = await self.redis.hget(self.keys.meta, "last_seq")
+        if raw is None:
+            return
+        top_seq = int(raw)
+        while self._buffer and self._buffer[0].first + len(self._buffer[0].lines) - 1 <= top_seq:
+            item = self._buffer[0]
+            self._done([item], item.first + len(item.lines) - 1)
+
+    def _live_view(
+        self, e: Event, waiting_set: dict[str, str], waiting_del: set[str], agents_set: dict[str, str]
+    ) -> None:
+        if isinstance(e, ev.ContactQueued):
+            view = self._waiting_views[e.contact_id] = waiting_view(e)
+            waiting_set[e.contact_id] = view
+            waiting_del.discard(e.contact_id)
+        elif isinstance(e, ev.ContactRequeued):
+            found = self._waiting_views.get(e.contact_id)
+            if found is not None:
+                waiting_set[e.contact_id] = found
+                waiting_del.discard(e.contact_id)
+        elif isinstance(e, (ev.ContactOffered, ev.ContactEnded)):
+            waiting_set.pop(e.contact_id, None)
+            waiting_del.add(e.contact_id)
+            if isinstance(e, ev.ContactEnded):
+                self._waiting_views.pop(e.contact_id, None)
+        elif isinstance(e, ev.AgentStateChanged):
+            agents_set[e.agent_id] = agent_view(e)
+
+    async def trim(self, snapshot_upto: int) -> None:
+        """Drop stream entries both covered by the checkpoint and consumed by the history writer."""
+        try:
+            groups = await self.redis.xinfo_groups(self.keys.events)
+        except RedisError:
+            return
+        floor = snapshot_upto + 1
+        history = [g for g in groups if _text(g.get("name")) == HISTORY_GROUP]
+        if not history:
+            return
+        group = history[0]
+        delivered = seq_of(_text(group.get("last-delivered-id")) or "0-0") + 1
+        floor = min(floor, delivered)
+        if int(group.get("pending", 0)):
+            pending = await self.redis.xpending(self.keys.events, HISTORY_GROUP)
+            floor = min(floor, seq_of(pending["min"]))
+        if floor > 1:
+            await self.redis.xtrim(self.keys.events, minid=event_id(floor), approximate=False)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value or "")

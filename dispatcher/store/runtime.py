@@ -1,0 +1,141 @@
+"""Wiring: a dispatcher recovered from Redis, its store and its intake, ready to route.
+
+``open_live(...)`` is what a Guichet server uses at start: it connects to
+``REDIS_URL`` (or starts the private Redis under the data directory),
+recovers the router, attaches the store sink and starts the flush, intake and
+timer tasks. ``python -m dispatcher.store.runtime`` runs one such dispatcher
+on a synthetic town: the process the crash test and the benchmark kill.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from redis.asyncio import Redis
+
+from dispatcher.policy import RoutingPolicy
+from dispatcher.service import Dispatcher
+from dispatcher.store import snapshot
+from dispatcher.store.intake import IntakeReader
+from dispatcher.store.keys import Keys, connect
+from dispatcher.store.live import RedisStore, StoreHealth
+from dispatcher.store.recovery import Recovered, recover
+from dispatcher.store.redis_server import RedisServer
+from skills.model import Catalogue, SkillMatrix
+
+
+@dataclass
+class Live:
+    """A running dispatcher with its durable live state."""
+
+    dispatcher: Dispatcher
+    store: RedisStore
+    intake: IntakeReader
+    recovered: Recovered
+    redis: Redis
+
+    def health(self) -> StoreHealth:
+        """``ok`` or ``degraded`` (Redis unreachable: routing from memory, backlog growing)."""
+        return self.store.health()
+
+
+@asynccontextmanager
+async def private_redis(redis_url: str | None, data_dir: Path) -> AsyncIterator[str]:
+    """``redis_url`` if given, else a private redis-server under ``data_dir/redis`` for the block."""
+    if redis_url:
+        yield redis_url
+        return
+    server = RedisServer(Path(data_dir) / "redis")
+    url = await asyncio.to_thread(server.start)
+    try:
+        yield url
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+@asynccontextmanager
+async def open_live(
+    redis_url: str,
+    catalogue: Catalogue,
+    matrix: SkillMatrix,
+    policy: RoutingPolicy | None = None,
+    *,
+    keys: Keys | None = None,
+    clock: Callable[[], float] = time.time,
+    snapshot_every: int = 20_000,
+) -> AsyncIterator[Live]:
+    """Recover the dispatcher from Redis and run it with its store, intake and timers."""
+    keys = keys or Keys()
+    redis = connect(redis_url)
+    recovered = await recover(redis, keys, catalogue, matrix, policy)
+    dispatcher = Dispatcher(recovered.router, clock)
+    store = RedisStore(
+        redis,
+        keys,
+        recovered.next_seq,
+        waiting=recovered.waiting_views(),
+        checkpoint=lambda: snapshot.take(dispatcher.router),
+        snapshot_every=snapshot_every,
+    )
+    dispatcher.add_sink(store.sink)
+    intake = IntakeReader(dispatcher, store, recovered.intake_applied)
+    await store.start()
+    await dispatcher.start()
+    intake_task = asyncio.create_task(intake.run(), name="guichet-intake")
+    try:
+        yield Live(dispatcher, store, intake, recovered, redis)
+    finally:
+        intake_task.cancel()
+        await asyncio.gather(intake_task, return_exceptions=True)
+        await dispatcher.stop()
+        await store.stop()
+        await redis.aclose()
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    from dispatcher.store.loadgen import town
+
+    catalogue, matrix = town(args.agents, args.processes)
+    started = time.time()
+    async with open_live(
+        args.redis_url, catalogue, matrix, keys=Keys(args.prefix), snapshot_every=args.snapshot_every
+    ) as live:
+        rec = live.recovered
+        report = {
+            "ready_at": time.time(),
+            "started_at": started,
+            "recovery_s": rec.seconds,
+            "replayed": rec.replayed,
+            "diverged": rec.diverged,
+            "waiting": len(rec.router.queue),
+            "next_seq": rec.next_seq,
+        }
+        print("ready " + json.dumps(report), flush=True)
+        await asyncio.Event().wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run a dispatcher on a synthetic town, fed by the intake stream, until killed."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--redis-url", required=True)
+    parser.add_argument("--prefix", default="guichet")
+    parser.add_argument("--agents", type=int, default=20)
+    parser.add_argument("--processes", type=int, default=8)
+    parser.add_argument("--snapshot-every", type=int, default=20_000)
+    args = parser.parse_args(argv)
+    try:
+        asyncio.run(_serve(args))
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""The Redis store against a real redis-server: stream, live hashes, checkpoints, recovery."""
+
+from __future__ import annotations
+
+import json
+
+from dispatcher import events as ev
+from dispatcher.router import Router
+from dispatcher.service import Dispatcher
+from dispatcher.store import snapshot
+from dispatcher.store.intake import IntakeReader, publish
+from dispatcher.store.keys import Keys, connect, seq_of
+from dispatcher.store.live import RedisStore
+from dispatcher.store.loadgen import Load, town
+from dispatcher.store.recovery import recover
+from dispatcher.store.redis_server import RedisServer
+
+
+def _load(matrix, catalogue, seed: int = 3) -> Load:
+    processes = [p for p in catalogue.processes if p != "triage"]
+    return Load(list(matrix.agents), processes, rate=0.8, seed=seed, handle_s=12)
+
+
+async def _run(dispatcher: Dispatcher, load: Load, start: float, stop: float) -> None:
+    t = start
+    while t < stop:
+        for event in [*load.due(t), ev.TimePassed(at=t)]:
+            load.observe(dispatcher.submit(event), event.at)
+        t += 0.5
+
+
+async def test_stream_holds_every_event_once_and_recovery_matches(
+    redis_server: RedisServer, redis_prefix: str
+) -> None:
+    catalogue, matrix = town(10, processes=4)
+    keys = Keys(redis_prefix)
+    redis = connect(redis_server.url)
+    dispatcher = Dispatcher(Router(catalogue, matrix))
+    store = RedisStore(
+        redis, keys, checkpoint=lambda: snapshot.take(dispatcher.router), snapshot_every=300, max_flush=200
+    )
+    seen: list[str] = []
+    dispatcher.add_sink(lambda batch: seen.extend(ev.dumps(e) for e in batch))
+    dispatcher.add_sink(store.sink)
+    await store.start()
+    load = _load(matrix, catalogue)
+    for e in load.login(0.0):
+        load.observe(dispatcher.submit(e), 0.0)
+    await _run(dispatcher, load, 0.0, 600.0)
+    await store.stop()
+    assert store.backlog == 0
+
+    entries = await redis.xrange(keys.events)
+    meta = await redis.hgetall(keys.meta)
+    assert int(meta[b"snapshot_upto"]) > 0
+    if len(entries) < len(seen):
+        assert seq_of(entries[0][0]) > 1, "only a trim may shorten the stream"
+    tail = [fields[b"ev"].decode() for _id, fields in entries]
+    assert tail == seen[len(seen) - len(tail):]
+    assert [seq_of(i) for i, _ in entries] == list(range(len(seen) - len(tail) + 1, len(seen) + 1))
+
+    waiting = {k.decode(): json.loads(v) for k, v in (await redis.hgetall(keys.waiting)).items()}
+    assert set(waiting) == set(dispatcher.router.queue.contacts)
+    for cid, view in waiting.items():
+        assert view["arrived_at"] == dispatcher.router.contacts[cid].arrived_at
+    agents = {k.decode(): json.loads(v) for k, v in (await redis.hgetall(keys.agents)).items()}
+    assert {a: v["state"] for a, v in agents.items()} == {
+        a: r.state.value for a, r in dispatcher.router.agents.items()
+    }
+
+    rec = await recover(redis, keys, catalogue, matrix)
+    assert rec.diverged == 0
+    assert 0 < rec.replayed < 300
+    assert rec.next_seq == len(seen) + 1
+    twin_load = _load(matrix, catalogue)
+    twin_load.__dict__.update({k: v for k, v in load.__dict__.items() if k not in ("rng", "_due")})
+    twin_load.rng.setstate(load.rng.getstate())
+    twin_load._due = list(load._due)
+    recovered = Dispatcher(rec.router)
+    after_original: list[str] = []
+    after_recovered: list[str] = []
+    dispatcher.add_sink(lambda b: after_original.extend(ev.dumps(e) for e in b))
+    recovered.add_sink(lambda b: after_recovered.extend(ev.dumps(e) for e in b))
+    await _run(dispatcher, load, 600.0, 900.0)
+    await _run(recovered, twin_load, 600.0, 900.0)
+    assert len(after_original) > 200
+    assert after_recovered == after_original
+    await redis.aclose()
+
+
+async def test_intake_is_applied_once_across_restarts(redis_server: RedisServer, redis_prefix: str) -> None:
+    catalogue, matrix = town(3, processes=2)
+    keys = Keys(redis_prefix)
+    redis = connect(redis_server.url)
+    arrivals = [
+        ev.ContactArrived(at=float(i), contact_id=f"c{i}", channel=ev.Channel.EMAIL, process="p00")
+        for i in range(30)
+    ]
+    ids = await publish(redis, keys.intake, *arrivals[:20])
+    rec = await recover(redis, keys, catalogue, matrix)
+    dispatcher = Dispatcher(rec.router)
+    store = RedisStore(redis, keys, rec.next_seq)
+    dispatcher.add_sink(store.sink)
+    reader = IntakeReader(dispatcher, store, rec.intake_applied)
+    for entry_id, fields in (await redis.xrange(keys.intake))[:12]:
+        reader.apply(entry_id.decode(), fields[b"ev"])
+    await store.start()
+    await store.stop()
+    assert (await redis.hget(keys.meta, "intake_applied")).decode() == ids[11]
+    for entry_id, fields in (await redis.xrange(keys.intake))[12:15]:
+        reader.apply(entry_id.decode(), fields[b"ev"])  # applied, never written: the "crash"
+
+    await publish(redis, keys.intake, *arrivals[20:], ev.ContactArrived(at=99.0, contact_id="c0", channel=ev.Channel.EMAIL))
+    await redis.xadd(keys.intake, {"ev": b"{not json"})
+    rec = await recover(redis, keys, catalogue, matrix)
+    assert rec.intake_applied == ids[11]
+    assert len(rec.router.contacts) == 12
+    dispatcher = Dispatcher(rec.router)
+    store = RedisStore(redis, keys, rec.next_seq)
+    dispatcher.add_sink(store.sink)
+    reader = IntakeReader(dispatcher, store, rec.intake_applied)
+    for entry_id, fields in await redis.xrange(keys.intake, min=f"({rec.intake_applied}"):
+        reader.apply(entry_id.decode(), fields[b"ev"])
+    await store.start()
+    await store.stop()
+    assert reader.malformed == 1
+    entries = await redis.xrange(keys.events)
+    kinds = [json.loads(f[b"ev"])["kind"] for _i, f in entries]
+    sources = [f[b"src"].decode() for _i, f in entries if b"src" in f]
+    assert len(sources) == len(set(sources)) == 31
+    assert kinds.count("contact_arrived") == 31
+    assert kinds.count("rejected") == 1
+    assert sorted(dispatcher.router.contacts) == sorted(f"c{i}" for i in range(30))
+    await redis.aclose()

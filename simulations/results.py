@@ -7,7 +7,9 @@ of two variants run on the same random streams and estimates the difference.
 
 Definitions (DESIGN.md):
 - service level: contacts answered within the target (the catalogue's
-  ``sla_seconds`` of the process on the channel) / contacts arrived;
+  ``sla_seconds`` of the process on the channel) / contacts arrived, leaving
+  out those still open at closing time that are not yet past their target (a
+  callback asked for at 16:00 may still be honoured tomorrow);
 - pick-up rate: answered / arrived; abandon rate: abandoned / arrived;
 - ASA: mean wait of the answered contacts; p90 wait: their 90th percentile;
 - occupancy: time reserved, busy or in wrap-up / that plus the time available.
@@ -26,7 +28,7 @@ import numpy as np
 from scipy import stats
 
 from dispatcher.events import AgentState, Outcome
-from skills.model import Catalogue, Channel
+from skills.model import ALL_CHANNELS, Catalogue, Channel
 
 if TYPE_CHECKING:
     from simulations.engine import Engine
@@ -68,6 +70,7 @@ class QueueResult:
     callbacks: int = 0
     expired: int = 0
     still_open: int = 0
+    not_yet_due: int = 0
     service_level: float = math.nan
     pickup_rate: float = math.nan
     abandon_rate: float = math.nan
@@ -115,7 +118,8 @@ def _target_s(catalogue: Catalogue, process: str, channel: Channel) -> float:
 
 def _finish(row: QueueResult, waits: list[float]) -> QueueResult:
     if row.arrived:
-        row.service_level = row.answered_in_target / row.arrived
+        judged = row.arrived - row.not_yet_due
+        row.service_level = row.answered_in_target / judged if judged else math.nan
         row.pickup_rate = row.answered / row.arrived
         row.abandon_rate = row.abandoned / row.arrived
     if waits:
@@ -148,22 +152,23 @@ def tally(engine: Engine, close: float) -> RunResult:
                 waits[key] = []
             row.arrived += 1
             answered_at = engine.answered_at[j]
+            target = row.target_s if key[0] != ALL else _target_s(catalogue, process, channel)
             if not math.isnan(answered_at):
                 wait = answered_at - arrived_at
                 row.answered += 1
-                target = row.target_s if key[0] != ALL else _target_s(catalogue, process, channel)
                 row.answered_in_target += wait <= target
                 waits[key].append(wait)
             outcome = engine.outcome[j]
             if outcome is None and math.isnan(answered_at):
                 row.still_open += 1
+                row.not_yet_due += close - arrived_at < target
             elif outcome is Outcome.ABANDONED:
                 row.abandoned += 1
             elif outcome is Outcome.CALLBACK_SCHEDULED:
                 row.callbacks += 1
             elif outcome is Outcome.EXPIRED:
                 row.expired += 1
-    queues = [_finish(rows[k], waits[k]) for k in sorted(rows, key=lambda k: (k[1].value, k[0] == ALL, k[0]))]
+    queues = [_finish(rows[k], waits[k]) for k in rows]
     agents = []
     for agent_id, clock in engine.clocks.items():
         clock.move(clock.state, close, scenario.warmup_s)
@@ -222,7 +227,7 @@ def estimate(values: Iterable[float], confidence: float = 0.95) -> Estimate:
     return Estimate(float(data.mean()), t * sd / math.sqrt(data.size), int(data.size))
 
 
-QUEUE_METRICS = ("service_level", "pickup_rate", "abandon_rate", "asa_s", "p90_wait_s")
+QUEUE_METRICS = ("service_level", "pickup_rate", "abandon_rate", "asa_s", "p90_wait_s", "still_open")
 AGENT_METRICS = ("occupancy", "served")
 
 
@@ -262,8 +267,13 @@ class Summary:
         return None
 
 
+_CHANNEL_ORDER = {c.value: k for k, c in enumerate(ALL_CHANNELS)}
+
+
 def _keys(runs: Sequence[RunResult]) -> list[tuple[str, str]]:
-    return list(dict.fromkeys((q.process, q.channel) for run in runs for q in run.queues))
+    """Every (process, channel) seen, by channel (live first), each channel's total last."""
+    keys = {(q.process, q.channel) for run in runs for q in run.queues}
+    return sorted(keys, key=lambda k: (_CHANNEL_ORDER.get(k[1], 99), k[0] == ALL, k[0]))
 
 
 def summarise(runs: Sequence[RunResult]) -> Summary:

@@ -1,0 +1,149 @@
+"""``guichet bench sim``: the simulation's speed and accuracy against Ciw and SimPy.
+
+The model is M/M/50 at 90 % load, AHT 300 s, 200,000 contacts (5,000 with
+``--quick``), service level within 20 s. Guichet's simulation sends every
+contact through the real routing core (arrive, answer, complete); Ciw and
+SimPy run the same textbook queue with their own FIFO servers. Each figure is
+wall-clock time of a whole run (drawing the contacts, the event loop, the
+statistics), on the same machine, in the same process. All three leave out
+the first 5 % of the horizon (the queue starts empty) and are compared with
+Erlang C.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from simulations import erlang
+from simulations.engine import simulate
+from simulations.mmc import PROCESS, mmc_scenario
+
+AGENTS = 50
+LOAD = 0.9 * AGENTS
+AHT_S = 300.0
+THRESHOLD_S = 20.0
+WARMUP_SHARE = 0.05
+SEED = 2026
+
+
+def _guichet(contacts: int) -> tuple[float, float, int, int]:
+    """(seconds, service level, contacts, core events) of our simulation."""
+    scenario = mmc_scenario(AGENTS, LOAD, AHT_S, contacts, THRESHOLD_S, warmup_share=WARMUP_SHARE)
+    gc.collect()
+    start = time.perf_counter()
+    result = simulate(scenario, SEED)
+    elapsed = time.perf_counter() - start
+    row = result.queue(PROCESS, "phone")
+    assert row is not None and result.rejected == 0
+    return elapsed, row.service_level, result.contacts, result.events
+
+
+def _ciw(contacts: int) -> tuple[float, float] | None:
+    """(seconds, service level) of the same model in Ciw, None if Ciw is missing."""
+    try:
+        import ciw
+    except ImportError:
+        return None
+    network = ciw.create_network(
+        arrival_distributions=[ciw.dists.Exponential(rate=LOAD / AHT_S)],
+        service_distributions=[ciw.dists.Exponential(rate=1.0 / AHT_S)],
+        number_of_servers=[AGENTS],
+    )
+    ciw.seed(SEED)
+    gc.collect()
+    start = time.perf_counter()
+    sim = ciw.Simulation(network)
+    sim.simulate_until_max_customers(contacts, method="Arrive")
+    records = sim.get_all_records()
+    horizon = max(r.arrival_date for r in records)
+    waits = np.array([r.waiting_time for r in records if r.arrival_date >= WARMUP_SHARE * horizon])
+    elapsed = time.perf_counter() - start
+    return elapsed, float(np.mean(waits <= THRESHOLD_S))
+
+
+def _simpy(contacts: int) -> tuple[float, float] | None:
+    """(seconds, service level) of the same model in SimPy, None if SimPy is missing."""
+    try:
+        import simpy
+    except ImportError:
+        return None
+    rng = np.random.default_rng(SEED)
+    gaps = rng.exponential(AHT_S / LOAD, contacts)
+    services = rng.exponential(AHT_S, contacts)
+    horizon = float(gaps.sum())
+    waits: list[float] = []
+    gc.collect()
+    start = time.perf_counter()
+    env = simpy.Environment()
+    agents = simpy.Resource(env, capacity=AGENTS)
+
+    def contact(service: float) -> Any:
+        arrived = env.now
+        with agents.request() as request:
+            yield request
+            if arrived >= WARMUP_SHARE * horizon:
+                waits.append(env.now - arrived)
+            yield env.timeout(service)
+
+    def source() -> Any:
+        for gap, service in zip(gaps.tolist(), services.tolist()):
+            yield env.timeout(gap)
+            env.process(contact(service))
+
+    env.process(source())
+    env.run()
+    elapsed = time.perf_counter() - start
+    return elapsed, float(np.mean(np.array(waits) <= THRESHOLD_S))
+
+
+def run(console: Console, quick: bool) -> dict[str, Any]:
+    """M/M/50 at 90 % through the routing core, Ciw and SimPy; contacts/s and service levels."""
+    contacts = 5_000 if quick else 200_000
+    sl_erlang = float(erlang.service_level(AGENTS, LOAD, AHT_S, THRESHOLD_S))
+    ours_s, sl_sim, simulated, events = _guichet(contacts)
+    ciw_run = _ciw(contacts)
+    simpy_run = _simpy(contacts)
+
+    table = Table(title=f"M/M/{AGENTS} at 90 % load, AHT {AHT_S:.0f} s, {contacts:,} contacts, SL {THRESHOLD_S:.0f} s")
+    table.add_column("simulator")
+    table.add_column("seconds", justify="right")
+    table.add_column("contacts/s", justify="right")
+    table.add_column("service level", justify="right")
+    table.add_column("vs Erlang C", justify="right")
+    table.add_row(
+        "Guichet (real routing core)",
+        f"{ours_s:.2f}",
+        f"{simulated / ours_s:,.0f}",
+        f"{sl_sim:.2%}",
+        f"{(sl_sim - sl_erlang) * 100:+.2f} pt",
+    )
+    for name, found in (("Ciw", ciw_run), ("SimPy", simpy_run)):
+        if found is None:
+            table.add_row(name, "not installed", "", "", "")
+        else:
+            seconds, sl = found
+            table.add_row(
+                name, f"{seconds:.2f}", f"{contacts / seconds:,.0f}", f"{sl:.2%}", f"{(sl - sl_erlang) * 100:+.2f} pt"
+            )
+    table.add_row("Erlang C", "", "", f"{sl_erlang:.2%}", "")
+    console.print(table)
+    if ciw_run is None or simpy_run is None:
+        console.print("Ciw or SimPy is not installed (pip install 'guichet[bench]'): compared with ours only.")
+    return {
+        "contacts": simulated,
+        "events": events,
+        "seconds": round(ours_s, 3),
+        "contacts_per_s": round(simulated / ours_s),
+        "ciw_contacts_per_s": round(contacts / ciw_run[0]) if ciw_run else None,
+        "simpy_contacts_per_s": round(contacts / simpy_run[0]) if simpy_run else None,
+        "sl_sim": round(sl_sim, 4),
+        "sl_ciw": round(ciw_run[1], 4) if ciw_run else None,
+        "sl_simpy": round(simpy_run[1], 4) if simpy_run else None,
+        "sl_erlang_c": round(sl_erlang, 4),
+    }

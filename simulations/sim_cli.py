@@ -1,0 +1,353 @@
+"""``guichet simulate`` and ``guichet whatif``: a simulated day of the real front desk.
+
+Both read the catalogue, the skill matrix, the forecast and the schedule
+(the bundled samples by default), build a ``Scenario`` and run it through the
+real routing core over several replications. ``whatif`` runs a variant B on
+the same citizens (common random numbers) and reports B - A with its 95 %
+confidence interval.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from simulations.model import Scenario
+    from simulations.results import Difference, Summary
+
+CatalogueOpt = Annotated[Optional[Path], typer.Option("--catalogue", help="Process catalogue (YAML); default: the bundled sample.")]
+MatrixOpt = Annotated[Optional[Path], typer.Option("--matrix", help="Skill matrix (CSV or YAML); default: the bundled sample.")]
+ForecastOpt = Annotated[Optional[Path], typer.Option("--forecast", help="Forecast CSV (interval,process,channel,arrivals,aht_s); default: the bundled sample.")]
+ScheduleOpt = Annotated[Optional[Path], typer.Option("--schedule", help="Schedule CSV (agent_id,start,end,channels); default: the bundled sample; 'all': every agent all day.")]
+StrategyOpt = Annotated[str, typer.Option("--strategy", help="Agent choice: most_suitable, fewest_skills or least_occupied.")]
+WrapUpOpt = Annotated[float, typer.Option("--wrap-up", help="Seconds of wrap-up after each contact (0: the forecast's AHT includes it).")]
+HandlingOpt = Annotated[str, typer.Option("--handling", help="Handling-time distribution: exponential, lognormal or deterministic.")]
+CvOpt = Annotated[float, typer.Option("--cv", help="Coefficient of variation of lognormal handling times.")]
+PatienceOpt = Annotated[str, typer.Option("--patience", help="Mean patience per live channel before hanging up, e.g. 'phone=180,counter=2400'; '' for none.")]
+CallbackOpt = Annotated[float, typer.Option("--callback-after", help="Offer a callback when the estimated wait exceeds this (s); 0: no callbacks.")]
+ShareOpt = Annotated[float, typer.Option("--callback-share", help="Share of callers offered a callback who take it.")]
+NoAnswerOpt = Annotated[float, typer.Option("--no-answer", help="Probability that an agent lets a phone offer ring out.")]
+RingOpt = Annotated[float, typer.Option("--ring", help="Seconds between an offer and its pick-up.")]
+ReplicationsOpt = Annotated[int, typer.Option("--replications", "-r", min=1, help="Independent replications of the day.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the random streams (same seed, same results).")]
+CsvOpt = Annotated[Optional[Path], typer.Option("--csv", help="Write the figures per process and channel to this CSV file.")]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _first_line(exc: Exception) -> str:
+    lines = str(exc).splitlines() or [exc.__class__.__name__]
+    more = f" (and {len(lines) - 1} more problems)" if len(lines) > 1 else ""
+    return lines[0] + more
+
+
+def _patience(spec: str) -> dict[object, float]:
+    from simulations.scenario import ScenarioError
+    from skills.model import Channel
+
+    found: dict[object, float] = {}
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        name, _, value = part.partition("=")
+        try:
+            channel = Channel(name.strip())
+            seconds = float(value)
+        except ValueError:
+            raise ScenarioError("--patience", f"{part!r}: expected channel=seconds, e.g. phone=180") from None
+        if not channel.is_live or seconds <= 0:
+            raise ScenarioError("--patience", f"{part!r}: a live channel (phone, counter) and seconds > 0")
+        found[channel] = seconds
+    return found
+
+
+def _scenario(
+    catalogue_path: Path | None,
+    matrix_path: Path | None,
+    forecast_path: Path | None,
+    schedule_path: Path | None,
+    strategy: str,
+    wrap_up: float,
+    handling: str,
+    cv: float,
+    patience: str,
+    callback_after: float,
+    callback_share: float,
+    no_answer: float,
+    ring: float,
+) -> Scenario:
+    """The scenario the options describe (files are checked; errors carry file and line)."""
+    from dataclasses import replace
+
+    from dispatcher.policy import RoutingPolicy, Strategy
+    from simulations.forecast import load_forecast, sample_forecast_path
+    from simulations.model import HANDLING_KINDS, ArrivalInterval, CallbackOffer, Ringing, Scenario
+    from simulations.scenario import ScenarioError, default_schedule_path, full_day, load_schedule
+    from skills.catalogue import default_catalogue, load_catalogue
+    from skills.matrix import load_matrix
+    from skills.model import Channel
+
+    if strategy not in {s.value for s in Strategy}:
+        raise ScenarioError("--strategy", f"unknown strategy {strategy!r} (expected {', '.join(s.value for s in Strategy)})")
+    if handling not in HANDLING_KINDS:
+        raise ScenarioError("--handling", f"unknown distribution {handling!r} (expected {', '.join(HANDLING_KINDS)})")
+    if not 0 <= no_answer < 1 or not 0 <= callback_share <= 1:
+        raise ScenarioError("--no-answer/--callback-share", "probabilities lie in [0, 1)")
+    if wrap_up < 0 or ring < 0 or callback_after < 0 or cv <= 0:
+        raise ScenarioError("options", "--wrap-up, --ring and --callback-after are >= 0 and --cv > 0")
+    catalogue = load_catalogue(catalogue_path) if catalogue_path else default_catalogue()
+    if matrix_path:
+        matrix = load_matrix(matrix_path, catalogue)
+    else:
+        from skills.matrix import default_matrix
+
+        matrix = default_matrix(catalogue)
+    forecast = load_forecast(forecast_path or sample_forecast_path())
+    step = forecast.interval_min * 60.0
+    arrivals = tuple(
+        ArrivalInterval(r.minute * 60.0, r.minute * 60.0 + step, r.process, Channel(r.channel), r.arrivals, r.aht_s)
+        for r in forecast.rows
+    )
+    if not arrivals:
+        raise ScenarioError(forecast.source, "the forecast has no interval")
+    if schedule_path is not None and str(schedule_path) == "all":
+        schedule = full_day(matrix, arrivals)
+    else:
+        schedule = load_schedule(schedule_path or default_schedule_path(), matrix)
+    policy = replace(RoutingPolicy(), strategy=Strategy(strategy), wrap_up_s=wrap_up)
+    return Scenario(
+        catalogue=catalogue,
+        matrix=matrix,
+        arrivals=arrivals,
+        policy=policy,
+        handling=handling,
+        handling_cv=cv,
+        patience=_patience(patience),  # type: ignore[arg-type]
+        schedule=schedule,
+        callback=CallbackOffer(callback_after, callback_share) if callback_after > 0 else None,
+        ringing=Ringing(answer_delay_s=ring, no_answer_probability=no_answer),
+    )
+
+
+def _pct(value: float) -> str:
+    return "" if value != value else f"{value:.1%}"
+
+
+def _est(estimate: object, percent: bool) -> str:
+    mean, half = estimate.mean, estimate.half_width  # type: ignore[attr-defined]
+    if mean != mean:
+        return "-"
+    scale = 100.0 if percent else 1.0
+    digits = 1 if percent else 0
+    text = f"{mean * scale:.{digits}f}"
+    if half == half and half != float("inf"):
+        text += f"±{half * scale:.{digits}f}"
+    return text
+
+
+def print_summary(console: Console, summary: Summary, title: str) -> None:
+    """The per-process-and-channel table, then the agents' occupancy."""
+    from rich.table import Table
+
+    table = Table(title=f"{title} — {summary.replications} replications, mean ± 95 % CI")
+    for name, justify in (
+        ("process", "left"), ("channel", "left"), ("arrived", "right"), ("target", "right"),
+        ("SL %", "right"), ("pick-up %", "right"), ("abandon %", "right"),
+        ("ASA s", "right"), ("p90 wait s", "right"), ("open at close", "right"),
+    ):
+        table.add_column(name, justify=justify, no_wrap=name in ("process", "channel"))  # type: ignore[arg-type]
+    for q in summary.queues:
+        total = q.process == "*"
+        table.add_row(
+            "[b]all[/b]" if total else q.process,
+            q.channel,
+            f"{q.arrived.mean:.1f}",
+            "" if total else _duration(q.target_s),
+            _est(q.metrics["service_level"], True),
+            _est(q.metrics["pickup_rate"], True),
+            _est(q.metrics["abandon_rate"], True),
+            _est(q.metrics["asa_s"], False),
+            _est(q.metrics["p90_wait_s"], False),
+            _est(q.metrics["still_open"], False),
+            end_section=total,
+        )
+    console.print(table)
+    agents = Table(title="Agents")
+    agents.add_column("agent")
+    agents.add_column("occupancy %", justify="right")
+    agents.add_column("contacts served", justify="right")
+    for a in summary.agents:
+        agents.add_row(a.agent_id, _est(a.metrics["occupancy"], True), _est(a.metrics["served"], False))
+    console.print(agents)
+    if summary.rejected:
+        console.print(f"[red]{summary.rejected} inputs rejected by the routing core[/red]")
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
+
+
+def print_differences(console: Console, differences: list[Difference], title: str) -> None:
+    """B - A per process and channel: service level, pick-up rate, ASA."""
+    from rich.table import Table
+
+    shown = ("service_level", "pickup_rate", "asa_s")
+    table = Table(title=title)
+    table.add_column("process")
+    table.add_column("channel")
+    for metric in shown:
+        label = {"service_level": "SL", "pickup_rate": "pick-up", "asa_s": "ASA s"}[metric]
+        table.add_column(f"{label} A", justify="right")
+        table.add_column(f"{label} B", justify="right")
+        table.add_column(f"{label} B-A (95 % CI)", justify="right")
+    rows: dict[tuple[str, str], dict[str, Difference]] = {}
+    for d in differences:
+        rows.setdefault((d.process, d.channel), {})[d.metric] = d
+    for (process, channel), by_metric in rows.items():
+        cells = ["[b]all[/b]" if process == "*" else process, channel]
+        for metric in shown:
+            d = by_metric[metric]
+            percent = metric != "asa_s"
+            cells += [_est(d.a, percent), _est(d.b, percent), _delta(d.delta, percent)]
+        table.add_row(*cells, end_section=process == "*")
+    console.print(table)
+
+
+def _delta(estimate: object, percent: bool) -> str:
+    mean, half = estimate.mean, estimate.half_width  # type: ignore[attr-defined]
+    if mean != mean:
+        return "-"
+    scale, unit = (100.0, " pt") if percent else (1.0, " s")
+    text = f"{mean * scale:+.1f} ± {half * scale:.1f}{unit}" if half == half else f"{mean * scale:+.1f}{unit}"
+    significant = half == half and abs(mean) > half
+    if significant:
+        good = (mean > 0) == percent
+        return f"[{'green' if good else 'red'}]{text}[/]"
+    return text
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``simulate`` and ``whatif`` to the ``guichet`` command."""
+
+    @app.command("simulate")
+    def simulate(
+        catalogue: CatalogueOpt = None,
+        matrix: MatrixOpt = None,
+        forecast: ForecastOpt = None,
+        schedule: ScheduleOpt = None,
+        strategy: StrategyOpt = "most_suitable",
+        wrap_up: WrapUpOpt = 0.0,
+        handling: HandlingOpt = "lognormal",
+        cv: CvOpt = 0.8,
+        patience: PatienceOpt = "phone=180",
+        callback_after: CallbackOpt = 240.0,
+        callback_share: ShareOpt = 0.5,
+        no_answer: NoAnswerOpt = 0.02,
+        ring: RingOpt = 3.0,
+        replications: ReplicationsOpt = 10,
+        seed: SeedOpt = 1,
+        csv: CsvOpt = None,
+        agents_csv: Annotated[Optional[Path], typer.Option("--agents-csv", help="Write the agents' figures to this CSV file.")] = None,
+    ) -> None:
+        """Simulate a day of the front desk through the real routing core; report per process and channel."""
+        from rich.console import Console
+
+        from simulations.results import write_agents_csv, write_summary_csv
+        from simulations.runner import replicate
+
+        try:
+            scenario = _scenario(catalogue, matrix, forecast, schedule, strategy, wrap_up, handling, cv, patience, callback_after, callback_share, no_answer, ring)
+        except ValueError as exc:
+            raise _fail(_first_line(exc)) from None
+        console = Console()
+        summary = replicate(scenario, replications, seed, Console(stderr=True))
+        print_summary(console, summary, f"Simulated day ({strategy})")
+        try:
+            if csv:
+                write_summary_csv(summary, csv)
+            if agents_csv:
+                write_agents_csv(summary, agents_csv)
+        except OSError as exc:
+            raise _fail(f"cannot write the CSV file: {exc}") from None
+
+    @app.command("whatif")
+    def whatif(
+        train: Annotated[Optional[str], typer.Option("--train", help="B: train agents, 'COUNT:process:level' (the least occupied in A) or 'a101+a102:process:level'.")] = None,
+        matrix_b: Annotated[Optional[Path], typer.Option("--matrix-b", help="B: another skill matrix file.")] = None,
+        strategy_b: Annotated[Optional[str], typer.Option("--strategy-b", help="B: another agent-choice strategy.")] = None,
+        schedule_b: Annotated[Optional[Path], typer.Option("--schedule-b", help="B: another schedule file.")] = None,
+        catalogue: CatalogueOpt = None,
+        matrix: MatrixOpt = None,
+        forecast: ForecastOpt = None,
+        schedule: ScheduleOpt = None,
+        strategy: StrategyOpt = "most_suitable",
+        wrap_up: WrapUpOpt = 0.0,
+        handling: HandlingOpt = "lognormal",
+        cv: CvOpt = 0.8,
+        patience: PatienceOpt = "phone=180",
+        callback_after: CallbackOpt = 240.0,
+        callback_share: ShareOpt = 0.5,
+        no_answer: NoAnswerOpt = 0.02,
+        ring: RingOpt = 3.0,
+        replications: ReplicationsOpt = 10,
+        seed: SeedOpt = 1,
+        csv: CsvOpt = None,
+    ) -> None:
+        """Compare variant B with A on the same citizens: the difference and its 95 % CI."""
+        from dataclasses import replace
+
+        from rich.console import Console
+
+        from simulations.results import compare, summarise, write_difference_csv
+        from simulations.runner import run_variants
+        from simulations.scenario import load_schedule, parse_training, train as train_agents
+        from skills.matrix import load_matrix
+
+        if not any((train, matrix_b, strategy_b, schedule_b)):
+            raise _fail("say what variant B changes: --train, --matrix-b, --strategy-b or --schedule-b")
+        options = (handling, cv, patience, callback_after, callback_share, no_answer, ring)
+        try:
+            a = _scenario(catalogue, matrix, forecast, schedule, strategy, wrap_up, *options)
+            b = _scenario(catalogue, matrix_b or matrix, forecast, schedule, strategy_b or strategy, wrap_up, *options)
+            if schedule_b:
+                b = replace(b, schedule=load_schedule(schedule_b, b.matrix))
+            training = parse_training(train) if train else None
+        except ValueError as exc:
+            raise _fail(_first_line(exc)) from None
+        console, progress = Console(), Console(stderr=True)
+        runs_a = run_variants([a], replications, seed, progress)[0]
+        changes = []
+        if matrix_b:
+            changes.append(f"matrix {matrix_b}")
+        if strategy_b:
+            changes.append(f"strategy {strategy_b}")
+        if schedule_b:
+            changes.append(f"schedule {schedule_b}")
+        if training is not None:
+            who, process, level = training
+            occupancy = {s.agent_id: s.metrics["occupancy"].mean for s in summarise(runs_a).agents}
+            try:
+                trained, chosen = train_agents(b.matrix, b.catalogue, who, process, level, occupancy)
+                b = replace(b, matrix=trained)
+            except ValueError as exc:
+                raise _fail(_first_line(exc)) from None
+            changes.append(f"{', '.join(chosen)} trained on {process} at level {level}")
+        runs_b = run_variants([b], replications, seed, progress)[0]
+        differences = compare(runs_a, runs_b)
+        console.print("B: " + "; ".join(changes))
+        print_differences(console, differences, f"What if — B minus A, {replications} paired replications (same citizens)")
+        if csv:
+            try:
+                write_difference_csv(differences, csv)
+            except OSError as exc:
+                raise _fail(f"cannot write the CSV file: {exc}") from None

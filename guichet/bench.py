@@ -12,6 +12,7 @@ from rich.console import Console
 # name -> "module:function"; each function prints its table and returns its figures.
 BENCHMARKS: dict[str, str] = {
     "routing": "dispatcher.bench:run",
+    "sim": "simulations.bench_sim:run",
 }
 
 BenchFunction = Callable[[Console, bool], dict[str, Any]]

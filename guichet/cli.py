@@ -17,6 +17,7 @@ app = typer.Typer(
 
 # Modules that add their commands to the app through a ``register(app)`` function.
 COMMAND_MODULES: list[str] = [
+    "simulations.sim_cli",
 ]
 
 

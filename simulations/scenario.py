@@ -157,13 +157,13 @@ def train(
     """A matrix where agents now have ``process`` at ``level``; and who they are.
 
     ``who`` is a list of agent ids, or a count: then the agents below that level
-    who serve a channel of the process, least occupied first (``occupancy``, e.g.
+    who serve a live channel (phone, counter) of the process, least occupied first (``occupancy``, e.g.
     from a baseline run), then with the fewest skills.
     """
     if process not in catalogue.processes:
         hint = did_you_mean(process, catalogue.processes)
         raise ScenarioError("--train", f"unknown process {process!r}{hint}")
-    served = set(catalogue.processes[process].targets)
+    served = {c for c in catalogue.processes[process].targets if c.is_live}
     if isinstance(who, list):
         unknown = [a for a in who if a not in matrix.agents]
         if unknown:

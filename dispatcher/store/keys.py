@@ -37,17 +37,13 @@ class Keys:
 
     @property
     def meta(self) -> str:
-        """Hash: ``last_seq`` written, ``intake_applied`` id, ``snapshot_upto`` (last event in it)."""
+        """Hash: ``last_seq`` written, ``intake_applied`` id, ``snapshot_upto``, ``history_seq`` (in SQL)."""
         return f"{self.prefix}:meta"
 
     @property
     def snapshot(self) -> str:
         """String: the last checkpoint of the router (``snapshot.take``)."""
         return f"{self.prefix}:snapshot"
-
-
-HISTORY_GROUP = "history"
-"""Consumer group of the SQL history writer on the event stream."""
 
 
 def connect(url: str) -> Redis:

@@ -22,17 +22,15 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dispatcher import events as ev
 from dispatcher.events import Event
-from dispatcher.store.keys import HISTORY_GROUP, Keys, event_id, seq_of
+from dispatcher.store.keys import Keys, event_id
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +55,6 @@ class StoreHealth:
     written: int
     last_error: str | None = None
     down_since: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def waiting_view(e: ev.ContactQueued) -> str:
@@ -286,24 +283,10 @@ class RedisStore:
             agents_set[e.agent_id] = agent_view(e)
 
     async def trim(self, snapshot_upto: int) -> None:
-        """Drop stream entries both covered by the checkpoint and consumed by the history writer."""
-        try:
-            groups = await self.redis.xinfo_groups(self.keys.events)
-        except RedisError:
+        """Drop stream entries both covered by the checkpoint and written to the SQL history."""
+        raw = await self.redis.hget(self.keys.meta, "history_seq")
+        if raw is None:
             return
-        floor = snapshot_upto + 1
-        history = [g for g in groups if _text(g.get("name")) == HISTORY_GROUP]
-        if not history:
-            return
-        group = history[0]
-        delivered = seq_of(_text(group.get("last-delivered-id")) or "0-0") + 1
-        floor = min(floor, delivered)
-        if int(group.get("pending", 0)):
-            pending = await self.redis.xpending(self.keys.events, HISTORY_GROUP)
-            floor = min(floor, seq_of(pending["min"]))
+        floor = min(snapshot_upto, int(raw)) + 1
         if floor > 1:
             await self.redis.xtrim(self.keys.events, minid=event_id(floor), approximate=False)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value or "")

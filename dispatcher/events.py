@@ -6,8 +6,10 @@ answers with *decision* events (offer this contact to that agent, requeue,
 end with an outcome). The same events go to the Redis stream, the history
 tables, the wallboard and the simulation's statistics.
 
-Every event is a frozen dataclass with the time ``at`` (seconds, float) at
-which it happened; ``to_record`` / ``from_record`` give a flat dict of JSON
+Every event is a slotted dataclass with the time ``at`` (seconds, float) at
+which it happened. Events are values: nothing mutates one after it is made
+(they are not ``frozen`` only because a frozen dataclass costs three times
+as much to build, and the core builds several per decision); ``to_record`` / ``from_record`` give a flat dict of JSON
 scalars for storage.
 """
 
@@ -52,7 +54,7 @@ class DeclineReason(str, Enum):
     REJECTED = "rejected"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Event:
     """Something that happened at time ``at`` (seconds)."""
 
@@ -64,7 +66,7 @@ class Event:
 # ---------------------------------------------------------------- inputs
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ContactArrived(Event):
     """A citizen's request entered the front desk on ``channel``.
 
@@ -86,7 +88,7 @@ class ContactArrived(Event):
     kind: ClassVar[str] = "contact_arrived"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ContactQualified(Event):
     """The contact's process became known (IVR choice, kiosk, triage agent)."""
 
@@ -95,7 +97,7 @@ class ContactQualified(Event):
     kind: ClassVar[str] = "contact_qualified"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ContactAbandoned(Event):
     """The citizen left before being served (hung up, no-show at the counter)."""
 
@@ -103,7 +105,7 @@ class ContactAbandoned(Event):
     kind: ClassVar[str] = "contact_abandoned"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class CallbackRequested(Event):
     """A waiting caller asked to be called back; the callback keeps their place."""
 
@@ -113,7 +115,7 @@ class CallbackRequested(Event):
     kind: ClassVar[str] = "callback_requested"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class OfferAnswered(Event):
     """The agent picked up the offered contact (bridge, counter call-in, opened mail)."""
 
@@ -122,7 +124,7 @@ class OfferAnswered(Event):
     kind: ClassVar[str] = "offer_answered"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class OfferDeclined(Event):
     """The offer failed (ring-no-answer, endpoint busy or unreachable, refused)."""
 
@@ -132,7 +134,7 @@ class OfferDeclined(Event):
     kind: ClassVar[str] = "offer_declined"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ContactCompleted(Event):
     """The agent finished the contact (hang-up, "done" at the counter)."""
 
@@ -141,7 +143,7 @@ class ContactCompleted(Event):
     kind: ClassVar[str] = "contact_completed"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class AgentStatusSet(Event):
     """An agent (or supervisor) asked for a state: available, paused(reason), offline."""
 
@@ -151,7 +153,7 @@ class AgentStatusSet(Event):
     kind: ClassVar[str] = "agent_status_set"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class AgentProfileChanged(Event):
     """An agent's skills or channels changed (training, moved to a counter)."""
 
@@ -161,7 +163,7 @@ class AgentProfileChanged(Event):
     kind: ClassVar[str] = "agent_profile_changed"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class EndpointChanged(Event):
     """The agent's softphone became reachable or not (device state)."""
 
@@ -170,7 +172,7 @@ class EndpointChanged(Event):
     kind: ClassVar[str] = "endpoint_changed"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class TimePassed(Event):
     """The clock reached ``at``: timers (relaxation, ring-no-answer, deadlines) fire."""
 
@@ -180,7 +182,7 @@ class TimePassed(Event):
 # ------------------------------------------------------------- decisions
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ContactQueued(Event):
     """The contact waits in the one queue for ``process`` on ``channel``."""
 
@@ -193,7 +195,7 @@ class ContactQueued(Event):
     is_input: ClassVar[bool] = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ContactOffered(Event):
     """Decision: offer the contact to the agent (ring, call the ticket, open the mail)."""
 
@@ -207,7 +209,7 @@ class ContactOffered(Event):
     is_input: ClassVar[bool] = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ContactRequeued(Event):
     """The contact went back to the queue with its original arrival time."""
 
@@ -217,7 +219,7 @@ class ContactRequeued(Event):
     is_input: ClassVar[bool] = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ContactRelaxed(Event):
     """The contact waited past its overflow delay: lower levels may now take it."""
 
@@ -227,7 +229,7 @@ class ContactRelaxed(Event):
     is_input: ClassVar[bool] = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ContactEnded(Event):
     """The contact reached its one terminal outcome."""
 
@@ -239,7 +241,7 @@ class ContactEnded(Event):
     is_input: ClassVar[bool] = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class AgentStateChanged(Event):
     """The agent's state changed (the core's view)."""
 
@@ -251,7 +253,7 @@ class AgentStateChanged(Event):
     is_input: ClassVar[bool] = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Rejected(Event):
     """An input the core could not apply (unknown contact, agent not allowed...)."""
 

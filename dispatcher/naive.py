@@ -42,14 +42,14 @@ class NaiveRouter(Router):
                 for channel in agent.channels:
                     key = (process, channel)
                     demand[key] = demand.get(key, 0) + 1
-        groups: dict[tuple[str, Channel, int], list[ContactRecord]] = {}
+        groups: dict[tuple[str, Channel], list[ContactRecord]] = {}
         for contact in self.queue.contacts.values():
-            if (contact.process, contact.channel) in demand:
-                key3 = (contact.process, contact.channel, contact.priority)
-                groups.setdefault(key3, []).append(contact)
+            key = (contact.process, contact.channel)
+            if key in demand:
+                groups.setdefault(key, []).append(contact)
         found: list[ContactRecord] = []
-        for (process, channel, _priority), members in groups.items():
-            members.sort(key=lambda c: (c.arrived_at, c.seq))
-            found.extend(members[: demand[(process, channel)]])
+        for key, members in groups.items():
+            members.sort(key=lambda c: (-c.priority, c.arrived_at, c.seq))
+            found.extend(members[: demand[key]])
         found.sort(key=lambda c: c.seq)
         return found

@@ -18,10 +18,17 @@ from dispatcher.events import AgentState, DeclineReason, Event, Outcome
 from dispatcher.policy import RoutingPolicy
 from dispatcher.state import AgentRecord, ContactRecord, ContactState
 from dispatcher.strategies import AGENT_KEYS
-from dispatcher.waiting import ENDPOINT_CHANNELS, WaitingQueue
+from dispatcher.waiting import ENDPOINT_CHANNELS, BucketRules, WaitingQueue
 from skills.model import AgentProfile, Catalogue, Channel, SkillMatrix
 
 LIVE_RANK = 1_000_000
+
+# Enum members as module constants: the hot path reads them many times per decision.
+OFFLINE, AVAILABLE, RESERVED = AgentState.OFFLINE, AgentState.AVAILABLE, AgentState.RESERVED
+BUSY, WRAP_UP, PAUSED = AgentState.BUSY, AgentState.WRAP_UP, AgentState.PAUSED
+WORKING = frozenset({RESERVED, BUSY, WRAP_UP})
+WAITING, OFFERED = ContactState.WAITING, ContactState.OFFERED
+IN_SERVICE, ENDED = ContactState.IN_SERVICE, ContactState.ENDED
 
 _RELAX, _OFFER, _WRAP, _EXPIRE = "relax", "offer", "wrap", "expire"
 
@@ -34,7 +41,7 @@ class Router:
     ) -> None:
         self.catalogue = catalogue
         self.policy = policy or RoutingPolicy()
-        self.queue = WaitingQueue()
+        self.queue = WaitingQueue(self._bucket_rules)
         self.contacts: dict[str, ContactRecord] = {}
         self.ended: dict[str, Outcome] = {}
         self.agents: dict[str, AgentRecord] = {}
@@ -71,7 +78,9 @@ class Router:
             return [self._rejected(event, "", "not an input event")]
         out: list[Event] = []
         now = event.at if event.at > self.now else self.now
-        self._fire_timers(now, out)
+        timers = self._timers
+        if timers and timers[0][0] <= now:
+            self._fire_timers(now, out)
         self.now = now
         handler(event, now, out)  # type: ignore[operator]
         self._settle(now, out)
@@ -96,7 +105,7 @@ class Router:
         staffed = sum(
             1
             for a in self.agents.values()
-            if a.state not in (AgentState.OFFLINE, AgentState.PAUSED)
+            if a.state not in (OFFLINE, PAUSED)
             and channel in a.channels
             and a.skills.get(code, 0) >= self.catalogue.processes[code].min_level
         )
@@ -114,19 +123,11 @@ class Router:
         contact = self.queue.contacts.get(contact_id)
         if contact is None:
             return None
-        bucket = self.queue.buckets[(contact.process, contact.channel)]
-        ahead = 0
-        for prio, heap in bucket.heaps.items():
-            for entry in heap:
-                other = entry[3]
-                if other is None or other is contact:
-                    continue
-                assert isinstance(other, ContactRecord)
-                if prio > contact.priority or (
-                    prio == contact.priority
-                    and (other.arrived_at, other.seq) < (contact.arrived_at, contact.seq)
-                ):
-                    ahead += 1
+        bucket = contact.bucket
+        mine = (-contact.priority, contact.arrived_at, contact.seq)
+        ahead = sum(
+            1 for other in bucket.waiting() if (-other.priority, other.arrived_at, other.seq) < mine
+        )
         return ahead + 1
 
     # ----------------------------------------------------- input handlers
@@ -149,10 +150,10 @@ class Router:
         contact = self._live_contact(e, e.contact_id, out)
         if contact is None:
             return
-        if contact.state is not ContactState.WAITING:
+        if contact.state is not WAITING:
             agent = self.agents[contact.agent_id or ""]
             out.append(ev.ContactRequeued(at=now, contact_id=contact.contact_id, reason="requalified"))
-            self._release(agent, now, out, served=contact.state is ContactState.IN_SERVICE)
+            self._release(agent, now, out, served=contact.state is IN_SERVICE)
         else:
             self.queue.remove(contact)
         requalified = self._new_contact(
@@ -171,10 +172,10 @@ class Router:
         contact = self._live_contact(e, e.contact_id, out)
         if contact is None:
             return
-        if contact.state is ContactState.IN_SERVICE:
+        if contact.state is IN_SERVICE:
             self._complete(contact, Outcome.SERVED, now, out)
             return
-        if contact.state is ContactState.OFFERED:
+        if contact.state is OFFERED:
             self._release(self.agents[contact.agent_id or ""], now, out, served=False)
         self._end(contact, Outcome.ABANDONED, now, out)
 
@@ -182,13 +183,13 @@ class Router:
         contact = self._live_contact(e, e.contact_id, out)
         if contact is None:
             return
-        if contact.state is ContactState.IN_SERVICE:
+        if contact.state is IN_SERVICE:
             out.append(self._rejected(e, e.contact_id, "contact is already with an agent"))
             return
         if e.callback_id in self.contacts or e.callback_id in self.ended:
             out.append(self._rejected(e, e.callback_id, "callback id already known"))
             return
-        if contact.state is ContactState.OFFERED:
+        if contact.state is OFFERED:
             self._release(self.agents[contact.agent_id or ""], now, out, served=False)
         self._end(contact, Outcome.CALLBACK_SCHEDULED, now, out)
         callback = self._new_contact(
@@ -208,8 +209,8 @@ class Router:
         contact = self._offered_to(e, e.contact_id, e.agent_id, out)
         if contact is None:
             return
-        contact.state = ContactState.IN_SERVICE
-        self._set_state(self.agents[e.agent_id], AgentState.BUSY, None, now, out, contact.contact_id)
+        contact.state = IN_SERVICE
+        self._set_state(self.agents[e.agent_id], BUSY, None, now, out, contact.contact_id)
 
     def _on_declined(self, e: ev.OfferDeclined, now: float, out: list[Event]) -> None:
         contact = self._offered_to(e, e.contact_id, e.agent_id, out)
@@ -222,13 +223,13 @@ class Router:
             self._release(agent, now, out, served=False)
         else:
             agent.contact_id = None
-            self._set_state(agent, AgentState.PAUSED, e.reason.value, now, out)
+            self._set_state(agent, PAUSED, e.reason.value, now, out)
 
     def _on_completed(self, e: ev.ContactCompleted, now: float, out: list[Event]) -> None:
         contact = self._live_contact(e, e.contact_id, out)
         if contact is None:
             return
-        if contact.state is ContactState.WAITING:
+        if contact.state is WAITING:
             out.append(self._rejected(e, e.contact_id, "contact is not with an agent"))
             return
         self._complete(contact, e.outcome, now, out)
@@ -239,36 +240,36 @@ class Router:
             out.append(self._rejected(e, e.agent_id, "unknown agent"))
             return
         want = e.state
-        if want not in (AgentState.AVAILABLE, AgentState.PAUSED, AgentState.OFFLINE):
+        if want not in (AVAILABLE, PAUSED, OFFLINE):
             out.append(self._rejected(e, e.agent_id, f"an agent cannot ask for {want.value}"))
             return
         state = agent.state
-        if state is AgentState.BUSY:
-            if want is AgentState.AVAILABLE:
+        if state is BUSY:
+            if want is AVAILABLE:
                 agent.pending = None
             else:
                 agent.pending = (want, e.reason)
             return
-        if state is AgentState.RESERVED:
-            if want is AgentState.AVAILABLE:
+        if state is RESERVED:
+            if want is AVAILABLE:
                 return
             contact = self.contacts[agent.contact_id or ""]
             self._requeue(contact, f"agent_{want.value}", now, out)
             agent.contact_id = None
-        if want is AgentState.AVAILABLE:
-            if state is AgentState.AVAILABLE:
+        if want is AVAILABLE:
+            if state is AVAILABLE:
                 return
-            if state is AgentState.OFFLINE:
+            if state is OFFLINE:
                 agent.logged_in_at = now
                 agent.busy_s = 0.0
             self._make_available(agent, now, out)
-        elif want is AgentState.PAUSED:
-            if state is AgentState.OFFLINE:
+        elif want is PAUSED:
+            if state is OFFLINE:
                 out.append(self._rejected(e, e.agent_id, "agent is offline"))
                 return
-            self._set_state(agent, AgentState.PAUSED, e.reason, now, out)
-        elif state is not AgentState.OFFLINE:
-            self._set_state(agent, AgentState.OFFLINE, e.reason, now, out)
+            self._set_state(agent, PAUSED, e.reason, now, out)
+        elif state is not OFFLINE:
+            self._set_state(agent, OFFLINE, e.reason, now, out)
             agent.logged_in_at = None
 
     def _on_profile(self, e: ev.AgentProfileChanged, now: float, out: list[Event]) -> None:
@@ -280,7 +281,7 @@ class Router:
         if agent is None:
             self._add_agent(e.agent_id, e.skills, frozenset(e.channels))
             return
-        was_available = agent.state is AgentState.AVAILABLE
+        was_available = agent.state is AVAILABLE
         if was_available:
             self._unindex(agent)
         agent.skills = dict(e.skills)
@@ -297,7 +298,7 @@ class Router:
         if agent.reachable == e.reachable:
             return
         agent.reachable = e.reachable
-        if e.reachable and agent.state is AgentState.AVAILABLE:
+        if e.reachable and agent.state is AVAILABLE:
             self._freed.append(agent)
 
     def _on_time(self, e: ev.TimePassed, now: float, out: list[Event]) -> None:
@@ -307,29 +308,35 @@ class Router:
 
     def _settle(self, now: float, out: list[Event]) -> None:
         """Match what became free: freed agents take contacts, fresh contacts take agents."""
-        freed = [a for a in dict.fromkeys(self._freed) if a.state is AgentState.AVAILABLE]
-        self._freed.clear()
-        if len(freed) > 1 and self.policy.batch_assignment:
-            pairs = assign_batch(freed, self._batch_candidates(freed), self._level_for, now)
-            if pairs is not None:
-                for agent, contact, level in pairs:
-                    self._offer(contact, agent, level, now, out)
-        for agent in freed:
-            if agent.state is not AgentState.AVAILABLE:
-                continue
-            contact = self._best_contact_for(agent, now)
-            if contact is None:
-                self._index(agent)
-            else:
-                self._offer(contact, agent, agent.skills[contact.process], now, out)
-        fresh = self._fresh[:]
-        self._fresh.clear()
-        for contact in fresh:
-            if contact.state is not ContactState.WAITING:
-                continue
-            found = self._best_agent_for(contact, now)
-            if found is not None:
-                self._offer(contact, found[0], found[1], now, out)
+        freed = self._freed
+        if freed:
+            self._freed = []
+            if len(freed) > 1:
+                freed = [a for a in dict.fromkeys(freed) if a.state is AVAILABLE]
+                if len(freed) > 1 and self.policy.batch_assignment:
+                    self._assign_batch(freed, now, out)
+            for agent in freed:
+                if agent.state is not AVAILABLE:
+                    continue
+                contact = self._best_contact_for(agent, now)
+                if contact is None:
+                    self._index(agent)
+                else:
+                    self._offer(contact, agent, agent.skills[contact.process], now, out)
+        fresh = self._fresh
+        if fresh:
+            self._fresh = []
+            for contact in fresh:
+                if contact.state is not WAITING:
+                    continue
+                found = self._best_agent_for(contact, now)
+                if found is not None:
+                    self._offer(contact, found[0], found[1], now, out)
+
+    def _assign_batch(self, freed: list[AgentRecord], now: float, out: list[Event]) -> None:
+        pairs = assign_batch(freed, self._batch_candidates(freed), self._level_for, now)
+        for agent, contact, level in pairs or ():
+            self._offer(contact, agent, level, now, out)
 
     def _best_contact_for(self, agent: AgentRecord, now: float) -> ContactRecord | None:
         return self.queue.best_for(agent.targets, now, agent.reachable)
@@ -358,7 +365,7 @@ class Router:
 
     def _level_for(self, agent: AgentRecord, contact: ContactRecord) -> int | None:
         """The agent's level if it may take the contact now (rule 1), else None."""
-        if agent.state is not AgentState.AVAILABLE or contact.channel not in agent.channels:
+        if agent.state is not AVAILABLE or contact.channel not in agent.channels:
             return None
         if contact.channel in ENDPOINT_CHANNELS and not agent.reachable:
             return None
@@ -366,7 +373,7 @@ class Router:
         return level if level >= contact.required_level else None
 
     def _batch_candidates(self, agents: list[AgentRecord]) -> list[ContactRecord]:
-        """For each bucket the freed agents serve, as many oldest contacts as agents serve it."""
+        """For each bucket the freed agents serve, its most urgent contacts, one per such agent."""
         demand: dict[tuple[str, Channel], int] = {}
         for agent in agents:
             for bucket, _level in agent.targets:
@@ -375,9 +382,7 @@ class Router:
                     demand[key] = demand.get(key, 0) + 1
         found: list[ContactRecord] = []
         for key, count in demand.items():
-            bucket = self.queue.buckets[key]
-            for priority in bucket.heaps:
-                found.extend(bucket.oldest(priority, count))
+            found.extend(self.queue.buckets[key].most_urgent(count))
         found.sort(key=lambda c: c.seq)
         return found
 
@@ -385,9 +390,9 @@ class Router:
         self, contact: ContactRecord, agent: AgentRecord, level: int, now: float, out: list[Event]
     ) -> None:
         self.queue.remove(contact)
-        if agent.state is AgentState.AVAILABLE:
+        if agent.state is AVAILABLE:
             self._unindex(agent)
-        contact.state = ContactState.OFFERED
+        contact.state = OFFERED
         contact.agent_id = agent.agent_id
         contact.offers += 1
         out.append(
@@ -401,8 +406,8 @@ class Router:
                 waited=now - contact.arrived_at,
             )
         )
-        self._set_state(agent, AgentState.RESERVED, None, now, out, contact.contact_id)
-        timeout = self.policy.offer_timeout_s.get(contact.channel)
+        self._set_state(agent, RESERVED, None, now, out, contact.contact_id)
+        timeout = contact.bucket.rules.offer_timeout_s
         if timeout is not None:
             self._schedule(now + timeout, _OFFER, contact.contact_id, contact.offers)
 
@@ -423,12 +428,13 @@ class Router:
         seq: int,
     ) -> ContactRecord:
         code = self._process_code(process)
-        target = self.catalogue.target(code, channel)
-        base_level = self.catalogue.processes[code].min_level
+        bucket = self.queue.bucket(code, channel)
+        rules = bucket.rules
+        base_level = rules.base_level
         relax_at = None
-        if target.overflow_after_s is not None and self.policy.relaxed_level < base_level:
-            relax_at = arrived_at + target.overflow_after_s
-        max_wait = self.policy.max_wait_s.get(channel)
+        if rules.overflow_after_s is not None and rules.relaxed_level < base_level:
+            relax_at = arrived_at + rules.overflow_after_s
+        max_wait = rules.max_wait_s
         contact = ContactRecord(
             contact_id=contact_id,
             channel=channel,
@@ -436,17 +442,30 @@ class Router:
             priority=priority,
             arrived_at=arrived_at,
             seq=seq,
-            rank=(LIVE_RANK if channel.is_live else 0) + priority,
-            inv_sla=1.0 / target.sla_seconds,
+            rank=(LIVE_RANK if bucket.live else 0) + priority,
+            inv_sla=bucket.inv_sla,
             required_level=base_level,
             base_level=base_level,
             relax_at=relax_at,
             qualified=code == process,
             expire_at=arrived_at + max_wait if max_wait is not None else None,
+            bucket=bucket,
         )
-        if not channel.is_live:
-            contact.deadline = arrived_at + target.sla_seconds
+        if not bucket.live:
+            contact.deadline = arrived_at + rules.sla_seconds
         return contact
+
+    def _bucket_rules(self, process: str, channel: Channel) -> BucketRules:
+        target = self.catalogue.target(process, channel)
+        base_level = self.catalogue.processes[process].min_level
+        return BucketRules(
+            sla_seconds=target.sla_seconds,
+            base_level=base_level,
+            relaxed_level=min(self.policy.relaxed_level, base_level),
+            overflow_after_s=target.overflow_after_s,
+            max_wait_s=self.policy.max_wait_s.get(channel),
+            offer_timeout_s=self.policy.offer_timeout_s.get(channel),
+        )
 
     def _enqueue(self, contact: ContactRecord, now: float, out: list[Event]) -> None:
         self.contacts[contact.contact_id] = contact
@@ -472,7 +491,7 @@ class Router:
 
     def _requeue(self, contact: ContactRecord, reason: str, now: float, out: list[Event]) -> None:
         """Back to the queue with its original arrival time (rule 5)."""
-        contact.state = ContactState.WAITING
+        contact.state = WAITING
         contact.agent_id = None
         self.queue.push(contact)
         out.append(ev.ContactRequeued(at=now, contact_id=contact.contact_id, reason=reason))
@@ -484,7 +503,8 @@ class Router:
         out.append(
             ev.ContactRelaxed(at=now, contact_id=contact.contact_id, min_level=contact.required_level)
         )
-        if contact.state is ContactState.WAITING:
+        if contact.state is WAITING:
+            self.queue.mark_relaxed(contact)
             self._fresh.append(contact)
 
     def _complete(self, contact: ContactRecord, outcome: Outcome, now: float, out: list[Event]) -> None:
@@ -494,7 +514,7 @@ class Router:
 
     def _end(self, contact: ContactRecord, outcome: Outcome, now: float, out: list[Event]) -> None:
         self.queue.remove(contact)
-        contact.state = ContactState.ENDED
+        contact.state = ENDED
         del self.contacts[contact.contact_id]
         self.ended[contact.contact_id] = outcome
         out.append(
@@ -517,12 +537,13 @@ class Router:
         self.agents[agent_id] = agent
 
     def _build_targets(self, agent: AgentRecord) -> None:
-        agent.targets = [
+        targets = [
             (self.queue.bucket(process, channel), level)
             for process, level in agent.skills.items()
             if process in self.catalogue.processes
             for channel in sorted(agent.channels, key=lambda c: c.value)
         ]
+        agent.targets = [t for t in targets if t[0].live] + [t for t in targets if not t[0].live]
 
     def _release(self, agent: AgentRecord, now: float, out: list[Event], served: bool) -> None:
         """The agent's contact is gone: wrap-up after service, else straight back."""
@@ -531,20 +552,20 @@ class Router:
             state, reason = agent.pending
             agent.pending = None
             self._set_state(agent, state, reason, now, out)
-            if state is AgentState.OFFLINE:
+            if state is OFFLINE:
                 agent.logged_in_at = None
             return
         if served and self.policy.wrap_up_s is not None and self.policy.wrap_up_s > 0:
-            self._set_state(agent, AgentState.WRAP_UP, None, now, out)
+            self._set_state(agent, WRAP_UP, None, now, out)
             agent.wrap_token += 1
             self._schedule(now + self.policy.wrap_up_s, _WRAP, agent.agent_id, agent.wrap_token)
         elif served and self.policy.wrap_up_s is None:
-            self._set_state(agent, AgentState.WRAP_UP, None, now, out)
+            self._set_state(agent, WRAP_UP, None, now, out)
         else:
             self._make_available(agent, now, out)
 
     def _make_available(self, agent: AgentRecord, now: float, out: list[Event]) -> None:
-        self._set_state(agent, AgentState.AVAILABLE, None, now, out)
+        self._set_state(agent, AVAILABLE, None, now, out)
         agent.idle_since = now
         self._freed.append(agent)
 
@@ -557,12 +578,12 @@ class Router:
         out: list[Event],
         contact_id: str | None = None,
     ) -> None:
-        if agent.state is AgentState.AVAILABLE and state is not AgentState.AVAILABLE:
+        if agent.state is AVAILABLE and state is not AVAILABLE:
             self._unindex(agent)
-        working = (AgentState.RESERVED, AgentState.BUSY, AgentState.WRAP_UP)
-        if state in working and agent.busy_since is None:
-            agent.busy_since = now
-        elif state not in working and agent.busy_since is not None:
+        if state in WORKING:
+            if agent.busy_since is None:
+                agent.busy_since = now
+        elif agent.busy_since is not None:
             agent.busy_s += now - agent.busy_since
             agent.busy_since = None
         agent.state, agent.reason, agent.since = state, reason, now
@@ -579,6 +600,7 @@ class Router:
         )
 
     def _index(self, agent: AgentRecord) -> None:
+        agent.indexed = True
         for process in agent.skills:
             bucket = self.available.get(process)
             if bucket is None:
@@ -586,6 +608,9 @@ class Router:
             bucket[agent.agent_id] = agent
 
     def _unindex(self, agent: AgentRecord) -> None:
+        if not agent.indexed:
+            return
+        agent.indexed = False
         for process in agent.skills:
             self.available.get(process, {}).pop(agent.agent_id, None)
 
@@ -599,15 +624,15 @@ class Router:
         _at, _seq, kind, subject, token = timer
         if kind == _WRAP:
             agent = self.agents.get(subject)
-            return bool(agent and agent.state is AgentState.WRAP_UP and agent.wrap_token == token)
+            return bool(agent and agent.state is WRAP_UP and agent.wrap_token == token)
         contact = self.contacts.get(subject)
         if contact is None:
             return False
         if kind == _OFFER:
-            return contact.state is ContactState.OFFERED and contact.offers == token
+            return contact.state is OFFERED and contact.offers == token
         if kind == _RELAX:
             return contact.relax_at == token
-        return contact.state is ContactState.WAITING and contact.expire_at == token
+        return contact.state is WAITING and contact.expire_at == token
 
     def _fire_timers(self, now: float, out: list[Event]) -> None:
         """Fire every timer due by ``now``, each batch at its own time, settling in between."""
@@ -635,7 +660,7 @@ class Router:
             agent = self.agents[contact.agent_id or ""]
             self._requeue(contact, DeclineReason.NO_ANSWER.value, at, out)
             agent.contact_id = None
-            self._set_state(agent, AgentState.PAUSED, DeclineReason.NO_ANSWER.value, at, out)
+            self._set_state(agent, PAUSED, DeclineReason.NO_ANSWER.value, at, out)
 
     # ----------------------------------------------------------- helpers
 
@@ -652,7 +677,7 @@ class Router:
         contact = self._live_contact(e, contact_id, out)
         if contact is None:
             return None
-        if contact.state is not ContactState.OFFERED or contact.agent_id != agent_id:
+        if contact.state is not OFFERED or contact.agent_id != agent_id:
             out.append(self._rejected(e, contact_id, f"contact is not offered to {agent_id}"))
             return None
         return contact

@@ -52,7 +52,9 @@ class ContactRecord:
     state: ContactState = ContactState.WAITING
     agent_id: str | None = None
     offers: int = 0
+    bucket: Bucket | None = None
     entry: list[object] | None = None
+    relaxed_entry: list[object] | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -77,6 +79,7 @@ class AgentRecord:
     logged_in_at: float | None = None
     busy_s: float = 0.0
     busy_since: float | None = None
+    indexed: bool = False
     wrap_token: int = 0
     targets: list[tuple[Bucket, int]] = field(default_factory=list)
 

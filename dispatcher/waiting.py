@@ -1,20 +1,24 @@
 """The one waiting queue, indexed per process and channel.
 
-Contacts wait in *buckets*, one per (process, channel), each holding one heap
-per priority class ordered by arrival. Within a heap the head is at once the
-most urgent (same SLA target, so the longest wait relative to it) and the most
-relaxed (the overflow delay counts from arrival), so an agent who frees up
-looks only at the heads of the buckets it serves: a decision never scans the
-whole queue. Removal is lazy: a removed contact's heap entry is blanked and
-dropped when it reaches the head. Entries are ``[arrived_at, seq, push
-number, contact]``: the push number keeps a requeued contact's new entry
-apart from its blanked old one.
+Contacts wait in *buckets*, one per (process, channel). A bucket keeps its
+contacts in a heap ordered by priority class then arrival: all of them share
+the same SLA target, so its head is the most urgent of the bucket (rule 2).
+Contacts past their overflow delay are also in a second heap, read by
+agents below the process's required level (rule 4). An agent who frees up
+therefore looks only at one head per bucket it serves: a decision never scans
+the whole queue.
+
+Removal is lazy: a removed contact's entries are blanked and dropped when
+they reach a head. Entries are ``[-priority, arrived_at, seq, push number,
+contact]``; the push number keeps a requeued contact's new entry apart from
+its blanked old one.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from dispatcher.state import ContactRecord
 from skills.model import Channel
@@ -22,34 +26,74 @@ from skills.model import Channel
 ENDPOINT_CHANNELS = frozenset({Channel.PHONE, Channel.CALLBACK})
 """Channels whose offers ring the agent's softphone."""
 
+_CONTACT = 4
+
+
+@dataclass(frozen=True, slots=True)
+class BucketRules:
+    """What every contact of one process on one channel shares."""
+
+    sla_seconds: float
+    base_level: int
+    relaxed_level: int
+    overflow_after_s: float | None
+    max_wait_s: float | None
+    offer_timeout_s: float | None
+
 
 class Bucket:
     """The contacts waiting for one process on one channel."""
 
-    __slots__ = ("process", "channel", "needs_endpoint", "heaps", "count")
+    __slots__ = (
+        "process",
+        "channel",
+        "live",
+        "needs_endpoint",
+        "rules",
+        "inv_sla",
+        "base_level",
+        "relaxed_level",
+        "main",
+        "relaxed",
+        "count",
+        "relaxed_count",
+        "head",
+    )
 
-    def __init__(self, process: str, channel: Channel) -> None:
+    def __init__(self, process: str, channel: Channel, rules: BucketRules) -> None:
         self.process = process
         self.channel = channel
+        self.live = channel.is_live
         self.needs_endpoint = channel in ENDPOINT_CHANNELS
-        self.heaps: dict[int, list[list[object]]] = {}
+        self.rules = rules
+        self.inv_sla = 1.0 / rules.sla_seconds
+        self.base_level = rules.base_level
+        self.relaxed_level = rules.relaxed_level
+        self.main: list[list[object]] = []
+        self.relaxed: list[list[object]] = []
         self.count = 0
+        self.relaxed_count = 0
+        self.head: ContactRecord | None = None
+        """The first contact of ``main`` once known; None when it must be looked up again."""
 
-    def heads(self) -> Iterator[ContactRecord]:
-        """The first waiting contact of each priority class."""
-        for heap in self.heaps.values():
-            while heap and heap[0][3] is None:
-                heapq.heappop(heap)
-            if heap:
-                head = heap[0][3]
-                assert isinstance(head, ContactRecord)
-                yield head
+    def first(self) -> ContactRecord:
+        """The most urgent waiting contact (the bucket must not be empty)."""
+        head = self.head
+        if head is None:
+            main = self.main
+            while main[0][_CONTACT] is None:
+                heapq.heappop(main)
+            head = self.head = main[0][_CONTACT]  # type: ignore[assignment]
+        return head  # type: ignore[return-value]
 
-    def oldest(self, priority: int, count: int) -> list[ContactRecord]:
-        """Up to ``count`` waiting contacts of one priority class, oldest first."""
-        heap = self.heaps.get(priority, [])
-        found = heapq.nsmallest(count, (e for e in heap if e[3] is not None))
-        return [e[3] for e in found]  # type: ignore[misc]
+    def most_urgent(self, count: int) -> list[ContactRecord]:
+        """Up to ``count`` waiting contacts, most urgent first."""
+        found = heapq.nsmallest(count, (e for e in self.main if e[_CONTACT] is not None))
+        return [e[_CONTACT] for e in found]  # type: ignore[misc]
+
+    def waiting(self) -> list[ContactRecord]:
+        """Every waiting contact of the bucket, in no particular order."""
+        return [e[_CONTACT] for e in self.main if e[_CONTACT] is not None]  # type: ignore[misc]
 
 
 def is_more_urgent(a: ContactRecord, b: ContactRecord, now: float) -> bool:
@@ -66,9 +110,10 @@ def is_more_urgent(a: ContactRecord, b: ContactRecord, now: float) -> bool:
 class WaitingQueue:
     """All waiting contacts, whatever their channel, in buckets per process and channel."""
 
-    def __init__(self) -> None:
+    def __init__(self, rules_for: Callable[[str, Channel], BucketRules]) -> None:
         self.buckets: dict[tuple[str, Channel], Bucket] = {}
         self.contacts: dict[str, ContactRecord] = {}
+        self._rules_for = rules_for
         self._pushes = 0
 
     def __len__(self) -> int:
@@ -79,63 +124,95 @@ class WaitingQueue:
         key = (process, channel)
         found = self.buckets.get(key)
         if found is None:
-            found = self.buckets[key] = Bucket(process, channel)
+            found = self.buckets[key] = Bucket(process, channel, self._rules_for(process, channel))
         return found
 
     def push(self, contact: ContactRecord) -> None:
-        """Add a waiting contact (its arrival time decides its place)."""
-        bucket = self.bucket(contact.process, contact.channel)
+        """Add a waiting contact (its priority and arrival time decide its place)."""
+        bucket = contact.bucket
+        assert bucket is not None
         self._pushes += 1
-        entry: list[object] = [contact.arrived_at, contact.seq, self._pushes, contact]
-        heap = bucket.heaps.get(contact.priority)
-        if heap is None:
-            heap = bucket.heaps[contact.priority] = []
-        heapq.heappush(heap, entry)
+        entry: list[object] = [-contact.priority, contact.arrived_at, contact.seq, self._pushes, contact]
+        main = bucket.main
+        heapq.heappush(main, entry)
+        if main[0] is entry:
+            bucket.head = contact
         bucket.count += 1
         contact.entry = entry
         self.contacts[contact.contact_id] = contact
+        if contact.required_level < bucket.base_level:
+            self._push_relaxed(bucket, contact)
+
+    def mark_relaxed(self, contact: ContactRecord) -> None:
+        """The contact now accepts lower levels: lower-level agents may see it."""
+        if contact.entry is not None and contact.relaxed_entry is None:
+            self._push_relaxed(contact.bucket, contact)  # type: ignore[arg-type]
+
+    def _push_relaxed(self, bucket: Bucket, contact: ContactRecord) -> None:
+        self._pushes += 1
+        entry: list[object] = [-contact.priority, contact.arrived_at, contact.seq, self._pushes, contact]
+        heapq.heappush(bucket.relaxed, entry)
+        bucket.relaxed_count += 1
+        contact.relaxed_entry = entry
 
     def remove(self, contact: ContactRecord) -> None:
         """Take a contact out of the queue (offered, abandoned, moved)."""
         entry = contact.entry
         if entry is None:
             return
-        entry[3] = None
+        entry[_CONTACT] = None
         contact.entry = None
-        self.buckets[(contact.process, contact.channel)].count -= 1
+        bucket: Bucket = contact.bucket  # type: ignore[assignment]
+        bucket.count -= 1
+        if bucket.head is contact:
+            bucket.head = None
+        relaxed = contact.relaxed_entry
+        if relaxed is not None:
+            relaxed[_CONTACT] = None
+            contact.relaxed_entry = None
+            bucket.relaxed_count -= 1
         del self.contacts[contact.contact_id]
 
     def best_for(
-        self, targets: Iterable[tuple[Bucket, int]], now: float, reachable: bool
+        self, targets: Sequence[tuple[Bucket, int]], now: float, reachable: bool
     ) -> ContactRecord | None:
-        """The most urgent contact an agent with these targets may take now (rules 1, 2, 4)."""
+        """The most urgent contact an agent with these targets may take now (rules 1, 2, 4).
+
+        ``targets`` lists live buckets first: once a live contact is found, the
+        deferrable buckets cannot beat it and are not looked at.
+        """
         best: ContactRecord | None = None
-        best_rank = 0
+        best_rank = -1
         best_ratio = 0.0
         pop = heapq.heappop
         for bucket, level in targets:
-            if not bucket.count or (bucket.needs_endpoint and not reachable):
+            if not bucket.count:
                 continue
-            for heap in bucket.heaps.values():
-                while heap and heap[0][3] is None:
-                    pop(heap)
-                if not heap:
-                    continue
-                contact: ContactRecord = heap[0][3]  # type: ignore[assignment]
-                if level < contact.required_level:
-                    continue
-                rank = contact.rank
-                ratio = (now - contact.arrived_at) * contact.inv_sla
-                if best is not None:
-                    if rank < best_rank:
-                        continue
-                    if rank == best_rank:
-                        if ratio < best_ratio:
-                            continue
-                        if ratio == best_ratio and (contact.arrived_at, contact.seq) > (
-                            best.arrived_at,
-                            best.seq,
-                        ):
-                            continue
-                best, best_rank, best_ratio = contact, rank, ratio
+            if best_rank >= 1_000_000 and not bucket.live:
+                break
+            if bucket.needs_endpoint and not reachable:
+                continue
+            if level >= bucket.base_level:
+                contact = bucket.head or bucket.first()
+            elif bucket.relaxed_count and level >= bucket.relaxed_level:
+                relaxed = bucket.relaxed
+                while relaxed[0][_CONTACT] is None:
+                    pop(relaxed)
+                contact = relaxed[0][_CONTACT]  # type: ignore[assignment]
+            else:
+                continue
+            rank = contact.rank
+            if rank < best_rank:
+                continue
+            ratio = (now - contact.arrived_at) * contact.inv_sla
+            if rank == best_rank and (
+                ratio < best_ratio
+                or (
+                    ratio == best_ratio
+                    and best is not None
+                    and (contact.arrived_at, contact.seq) > (best.arrived_at, best.seq)
+                )
+            ):
+                continue
+            best, best_rank, best_ratio = contact, rank, ratio
         return best

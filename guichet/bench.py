@@ -11,6 +11,7 @@ from rich.console import Console
 
 # name -> "module:function"; each function prints its table and returns its figures.
 BENCHMARKS: dict[str, str] = {
+    "erlang": "simulations.bench_erlang:run",
     "routing": "dispatcher.bench:run",
     "sim": "simulations.bench_sim:run",
 }

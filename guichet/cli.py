@@ -15,9 +15,23 @@ app = typer.Typer(
     add_completion=False,
 )
 
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    """Guichet: the dispatch server of a town hall's single front desk."""
+    if version:
+        from guichet import __version__
+
+        typer.echo(f"guichet {__version__}")
+        raise typer.Exit()
+
+
 # Modules that add their commands to the app through a ``register(app)`` function.
 COMMAND_MODULES: list[str] = [
+    "simulations.staffing_cli",
     "simulations.sim_cli",
+    "skills.cli",
 ]
 
 

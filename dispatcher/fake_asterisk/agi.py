@@ -1,0 +1,235 @@
+"""The Asterisk side of FastAGI: the ``agi_*`` block, then command / ``200 result=`` lines.
+
+``AgiCommands`` executes one AGI command on a fake channel the way Asterisk
+does (the AMI ``AGIExecStart``/``AGIExecEnd`` events, the DTMF the caller
+presses, the ``VarSet`` of ``SET VARIABLE``) and returns the reply line.
+``FastAgiSession`` runs it over TCP against an AGI server (the project's
+``ivr/``); ``ScriptedAgi`` runs a fixed list of commands without a socket, at
+scheduled times, for the benchmark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shlex
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from dispatcher.fake_asterisk import frames as fr
+from dispatcher.fake_asterisk.dialplan import substitute
+from dispatcher.fake_asterisk.pbx import PBX, UP, Chan
+
+log = logging.getLogger(__name__)
+
+DEAD = "511 Command Not Permitted on a dead channel or intercept routine\n"
+MAX_LINE = 8192
+
+
+def env_block(chan: Chan, url: str, script: str) -> bytes:
+    """The ``agi_*`` lines Asterisk sends first, as in the capture, ended by an empty line."""
+    pairs = [
+        ("agi_network", "yes"), ("agi_network_script", script), ("agi_request", url),
+        ("agi_channel", chan.name), ("agi_language", chan.language), ("agi_type", "PJSIP"),
+        ("agi_uniqueid", chan.uniqueid), ("agi_version", "22.10.1"),
+        ("agi_callerid", chan.caller_num), ("agi_calleridname", chan.caller_name),
+        ("agi_callingpres", "0"), ("agi_callingani2", "0"), ("agi_callington", "0"),
+        ("agi_callingtns", "0"), ("agi_dnid", chan.exten), ("agi_rdnis", "unknown"),
+        ("agi_context", chan.context), ("agi_extension", chan.exten),
+        ("agi_priority", str(chan.priority)), ("agi_enhanced", "0.0"), ("agi_accountcode", ""),
+        ("agi_threadid", "139747889706688"),
+    ]
+    return ("".join(f"{k}: {v}\n" for k, v in pairs) + "\n").encode("utf-8")
+
+
+class AgiCommands:
+    """Executes AGI commands on one channel (shared by the socket and scripted runners)."""
+
+    def __init__(self, pbx: PBX, chan: Chan) -> None:
+        self.pbx = pbx
+        self.chan = chan
+        self.dead = False
+
+    def execute(self, line: str) -> str:
+        """Run one command line; the reply line (with its newline)."""
+        chan, pbx = self.chan, self.pbx
+        if self.dead or not chan.alive:
+            return DEAD
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            return "520 Invalid command syntax.  Proper usage not available.\n"
+        if not words:
+            return "510 Invalid or unknown command\n"
+        command_id = pbx.rng.getrandbits(31)
+        pbx.emit(fr.agi_exec_start(chan, command_id, line))
+        reply = self._run([w for w in words], line)
+        code = int(reply[:3]) if reply[:3].isdigit() else 510
+        pbx.emit(fr.agi_exec_end(chan, command_id, line, code, "Success" if code == 200 else reply[4:].strip()))
+        if words[0].upper() == "HANGUP" and chan.alive:
+            self.dead = True
+            pbx.soft_hangup(chan)
+        return reply
+
+    def _run(self, words: list[str], line: str) -> str:
+        chan, pbx = self.chan, self.pbx
+        upper = [w.upper() for w in words[:3]]
+        head = " ".join(upper[:2])
+        if upper[0] == "ANSWER":
+            pbx.set_state(chan, UP)
+            return "200 result=0\n"
+        if upper[0] == "HANGUP":
+            return "200 result=1\n"
+        if upper[0] == "NOOP":
+            return "200 result=0\n"
+        if upper[0] == "VERBOSE":
+            return "200 result=1\n"
+        if upper[0] == "EXEC":
+            return "200 result=0\n"
+        if head == "GET DATA" and len(words) >= 3:
+            maxdigits = int(words[4]) if len(words) > 4 and words[4].isdigit() else 1024
+            keys = self._keys()
+            digits = keys.replace("#", "")[:maxdigits]
+            for d in digits:
+                pbx.emit(fr.dtmf_begin(chan, d))
+                pbx.emit(fr.dtmf_end(chan, d))
+            if not keys:
+                return "200 result= (timeout)\n"
+            return f"200 result={digits}\n"
+        if head == "WAIT FOR" and len(words) >= 4 and upper[2] == "DIGIT":
+            keys = self._keys()
+            if not keys:
+                return "200 result=0\n"
+            pbx.emit(fr.dtmf_begin(chan, keys[0]))
+            pbx.emit(fr.dtmf_end(chan, keys[0]))
+            return f"200 result={ord(keys[0])}\n"
+        if head in ("STREAM FILE", "CONTROL STREAM") and len(words) >= 3:
+            pbx.set_var(chan, "PLAYBACKSTATUS", "SUCCESS")
+            return "200 result=0 endpos=8000\n"
+        if upper[0] == "SAY" and len(words) >= 3:
+            return "200 result=0\n"
+        if head == "SET VARIABLE" and len(words) >= 4:
+            pbx.set_var(chan, words[2], words[3])
+            return "200 result=1\n"
+        if head == "SET MUSIC":
+            return "200 result=0\n"
+        if head == "GET VARIABLE" and len(words) >= 3:
+            value = pbx.var(chan, words[2])
+            return "200 result=0\n" if value is None else f"200 result=1 ({value})\n"
+        if head == "GET FULL" and len(words) >= 4:
+            return f"200 result=1 ({substitute(words[3], lambda n: pbx.var(chan, n))})\n"
+        if head == "CHANNEL STATUS":
+            return f"200 result={chan.state}\n"
+        return "510 Invalid or unknown command\n"
+
+    def _keys(self) -> str:
+        script = self.chan.script
+        if script is None or not script.dtmf:
+            return ""
+        return script.dtmf.pop(0)
+
+
+class FastAgiSession(AgiCommands):
+    """AGI(agi://host:port/script) over TCP, as Asterisk's res_agi does it."""
+
+    def __init__(self, pbx: PBX, chan: Chan, url: str, address: tuple[str, int] | None = None) -> None:
+        super().__init__(pbx, chan)
+        self.url = url
+        parts = urlsplit(url)
+        self.script = parts.path.lstrip("/")
+        self.address = address or (parts.hostname or "127.0.0.1", parts.port or 4573)
+        self.writer: asyncio.StreamWriter | None = None
+        self.detached = False
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.chan.agi = self
+        self.task = asyncio.get_running_loop().create_task(self._run_session())
+
+    async def _run_session(self) -> None:
+        status = "SUCCESS"
+        try:
+            reader, writer = await asyncio.open_connection(*self.address, limit=MAX_LINE)
+        except OSError as exc:
+            log.warning("fake asterisk: FastAGI %s unreachable: %s", self.url, exc)
+            self._finish("FAILURE")
+            return
+        self.writer = writer
+        try:
+            writer.write(env_block(self.chan, self.url, self.script))
+            await writer.drain()
+            while True:
+                try:
+                    raw = await reader.readline()
+                except (ValueError, asyncio.LimitOverrunError):
+                    raw = b"\n"
+                    await reader.read(MAX_LINE)
+                if not raw:
+                    break
+                line = raw.decode("utf-8", "replace").strip()
+                if not line:
+                    continue
+                writer.write(self.execute(line).encode("utf-8"))
+                await writer.drain()
+        except (ConnectionError, OSError):
+            status = "HANGUP" if self.dead else "FAILURE"
+        finally:
+            writer.close()
+        if self.dead and status == "SUCCESS":
+            status = "HANGUP"
+        self._finish(status)
+
+    def _finish(self, status: str) -> None:
+        if self.detached:
+            return
+        self.detached = True
+        if self.chan.agi is self:
+            self.pbx.agi_done(self.chan, status)
+
+    def _send_hangup(self) -> None:
+        self.dead = True
+        if self.writer is not None and not self.writer.is_closing():
+            self.writer.write(b"HANGUP\n")
+
+    def interrupted(self) -> None:
+        """The channel was redirected: the script hears HANGUP; the dialplan goes on elsewhere."""
+        self.detached = True
+        self._send_hangup()
+        if self.writer is not None:
+            self.writer.close()
+
+    def hung_up(self) -> None:
+        """The caller hung up during the IVR."""
+        self.detached = True
+        self._send_hangup()
+
+
+class ScriptedAgi(AgiCommands):
+    """A fixed list of AGI commands, one every ``step`` seconds (the benchmark's IVR)."""
+
+    def __init__(self, pbx: PBX, chan: Chan, commands: Sequence[str], step: float) -> None:
+        super().__init__(pbx, chan)
+        self.commands = list(commands)
+        self.step = step
+        self.done = False
+
+    def start(self) -> None:
+        self.chan.agi = self
+        self.pbx.later(self.chan, self.step, self._next)
+
+    def _next(self) -> None:
+        if self.done or not self.chan.alive:
+            return
+        if not self.commands:
+            self.done = True
+            self.pbx.agi_done(self.chan, "SUCCESS")
+            return
+        self.execute(self.commands.pop(0))
+        if self.chan.alive and not self.dead:
+            self.pbx.later(self.chan, self.step, self._next)
+
+    def interrupted(self) -> None:
+        self.done = True
+
+    def hung_up(self) -> None:
+        self.done = True

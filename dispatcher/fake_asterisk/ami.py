@@ -1,0 +1,351 @@
+"""The AMI server of the fake Asterisk: banner, Login, actions, event stream.
+
+Speaks as Asterisk 22 does in the captures: ``Asterisk Call Manager/11.0.0``,
+``Response`` frames carrying the action's ``ActionID``, event lists
+(``EventList: start`` ... ``<Name>Complete``), and events filtered by the
+user's ``read`` classes and ``eventfilter`` lines of manager.conf; actions
+refused without the right ``write`` class, as Asterisk does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dispatcher.fake_asterisk import frames as fr
+from dispatcher.fake_asterisk.pbx import PBX
+
+log = logging.getLogger(__name__)
+
+MANAGER_CONF = Path(__file__).resolve().parents[2] / "asterisk-config" / "manager.conf"
+
+ACTION_CLASSES: dict[str, frozenset[str] | None] = {
+    "login": None, "logoff": None, "ping": None, "challenge": None, "events": None,
+    "redirect": frozenset({"call"}),
+    "hangup": frozenset({"system", "call"}),
+    "originate": frozenset({"originate"}),
+    "coreshowchannels": frozenset({"system", "reporting"}),
+    "devicestatelist": frozenset({"call", "reporting"}),
+    "getvar": frozenset({"call", "reporting"}),
+    "setvar": frozenset({"call"}),
+}
+
+
+@dataclass
+class ManagerUser:
+    """One ``[user]`` of manager.conf."""
+
+    name: str
+    secret: str
+    read: frozenset[str] = frozenset({"all"})
+    write: frozenset[str] = frozenset({"all"})
+    filters: list[tuple[bool, re.Pattern[bytes]]] = field(default_factory=list)
+
+    def may_read(self, privilege: bytes) -> bool:
+        if "all" in self.read:
+            return True
+        return privilege.decode("ascii", "replace").split(",")[0] in self.read
+
+    def may_write(self, action: str) -> bool:
+        needed = ACTION_CLASSES.get(action)
+        if needed is None or "all" in self.write:
+            return True
+        return bool(needed & self.write)
+
+    def passes(self, frame: bytes) -> bool:
+        """Asterisk's eventfilter: any include must match (if there are some), no exclude may."""
+        if not self.filters:
+            return True
+        includes = [rx for keep, rx in self.filters if keep]
+        if includes and not any(rx.search(frame) for rx in includes):
+            return False
+        return not any(rx.search(frame) for keep, rx in self.filters if not keep)
+
+
+def users_from_manager_conf(secrets: dict[str, str], path: Path = MANAGER_CONF) -> dict[str, ManagerUser]:
+    """The users of manager.conf (read, write, eventfilter), with their secrets given here."""
+    users: dict[str, ManagerUser] = {}
+    section = None
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.split(";", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            section = line[1:line.index("]")]
+            if section != "general":
+                users[section] = ManagerUser(section, secrets.get(section, ""))
+            continue
+        if section in (None, "general"):
+            continue
+        key, _, value = line.partition("=")
+        key, value = key.strip().lower(), value.strip()
+        user = users[section]
+        if key == "read":
+            user.read = frozenset(v.strip() for v in value.split(","))
+        elif key == "write":
+            user.write = frozenset(v.strip() for v in value.split(","))
+        elif key == "eventfilter":
+            keep = not value.startswith("!")
+            user.filters.append((keep, re.compile(value.lstrip("!").encode("utf-8"))))
+    return users
+
+
+class AmiSession(asyncio.Protocol):
+    """One manager connection."""
+
+    def __init__(self, server: AmiServer) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.pending: list[bytes] = []
+        self.user: ManagerUser | None = None
+        self.events = True
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        if self.server.refusing:
+            transport.abort()
+            self.closed = True
+            return
+        self.server.sessions.add(self)
+        transport.write(fr.BANNER)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.server.sessions.discard(self)
+
+    def write(self, data: bytes) -> None:
+        if not self.closed and self.transport is not None:
+            self.transport.write(data)
+
+    def data_received(self, data: bytes) -> None:
+        """Lines end with CRLF or LF; an empty line ends an action, as Asterisk reads them."""
+        *complete, self.buffer = (self.buffer + data).split(b"\n")
+        if len(self.buffer) > 65536:
+            self.buffer = b""
+        for raw in complete:
+            line = raw.rstrip(b"\r")
+            if line:
+                self.pending.append(line)
+                continue
+            if not self.pending:
+                continue
+            headers: dict[str, list[str]] = {}
+            for item in self.pending:
+                key, sep, value = item.decode("utf-8", "replace").partition(":")
+                if sep:
+                    headers.setdefault(key.strip().lower(), []).append(value.strip())
+            self.pending = []
+            if headers and not self.closed:
+                self.server.handle(self, headers)
+
+
+class AmiServer:
+    """Accepts manager connections and broadcasts the PBX's events to them."""
+
+    def __init__(self, pbx: PBX, users: dict[str, ManagerUser]) -> None:
+        self.pbx = pbx
+        self.users = users
+        self.sessions: set[AmiSession] = set()
+        self.refusing = False
+        self.server: asyncio.base_events.Server | None = None
+        self.actions_seen: list[dict[str, list[str]]] = []
+        self.on_action: Callable[[str, dict[str, list[str]]], None] | None = None
+
+    async def start(self, host: str, port: int) -> int:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(lambda: AmiSession(self), host, port)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        self.cut()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    def cut(self) -> None:
+        """Drop every manager connection at once (as a network failure or a restart would)."""
+        for session in list(self.sessions):
+            if session.transport is not None:
+                session.transport.abort()
+            session.closed = True
+        self.sessions.clear()
+
+    def broadcast(self, frame: bytes) -> None:
+        if not self.sessions:
+            return
+        start = frame.find(b"\r\nPrivilege: ")
+        privilege = b"all"
+        if start >= 0:
+            end = frame.find(b"\r\n", start + 2)
+            privilege = frame[start + 13 : end]
+        for session in self.sessions:
+            user = session.user
+            if user is not None and session.events and user.may_read(privilege) and user.passes(frame):
+                session.write(frame)
+
+    # ------------------------------------------------------------ actions
+
+    def handle(self, session: AmiSession, headers: dict[str, list[str]]) -> None:
+        get = lambda key, default="": headers.get(key, [default])[0]  # noqa: E731
+        action = get("action").lower()
+        action_id = headers.get("actionid", [None])[0]
+        self.actions_seen.append(headers)
+        if not action:
+            session.write(fr.response(action_id, "Error", "Missing action in request"))
+            return
+        if action == "login":
+            self._login(session, headers, action_id)
+            return
+        if session.user is None:
+            session.write(fr.response(action_id, "Error", "Authentication Required"))
+            return
+        if not session.user.may_write(action):
+            session.write(fr.response(action_id, "Error", "Permission denied"))
+            return
+        handler = getattr(self, "action_" + action, None)
+        if handler is None:
+            session.write(fr.response(action_id, "Error", "Invalid/unknown command"))
+            return
+        if self.on_action is not None:
+            self.on_action(action, headers)
+        handler(session, headers, action_id, get)
+
+    def _login(self, session: AmiSession, headers: dict[str, list[str]], action_id: str | None) -> None:
+        name = headers.get("username", [""])[0]
+        secret = headers.get("secret", [""])[0]
+        user = self.users.get(name)
+        if user is None or not user.secret or user.secret != secret:
+            session.write(fr.response(action_id, "Error", "Authentication failed"))
+            if session.transport is not None:
+                session.transport.close()
+            return
+        session.user = user
+        events = headers.get("events", ["on"])[0].lower()
+        session.events = events not in ("off", "no", "false", "0")
+        session.write(fr.response(action_id, "Success", "Authentication accepted"))
+        uptime = int(self.pbx.sched.now() - self.pbx.booted)
+        frame = fr.fully_booted(uptime)
+        if session.events and user.may_read(b"system"):
+            session.write(frame)
+
+    def action_logoff(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
+        session.write(fr.response(action_id, "Goodbye", "Thanks for all the fish."))
+        if session.transport is not None:
+            session.transport.close()
+
+    def action_ping(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
+        session.write(fr.response(action_id, "Success", None, Ping="Pong", Timestamp=f"{time.time():.6f}"))
+
+    def action_events(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
+        mask = get("eventmask", "on").lower()
+        session.events = mask not in ("off", "no", "false", "0")
+        session.write(fr.response(action_id, "Success", None, Events="On" if session.events else "Off"))
+
+    def _channel(self, session, name: str, action_id):  # type: ignore[no-untyped-def]
+        chan = self.pbx.channels.get(name)
+        if chan is None or not chan.alive:
+            session.write(fr.response(action_id, "Error", "No such channel" if name else "No channel specified"))
+            return None
+        return chan
+
+    def action_redirect(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
+        chan = self._channel(session, get("channel"), action_id)
+        if chan is None:
+            return
+        context, exten, prio = get("context"), get("exten"), get("priority", "1")
+        if self.pbx.dialplan.find(context, exten) is None:
+            session.write(fr.response(action_id, "Error", "Extension does not exist."))
+            return
+        session.write(fr.response(action_id, "Success", "Redirect successful"))
+        self.pbx.redirect(chan, context, exten, int(prio) if prio.isdigit() else 1)
+
+    def action_hangup(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
+        chan = self._channel(session, get("channel"), action_id)
+        if chan is None:
+            return
+        session.write(fr.response(action_id, "Success", "Channel Hungup"))
+        self.pbx.soft_hangup(chan)
+
+    def action_getvar(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
+        name = get("variable")
+        chan_name = get("channel")
+        if chan_name:
+            chan = self._channel(session, chan_name, action_id)
+            if chan is None:
+                return
+            value = self.pbx.var(chan, name)
+        else:
+            value = self.pbx.dialplan.globals.get(name)
+        session.write(fr.response(action_id, "Success", None, Variable=name, Value=value or ""))
+
+    def action_setvar(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
+        chan = self._channel(session, get("channel"), action_id)
+        if chan is None:
+            return
+        session.write(fr.response(action_id, "Success", "Variable Set"))
+        self.pbx.set_var(chan, get("variable"), get("value"))
+
+    def action_coreshowchannels(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
+        chans = [c for c in self.pbx.channels.values() if c.alive]
+        session.write(fr.list_start(action_id, "Channels will follow"))
+        for c in chans:
+            bridge = c.bridge.uniqueid if c.bridge is not None else ""
+            session.write(fr.core_show_channel(action_id, c, c.app, c.app_data, self.pbx.duration(c), bridge))
+        session.write(fr.list_complete("CoreShowChannelsComplete", action_id, len(chans)))
+
+    def action_devicestatelist(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
+        states = dict(self.pbx.device_states)
+        session.write(fr.list_start(action_id, "Device State Changes will follow"))
+        for device, state in states.items():
+            session.write(fr.list_device_state(action_id, device, state))
+        session.write(fr.list_complete("DeviceStateListComplete", action_id, len(states)))
+
+    def action_originate(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
+        endpoint = get("channel")
+        context, exten = get("context"), get("exten")
+        prio = get("priority", "1")
+        timeout_ms = get("timeout", "30000")
+        caller_id = get("callerid")
+        name, num = "", ""
+        m = re.match(r'\s*"?([^"<]*)"?\s*<([^>]*)>', caller_id)
+        if m:
+            name, num = m.group(1).strip(), m.group(2).strip()
+        else:
+            num = caller_id
+        variables = {}
+        for item in headers.get("variable", []):
+            for pair in item.split(","):
+                k, _, v = pair.partition("=")
+                if k:
+                    variables[k.strip()] = v
+        is_async = get("async", "false").lower() in ("true", "yes", "1")
+        uniqueid = get("channelid") or None
+        if self.pbx.dialplan.find(context, exten) is None:
+            session.write(fr.response(action_id, "Error", "Extension does not exist."))
+            return
+
+        def done(ok: bool, chan, reason: int) -> None:  # type: ignore[no-untyped-def]
+            if is_async:
+                self.broadcast_to(session, fr.originate_response(action_id, ok, chan, context, exten, reason))
+            elif ok:
+                session.write(fr.response(action_id, "Success", "Originate successfully queued"))
+            else:
+                session.write(fr.response(action_id, "Error", "Originate failed"))
+
+        if is_async:
+            session.write(fr.response(action_id, "Success", "Originate successfully queued"))
+        timeout = (int(timeout_ms) if timeout_ms.isdigit() else 30000) / 1000 * self.pbx.time_scale
+        self.pbx.originate(endpoint, context, exten, int(prio) if prio.isdigit() else 1,
+                           (num, name), variables, timeout, uniqueid, done)
+
+    def broadcast_to(self, session: AmiSession, frame: bytes) -> None:
+        if not session.closed:
+            session.write(frame)

@@ -74,7 +74,7 @@ async def test_writer_writes_every_event_once(
     catalogue, matrix = town(8, processes=3)
     await sync_reference(engine, catalogue, matrix)
     redis = connect(redis_server.url)
-    writer = HistoryWriter(redis, keys, engine, page=137)
+    writer = HistoryWriter(redis, keys, engine, page=577)
     assert await writer.catch_up() == len(seen)
 
     async with engine.connect() as conn:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from dispatcher.state import AgentRecord, ContactRecord
+from dispatcher.state import LIVE_RANK, AgentRecord, ContactRecord
 
 MAX_BATCH_CELLS = 250_000
 """Above this many agent x contact cells the greedy pass is used instead."""
@@ -26,9 +26,8 @@ _MAX_RATIO = 999.0
 def urgency_score(contact: ContactRecord, now: float) -> float:
     """Rule 2 as one number: live first, then priority class, then waited/SLA."""
     ratio = min((now - contact.arrived_at) * contact.inv_sla, _MAX_RATIO)
-    live = contact.rank // 1_000_000
-    priority = contact.rank % 1_000_000
-    return live * _LIVE + min(priority, 99) * _PRIORITY + ratio
+    live, priority = divmod(contact.rank, LIVE_RANK)
+    return live * _LIVE + priority * _PRIORITY + ratio
 
 
 def assign_batch(

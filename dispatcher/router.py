@@ -16,12 +16,11 @@ from dispatcher import events as ev
 from dispatcher.batch import assign_batch
 from dispatcher.events import AgentState, DeclineReason, Event, Outcome
 from dispatcher.policy import RoutingPolicy
-from dispatcher.state import AgentRecord, ContactRecord, ContactState
+from dispatcher.state import LIVE_RANK, MAX_PRIORITY, AgentRecord, ContactRecord, ContactState
 from dispatcher.strategies import AGENT_KEYS
 from dispatcher.waiting import ENDPOINT_CHANNELS, BucketRules, WaitingQueue
 from skills.model import AgentProfile, Catalogue, Channel, SkillMatrix
 
-LIVE_RANK = 1_000_000
 
 # Enum members as module constants: the hot path reads them many times per decision.
 OFFLINE, AVAILABLE, RESERVED = AgentState.OFFLINE, AgentState.AVAILABLE, AgentState.RESERVED
@@ -428,6 +427,7 @@ class Router:
         seq: int,
     ) -> ContactRecord:
         code = self._process_code(process)
+        priority = min(max(priority, 0), MAX_PRIORITY)
         bucket = self.queue.bucket(code, channel)
         rules = bucket.rules
         base_level = rules.base_level

@@ -9,6 +9,10 @@ from typing import TYPE_CHECKING
 from dispatcher.events import AgentState
 from skills.model import Channel
 
+LIVE_RANK = 100
+"""Added to a live contact's rank; priority classes stay below it (a small int is cached)."""
+MAX_PRIORITY = LIVE_RANK - 1
+
 if TYPE_CHECKING:
     from dispatcher.waiting import Bucket
 

@@ -20,7 +20,7 @@ import heapq
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from dispatcher.state import ContactRecord
+from dispatcher.state import LIVE_RANK, ContactRecord
 from skills.model import Channel
 
 ENDPOINT_CHANNELS = frozenset({Channel.PHONE, Channel.CALLBACK})
@@ -188,7 +188,7 @@ class WaitingQueue:
         for bucket, level in targets:
             if not bucket.count:
                 continue
-            if best_rank >= 1_000_000 and not bucket.live:
+            if best_rank >= LIVE_RANK and not bucket.live:
                 break
             if bucket.needs_endpoint and not reachable:
                 continue

@@ -113,6 +113,9 @@ class Checker:
         if isinstance(event, ev.ContactArrived) and not any(isinstance(e, ev.Rejected) for e in out):
             self.arrived.add(event.contact_id)
         profile_changed = isinstance(event, (ev.AgentProfileChanged, ev.EndpointChanged))
+        subject = getattr(event, "contact_id", None)
+        if subject is not None:
+            waiting_before = {k: v for k, v in waiting_before.items() if k != subject}
         for e in out:
             if isinstance(e, ev.ContactQueued):
                 self.arrived.add(e.contact_id)
@@ -121,8 +124,8 @@ class Checker:
                 assert self.agent_state[e.agent_id] is AgentState.AVAILABLE, e
                 a = router.agents[e.agent_id]
                 c = router.contacts.get(e.contact_id)
-                if c is None or profile_changed:
-                    continue  # ended later in the same step, or the agent changed meanwhile
+                if c is None or profile_changed or e.contact_id == subject:
+                    continue  # ended or changed later in the same step, or the agent changed
                 assert e.channel in a.channels and e.channel is c.channel
                 assert a.skills.get(c.process, 0) == e.level >= c.required_level
                 assert a.reachable or e.channel not in ENDPOINT_CHANNELS

@@ -1,0 +1,1 @@
+"""Bundled sample files: the catalogue and skill matrix of a fictitious town hall."""

@@ -21,12 +21,16 @@ from skills.model import Channel
 
 @dataclass(slots=True)
 class Draws:
-    """Per contact, in arrival order: the citizen's side of the day."""
+    """Per contact, in arrival order: the citizen's side of the day.
+
+    ``interval`` is the index of the contact's arrival interval in the scenario.
+    """
 
     contact_ids: list[str]
     arrival_s: list[float]
     process: list[str]
     channel: list[Channel]
+    interval: list[int]
     handling_s: list[float]
     patience_s: list[float]
     callback_u: list[float]
@@ -78,6 +82,7 @@ def draw(scenario: Scenario, seed: int) -> Draws:
         arrival_s=times.tolist(),
         process=[intervals[k].process for k in owners.tolist()],
         channel=channels,
+        interval=owners.tolist(),
         handling_s=handling.tolist(),
         patience_s=patience.tolist(),
         callback_u=callback_u.tolist(),

@@ -111,23 +111,63 @@ class RunResult:
         return None
 
 
-def _target_s(catalogue: Catalogue, process: str, channel: Channel) -> float:
+def _target_s(catalogue: Catalogue, process: str, channel: Channel, fallback: float) -> float:
+    """The SLA seconds of ``process`` on ``channel``; ``fallback`` when the catalogue has none."""
     code = process if process in catalogue.processes else catalogue.triage
-    return catalogue.target(code, channel).sla_seconds
+    try:
+        return catalogue.target(code, channel).sla_seconds
+    except KeyError:
+        return fallback
 
 
-def _finish(row: QueueResult, waits: list[float]) -> QueueResult:
-    if row.arrived:
+_OUTCOME_CODES: dict[Outcome | None, int] = {None: 0} | {o: k + 1 for k, o in enumerate(Outcome)}
+_ABANDONED = _OUTCOME_CODES[Outcome.ABANDONED]
+_CALLBACK = _OUTCOME_CODES[Outcome.CALLBACK_SCHEDULED]
+_EXPIRED = _OUTCOME_CODES[Outcome.EXPIRED]
+
+
+@dataclass(slots=True)
+class _Contacts:
+    """Every contact of a run (then its callbacks) as arrays, warm-up left out."""
+
+    arrival: np.ndarray
+    wait: np.ndarray
+    answered: np.ndarray
+    in_target: np.ndarray
+    outcome: np.ndarray
+    not_yet_due: np.ndarray
+
+
+def _rows(keys: list[tuple[str, Channel]], group: np.ndarray, targets: list[float], c: _Contacts) -> list[QueueResult]:
+    """One row per key; ``group`` gives each contact's key index."""
+    size = len(keys)
+
+    def count(mask: np.ndarray | None = None) -> list[int]:
+        return np.bincount(group if mask is None else group[mask], minlength=size).tolist()
+
+    arrived, answered, in_target = count(), count(c.answered), count(c.in_target)
+    abandoned, callbacks = count(c.outcome == _ABANDONED), count(c.outcome == _CALLBACK)
+    expired = count(c.outcome == _EXPIRED)
+    still_open, not_yet_due = count((c.outcome == 0) & ~c.answered), count(c.not_yet_due)
+    rows = []
+    for k, (process, channel) in enumerate(keys):
+        if not arrived[k]:
+            continue
+        row = QueueResult(
+            process, channel.value, targets[k], arrived[k], answered[k], in_target[k],
+            abandoned[k], callbacks[k], expired[k], still_open[k], not_yet_due[k],
+        )
         judged = row.arrived - row.not_yet_due
         row.service_level = row.answered_in_target / judged if judged else math.nan
         row.pickup_rate = row.answered / row.arrived
         row.abandon_rate = row.abandoned / row.arrived
-    if waits:
-        arr = np.asarray(waits)
-        row.asa_s = float(arr.mean())
-        row.p90_wait_s = float(np.percentile(arr, 90))
-        row.max_wait_s = float(arr.max())
-    return row
+        if row.answered:
+            waits = c.wait[c.answered & (group == k)]
+            row.asa_s = float(waits.mean())
+            row.p90_wait_s = float(np.percentile(waits, 90))
+            row.max_wait_s = float(waits.max())
+        rows.append(row)
+    return rows
 
 
 def tally(engine: Engine, close: float) -> RunResult:
@@ -135,40 +175,44 @@ def tally(engine: Engine, close: float) -> RunResult:
     draws, scenario = engine.draws, engine.scenario
     n = len(draws)
     catalogue = scenario.catalogue
-    rows: dict[tuple[str, Channel], QueueResult] = {}
-    waits: dict[tuple[str, Channel], list[float]] = {}
-    for j in range(2 * n):
-        i = j if j < n else j - n
-        arrived_at = draws.arrival_s[i]
-        if arrived_at < scenario.warmup_s or (j >= n and not engine.contact_ids[j]):
-            continue
-        channel = draws.channel[i] if j < n else Channel.CALLBACK
-        process = draws.process[i]
-        for key in ((process, channel), (ALL, channel)):
-            row = rows.get(key)
-            if row is None:
-                target = _target_s(catalogue, process, channel) if key[0] != ALL else math.nan
-                row = rows[key] = QueueResult(key[0], channel.value, target)
-                waits[key] = []
-            row.arrived += 1
-            answered_at = engine.answered_at[j]
-            target = row.target_s if key[0] != ALL else _target_s(catalogue, process, channel)
-            if not math.isnan(answered_at):
-                wait = answered_at - arrived_at
-                row.answered += 1
-                row.answered_in_target += wait <= target
-                waits[key].append(wait)
-            outcome = engine.outcome[j]
-            if outcome is None and math.isnan(answered_at):
-                row.still_open += 1
-                row.not_yet_due += close - arrived_at < target
-            elif outcome is Outcome.ABANDONED:
-                row.abandoned += 1
-            elif outcome is Outcome.CALLBACK_SCHEDULED:
-                row.callbacks += 1
-            elif outcome is Outcome.EXPIRED:
-                row.expired += 1
-    queues = [_finish(rows[k], waits[k]) for k in rows]
+    # A key per (process, channel) of the arrival intervals, then of their callbacks.
+    keys: dict[tuple[str, Channel], int] = {}
+    for interval in scenario.arrivals:
+        keys.setdefault((interval.process, interval.channel), len(keys))
+    for interval in scenario.arrivals:
+        keys.setdefault((interval.process, Channel.CALLBACK), len(keys))
+    key_list = list(keys)
+    deadline = scenario.policy.callback_deadline_s
+    targets = [
+        _target_s(catalogue, p, ch, deadline if ch is Channel.CALLBACK else math.inf) for p, ch in key_list
+    ]
+    channels = list(dict.fromkeys(ch for _, ch in key_list))
+    channel_of_key = np.array([channels.index(ch) for _, ch in key_list], dtype=np.int64)
+    owners = np.asarray(draws.interval, dtype=np.int64)
+    direct = np.array([keys[(i.process, i.channel)] for i in scenario.arrivals], dtype=np.int64)
+    callback = np.array([keys[(i.process, Channel.CALLBACK)] for i in scenario.arrivals], dtype=np.int64)
+    group = np.concatenate([direct[owners], callback[owners]]) if n else np.empty(0, dtype=np.int64)
+    arrival = np.tile(np.asarray(draws.arrival_s, dtype=float), 2)
+    answered_at = np.asarray(engine.answered_at, dtype=float)
+    codes = _OUTCOME_CODES
+    outcome = np.fromiter((codes[o] for o in engine.outcome), dtype=np.int8, count=2 * n)
+    exists = np.concatenate([np.ones(n, dtype=bool), outcome[:n] == _CALLBACK])
+    keep = exists & (arrival >= scenario.warmup_s)
+    group, arrival, answered_at, outcome = group[keep], arrival[keep], answered_at[keep], outcome[keep]
+    target = np.asarray(targets, dtype=float)[group] if group.size else np.empty(0)
+    answered = ~np.isnan(answered_at)
+    wait = answered_at - arrival
+    contacts = _Contacts(
+        arrival=arrival,
+        wait=wait,
+        answered=answered,
+        in_target=answered & (wait <= target),
+        outcome=outcome,
+        not_yet_due=(outcome == 0) & ~answered & (close - arrival < target),
+    )
+    queues = _rows(key_list, group, targets, contacts)
+    totals = [(ALL, ch) for ch in channels]
+    queues += _rows(totals, channel_of_key[group], [math.nan] * len(totals), contacts)
     agents = []
     for agent_id, clock in engine.clocks.items():
         clock.move(clock.state, close, scenario.warmup_s)

@@ -23,7 +23,13 @@ from yaml.nodes import MappingNode, ScalarNode
 
 from skills._files import compose, load_text
 from skills.catalogue import default_catalogue, parse_catalogue
-from skills.coverage import domain_coverage, process_coverage, uncovered
+from skills.coverage import (
+    DomainCoverage,
+    ProcessCoverage,
+    domain_coverage,
+    process_coverage,
+    uncovered,
+)
 from skills.errors import Problem, Problems, SkillFileError
 from skills.matrix import (
     default_matrix,
@@ -327,7 +333,7 @@ def _process_table(
     show_all: bool,
 ) -> None:
     rows = process_coverage(matrix, catalogue, min_agents=min_agents, channels=wanted)
-    by_process: dict[str, dict[Channel, Any]] = {}
+    by_process: dict[str, dict[Channel, ProcessCoverage]] = {}
     for row in rows:
         by_process.setdefault(row.process, {})[row.channel] = row
     short_pairs = sum(row.short for row in rows)
@@ -350,9 +356,9 @@ def _process_table(
         anyone = {agent for row in cells.values() for agent in row.agents}
         values: list[Text | str] = []
         for channel in wanted:
-            row = cells.get(channel)
+            cell = cells.get(channel)
             values.append(
-                Text(".", style="dim") if row is None else _count_cell(row.competent, row.short)
+                Text(".", style="dim") if cell is None else _count_cell(cell.competent, cell.short)
             )
         values.append(_count_cell(len(anyone), len(anyone) < min_agents))
         table.add_row(code, process.label, process.domain, *values)
@@ -379,7 +385,7 @@ def _domain_table(
     wanted: tuple[Channel, ...],
 ) -> None:
     rows = domain_coverage(matrix, catalogue, min_agents=min_agents, channels=wanted)
-    by_domain: dict[str, dict[Channel, Any]] = {}
+    by_domain: dict[str, dict[Channel, DomainCoverage]] = {}
     for row in rows:
         by_domain.setdefault(row.domain, {})[row.channel] = row
     table = Table(
@@ -395,17 +401,17 @@ def _domain_table(
         values: list[Text | str] = []
         short_codes: dict[str, None] = {}
         for channel in wanted:
-            row = cells.get(channel)
-            if row is None:
+            cell = cells.get(channel)
+            if cell is None:
                 values.append(Text(".", style="dim"))
                 continue
             values.append(
                 Text(
-                    f"{row.short}/{row.processes} ({row.fewest})",
-                    style="bold red" if row.short else "",
+                    f"{cell.short}/{cell.processes} ({cell.fewest})",
+                    style="bold red" if cell.short else "",
                 )
             )
-            short_codes.update(dict.fromkeys(row.short_processes))
+            short_codes.update(dict.fromkeys(cell.short_processes))
         label = catalogue.domains[domain].label if domain in catalogue.domains else domain
         table.add_row(label, *values, ", ".join(short_codes) or "-")
     console.print(table)

@@ -75,7 +75,7 @@ LEVEL_HINT = "expected 1, 2 or 3"
 def format_of(path: str | Path) -> Format | None:
     """``csv`` or ``yaml`` from a file name's extension, else None."""
     suffix = Path(path).suffix.lower()
-    if suffix in (".csv", ".tsv", ".txt"):
+    if suffix in (".csv", ".tsv"):
         return "csv"
     if suffix in (".yaml", ".yml"):
         return "yaml"

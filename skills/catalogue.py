@@ -490,6 +490,7 @@ class _CatalogueParser:
                     )
                     ok = False
             targets: dict[Channel, ChannelTarget] = {}
+            missing: dict[tuple[str, ...], list[str]] = {}
             for channel in ALL_CHANNELS:
                 if channel not in served:
                     continue
@@ -498,11 +499,22 @@ class _CatalogueParser:
                 merged.update(domain_defaults.targets.get(channel, {}))
                 if channel in draft.targets:
                     merged.update(draft.targets[channel][0])
-                target = self._target_of(merged, channel, what, draft.node)
-                if target is None:
-                    ok = False
-                else:
+                target = self._target_of(merged)
+                if isinstance(target, ChannelTarget):
                     targets[channel] = target
+                else:
+                    ok = False
+                    if target:
+                        missing.setdefault(target, []).append(channel.value)
+            for keys, names in missing.items():
+                words = " and ".join(_FIELD_WORDS[key] for key in keys)
+                plural = "s" if len(names) > 1 else ""
+                self.doc.error(
+                    draft.node,
+                    f"{what}: no {words} for channel{plural} {', '.join(names)} (set "
+                    f"targets.<channel>.{keys[0]} in the process, its domain's defaults or "
+                    "the catalogue's defaults)",
+                )
             min_level = draft.min_level or domain_defaults.min_level or defaults.min_level
             if not ok:
                 continue
@@ -517,20 +529,14 @@ class _CatalogueParser:
             )
         return processes
 
-    def _target_of(
-        self, fields: TargetFields, channel: Channel, what: str, node: Node
-    ) -> ChannelTarget | None:
+    @staticmethod
+    def _target_of(fields: TargetFields) -> ChannelTarget | tuple[str, ...]:
+        """The target, or the required fields it lacks (none if a value was refused)."""
         if any(value is not None and math.isnan(value) for value in fields.values()):
-            return None  # an inherited value was refused, and reported where it is written
-        missing = [key for key in ("handling", "sla") if fields.get(key) is None]
+            return ()  # an inherited value was refused, and reported where it is written
+        missing = tuple(key for key in ("handling", "sla") if fields.get(key) is None)
         if missing:
-            words = " and ".join(_FIELD_WORDS[key] for key in missing)
-            self.doc.error(
-                node,
-                f"{what}: no {words} for '{channel.value}' (set targets.{channel.value}."
-                f"{missing[0]} in the process, its domain's defaults or the catalogue's defaults)",
-            )
-            return None
+            return missing
         handling = fields["handling"]
         sla = fields["sla"]
         assert handling is not None and sla is not None

@@ -244,7 +244,23 @@ def test_missing_target_for_a_served_channel(write: Writer) -> None:
     )
     with pytest.raises(SkillFileError) as excinfo:
         load_catalogue(write("catalogue.yaml", text))
-    has_problem(excinfo, 13, "process 'triage': no handling time and SLA time for 'mail'")
+    has_problem(excinfo, 13, "process 'triage': no handling time and SLA time for channel mail (")
+
+
+def test_missing_targets_are_one_problem_per_process(write: Writer) -> None:
+    text = GOOD_CATALOGUE.replace(TARGETS, "defaults:\n  targets:\n    phone: {sla: 20s}\n")
+    with pytest.raises(SkillFileError) as excinfo:
+        load_catalogue(write("catalogue.yaml", text))
+    assert [(p.line, p.reason.split(" (")[0]) for p in excinfo.value.problems] == [
+        (9, "process 'triage': no handling time for channel phone"),
+        (
+            9,
+            "process 'triage': no handling time and SLA time for channels counter, callback, "
+            "email, webform, mail",
+        ),
+        (12, "process 'passport': no handling time for channel phone"),
+        (12, "process 'passport': no handling time and SLA time for channel counter"),
+    ]
 
 
 def test_target_for_a_channel_the_process_does_not_serve(write: Writer) -> None:

@@ -255,8 +255,10 @@ def test_missing_targets_are_one_problem_per_process(write: Writer) -> None:
         (9, "process 'triage': no handling time for channel phone"),
         (
             9,
-            "process 'triage': no handling time and SLA time for channels counter, callback, "
-            "email, webform, mail",
+            (
+                "process 'triage': no handling time and SLA time for channels counter, callback, "
+                "email, webform, mail"
+            ),
         ),
         (12, "process 'passport': no handling time for channel phone"),
         (12, "process 'passport': no handling time and SLA time for channel counter"),

@@ -123,7 +123,9 @@ def run(console: Console, quick: bool) -> dict[str, Any]:
     ciw_run = _ciw(contacts)
     simpy_run = _simpy(contacts)
 
-    table = Table(title=f"M/M/{AGENTS} at 90 % load, AHT {AHT_S:.0f} s, {contacts:,} contacts, SL {THRESHOLD_S:.0f} s")
+    table = Table(
+        title=f"M/M/{AGENTS} at 90 % load, AHT {AHT_S:.0f} s, {contacts:,} contacts, SL {THRESHOLD_S:.0f} s"
+    )
     table.add_column("simulator")
     table.add_column("seconds", justify="right")
     table.add_column("contacts/s", justify="right")
@@ -142,12 +144,18 @@ def run(console: Console, quick: bool) -> dict[str, Any]:
         else:
             seconds, sl = found
             table.add_row(
-                name, f"{seconds:.2f}", f"{contacts / seconds:,.0f}", f"{sl:.2%}", f"{(sl - sl_erlang) * 100:+.2f} pt"
+                name,
+                f"{seconds:.2f}",
+                f"{contacts / seconds:,.0f}",
+                f"{sl:.2%}",
+                f"{(sl - sl_erlang) * 100:+.2f} pt",
             )
     table.add_row("Erlang C", "", "", f"{sl_erlang:.2%}", "")
     console.print(table)
     if ciw_run is None or simpy_run is None:
-        console.print("Ciw or SimPy is not installed (pip install 'guichet[bench]'): compared with ours only.")
+        console.print(
+            "Ciw or SimPy is not installed (pip install 'guichet[bench]'): compared with ours only."
+        )
     return {
         "contacts": simulated,
         "events": events,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable
+from typing import Any
 
 from dispatcher import events as ev
 from dispatcher.events import AgentState, Event, Outcome
@@ -60,7 +61,7 @@ class Engine:
         self.no_answers: list[int] = draws.no_answers + draws.no_answers
         self.rejected: list[ev.Rejected] = []
         self.events = 0
-        self._heap: list[tuple[float, int, int, object]] = []
+        self._heap: list[tuple[float, int, int, Any]] = []
         self._seq = 0
         self._answers: list[tuple[int, str, float]] = []
         self._timer_at: float | None = None
@@ -111,13 +112,17 @@ class Engine:
                     break
                 now, _seq, kind, payload = pop(heap)
                 if kind == _COMPLETE:
-                    complete(payload, now)  # type: ignore[arg-type]
+                    complete(payload, now)
                 elif kind == _ABANDON:
-                    abandon(payload, now)  # type: ignore[arg-type]
+                    abandon(payload, now)
                 elif kind == _ANSWER:
-                    answer(payload, now)  # type: ignore[arg-type]
+                    answer(payload, now)
+                elif kind == _LOGIN:
+                    self._login(payload, now)
+                elif kind == _LOGOUT:
+                    self._logout(payload, now)
                 else:
-                    self._agent_event(kind, payload, now)  # type: ignore[arg-type]
+                    self._back(payload, now)
             self.events += 1
             if progress is not None and self.events % PROGRESS_EVERY == 0 and span > 0:
                 progress(min(1.0, (now - start) / span))
@@ -126,7 +131,7 @@ class Engine:
             progress(1.0)
         return tally(self, close)
 
-    def _push(self, at: float, kind: int, payload: object) -> None:
+    def _push(self, at: float, kind: int, payload: Any) -> None:
         self._seq += 1
         heapq.heappush(self._heap, (at, self._seq, kind, payload))
 
@@ -146,36 +151,36 @@ class Engine:
     def _apply(self, event: Event) -> None:
         """Send one input to the core and react to its decisions."""
         router = self.router
-        outs = router.handle(event)
+        outs: list[Any] = router.handle(event)  # decisions, dispatched on their exact type
         self._timer_at = router.next_timer_at()
         token, index, clocks, warmup = self.token, self.index, self.clocks, self._warmup
         for out in outs:
             kind = type(out)
             if kind is _STATE_CHANGED:  # AgentClock.move, inlined: three times per contact
-                clock = clocks[out.agent_id]  # type: ignore[attr-defined]
+                clock = clocks[out.agent_id]
                 at = out.at
-                start = clock.since if clock.since > warmup else warmup
+                start = max(warmup, clock.since)
                 if at > start:
                     seconds = clock.seconds
                     seconds[clock.state] = seconds.get(clock.state, 0.0) + (at - start)
-                state = out.state  # type: ignore[attr-defined]
+                state = out.state
                 clock.state, clock.since = state, at
-                if state is _PAUSED and out.reason == _NO_ANSWER:  # type: ignore[attr-defined]
-                    self._push(at + self._back_after, _BACK, out.agent_id)  # type: ignore[attr-defined]
+                if state is _PAUSED and out.reason == _NO_ANSWER:
+                    self._push(at + self._back_after, _BACK, out.agent_id)
             elif kind is _QUEUED:
                 continue
             elif kind is _OFFERED:
-                self._offered(out)  # type: ignore[arg-type]
+                self._offered(out)
             elif kind is _ENDED:
-                i = index[out.contact_id]  # type: ignore[attr-defined]
-                self.outcome[i] = out.outcome  # type: ignore[attr-defined]
+                i = index[out.contact_id]
+                self.outcome[i] = out.outcome
                 token[i] += 1
-                if out.outcome is _SERVED and out.agent_id:  # type: ignore[attr-defined]
-                    clocks[out.agent_id].served += 1  # type: ignore[attr-defined]
+                if out.outcome is _SERVED and out.agent_id:
+                    clocks[out.agent_id].served += 1
             elif kind is _REQUEUED:
-                token[index[out.contact_id]] += 1  # type: ignore[attr-defined]
+                token[index[out.contact_id]] += 1
             elif kind is _REJECTED:
-                self.rejected.append(out)  # type: ignore[arg-type]
+                self.rejected.append(out)
         answers = self._answers
         if answers:
             ready = answers[:]
@@ -237,30 +242,30 @@ class Engine:
         if self.outcome[i] is None and math.isnan(self.answered_at[i]):
             self._apply(ev.ContactAbandoned(at=now, contact_id=self.contact_ids[i]))
 
-    def _agent_event(self, kind: int, payload: object, now: float) -> None:
-        if kind == _LOGIN:
-            agent_id, channels = payload  # type: ignore[misc]
-            self.on_shift[agent_id] += 1
-            agent = self.router.agents[agent_id]
-            if channels is not None and channels != agent.channels:
-                self._apply(
-                    ev.AgentProfileChanged(
-                        at=now,
-                        agent_id=agent_id,
-                        skills=dict(agent.skills),
-                        channels=tuple(sorted(channels, key=lambda c: c.value)),
-                    )
+    def _login(self, payload: tuple[str, frozenset[Channel] | None], now: float) -> None:
+        agent_id, channels = payload
+        self.on_shift[agent_id] += 1
+        agent = self.router.agents[agent_id]
+        if channels is not None and channels != agent.channels:
+            self._apply(
+                ev.AgentProfileChanged(
+                    at=now,
+                    agent_id=agent_id,
+                    skills=dict(agent.skills),
+                    channels=tuple(sorted(channels, key=lambda c: c.value)),
                 )
+            )
+        self._apply(ev.AgentStatusSet(at=now, agent_id=agent_id, state=AgentState.AVAILABLE))
+
+    def _logout(self, agent_id: str, now: float) -> None:
+        self.on_shift[agent_id] -= 1
+        if self.on_shift[agent_id] == 0:
+            self._apply(ev.AgentStatusSet(at=now, agent_id=agent_id, state=AgentState.OFFLINE))
+
+    def _back(self, agent_id: str, now: float) -> None:
+        """The agent who let an offer ring out is ready again (if still on shift)."""
+        if self.on_shift[agent_id] and self.router.agents[agent_id].state is AgentState.PAUSED:
             self._apply(ev.AgentStatusSet(at=now, agent_id=agent_id, state=AgentState.AVAILABLE))
-        elif kind == _LOGOUT:
-            agent_id = payload  # type: ignore[assignment]
-            self.on_shift[agent_id] -= 1  # type: ignore[index]
-            if self.on_shift[agent_id] == 0:  # type: ignore[index]
-                self._apply(ev.AgentStatusSet(at=now, agent_id=agent_id, state=AgentState.OFFLINE))  # type: ignore[arg-type]
-        elif kind == _BACK:
-            agent_id = payload  # type: ignore[assignment]
-            if self.on_shift[agent_id] and self.router.agents[agent_id].state is AgentState.PAUSED:  # type: ignore[index]
-                self._apply(ev.AgentStatusSet(at=now, agent_id=agent_id, state=AgentState.AVAILABLE))  # type: ignore[arg-type]
 
 
 def simulate(scenario: Scenario, seed: int, progress: Progress | None = None) -> RunResult:

@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from dispatcher.policy import RoutingPolicy
 from simulations.model import ArrivalInterval, Scenario
-from skills.model import COMPETENT, AgentProfile, Catalogue, Channel, ChannelTarget, Process, SkillMatrix
+from skills.model import (
+    COMPETENT,
+    AgentProfile,
+    Catalogue,
+    Channel,
+    ChannelTarget,
+    Process,
+    SkillMatrix,
+)
 
 PROCESS = "p"
 

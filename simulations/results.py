@@ -50,7 +50,7 @@ class AgentClock:
 
     def move(self, state: AgentState, at: float, warmup: float) -> None:
         """The agent entered ``state`` at ``at``."""
-        start = self.since if self.since > warmup else warmup
+        start = max(warmup, self.since)
         if at > start:
             self.seconds[self.state] = self.seconds.get(self.state, 0.0) + (at - start)
         self.state, self.since = state, at
@@ -138,7 +138,9 @@ class _Contacts:
     not_yet_due: np.ndarray
 
 
-def _rows(keys: list[tuple[str, Channel]], group: np.ndarray, targets: list[float], c: _Contacts) -> list[QueueResult]:
+def _rows(
+    keys: list[tuple[str, Channel]], group: np.ndarray, targets: list[float], c: _Contacts
+) -> list[QueueResult]:
     """One row per key; ``group`` gives each contact's key index."""
     size = len(keys)
 
@@ -154,8 +156,17 @@ def _rows(keys: list[tuple[str, Channel]], group: np.ndarray, targets: list[floa
         if not arrived[k]:
             continue
         row = QueueResult(
-            process, channel.value, targets[k], arrived[k], answered[k], in_target[k],
-            abandoned[k], callbacks[k], expired[k], still_open[k], not_yet_due[k],
+            process,
+            channel.value,
+            targets[k],
+            arrived[k],
+            answered[k],
+            in_target[k],
+            abandoned[k],
+            callbacks[k],
+            expired[k],
+            still_open[k],
+            not_yet_due[k],
         )
         judged = row.arrived - row.not_yet_due
         row.service_level = row.answered_in_target / judged if judged else math.nan
@@ -184,13 +195,16 @@ def tally(engine: Engine, close: float) -> RunResult:
     key_list = list(keys)
     deadline = scenario.policy.callback_deadline_s
     targets = [
-        _target_s(catalogue, p, ch, deadline if ch is Channel.CALLBACK else math.inf) for p, ch in key_list
+        _target_s(catalogue, p, ch, deadline if ch is Channel.CALLBACK else math.inf)
+        for p, ch in key_list
     ]
     channels = list(dict.fromkeys(ch for _, ch in key_list))
     channel_of_key = np.array([channels.index(ch) for _, ch in key_list], dtype=np.int64)
     owners = np.asarray(draws.interval, dtype=np.int64)
     direct = np.array([keys[(i.process, i.channel)] for i in scenario.arrivals], dtype=np.int64)
-    callback = np.array([keys[(i.process, Channel.CALLBACK)] for i in scenario.arrivals], dtype=np.int64)
+    callback = np.array(
+        [keys[(i.process, Channel.CALLBACK)] for i in scenario.arrivals], dtype=np.int64
+    )
     group = np.concatenate([direct[owners], callback[owners]]) if n else np.empty(0, dtype=np.int64)
     arrival = np.tile(np.asarray(draws.arrival_s, dtype=float), 2)
     answered_at = np.asarray(engine.answered_at, dtype=float)
@@ -198,7 +212,12 @@ def tally(engine: Engine, close: float) -> RunResult:
     outcome = np.fromiter((codes[o] for o in engine.outcome), dtype=np.int8, count=2 * n)
     exists = np.concatenate([np.ones(n, dtype=bool), outcome[:n] == _CALLBACK])
     keep = exists & (arrival >= scenario.warmup_s)
-    group, arrival, answered_at, outcome = group[keep], arrival[keep], answered_at[keep], outcome[keep]
+    group, arrival, answered_at, outcome = (
+        group[keep],
+        arrival[keep],
+        answered_at[keep],
+        outcome[keep],
+    )
     target = np.asarray(targets, dtype=float)[group] if group.size else np.empty(0)
     answered = ~np.isnan(answered_at)
     wait = answered_at - arrival
@@ -271,7 +290,14 @@ def estimate(values: Iterable[float], confidence: float = 0.95) -> Estimate:
     return Estimate(float(data.mean()), t * sd / math.sqrt(data.size), int(data.size))
 
 
-QUEUE_METRICS = ("service_level", "pickup_rate", "abandon_rate", "asa_s", "p90_wait_s", "still_open")
+QUEUE_METRICS = (
+    "service_level",
+    "pickup_rate",
+    "abandon_rate",
+    "asa_s",
+    "p90_wait_s",
+    "still_open",
+)
 AGENT_METRICS = ("occupancy", "served")
 
 
@@ -339,7 +365,9 @@ def summarise(runs: Sequence[RunResult]) -> Summary:
     for agent_id in dict.fromkeys(a.agent_id for run in runs for a in run.agents):
         per_run = [a for run in runs for a in run.agents if a.agent_id == agent_id]
         agents.append(
-            AgentSummary(agent_id, {m: estimate(getattr(a, m) for a in per_run) for m in AGENT_METRICS})
+            AgentSummary(
+                agent_id, {m: estimate(getattr(a, m) for a in per_run) for m in AGENT_METRICS}
+            )
         )
     return Summary(queues, agents, len(runs), sum(run.rejected for run in runs))
 
@@ -360,7 +388,9 @@ def compare(runs_a: Sequence[RunResult], runs_b: Sequence[RunResult]) -> list[Di
     """B - A per replication pair (same seed, same citizens), with its confidence interval."""
     found: list[Difference] = []
     for process, channel in _keys(list(runs_a) + list(runs_b)):
-        pairs = [(a.queue(process, channel), b.queue(process, channel)) for a, b in zip(runs_a, runs_b)]
+        pairs = [
+            (a.queue(process, channel), b.queue(process, channel)) for a, b in zip(runs_a, runs_b)
+        ]
         for metric in QUEUE_METRICS:
             va = [getattr(a, metric) if a else math.nan for a, _ in pairs]
             vb = [getattr(b, metric) if b else math.nan for _, b in pairs]
@@ -403,7 +433,13 @@ def write_agents_csv(summary: Summary, path: str | Path) -> None:
         for a in summary.agents:
             occ, served = a.metrics["occupancy"], a.metrics["served"]
             writer.writerow(
-                [a.agent_id, _fmt(occ.mean), _fmt(occ.half_width), _fmt(served.mean), _fmt(served.half_width)]
+                [
+                    a.agent_id,
+                    _fmt(occ.mean),
+                    _fmt(occ.half_width),
+                    _fmt(served.mean),
+                    _fmt(served.half_width),
+                ]
             )
 
 
@@ -414,10 +450,17 @@ def write_difference_csv(differences: Sequence[Difference], path: str | Path) ->
         writer.writerow(["process", "channel", "metric", "a", "b", "delta", "delta_ci"])
         for d in differences:
             writer.writerow(
-                [d.process, d.channel, d.metric, _fmt(d.a.mean), _fmt(d.b.mean), _fmt(d.delta.mean), _fmt(d.delta.half_width)]
+                [
+                    d.process,
+                    d.channel,
+                    d.metric,
+                    _fmt(d.a.mean),
+                    _fmt(d.b.mean),
+                    _fmt(d.delta.mean),
+                    _fmt(d.delta.half_width),
+                ]
             )
 
 
 def _fmt(value: float) -> str:
     return "" if not math.isfinite(value) else f"{value:.6g}"
-

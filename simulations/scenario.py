@@ -56,7 +56,7 @@ def parse_clock(raw: str) -> float | None:
 
 def format_clock(seconds: float) -> str:
     """``HH:MM`` of seconds since midnight."""
-    minutes = int(round(seconds / 60))
+    minutes = round(seconds / 60)
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
@@ -79,11 +79,15 @@ def parse_schedule(text: str, path: str, matrix: SkillMatrix) -> tuple[Shift, ..
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None:
-        raise ScenarioError(path, "empty file; expected the header " + ",".join(SCHEDULE_COLUMNS), 1)
+        raise ScenarioError(
+            path, "empty file; expected the header " + ",".join(SCHEDULE_COLUMNS), 1
+        )
     names = [h.strip().lower() for h in header]
     missing = [c for c in SCHEDULE_COLUMNS[:3] if c not in names]
     if missing:
-        raise ScenarioError(path, f"missing column {missing[0]!r} (columns: {', '.join(SCHEDULE_COLUMNS)})", 1)
+        raise ScenarioError(
+            path, f"missing column {missing[0]!r} (columns: {', '.join(SCHEDULE_COLUMNS)})", 1
+        )
     col = {name: names.index(name) for name in SCHEDULE_COLUMNS if name in names}
     shifts: list[Shift] = []
     for line, row in enumerate(reader, start=2):
@@ -100,7 +104,11 @@ def parse_schedule(text: str, path: str, matrix: SkillMatrix) -> tuple[Shift, ..
             bad = row[col["start"]] if start is None else row[col["end"]]
             raise ScenarioError(path, f"bad time {bad.strip()!r} (expected HH:MM)", line)
         if end <= start:
-            raise ScenarioError(path, f"the shift ends ({format_clock(end)}) before it starts ({format_clock(start)})", line)
+            raise ScenarioError(
+                path,
+                f"the shift ends ({format_clock(end)}) before it starts ({format_clock(start)})",
+                line,
+            )
         channels = _channels(row[col["channels"]], path, line) if "channels" in col else None
         shifts.append(Shift(agent_id, start, end, channels))
     if not shifts:
@@ -113,7 +121,9 @@ def load_schedule(path: str | Path, matrix: SkillMatrix) -> tuple[Shift, ...]:
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(str(path), f"cannot read the file ({exc.__class__.__name__}: {exc})") from None
+        raise ScenarioError(
+            str(path), f"cannot read the file ({exc.__class__.__name__}: {exc})"
+        ) from None
     return parse_schedule(text, str(path), matrix)
 
 
@@ -178,7 +188,8 @@ def train(
         ]
         if len(pool) < who:
             raise ScenarioError(
-                "--train", f"only {len(pool)} agents can still be trained on {process!r} at level {level}"
+                "--train",
+                f"only {len(pool)} agents can still be trained on {process!r} at level {level}",
             )
         occ = occupancy or {}
 

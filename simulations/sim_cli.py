@@ -9,8 +9,9 @@ confidence interval.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,24 +19,84 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from simulations.model import Scenario
-    from simulations.results import Difference, Summary
+    from simulations.results import Difference, Estimate, Summary
 
-CatalogueOpt = Annotated[Optional[Path], typer.Option("--catalogue", help="Process catalogue (YAML); default: the bundled sample.")]
-MatrixOpt = Annotated[Optional[Path], typer.Option("--matrix", help="Skill matrix (CSV or YAML); default: the bundled sample.")]
-ForecastOpt = Annotated[Optional[Path], typer.Option("--forecast", help="Forecast CSV (interval,process,channel,arrivals,aht_s); default: the bundled sample.")]
-ScheduleOpt = Annotated[Optional[Path], typer.Option("--schedule", help="Schedule CSV (agent_id,start,end,channels); default: the bundled sample; 'all': every agent all day.")]
-StrategyOpt = Annotated[str, typer.Option("--strategy", help="Agent choice: most_suitable, fewest_skills or least_occupied.")]
-WrapUpOpt = Annotated[float, typer.Option("--wrap-up", help="Seconds of wrap-up after each contact (0: the forecast's AHT includes it).")]
-HandlingOpt = Annotated[str, typer.Option("--handling", help="Handling-time distribution: exponential, lognormal or deterministic.")]
-CvOpt = Annotated[float, typer.Option("--cv", help="Coefficient of variation of lognormal handling times.")]
-PatienceOpt = Annotated[str, typer.Option("--patience", help="Mean patience per live channel before hanging up, e.g. 'phone=180,counter=2400'; '' for none.")]
-CallbackOpt = Annotated[float, typer.Option("--callback-after", help="Offer a callback when the estimated wait exceeds this (s); 0: no callbacks.")]
-ShareOpt = Annotated[float, typer.Option("--callback-share", help="Share of callers offered a callback who take it.")]
-NoAnswerOpt = Annotated[float, typer.Option("--no-answer", help="Probability that an agent lets a phone offer ring out.")]
+CatalogueOpt = Annotated[
+    Path | None,
+    typer.Option("--catalogue", help="Process catalogue (YAML); default: the bundled sample."),
+]
+MatrixOpt = Annotated[
+    Path | None,
+    typer.Option("--matrix", help="Skill matrix (CSV or YAML); default: the bundled sample."),
+]
+ForecastOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--forecast",
+        help="Forecast CSV (interval,process,channel,arrivals,aht_s); default: the bundled sample.",
+    ),
+]
+ScheduleOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--schedule",
+        help="Schedule CSV (agent_id,start,end,channels); default: the bundled sample; 'all': every agent all day.",
+    ),
+]
+StrategyOpt = Annotated[
+    str,
+    typer.Option(
+        "--strategy", help="Agent choice: most_suitable, fewest_skills or least_occupied."
+    ),
+]
+WrapUpOpt = Annotated[
+    float,
+    typer.Option(
+        "--wrap-up",
+        help="Seconds of wrap-up after each contact (0: the forecast's AHT includes it).",
+    ),
+]
+HandlingOpt = Annotated[
+    str,
+    typer.Option(
+        "--handling", help="Handling-time distribution: exponential, lognormal or deterministic."
+    ),
+]
+CvOpt = Annotated[
+    float, typer.Option("--cv", help="Coefficient of variation of lognormal handling times.")
+]
+PatienceOpt = Annotated[
+    str,
+    typer.Option(
+        "--patience",
+        help="Mean patience per live channel before hanging up, e.g. 'phone=180,counter=2400'; '' for none.",
+    ),
+]
+CallbackOpt = Annotated[
+    float,
+    typer.Option(
+        "--callback-after",
+        help="Offer a callback when the estimated wait exceeds this (s); 0: no callbacks.",
+    ),
+]
+ShareOpt = Annotated[
+    float, typer.Option("--callback-share", help="Share of callers offered a callback who take it.")
+]
+NoAnswerOpt = Annotated[
+    float,
+    typer.Option("--no-answer", help="Probability that an agent lets a phone offer ring out."),
+]
 RingOpt = Annotated[float, typer.Option("--ring", help="Seconds between an offer and its pick-up.")]
-ReplicationsOpt = Annotated[int, typer.Option("--replications", "-r", min=1, help="Independent replications of the day.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the random streams (same seed, same results).")]
-CsvOpt = Annotated[Optional[Path], typer.Option("--csv", help="Write the figures per process and channel to this CSV file.")]
+ReplicationsOpt = Annotated[
+    int, typer.Option("--replications", "-r", min=1, help="Independent replications of the day.")
+]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", help="Seed of the random streams (same seed, same results).")
+]
+CsvOpt = Annotated[
+    Path | None,
+    typer.Option("--csv", help="Write the figures per process and channel to this CSV file."),
+]
 
 
 def _fail(message: str) -> typer.Exit:
@@ -60,9 +121,13 @@ def _patience(spec: str) -> dict[object, float]:
             channel = Channel(name.strip())
             seconds = float(value)
         except ValueError:
-            raise ScenarioError("--patience", f"{part!r}: expected channel=seconds, e.g. phone=180") from None
+            raise ScenarioError(
+                "--patience", f"{part!r}: expected channel=seconds, e.g. phone=180"
+            ) from None
         if not channel.is_live or seconds <= 0:
-            raise ScenarioError("--patience", f"{part!r}: a live channel (phone, counter) and seconds > 0")
+            raise ScenarioError(
+                "--patience", f"{part!r}: a live channel (phone, counter) and seconds > 0"
+            )
         found[channel] = seconds
     return found
 
@@ -94,13 +159,21 @@ def _scenario(
     from skills.model import Channel
 
     if strategy not in {s.value for s in Strategy}:
-        raise ScenarioError("--strategy", f"unknown strategy {strategy!r} (expected {', '.join(s.value for s in Strategy)})")
+        raise ScenarioError(
+            "--strategy",
+            f"unknown strategy {strategy!r} (expected {', '.join(s.value for s in Strategy)})",
+        )
     if handling not in HANDLING_KINDS:
-        raise ScenarioError("--handling", f"unknown distribution {handling!r} (expected {', '.join(HANDLING_KINDS)})")
+        raise ScenarioError(
+            "--handling",
+            f"unknown distribution {handling!r} (expected {', '.join(HANDLING_KINDS)})",
+        )
     if not 0 <= no_answer < 1 or not 0 <= callback_share <= 1:
         raise ScenarioError("--no-answer/--callback-share", "probabilities lie in [0, 1)")
     if wrap_up < 0 or ring < 0 or callback_after < 0 or cv <= 0:
-        raise ScenarioError("options", "--wrap-up, --ring and --callback-after are >= 0 and --cv > 0")
+        raise ScenarioError(
+            "options", "--wrap-up, --ring and --callback-after are >= 0 and --cv > 0"
+        )
     catalogue = load_catalogue(catalogue_path) if catalogue_path else default_catalogue()
     if matrix_path:
         matrix = load_matrix(matrix_path, catalogue)
@@ -111,7 +184,14 @@ def _scenario(
     forecast = load_forecast(forecast_path or sample_forecast_path())
     step = forecast.interval_min * 60.0
     arrivals = tuple(
-        ArrivalInterval(r.minute * 60.0, r.minute * 60.0 + step, r.process, Channel(r.channel), r.arrivals, r.aht_s)
+        ArrivalInterval(
+            r.minute * 60.0,
+            r.minute * 60.0 + step,
+            r.process,
+            Channel(r.channel),
+            r.arrivals,
+            r.aht_s,
+        )
         for r in forecast.rows
     )
     if not arrivals:
@@ -135,18 +215,15 @@ def _scenario(
     )
 
 
-def _pct(value: float) -> str:
-    return "" if value != value else f"{value:.1%}"
-
-
-def _est(estimate: object, percent: bool) -> str:
-    mean, half = estimate.mean, estimate.half_width  # type: ignore[attr-defined]
-    if mean != mean:
+def _est(estimate: Estimate, percent: bool) -> str:
+    """``mean±half-width`` (in percent for shares); ``-`` when there is no value."""
+    mean, half = estimate.mean, estimate.half_width
+    if math.isnan(mean):
         return "-"
     scale = 100.0 if percent else 1.0
     digits = 1 if percent else 0
     text = f"{mean * scale:.{digits}f}"
-    if half == half and half != float("inf"):
+    if math.isfinite(half):
         text += f"±{half * scale:.{digits}f}"
     return text
 
@@ -157,9 +234,16 @@ def print_summary(console: Console, summary: Summary, title: str) -> None:
 
     table = Table(title=f"{title} — {summary.replications} replications, mean ± 95 % CI")
     for name, justify in (
-        ("process", "left"), ("channel", "left"), ("arrived", "right"), ("target", "right"),
-        ("SL %", "right"), ("pick-up %", "right"), ("abandon %", "right"),
-        ("ASA s", "right"), ("p90 wait s", "right"), ("open at close", "right"),
+        ("process", "left"),
+        ("channel", "left"),
+        ("arrived", "right"),
+        ("target", "right"),
+        ("SL %", "right"),
+        ("pick-up %", "right"),
+        ("abandon %", "right"),
+        ("ASA s", "right"),
+        ("p90 wait s", "right"),
+        ("open at close", "right"),
     ):
         table.add_column(name, justify=justify, no_wrap=name in ("process", "channel"))  # type: ignore[arg-type]
     for q in summary.queues:
@@ -183,7 +267,9 @@ def print_summary(console: Console, summary: Summary, title: str) -> None:
     agents.add_column("occupancy %", justify="right")
     agents.add_column("contacts served", justify="right")
     for a in summary.agents:
-        agents.add_row(a.agent_id, _est(a.metrics["occupancy"], True), _est(a.metrics["served"], False))
+        agents.add_row(
+            a.agent_id, _est(a.metrics["occupancy"], True), _est(a.metrics["served"], False)
+        )
     console.print(agents)
     if summary.rejected:
         console.print(f"[red]{summary.rejected} inputs rejected by the routing core[/red]")
@@ -223,13 +309,17 @@ def print_differences(console: Console, differences: list[Difference], title: st
     console.print(table)
 
 
-def _delta(estimate: object, percent: bool) -> str:
-    mean, half = estimate.mean, estimate.half_width  # type: ignore[attr-defined]
-    if mean != mean:
+def _delta(estimate: Estimate, percent: bool) -> str:
+    """``+d ± h`` in points or seconds, green when B is significantly better, red when worse."""
+    mean, half = estimate.mean, estimate.half_width
+    if math.isnan(mean):
         return "-"
     scale, unit = (100.0, " pt") if percent else (1.0, " s")
-    text = f"{mean * scale:+.1f} ± {half * scale:.1f}{unit}" if half == half else f"{mean * scale:+.1f}{unit}"
-    significant = half == half and abs(mean) > half
+    text = f"{mean * scale:+.1f}"
+    if math.isfinite(half):
+        text += f" ± {half * scale:.1f}"
+    text += unit
+    significant = math.isfinite(half) and abs(mean) > half
     if significant:
         good = (mean > 0) == percent
         return f"[{'green' if good else 'red'}]{text}[/]"
@@ -257,7 +347,10 @@ def register(app: typer.Typer) -> None:
         replications: ReplicationsOpt = 10,
         seed: SeedOpt = 1,
         csv: CsvOpt = None,
-        agents_csv: Annotated[Optional[Path], typer.Option("--agents-csv", help="Write the agents' figures to this CSV file.")] = None,
+        agents_csv: Annotated[
+            Path | None,
+            typer.Option("--agents-csv", help="Write the agents' figures to this CSV file."),
+        ] = None,
     ) -> None:
         """Simulate a day of the front desk through the real routing core; report per process and channel."""
         from rich.console import Console
@@ -266,7 +359,21 @@ def register(app: typer.Typer) -> None:
         from simulations.runner import replicate
 
         try:
-            scenario = _scenario(catalogue, matrix, forecast, schedule, strategy, wrap_up, handling, cv, patience, callback_after, callback_share, no_answer, ring)
+            scenario = _scenario(
+                catalogue,
+                matrix,
+                forecast,
+                schedule,
+                strategy,
+                wrap_up,
+                handling,
+                cv,
+                patience,
+                callback_after,
+                callback_share,
+                no_answer,
+                ring,
+            )
         except ValueError as exc:
             raise _fail(_first_line(exc)) from None
         console = Console()
@@ -282,10 +389,22 @@ def register(app: typer.Typer) -> None:
 
     @app.command("whatif")
     def whatif(
-        train: Annotated[Optional[str], typer.Option("--train", help="B: train agents, 'COUNT:process:level' (the least occupied in A) or 'a101+a102:process:level'.")] = None,
-        matrix_b: Annotated[Optional[Path], typer.Option("--matrix-b", help="B: another skill matrix file.")] = None,
-        strategy_b: Annotated[Optional[str], typer.Option("--strategy-b", help="B: another agent-choice strategy.")] = None,
-        schedule_b: Annotated[Optional[Path], typer.Option("--schedule-b", help="B: another schedule file.")] = None,
+        train: Annotated[
+            str | None,
+            typer.Option(
+                "--train",
+                help="B: train agents, 'COUNT:process:level' (the least occupied in A) or 'a101+a102:process:level'.",
+            ),
+        ] = None,
+        matrix_b: Annotated[
+            Path | None, typer.Option("--matrix-b", help="B: another skill matrix file.")
+        ] = None,
+        strategy_b: Annotated[
+            str | None, typer.Option("--strategy-b", help="B: another agent-choice strategy.")
+        ] = None,
+        schedule_b: Annotated[
+            Path | None, typer.Option("--schedule-b", help="B: another schedule file.")
+        ] = None,
         catalogue: CatalogueOpt = None,
         matrix: MatrixOpt = None,
         forecast: ForecastOpt = None,
@@ -310,15 +429,25 @@ def register(app: typer.Typer) -> None:
 
         from simulations.results import compare, summarise, write_difference_csv
         from simulations.runner import run_variants
-        from simulations.scenario import load_schedule, parse_training, train as train_agents
-        from skills.matrix import load_matrix
+        from simulations.scenario import load_schedule, parse_training
+        from simulations.scenario import train as train_agents
 
         if not any((train, matrix_b, strategy_b, schedule_b)):
-            raise _fail("say what variant B changes: --train, --matrix-b, --strategy-b or --schedule-b")
+            raise _fail(
+                "say what variant B changes: --train, --matrix-b, --strategy-b or --schedule-b"
+            )
         options = (handling, cv, patience, callback_after, callback_share, no_answer, ring)
         try:
             a = _scenario(catalogue, matrix, forecast, schedule, strategy, wrap_up, *options)
-            b = _scenario(catalogue, matrix_b or matrix, forecast, schedule, strategy_b or strategy, wrap_up, *options)
+            b = _scenario(
+                catalogue,
+                matrix_b or matrix,
+                forecast,
+                schedule,
+                strategy_b or strategy,
+                wrap_up,
+                *options,
+            )
             if schedule_b:
                 b = replace(b, schedule=load_schedule(schedule_b, b.matrix))
             training = parse_training(train) if train else None
@@ -337,7 +466,9 @@ def register(app: typer.Typer) -> None:
             who, process, level = training
             occupancy = {s.agent_id: s.metrics["occupancy"].mean for s in summarise(runs_a).agents}
             try:
-                trained, chosen = train_agents(b.matrix, b.catalogue, who, process, level, occupancy)
+                trained, chosen = train_agents(
+                    b.matrix, b.catalogue, who, process, level, occupancy
+                )
                 b = replace(b, matrix=trained)
             except ValueError as exc:
                 raise _fail(_first_line(exc)) from None
@@ -345,7 +476,11 @@ def register(app: typer.Typer) -> None:
         runs_b = run_variants([b], replications, seed, progress)[0]
         differences = compare(runs_a, runs_b)
         console.print("B: " + "; ".join(changes))
-        print_differences(console, differences, f"What if — B minus A, {replications} paired replications (same citizens)")
+        print_differences(
+            console,
+            differences,
+            f"What if — B minus A, {replications} paired replications (same citizens)",
+        )
         if csv:
             try:
                 write_difference_csv(differences, csv)

@@ -26,7 +26,9 @@ MATRIX = matrix(
 
 def test_schedule_rows_become_shifts() -> None:
     shifts = parse_schedule(
-        "agent_id,start,end,channels\na1,08:30,12:00,phone|counter\n\na2,13:00,17:30,\n", "s.csv", MATRIX
+        "agent_id,start,end,channels\na1,08:30,12:00,phone|counter\n\na2,13:00,17:30,\n",
+        "s.csv",
+        MATRIX,
     )
     assert [(s.agent_id, s.start_s, s.end_s) for s in shifts] == [
         ("a1", 8.5 * 3600, 12 * 3600),
@@ -39,10 +41,18 @@ def test_schedule_rows_become_shifts() -> None:
 @pytest.mark.parametrize(
     ("text", "line", "reason"),
     [
-        ("agent_id,start,end\na1,08:30,12:00\na9,08:30,12:00\n", 3, "agent 'a9' is not in the skill matrix"),
+        (
+            "agent_id,start,end\na1,08:30,12:00\na9,08:30,12:00\n",
+            3,
+            "agent 'a9' is not in the skill matrix",
+        ),
         ("agent_id,start,end\na1,8h30,12:00\n", 2, "bad time '8h30'"),
         ("agent_id,start,end\na1,12:00,08:30\n", 2, "ends (08:30) before it starts (12:00)"),
-        ("agent_id,start,end,channels\na1,08:00,09:00,phnoe\n", 2, "unknown channel 'phnoe' (did you mean 'phone'?)"),
+        (
+            "agent_id,start,end,channels\na1,08:00,09:00,phnoe\n",
+            2,
+            "unknown channel 'phnoe' (did you mean 'phone'?)",
+        ),
         ("agent,start,end\n", 1, "missing column 'agent_id'"),
     ],
 )
@@ -72,30 +82,44 @@ def test_training_picks_the_least_occupied_agents_who_serve_the_process() -> Non
 def test_simulate_reports_and_exports_the_bundled_day(tmp_path: Path) -> None:
     out, agents_out = tmp_path / "day.csv", tmp_path / "agents.csv"
     result = CliRunner().invoke(
-        app, ["simulate", "-r", "2", "--seed", "3", "--csv", str(out), "--agents-csv", str(agents_out)]
+        app,
+        ["simulate", "-r", "2", "--seed", "3", "--csv", str(out), "--agents-csv", str(agents_out)],
     )
     assert result.exit_code == 0, result.output
     assert "passport" in result.output and "Agents" in result.output
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     phone = next(r for r in rows if r["process"] == "*" and r["channel"] == "phone")
     assert 0 < float(phone["service_level"]) <= 1 and float(phone["arrived"]) > 100
-    assert {r["agent_id"] for r in csv.DictReader(agents_out.open(encoding="utf-8"))} >= {"a101", "a106"}
+    assert {r["agent_id"] for r in csv.DictReader(agents_out.open(encoding="utf-8"))} >= {
+        "a101",
+        "a106",
+    }
 
 
 def test_whatif_trains_agents_on_passports_and_reports_the_difference(tmp_path: Path) -> None:
     out = tmp_path / "diff.csv"
-    result = CliRunner().invoke(app, ["whatif", "--train", "3:passport:2", "-r", "3", "--csv", str(out)])
+    result = CliRunner().invoke(
+        app, ["whatif", "--train", "3:passport:2", "-r", "3", "--csv", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert "trained on passport at level 2" in result.output
-    rows = {(r["process"], r["channel"], r["metric"]): r for r in csv.DictReader(out.open(encoding="utf-8"))}
+    rows = {
+        (r["process"], r["channel"], r["metric"]): r
+        for r in csv.DictReader(out.open(encoding="utf-8"))
+    }
     passport = rows[("passport", "phone", "service_level")]
-    assert float(passport["delta"]) == pytest.approx(float(passport["b"]) - float(passport["a"]), abs=1e-5)
+    assert float(passport["delta"]) == pytest.approx(
+        float(passport["b"]) - float(passport["a"]), abs=1e-5
+    )
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["simulate", "--schedule", "/nonexistent/s.csv"], "/nonexistent/s.csv: cannot read the file"),
+        (
+            ["simulate", "--schedule", "/nonexistent/s.csv"],
+            "/nonexistent/s.csv: cannot read the file",
+        ),
         (["simulate", "--strategy", "fastest"], "unknown strategy 'fastest'"),
         (["simulate", "--patience", "phone=soon"], "expected channel=seconds"),
         (["whatif"], "say what variant B changes"),
@@ -111,7 +135,13 @@ def test_user_errors_are_one_line_and_exit_2(args: list[str], message: str) -> N
 
 def test_bench_sim_quick_gives_the_figures() -> None:
     figures = bench_sim(Console(file=io.StringIO()), quick=True)
-    for key in ("contacts_per_s", "ciw_contacts_per_s", "simpy_contacts_per_s", "sl_sim", "sl_erlang_c"):
+    for key in (
+        "contacts_per_s",
+        "ciw_contacts_per_s",
+        "simpy_contacts_per_s",
+        "sl_sim",
+        "sl_erlang_c",
+    ):
         assert key in figures
     assert figures["contacts_per_s"] > 1000
     assert abs(figures["sl_erlang_c"] - 0.7393) < 1e-3

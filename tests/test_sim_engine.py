@@ -107,10 +107,7 @@ def test_a_better_skilled_team_serves_passports_faster_on_the_same_citizens() ->
     weak = day()
     strong = day(
         matrix=matrix(
-            *(
-                replace(a, skills={**a.skills, "passport": 3})
-                for a in weak.matrix.agents.values()
-            )
+            *(replace(a, skills={**a.skills, "passport": 3}) for a in weak.matrix.agents.values())
         )
     )
     runs_a, runs_b = run_variants([weak, strong], replications=4, seed=21)

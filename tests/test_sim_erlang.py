@@ -9,8 +9,8 @@ must cover the formulas of ``simulations/erlang.py``.
 from __future__ import annotations
 
 from simulations import erlang
-from simulations.runner import replicate
 from simulations.mmc import mmc_scenario
+from simulations.runner import replicate
 
 AGENTS, LOAD, AHT, THRESHOLD = 10, 8.0, 100.0, 20.0
 

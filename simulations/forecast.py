@@ -136,10 +136,11 @@ def parse_forecast(text: str, source: str = "<forecast>", interval_min: int = 15
     if not 1 <= interval_min <= 1440 or 1440 % interval_min:
         raise ForecastError([f"{source}: the interval length must divide a day, got {interval_min}"])
     lines = text.splitlines()
-    content = [(i + 1, ln) for i, ln in enumerate(lines) if ln.strip() and not ln.lstrip().startswith("#")]
+    content = [(i + 1, ln) for i, ln in enumerate(lines)
+               if ln.strip() and not ln.lstrip().startswith("#")]
     if not content:
-        raise ForecastError([f"{source}:1: empty forecast: expected a header line "
-                             f"{','.join(REQUIRED_COLUMNS)}"])
+        raise ForecastError([
+            f"{source}:1: empty forecast: expected a header line {','.join(REQUIRED_COLUMNS)}"])
     header_no, header_line = content[0]
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
     decimal_comma = delimiter == ";"
@@ -394,11 +395,12 @@ def _catalogue() -> Any | None:
     """The process catalogue if the skills package provides one, else None."""
     try:
         from skills.catalogue import default_catalogue
+        from skills.errors import SkillFileError
     except ImportError:
         return None
     try:
         return default_catalogue()
-    except Exception:  # a broken catalogue must not stop a staffing report
+    except (OSError, ValueError, SkillFileError):  # a broken catalogue must not stop a report
         return None
 
 
@@ -421,7 +423,7 @@ def staff_day(
     exists), else :data:`DEFAULT_TARGETS`.  A skill group takes the strictest
     target of its processes.  ``patience_s`` switches to Erlang A.
     """
-    cat = _catalogue() if catalogue == "default" else catalogue
+    cat: Any = _catalogue() if catalogue == "default" else catalogue
     used_catalogue = False
     domain_labels: dict[str, str] = {}
     if cat is not None:

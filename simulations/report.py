@@ -5,18 +5,17 @@ from __future__ import annotations
 import base64
 import csv
 import html
-import io
 from pathlib import Path
 from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only, never a window (servers and CI have no display)
-import matplotlib.pyplot as plt  # noqa: E402
-from rich import box  # noqa: E402
-from rich.table import Table  # noqa: E402
+import matplotlib.pyplot as plt
+from rich import box
+from rich.table import Table
 
-from simulations.forecast import LIVE_CHANNELS, DayStaffing, StaffRow  # noqa: E402
+from simulations.forecast import LIVE_CHANNELS, DayStaffing, StaffRow
 
 __all__ = ["CSV_COLUMNS", "day_tables", "plot_day", "process_table", "write_csv",
            "write_html", "write_reports"]
@@ -249,10 +248,10 @@ def write_html(day: DayStaffing, path: Path, png: Path) -> Path:
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
         "<title>Staffing of the day</title>", f"<style>{_CSS}</style></head><body>",
         "<h1>Staffing of the day</h1>",
-        f"<p>Forecast <code>{esc(day.forecast.source)}</code>, "
-        f"{len(minutes)} intervals of {day.forecast.interval_min} min "
-        f"({_hm(minutes[0])}–{_hm(minutes[-1] + day.forecast.interval_min)}).<br>"
-        f"{esc(_targets_line(day))}.</p>",
+        (f"<p>Forecast <code>{esc(day.forecast.source)}</code>, "
+         f"{len(minutes)} intervals of {day.forecast.interval_min} min "
+         f"({_hm(minutes[0])}–{_hm(minutes[-1] + day.forecast.interval_min)}).<br>"
+         f"{esc(_targets_line(day))}.</p>"),
     ]
     summary_rows = []
     for c in LIVE_CHANNELS:

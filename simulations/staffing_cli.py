@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import numpy as np
 import typer
@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(staffing_app, name="staffing")
 
 
-def _fraction(value: Optional[float], name: str, allow_one: bool = False) -> Optional[float]:
+def _fraction(value: float | None, name: str, allow_one: bool = False) -> float | None:
     """A share given as 0.8 or as 80 (percent) -> 0.8."""
     if value is None:
         return None
@@ -35,14 +35,16 @@ def _fraction(value: Optional[float], name: str, allow_one: bool = False) -> Opt
 
 
 def _shrinkage(value: float) -> float:
-    if 1.0 <= value < 100.0:
+    """0.3 or 30 (percent) -> 0.3; 1 (100 %) is refused."""
+    if 1.0 < value < 100.0:
         value = value / 100.0
     if not 0.0 <= value < 1.0:
-        raise typer.BadParameter(f"{value:g} is not a share in [0, 1)", param_hint="--shrinkage")
+        raise typer.BadParameter(f"{value:g} is not a share in [0, 1): give e.g. 0.3 or 30",
+                                 param_hint="--shrinkage")
     return value
 
 
-def _positive(value: Optional[float], name: str, allow_zero: bool = False) -> Optional[float]:
+def _positive(value: float | None, name: str, allow_zero: bool = False) -> float | None:
     if value is None:
         return None
     if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
@@ -57,19 +59,27 @@ def _fmt_s(seconds: float) -> str:
     return f"{seconds:.1f} s" if seconds < 120 else f"{seconds:.0f} s ({seconds / 60:.1f} min)"
 
 
+SlOpt = Annotated[float | None, typer.Option("--sl", help="Service-level target: 0.8 or 80 (%).")]
+WithinOpt = Annotated[float | None, typer.Option("--within", help="Service-level threshold, s.")]
+OccOpt = Annotated[float | None, typer.Option("--max-occupancy", help="Highest occupancy, "
+                                              "e.g. 0.85.")]
+ShrinkOpt = Annotated[float, typer.Option("--shrinkage", help="Share of paid time off the "
+                                          "phones and counters, e.g. 0.3 or 30.")]
+AsaOpt = Annotated[float | None, typer.Option("--asa", help="Highest average speed of answer, s.")]
+PatienceOpt = Annotated[float | None, typer.Option(
+    "--patience", help="Callers' mean patience, s: Erlang A, with abandonment.")]
+
+
 @staffing_app.command("interval")
 def interval_cmd(
-    calls_per_hour: float = typer.Option(..., "--calls-per-hour", help="Arrivals per hour."),
-    aht: float = typer.Option(..., "--aht", help="Average handling time, seconds."),
-    sl: float = typer.Option(0.8, "--sl", help="Service-level target: 0.8 or 80 (%)."),
-    within: float = typer.Option(20.0, "--within", help="Service-level threshold, seconds."),
-    max_occupancy: Optional[float] = typer.Option(None, "--max-occupancy",
-                                                  help="Highest occupancy, e.g. 0.85."),
-    shrinkage: float = typer.Option(0.0, "--shrinkage",
-                                    help="Share of paid time off the phones, e.g. 0.3."),
-    asa: Optional[float] = typer.Option(None, "--asa", help="Highest average speed of answer, s."),
-    patience: Optional[float] = typer.Option(
-        None, "--patience", help="Callers' mean patience, s: Erlang A with abandonment."),
+    calls_per_hour: Annotated[float, typer.Option("--calls-per-hour", help="Arrivals per hour.")],
+    aht: Annotated[float, typer.Option("--aht", help="Average handling time, seconds.")],
+    sl: SlOpt = 0.8,
+    within: WithinOpt = 20.0,
+    max_occupancy: OccOpt = None,
+    shrinkage: ShrinkOpt = 0.0,
+    asa: AsaOpt = None,
+    patience: PatienceOpt = None,
 ) -> None:
     """The fewest agents for one interval's traffic, and what they achieve."""
     console = Console()
@@ -81,6 +91,7 @@ def interval_cmd(
     sl_f = _fraction(sl, "--sl")
     occ = _fraction(max_occupancy, "--max-occupancy", allow_one=True)
     shr = _shrinkage(shrinkage)
+    within = 20.0 if within is None else within
     a = calls_per_hour * aht / 3600.0
     try:
         res = staffing.required_agents(a, aht, service_level=sl_f, within_s=within, asa_s=asa,
@@ -127,23 +138,23 @@ def interval_cmd(
 
 @staffing_app.command("day")
 def day_cmd(
-    forecast_file: Optional[Path] = typer.Argument(
-        None, help="Forecast CSV (interval,process,channel,arrivals,aht_s); "
-        "default: the bundled sample day.", show_default=False),
-    out: Path = typer.Option(Path("out/staffing"), "--out", help="Where to write the CSV, PNG "
-                             "and HTML."),
-    sl: Optional[float] = typer.Option(None, "--sl", help="Service-level target for every "
-                                       "process (default: the catalogue's per channel)."),
-    within: Optional[float] = typer.Option(None, "--within", help="Threshold, s, for every "
-                                           "process (default: the catalogue's)."),
-    max_occupancy: Optional[float] = typer.Option(None, "--max-occupancy"),
-    shrinkage: float = typer.Option(0.0, "--shrinkage", help="e.g. 0.3"),
-    asa: Optional[float] = typer.Option(None, "--asa", help="Highest ASA, s."),
-    patience: Optional[float] = typer.Option(None, "--patience", help="Mean patience, s "
-                                             "(Erlang A)."),
-    interval_minutes: int = typer.Option(15, "--interval-minutes", help="Interval length."),
-    no_catalogue: bool = typer.Option(False, "--no-catalogue", help="Ignore the process "
-                                      "catalogue's targets and domains."),
+    forecast_file: Annotated[Path | None, typer.Argument(
+        help="Forecast CSV (interval,process,channel,arrivals,aht_s); default: the bundled "
+             "sample day.", show_default=False)] = None,
+    out: Annotated[Path, typer.Option("--out", help="Where to write the CSV, PNG and HTML.")] = (
+        Path("out/staffing")),
+    sl: Annotated[float | None, typer.Option("--sl", help="Service-level target for every "
+                                             "process (default: the catalogue's).")] = None,
+    within: Annotated[float | None, typer.Option("--within", help="Threshold, s, for every "
+                                                 "process (default: the catalogue's).")] = None,
+    max_occupancy: OccOpt = None,
+    shrinkage: ShrinkOpt = 0.0,
+    asa: AsaOpt = None,
+    patience: PatienceOpt = None,
+    interval_minutes: Annotated[int, typer.Option("--interval-minutes",
+                                                  help="Interval length, minutes.")] = 15,
+    no_catalogue: Annotated[bool, typer.Option("--no-catalogue", help="Ignore the process "
+                                               "catalogue's targets and domains.")] = False,
 ) -> None:
     """Required agents per interval, skill group and process for a forecast day."""
     from simulations import forecast as fc
@@ -164,7 +175,7 @@ def day_cmd(
         err.print(f"[bold red]invalid forecast[/] ({len(exc.problems)} problem"
                   f"{'s' if len(exc.problems) != 1 else ''}):", highlight=False)
         for line in str(exc).splitlines():
-            err.print(line, highlight=False, markup=False)
+            typer.echo(line, err=True)  # one problem per line, never wrapped
         raise typer.Exit(2) from None
     day = fc.staff_day(forecast, service_level=sl_f, within_s=within, asa_s=asa,
                        max_occupancy=occ, shrinkage=shr, patience_s=patience,

@@ -46,6 +46,10 @@ class Engine:
     """One replication: the scenario's draws through a fresh routing core."""
 
     def __init__(self, scenario: Scenario, draws: Draws) -> None:
+        if scenario.policy.wrap_up_s is None:
+            raise ValueError(
+                "a simulation needs a wrap-up of so many seconds (0 for none), not a manual one"
+            )
         self.scenario = scenario
         self.draws = draws
         self.router = Router(scenario.catalogue, scenario.matrix, scenario.policy)

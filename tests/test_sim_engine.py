@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from dispatcher.policy import RoutingPolicy
 from simulations.engine import simulate
 from simulations.model import ArrivalInterval, CallbackOffer, Ringing, Scenario, Shift
@@ -115,3 +117,8 @@ def test_a_better_skilled_team_serves_passports_faster_on_the_same_citizens() ->
     sl = found[("passport", "phone", "service_level")]
     assert sl.delta.mean > 0
     assert [r.contacts for r in runs_a] == [r.contacts for r in runs_b]
+
+
+def test_manual_wrap_up_cannot_be_simulated() -> None:
+    with pytest.raises(ValueError, match="wrap-up"):
+        simulate(day(policy=RoutingPolicy(wrap_up_s=None)), 1)

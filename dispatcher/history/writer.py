@@ -207,3 +207,31 @@ class HistoryWriter:
             except _OUTAGE as exc:
                 log.warning("history writer waiting for Redis: %s", exc)
                 await asyncio.sleep(0.5)
+
+
+async def _serve(redis_url: str, prefix: str, database_url: str) -> None:
+    from dispatcher.store.keys import connect
+
+    engine = engine_for(database_url)
+    writer = HistoryWriter(connect(redis_url), Keys(prefix), engine)
+    print("ready", flush=True)
+    await writer.run()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the history writer of one site until killed (the database must be migrated)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--redis-url", required=True)
+    parser.add_argument("--prefix", default="guichet")
+    parser.add_argument("--database-url", required=True)
+    args = parser.parse_args(argv)
+    try:
+        asyncio.run(_serve(args.redis_url, args.prefix, args.database_url))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

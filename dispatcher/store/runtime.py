@@ -104,9 +104,10 @@ async def _serve(args: argparse.Namespace) -> None:
     from dispatcher.store.loadgen import town
 
     catalogue, matrix = town(args.agents, args.processes)
+    policy = RoutingPolicy(wrap_up_s=args.wrap_up)
     started = time.time()
     async with open_live(
-        args.redis_url, catalogue, matrix, keys=Keys(args.prefix), snapshot_every=args.snapshot_every
+        args.redis_url, catalogue, matrix, policy, keys=Keys(args.prefix), snapshot_every=args.snapshot_every
     ) as live:
         rec = live.recovered
         report = {
@@ -130,6 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--processes", type=int, default=8)
     parser.add_argument("--snapshot-every", type=int, default=20_000)
+    parser.add_argument("--wrap-up", type=float, default=10.0, help="Wrap-up seconds after a contact.")
     args = parser.parse_args(argv)
     try:
         asyncio.run(_serve(args))

@@ -357,6 +357,7 @@ def register(app: typer.Typer) -> None:
 
         from simulations.results import write_agents_csv, write_summary_csv
         from simulations.runner import replicate
+        from skills.errors import SkillFileError
 
         try:
             scenario = _scenario(
@@ -374,7 +375,7 @@ def register(app: typer.Typer) -> None:
                 no_answer,
                 ring,
             )
-        except ValueError as exc:
+        except (ValueError, SkillFileError) as exc:
             raise _fail(_first_line(exc)) from None
         console = Console()
         summary = replicate(scenario, replications, seed, Console(stderr=True))
@@ -431,6 +432,7 @@ def register(app: typer.Typer) -> None:
         from simulations.runner import run_variants
         from simulations.scenario import load_schedule, parse_training
         from simulations.scenario import train as train_agents
+        from skills.errors import SkillFileError
 
         if not any((train, matrix_b, strategy_b, schedule_b)):
             raise _fail(
@@ -451,7 +453,7 @@ def register(app: typer.Typer) -> None:
             if schedule_b:
                 b = replace(b, schedule=load_schedule(schedule_b, b.matrix))
             training = parse_training(train) if train else None
-        except ValueError as exc:
+        except (ValueError, SkillFileError) as exc:
             raise _fail(_first_line(exc)) from None
         console, progress = Console(), Console(stderr=True)
         runs_a = run_variants([a], replications, seed, progress)[0]
@@ -470,7 +472,7 @@ def register(app: typer.Typer) -> None:
                     b.matrix, b.catalogue, who, process, level, occupancy
                 )
                 b = replace(b, matrix=trained)
-            except ValueError as exc:
+            except (ValueError, SkillFileError) as exc:
                 raise _fail(_first_line(exc)) from None
             changes.append(f"{', '.join(chosen)} trained on {process} at level {level}")
         runs_b = run_variants([b], replications, seed, progress)[0]

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import numpy as np
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -36,14 +37,17 @@ def grid(quick: bool = False, seed: int = SEED) -> tuple[np.ndarray, np.ndarray,
     return calls_h, aht, calls_h * aht / 3600.0
 
 
-def _time_ours(a: np.ndarray, aht: np.ndarray, within: float, repeats: int) -> tuple[Any, float]:
+def _time_ours(
+    a: np.ndarray, aht: np.ndarray, within: float, repeats: int
+) -> tuple[Any, float, float]:
+    """The answer, then the median and the fastest time of ``repeats`` runs, in ms."""
     res = staffing.required_agents(a, aht, service_level=TARGET, within_s=within)  # warm-up
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         res = staffing.required_agents(a, aht, service_level=TARGET, within_s=within)
         times.append(time.perf_counter() - t0)
-    return res, statistics.median(times) * 1000.0
+    return res, statistics.median(times) * 1000.0, min(times) * 1000.0
 
 
 def _pyworkforce(calls_h: np.ndarray, aht: np.ndarray, within: float) -> tuple[np.ndarray, float]:
@@ -97,7 +101,7 @@ def run(console: Console, quick: bool = False) -> dict[str, Any]:
     """Time the grid, compare with pyworkforce and with mpmath; return the figures."""
     calls_h, aht, a = grid(quick)
     cells = a.size
-    res, grid_ms = _time_ours(a, aht, WITHIN_S, repeats=20 if quick else 60)
+    res, grid_ms, grid_min_ms = _time_ours(a, aht, WITHIN_S, repeats=20 if quick else 100)
     ours = np.asarray(res.agents)
 
     t0 = time.perf_counter()
@@ -113,6 +117,7 @@ def run(console: Console, quick: bool = False) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "cells": cells,
         "grid_ms": round(grid_ms, 3),
+        "grid_min_ms": round(grid_min_ms, 3),  # the fastest run: the median minus the noise
         "pyworkforce_ms": None,
         "speedup": None,
         "answers_differ": None,
@@ -120,10 +125,10 @@ def run(console: Console, quick: bool = False) -> dict[str, Any]:
         "max_rel_err_vs_mpmath": max_rel,
         "reference_s": round(ref_s, 2),
     }
-    table = Table(title=f"Required agents, {a.shape[0]} intervals x {a.shape[1]} processes "
+    table = Table(box=box.SIMPLE_HEAD, title=f"Required agents, {a.shape[0]} intervals x {a.shape[1]} processes "
                         f"({cells} cells), {TARGET:.0%} within {WITHIN_S:g} s")
-    for col in ("solver", "time", "per cell", "answers ≠ exact (mpmath)", "answers ≠ pyworkforce"):
-        table.add_column(col, justify="right" if col != "solver" else "left")
+    for col in ("solver", "median", "fastest", "per cell", "≠ exact", "≠ pyworkforce"):
+        table.add_column(col, justify="right" if col != "solver" else "left", no_wrap=True)
     try:
         import pyworkforce  # noqa: F401
     except ImportError:
@@ -146,10 +151,10 @@ def run(console: Console, quick: bool = False) -> dict[str, Any]:
         figures["long_within_s"] = LONG_WITHIN_S
         figures["answers_differ_long_within"] = int(np.count_nonzero(
             pw_long != np.asarray(res_long.agents)))
-        table.add_row("pyworkforce ErlangC", f"{pw_ms:.0f} ms", f"{pw_ms * 1000 / cells:.1f} µs",
+        table.add_row("pyworkforce", f"{pw_ms:.0f} ms", "(one run)", f"{pw_ms * 1000 / cells:.1f} µs",
                       # where ours equal the exact answers, pyworkforce's differences are its errors
                       str(differ) if differ_ref == 0 else "?", "—")
-    table.add_row("guichet (vectorized)", f"{grid_ms:.2f} ms",
+    table.add_row("guichet", f"{grid_ms:.2f} ms", f"{grid_min_ms:.2f} ms",
                   f"{grid_ms * 1000 / cells:.2f} µs", str(differ_ref),
                   "—" if figures["answers_differ"] is None else str(figures["answers_differ"]))
     console.print(table)
@@ -157,8 +162,11 @@ def run(console: Console, quick: bool = False) -> dict[str, Any]:
         console.print(f"speed-up x{figures['speedup']:.0f}; at {LONG_WITHIN_S:g} s pyworkforce "
                       f"differs in {figures['answers_differ_long_within']} of {cells} cells "
                       "(it starts at round(A + 1): one agent too many when A's fraction >= 0.5)")
-    console.print(f"max relative error vs mpmath (P(wait), SL, ASA): {max_rel:.2e}; "
-                  f"exact reference in {ref_s:.1f} s")
+    console.print(f"≠ exact: cells whose answer differs from the exact one (mpmath); largest "
+                  f"relative error of P(wait), SL and ASA: {max_rel:.2e}; exact reference in "
+                  f"{ref_s:.1f} s")
+    if figures["speedup"] is None:
+        figures["bars_unchecked"] = ["speedup"]
     figures["bars_met"] = bool(
         grid_ms <= BARS["grid_ms"] and differ_ref == 0 and max_rel <= BARS["max_rel_err"]
         and (figures["speedup"] is None or figures["speedup"] >= BARS["speedup"])

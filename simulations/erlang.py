@@ -286,30 +286,22 @@ class ErlangCResult(NamedTuple):
     occupancy: Any
 
 
-def _c_from_log_r(n: FloatArray, a: FloatArray, log_r: FloatArray) -> FloatArray:
-    """P(wait) = 1 / (1 + (1 - a/n) R) for n > a > 0."""
-    return np.exp(-np.logaddexp(0.0, np.log((n - a) / n) + log_r))
-
-
-def _erlang_c_arrays(
-    n: FloatArray, a: FloatArray
-) -> tuple[FloatArray, NDArray[np.bool_], NDArray[np.bool_]]:
-    """P(wait) with the masks of stable cells (n > a > 0) and idle ones (a = 0)."""
+def _erlang_c_arrays(n: FloatArray, a: FloatArray) -> FloatArray:
+    """P(wait) = 1 / (1 + (1 - a/n) R): 1 where n <= a, 0 without traffic (flat arrays)."""
     pw = np.ones_like(a)
-    idle = a == 0
-    pw[idle] = 0.0
-    stable = (n > a) & ~idle
+    pw[a == 0] = 0.0
+    stable = (n > a) & (a > 0)
     if stable.any():
         ns, as_ = n[stable], a[stable]
-        pw[stable] = _c_from_log_r(ns, as_, _log_r(ns, as_))
-    return pw, stable, idle
+        pw[stable] = np.exp(-np.logaddexp(0.0, np.log((ns - as_) / ns) + _log_r(ns, as_)))
+    return pw
 
 
 def erlang_c(n: ArrayLike, a: ArrayLike) -> Any:
     """Erlang C: the probability that a call waits (1 when ``n <= a``: the queue never empties)."""
     shape, (nf, af) = _prepare(n, a)
     _check(nf, af)
-    pw, _, _ = _erlang_c_arrays(nf, af)
+    pw = _erlang_c_arrays(nf, af)
     return _out(pw.reshape(shape))
 
 
@@ -341,7 +333,7 @@ def erlang_c_metrics(n: ArrayLike, a: ArrayLike, aht: ArrayLike, t: ArrayLike) -
     _check(nf, af)
     if np.any(~(ahtf > 0)) or np.any(~(tf >= 0)):
         raise ValueError("the handling time must be > 0 and the threshold >= 0 seconds")
-    pw, _, _ = _erlang_c_arrays(nf, af)
+    pw = _erlang_c_arrays(nf, af)
     sl, asa_, occ = _metrics_c(nf, af, ahtf, tf, pw)
     return ErlangCResult(*(_out(x.reshape(shape)) for x in (pw, sl, asa_, occ)))
 

@@ -43,6 +43,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from simulations import erlang, staffing
+from skills.model import Channel
 
 __all__ = [
     "DEFAULT_TARGETS",
@@ -304,7 +305,7 @@ def forecast_from_history(
 
 @dataclass(frozen=True, slots=True)
 class StaffRow:
-    """Required agents of one cell: a process (or a skill group when ``process`` is '') ."""
+    """Required agents of one cell: a process, or a pooled group when ``process`` is ''."""
 
     minute: int
     process: str
@@ -439,8 +440,6 @@ def staff_day(
             if proc is not None:
                 domain = row.domain or proc.domain
                 try:
-                    from skills.model import Channel
-
                     tgt = cat.target(row.process, Channel(row.channel))
                     sl, within = float(tgt.sla_percent), float(tgt.sla_seconds)
                     used_catalogue = True

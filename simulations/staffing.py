@@ -76,14 +76,17 @@ def _occupancy_floor(a: FloatArray, max_occ: FloatArray) -> FloatArray:
 
 
 def _meets_c(
-    n: FloatArray, a: FloatArray, r: FloatArray, aht: FloatArray, t: FloatArray,
+    n: FloatArray, a: FloatArray, r: FloatArray, aht: FloatArray, decay: FloatArray,
     sl: FloatArray, asa_max: FloatArray,
 ) -> tuple[np.ndarray, FloatArray, FloatArray, FloatArray]:
-    """Targets met, with P(wait), SL and ASA, from ``R = 1/B - 1`` (stable cells)."""
+    """Targets met, with P(wait), SL and ASA, for stable cells.
+
+    ``r`` is ``R = 1/B - 1`` and ``decay`` is ``exp(-(n - a) t / AHT)``.
+    """
     gap = n - a
     with np.errstate(over="ignore"):
         pw = 1.0 / (1.0 + gap / n * r)
-    sl_n = 1.0 - pw * np.exp(-gap * t / aht)
+    sl_n = 1.0 - pw * decay
     asa_n = pw * aht / gap
     return (sl_n >= sl) & (asa_n <= asa_max), pw, sl_n, asa_n
 
@@ -94,47 +97,40 @@ def _solve_c(
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Fewest agents for cells with a > 0 (flat arrays): n, P(wait), SL, ASA.
 
-    The cells still short of a target step up together on a working set that
-    is compacted only when it has shrunk enough (fancy indexing costs more
-    than the arithmetic on a few finished cells).
+    Every cell starts at its smallest stable, occupancy-compliant n; the cells
+    still short of a target step up together, one agent at a time, on a
+    working set that is compacted only once it has shrunk enough (fancy
+    indexing costs more than the arithmetic on a few finished cells).
     """
     n = np.maximum(np.floor(a) + 1.0, _occupancy_floor(a, max_occ))
     with np.errstate(over="ignore"):
         r = np.exp(erlang._log_r_above(n, a))
-    ok, pw, sl_n, asa_n = _meets_c(n, a, r, aht, t, sl, asa_max)
+    decay = np.exp(-(n - a) * t / aht)
+    ok, pw, sl_n, asa_n = _meets_c(n, a, r, aht, decay, sl, asa_max)
     where = np.flatnonzero(~ok)
-    if not where.size:
-        return n, pw, sl_n, asa_n
-    # Working set: n, R, a, AHT, SL target, ASA target, exp(-(n - a) t / AHT), exp(-t / AHT).
-    step = np.exp(-t[where] / aht[where])
-    cols = [n[where], r[where], a[where], aht[where], sl[where], asa_max[where],
-            np.exp(-(n[where] - a[where]) * t[where] / aht[where]), step]
+    # Working set: n, R, decay, a, AHT, SL target, ASA target, exp(-t / AHT).
+    cols = [x[where] for x in (n, r, decay, a, aht, sl, asa_max)]
+    cols.append(np.exp(-t[where] / aht[where]))
     done = np.zeros(where.size, dtype=bool)
     w_pw = w_sl = w_asa = np.empty(0)
-    while True:
+    while not done.all():
         todo = ~done
-        left = int(np.count_nonzero(todo))
-        if left == 0:
-            break
-        if left < 0.6 * where.size:  # compact: write the finished cells back, drop them
+        if np.count_nonzero(todo) < 0.6 * where.size:  # write the finished back, drop them
             fin = where[done]
             n[fin], pw[fin], sl_n[fin], asa_n[fin] = (
                 cols[0][done], w_pw[done], w_sl[done], w_asa[done])
             where = where[todo]
             cols = [c[todo] for c in cols]
             todo = np.ones(where.size, dtype=bool)
-        wn, wr, wa, waht, wsl, wasa, wdecay, wstep = cols
+        wn, wr, wdecay, wa, waht, wsl, wasa, wstep = cols
         wn = wn + todo
         with np.errstate(over="ignore"):
             wr = np.where(todo, wn * (1.0 + wr) / wa, wr)  # R(n) = n (1 + R(n - 1)) / a
-            wdecay = np.where(todo, wdecay * wstep, wdecay)
-            gap = wn - wa
-            w_pw = 1.0 / (1.0 + gap / wn * wr)
-        w_sl = 1.0 - w_pw * wdecay
-        w_asa = w_pw * waht / gap
-        cols[0], cols[1], cols[6] = wn, wr, wdecay
-        done = (w_sl >= wsl) & (w_asa <= wasa)
-    n[where], pw[where], sl_n[where], asa_n[where] = cols[0], w_pw, w_sl, w_asa
+        wdecay = np.where(todo, wdecay * wstep, wdecay)
+        cols[:3] = [wn, wr, wdecay]
+        done, w_pw, w_sl, w_asa = _meets_c(wn, wa, wr, waht, wdecay, wsl, wasa)
+    if where.size:
+        n[where], pw[where], sl_n[where], asa_n[where] = cols[0], w_pw, w_sl, w_asa
     return n, pw, sl_n, asa_n
 
 

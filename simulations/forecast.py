@@ -424,6 +424,8 @@ def staff_day(
     exists), else :data:`DEFAULT_TARGETS`.  A skill group takes the strictest
     target of its processes.  ``patience_s`` switches to Erlang A.
     """
+    if not forecast.rows:
+        raise ForecastError([f"{forecast.source}: the forecast has no rows"])
     cat: Any = _catalogue() if catalogue == "default" else catalogue
     used_catalogue = False
     domain_labels: dict[str, str] = {}

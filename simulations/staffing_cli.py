@@ -177,9 +177,13 @@ def day_cmd(
         for line in str(exc).splitlines():
             typer.echo(line, err=True)  # one problem per line, never wrapped
         raise typer.Exit(2) from None
-    day = fc.staff_day(forecast, service_level=sl_f, within_s=within, asa_s=asa,
-                       max_occupancy=occ, shrinkage=shr, patience_s=patience,
-                       catalogue=None if no_catalogue else "default")
+    try:
+        day = fc.staff_day(forecast, service_level=sl_f, within_s=within, asa_s=asa,
+                           max_occupancy=occ, shrinkage=shr, patience_s=patience,
+                           catalogue=None if no_catalogue else "default")
+    except ValueError as exc:  # e.g. a catalogue target of 100 %, which no queue can meet
+        err.print(f"[bold red]cannot staff this forecast[/]: {exc}", highlight=False)
+        raise typer.Exit(2) from None
     for table in report.day_tables(day):
         console.print(table)
     console.print(report.process_table(day))

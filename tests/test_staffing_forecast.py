@@ -198,3 +198,8 @@ def test_reports_are_written(tmp_path: Path) -> None:
     assert len(lines) == 1 + n_rows
     agents = np.array([int(line.split(",")[10]) for line in lines[1:]])
     assert agents.min() == 0 and agents.max() > 0
+
+
+def test_an_empty_history_cannot_be_staffed() -> None:
+    with pytest.raises(fc.ForecastError):
+        fc.staff_day(fc.forecast_from_history([]))

@@ -18,7 +18,7 @@ from dispatcher.events import AgentState, DeclineReason, Event, Outcome
 from dispatcher.policy import RoutingPolicy
 from dispatcher.state import LIVE_RANK, MAX_PRIORITY, AgentRecord, ContactRecord, ContactState
 from dispatcher.strategies import AGENT_KEYS
-from dispatcher.waiting import ENDPOINT_CHANNELS, BucketRules, WaitingQueue
+from dispatcher.waiting import ENDPOINT_CHANNELS, Bucket, BucketRules, WaitingQueue
 from skills.model import AgentProfile, Catalogue, Channel, SkillMatrix
 
 
@@ -338,7 +338,7 @@ class Router:
             self._offer(contact, agent, level, now, out)
 
     def _best_contact_for(self, agent: AgentRecord, now: float) -> ContactRecord | None:
-        return self.queue.best_for(agent.targets, now, agent.reachable)
+        return self.queue.best_for(agent.main_targets, agent.relaxed_targets, now, agent.reachable)
 
     def _best_agent_for(
         self, contact: ContactRecord, now: float
@@ -375,7 +375,7 @@ class Router:
         """For each bucket the freed agents serve, its most urgent contacts, one per such agent."""
         demand: dict[tuple[str, Channel], int] = {}
         for agent in agents:
-            for bucket, _level in agent.targets:
+            for bucket in agent.main_targets + agent.relaxed_targets:
                 if bucket.count:
                     key = (bucket.process, bucket.channel)
                     demand[key] = demand.get(key, 0) + 1
@@ -537,13 +537,20 @@ class Router:
         self.agents[agent_id] = agent
 
     def _build_targets(self, agent: AgentRecord) -> None:
-        targets = [
-            (self.queue.bucket(process, channel), level)
-            for process, level in agent.skills.items()
-            if process in self.catalogue.processes
-            for channel in sorted(agent.channels, key=lambda c: c.value)
-        ]
-        agent.targets = [t for t in targets if t[0].live] + [t for t in targets if not t[0].live]
+        """The buckets the agent looks at when it frees up, live ones first."""
+        main: list[Bucket] = []
+        relaxed: list[Bucket] = []
+        for process, level in agent.skills.items():
+            if process not in self.catalogue.processes:
+                continue
+            for channel in sorted(agent.channels, key=lambda c: c.value):
+                bucket = self.queue.bucket(process, channel)
+                if level >= bucket.base_level:
+                    main.append(bucket)
+                elif level >= bucket.relaxed_level:
+                    relaxed.append(bucket)
+        agent.main_targets = sorted(main, key=lambda b: not b.live)
+        agent.relaxed_targets = sorted(relaxed, key=lambda b: not b.live)
 
     def _release(self, agent: AgentRecord, now: float, out: list[Event], served: bool) -> None:
         """The agent's contact is gone: wrap-up after service, else straight back."""

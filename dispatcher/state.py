@@ -65,8 +65,9 @@ class ContactRecord:
 class AgentRecord:
     """One agent as the core sees it.
 
-    ``targets`` lists, for each (process, channel) the agent serves, the queue
-    bucket and the agent's level: the only places it looks when it frees up.
+    ``main_targets`` lists the queue buckets (process, channel) where the agent's
+    level meets the process's required level, ``relaxed_targets`` those where it
+    meets only the relaxed level: the only places it looks when it frees up.
     """
 
     agent_id: str
@@ -85,7 +86,8 @@ class AgentRecord:
     busy_since: float | None = None
     indexed: bool = False
     wrap_token: int = 0
-    targets: list[tuple[Bucket, int]] = field(default_factory=list)
+    main_targets: list[Bucket] = field(default_factory=list)
+    relaxed_targets: list[Bucket] = field(default_factory=list)
 
     def occupancy(self, now: float) -> float:
         """Share of the logged-in time spent reserved, busy or in wrap-up."""

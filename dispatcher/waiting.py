@@ -174,45 +174,59 @@ class WaitingQueue:
         del self.contacts[contact.contact_id]
 
     def best_for(
-        self, targets: Sequence[tuple[Bucket, int]], now: float, reachable: bool
+        self, main: Sequence[Bucket], relaxed: Sequence[Bucket], now: float, reachable: bool
     ) -> ContactRecord | None:
-        """The most urgent contact an agent with these targets may take now (rules 1, 2, 4).
+        """The most urgent contact an agent may take now (rules 1, 2, 4).
 
-        ``targets`` lists live buckets first: once a live contact is found, the
-        deferrable buckets cannot beat it and are not looked at.
+        ``main`` lists the buckets where the agent's level meets the process's
+        required level (any contact will do), ``relaxed`` those where it meets only
+        the relaxed level (contacts past their overflow delay). Both list live
+        buckets first: once a live contact is found, deferrable buckets cannot beat it.
         """
         best: ContactRecord | None = None
         best_rank = -1
         best_ratio = 0.0
-        pop = heapq.heappop
-        for bucket, level in targets:
+        for bucket in main:
             if not bucket.count:
                 continue
             if best_rank >= LIVE_RANK and not bucket.live:
                 break
-            if bucket.needs_endpoint and not reachable:
+            if not reachable and bucket.needs_endpoint:
                 continue
-            if level >= bucket.base_level:
-                contact = bucket.head or bucket.first()
-            elif bucket.relaxed_count and level >= bucket.relaxed_level:
-                relaxed = bucket.relaxed
-                while relaxed[0][_CONTACT] is None:
-                    pop(relaxed)
-                contact = relaxed[0][_CONTACT]  # type: ignore[assignment]
-            else:
-                continue
+            contact = bucket.head or bucket.first()
             rank = contact.rank
             if rank < best_rank:
                 continue
-            ratio = (now - contact.arrived_at) * contact.inv_sla
+            ratio = (now - contact.arrived_at) * bucket.inv_sla
             if rank == best_rank and (
                 ratio < best_ratio
-                or (
-                    ratio == best_ratio
-                    and best is not None
-                    and (contact.arrived_at, contact.seq) > (best.arrived_at, best.seq)
-                )
+                or (ratio == best_ratio and best is not None and _later(contact, best))
+            ):
+                continue
+            best, best_rank, best_ratio = contact, rank, ratio
+        for bucket in relaxed:
+            if not bucket.relaxed_count:
+                continue
+            if best_rank >= LIVE_RANK and not bucket.live:
+                break
+            if not reachable and bucket.needs_endpoint:
+                continue
+            heap = bucket.relaxed
+            while heap[0][_CONTACT] is None:
+                heapq.heappop(heap)
+            contact = heap[0][_CONTACT]  # type: ignore[assignment]
+            rank = contact.rank
+            if rank < best_rank:
+                continue
+            ratio = (now - contact.arrived_at) * bucket.inv_sla
+            if rank == best_rank and (
+                ratio < best_ratio
+                or (ratio == best_ratio and best is not None and _later(contact, best))
             ):
                 continue
             best, best_rank, best_ratio = contact, rank, ratio
         return best
+
+
+def _later(a: ContactRecord, b: ContactRecord) -> bool:
+    return (a.arrived_at, a.seq) > (b.arrived_at, b.seq)

@@ -42,6 +42,9 @@ class RoutingPolicy:
     - ``offer_timeout_s``: ring-no-answer delay per channel (rule 5); None: no timer
       (the counter agent says "no-show", a written contact stays with its agent).
     - ``relaxed_level``: the level a contact accepts once past its overflow delay (rule 4).
+    - ``fallback_after_overflows``: a contact still waiting after this many overflow
+      delays goes to its process's fallback group (the generalist triage skill), with
+      its arrival time kept (rule 4's "wider group"); None: never.
     - ``wrap_up_s``: after-contact work before the agent is available again; None: manual.
     - ``callback_deadline_s``: how long the town has to honour a callback (rule 7: 24-48 h).
     - ``max_wait_s``: a contact still waiting after this long ends ``expired`` (e.g. counter
@@ -52,6 +55,7 @@ class RoutingPolicy:
     strategy: Strategy = Strategy.MOST_SUITABLE
     offer_timeout_s: dict[Channel, float | None] = field(default_factory=_offer_timeouts)
     relaxed_level: int = TRAINEE
+    fallback_after_overflows: float | None = 2.0
     wrap_up_s: float | None = 10.0
     callback_deadline_s: float = 48 * 3600.0
     max_wait_s: dict[Channel, float | None] = field(default_factory=_max_waits)

@@ -29,7 +29,7 @@ WORKING = frozenset({RESERVED, BUSY, WRAP_UP})
 WAITING, OFFERED = ContactState.WAITING, ContactState.OFFERED
 IN_SERVICE, ENDED = ContactState.IN_SERVICE, ContactState.ENDED
 
-_RELAX, _OFFER, _WRAP, _EXPIRE = "relax", "offer", "wrap", "expire"
+_RELAX, _FALLBACK, _OFFER, _WRAP, _EXPIRE = "relax", "fallback", "offer", "wrap", "expire"
 
 
 class Router:
@@ -153,19 +153,17 @@ class Router:
             agent = self.agents[contact.agent_id or ""]
             out.append(ev.ContactRequeued(at=now, contact_id=contact.contact_id, reason="requalified"))
             self._release(agent, now, out, served=contact.state is IN_SERVICE)
-        else:
-            self.queue.remove(contact)
-        requalified = self._new_contact(
-            contact.contact_id,
-            contact.channel,
-            e.process,
-            contact.priority,
-            contact.arrived_at,
-            contact.seq,
+        self._move(contact, e.process, now, out)
+
+    def _move(self, contact: ContactRecord, process: str, now: float, out: list[Event]) -> None:
+        """Queue the contact for another process, keeping its arrival time and place."""
+        self.queue.remove(contact)
+        moved = self._new_contact(
+            contact.contact_id, contact.channel, process, contact.priority, contact.arrived_at, contact.seq
         )
         for name in ("ticket", "caller", "citizen_id", "deadline", "offers"):
-            setattr(requalified, name, getattr(contact, name))
-        self._enqueue(requalified, now, out)
+            setattr(moved, name, getattr(contact, name))
+        self._enqueue(moved, now, out)
 
     def _on_abandoned(self, e: ev.ContactAbandoned, now: float, out: list[Event]) -> None:
         contact = self._live_contact(e, e.contact_id, out)
@@ -431,9 +429,13 @@ class Router:
         bucket = self.queue.bucket(code, channel)
         rules = bucket.rules
         base_level = rules.base_level
-        relax_at = None
-        if rules.overflow_after_s is not None and rules.relaxed_level < base_level:
-            relax_at = arrived_at + rules.overflow_after_s
+        relax_at = fallback_at = None
+        overflow = rules.overflow_after_s
+        if overflow is not None and rules.relaxed_level < base_level:
+            relax_at = arrived_at + overflow
+        factor = self.policy.fallback_after_overflows
+        if overflow is not None and factor is not None and code != rules.fallback:
+            fallback_at = arrived_at + factor * overflow
         max_wait = rules.max_wait_s
         contact = ContactRecord(
             contact_id=contact_id,
@@ -447,6 +449,7 @@ class Router:
             required_level=base_level,
             base_level=base_level,
             relax_at=relax_at,
+            fallback_at=fallback_at,
             qualified=code == process,
             expire_at=arrived_at + max_wait if max_wait is not None else None,
             bucket=bucket,
@@ -458,6 +461,7 @@ class Router:
     def _bucket_rules(self, process: str, channel: Channel) -> BucketRules:
         target = self.catalogue.target(process, channel)
         base_level = self.catalogue.processes[process].min_level
+        fallback = self.catalogue.processes[process].fallback
         return BucketRules(
             sla_seconds=target.sla_seconds,
             base_level=base_level,
@@ -465,6 +469,7 @@ class Router:
             overflow_after_s=target.overflow_after_s,
             max_wait_s=self.policy.max_wait_s.get(channel),
             offer_timeout_s=self.policy.offer_timeout_s.get(channel),
+            fallback=fallback if fallback in self.catalogue.processes else process,
         )
 
     def _enqueue(self, contact: ContactRecord, now: float, out: list[Event]) -> None:
@@ -485,6 +490,8 @@ class Router:
                 self._relax(contact, now, out)
             else:
                 self._schedule(contact.relax_at, _RELAX, contact.contact_id, contact.relax_at)
+        if contact.fallback_at is not None:
+            self._schedule(contact.fallback_at, _FALLBACK, contact.contact_id, contact.fallback_at)
         if contact.expire_at is not None:
             self._schedule(contact.expire_at, _EXPIRE, contact.contact_id, contact.expire_at)
         self._fresh.append(contact)
@@ -639,6 +646,8 @@ class Router:
             return contact.state is OFFERED and contact.offers == token
         if kind == _RELAX:
             return contact.relax_at == token
+        if kind == _FALLBACK:
+            return contact.state is WAITING and contact.fallback_at == token
         return contact.state is WAITING and contact.expire_at == token
 
     def _fire_timers(self, now: float, out: list[Event]) -> None:
@@ -661,6 +670,9 @@ class Router:
         contact = self.contacts[subject]
         if kind == _RELAX:
             self._relax(contact, at, out)
+        elif kind == _FALLBACK:
+            out.append(ev.ContactRequeued(at=at, contact_id=contact.contact_id, reason="fallback"))
+            self._move(contact, contact.bucket.rules.fallback, at, out)  # type: ignore[union-attr]
         elif kind == _EXPIRE:
             self._end(contact, Outcome.EXPIRED, at, out)
         else:

@@ -47,6 +47,7 @@ class ContactRecord:
     required_level: int
     base_level: int
     relax_at: float | None
+    fallback_at: float | None = None
     deadline: float | None = None
     expire_at: float | None = None
     ticket: str | None = None

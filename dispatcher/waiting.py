@@ -39,6 +39,7 @@ class BucketRules:
     overflow_after_s: float | None
     max_wait_s: float | None
     offer_timeout_s: float | None
+    fallback: str
 
 
 class Bucket:

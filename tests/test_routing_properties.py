@@ -122,14 +122,17 @@ class Checker:
             elif isinstance(e, ev.ContactOffered):
                 # never offered to an agent lacking its state, skill, channel or softphone
                 assert self.agent_state[e.agent_id] is AgentState.AVAILABLE, e
+                if profile_changed:
+                    continue  # the agent's skills or softphone changed within the step
                 a = router.agents[e.agent_id]
-                c = router.contacts.get(e.contact_id)
-                if c is None or profile_changed or e.contact_id == subject:
-                    continue  # ended or changed later in the same step, or the agent changed
-                assert e.channel in a.channels and e.channel is c.channel
-                assert a.skills.get(c.process, 0) == e.level >= c.required_level
+                process = router.catalogue.processes[e.process]
+                overflow = router.catalogue.target(e.process, e.channel).overflow_after_s
+                relaxed = overflow is not None and e.waited >= overflow
+                assert e.channel in a.channels
+                assert a.skills.get(e.process, 0) == e.level
+                assert e.level >= process.min_level or (relaxed and e.level >= 1), e
                 assert a.reachable or e.channel not in ENDPOINT_CHANNELS
-                if self.check_order:
+                if self.check_order and e.contact_id in router.contacts and e.contact_id != subject:
                     self._check_urgency(e, waiting_before)
             elif isinstance(e, ev.AgentStateChanged):
                 self.agent_state[e.agent_id] = e.state

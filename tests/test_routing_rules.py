@@ -374,3 +374,22 @@ def test_estimated_wait_grows_with_the_queue_and_is_zero_with_a_free_agent() -> 
     desk.arrive("c3", 5)
     assert desk.router.estimated_wait("passport", PHONE, 6) > one_ahead > 0
     assert desk.router.estimated_wait("creche", PHONE, 6) == float("inf")
+
+
+def test_rule4_wider_group_a_contact_nobody_can_take_goes_to_the_generalists() -> None:
+    desk = Desk(agent("generalist", {"triage": 2}))
+    desk.ready("generalist", 0)
+    assert offers(desk.arrive("c1", 10, process="voirie")) == []
+    assert offers(desk(ev.TimePassed(at=129))) == []
+    out = desk(ev.TimePassed(at=131))
+    assert [e.reason for e in of(out, ev.ContactRequeued)] == ["fallback"]
+    queued = of(out, ev.ContactQueued)[0]
+    assert (queued.process, queued.arrived_at) == ("triage", 10)
+    assert offers(out) == [("c1", "generalist")]
+
+
+def test_rule4_no_wider_group_when_the_policy_says_never() -> None:
+    desk = Desk(agent("generalist", {"triage": 2}), policy=RoutingPolicy(fallback_after_overflows=None))
+    desk.ready("generalist", 0)
+    desk.arrive("c1", 10, process="voirie")
+    assert offers(desk(ev.TimePassed(at=10_000))) == []

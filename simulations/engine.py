@@ -35,6 +35,7 @@ _NO_ANSWER = ev.DeclineReason.NO_ANSWER.value
 _STATE_CHANGED, _QUEUED, _OFFERED = ev.AgentStateChanged, ev.ContactQueued, ev.ContactOffered
 _ENDED, _REQUEUED, _REJECTED = ev.ContactEnded, ev.ContactRequeued, ev.Rejected
 _PAUSED, _SERVED = AgentState.PAUSED, Outcome.SERVED
+_ARRIVED, _ANSWERED, _COMPLETED = ev.ContactArrived, ev.OfferAnswered, ev.ContactCompleted
 PROGRESS_EVERY = 20_000
 """Events between two calls of the progress callback."""
 
@@ -53,6 +54,7 @@ class Engine:
         self.scenario = scenario
         self.draws = draws
         self.router = Router(scenario.catalogue, scenario.matrix, scenario.policy)
+        self._handle, self._next_timer_at = self.router.handle, self.router.next_timer_at
         n = len(draws)
         self.index: dict[str, int] = {cid: i for i, cid in enumerate(draws.contact_ids)}
         self.contact_ids: list[str] = draws.contact_ids + [""] * n
@@ -73,6 +75,7 @@ class Engine:
         ringing = scenario.ringing
         self._answer_delay = ringing.answer_delay_s
         self._back_after = ringing.back_after_s
+        self._rona = ringing.no_answer_probability > 0
         self._rona_channels = frozenset(
             c for c, t in scenario.policy.offer_timeout_s.items() if t is not None
         )
@@ -154,9 +157,8 @@ class Engine:
 
     def _apply(self, event: Event) -> None:
         """Send one input to the core and react to its decisions."""
-        router = self.router
-        outs: list[Any] = router.handle(event)  # decisions, dispatched on their exact type
-        self._timer_at = router.next_timer_at()
+        outs: list[Any] = self._handle(event)  # decisions, dispatched on their exact type
+        self._timer_at = self._next_timer_at()
         token, index, clocks, warmup = self.token, self.index, self.clocks, self._warmup
         for out in outs:
             kind = type(out)
@@ -195,7 +197,7 @@ class Engine:
     def _offered(self, out: ev.ContactOffered) -> None:
         i = self.index[out.contact_id]
         self.token[i] += 1
-        if out.channel in self._rona_channels and self.no_answers[i]:
+        if self._rona and out.channel in self._rona_channels and self.no_answers[i]:
             self.no_answers[i] -= 1
             return
         if self._answer_delay > 0:
@@ -204,10 +206,11 @@ class Engine:
             self._answers.append((i, out.agent_id, out.at))
 
     def _answered(self, i: int, agent_id: str, now: float) -> None:
-        self._apply(ev.OfferAnswered(at=now, contact_id=self.contact_ids[i], agent_id=agent_id))
-        if math.isnan(self.answered_at[i]):
+        self._apply(_ANSWERED(at=now, contact_id=self.contact_ids[i], agent_id=agent_id))
+        if math.isnan(self.answered_at[i]):  # the first pick-up (RONA may offer again)
             self.answered_at[i] = now
-        self._push(now + self.handling_s[i], _COMPLETE, i)
+        self._seq += 1
+        heapq.heappush(self._heap, (now + self.handling_s[i], self._seq, _COMPLETE, i))
 
     # ---------------------------------------------------------- events
 
@@ -223,7 +226,7 @@ class Engine:
             and self.router.estimated_wait(process, channel, now) > callback.threshold_s
         )
         cid = draws.contact_ids[i]
-        self._apply(ev.ContactArrived(at=now, contact_id=cid, channel=channel, process=process))
+        self._apply(_ARRIVED(at=now, contact_id=cid, channel=channel, process=process))
         patience = draws.patience_s[i]
         if patience != math.inf:
             self._push(now + patience, _ABANDON, i)
@@ -240,7 +243,7 @@ class Engine:
             self._answered(i, agent_id, now)
 
     def _complete(self, i: int, now: float) -> None:
-        self._apply(ev.ContactCompleted(at=now, contact_id=self.contact_ids[i]))
+        self._apply(_COMPLETED(at=now, contact_id=self.contact_ids[i]))
 
     def _abandon(self, i: int, now: float) -> None:
         if self.outcome[i] is None and math.isnan(self.answered_at[i]):

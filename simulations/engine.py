@@ -46,7 +46,8 @@ Progress = Callable[[float], None]
 class Engine:
     """One replication: the scenario's draws through a fresh routing core."""
 
-    def __init__(self, scenario: Scenario, draws: Draws) -> None:
+    def __init__(self, scenario: Scenario, draws: Draws, inputs: list[Event] | None = None) -> None:
+        """``inputs``, if given, collects every input event sent to the core, in order."""
         if scenario.policy.wrap_up_s is None:
             raise ValueError(
                 "a simulation needs a wrap-up of so many seconds (0 for none), not a manual one"
@@ -54,7 +55,16 @@ class Engine:
         self.scenario = scenario
         self.draws = draws
         self.router = Router(scenario.catalogue, scenario.matrix, scenario.policy)
-        self._handle, self._next_timer_at = self.router.handle, self.router.next_timer_at
+        self._next_timer_at = self.router.next_timer_at
+        self._handle = self.router.handle
+        if inputs is not None:
+            handle = self.router.handle
+
+            def recorded(event: Event) -> list[Event]:
+                inputs.append(event)
+                return handle(event)
+
+            self._handle = recorded
         n = len(draws)
         self.index: dict[str, int] = {cid: i for i, cid in enumerate(draws.contact_ids)}
         self.contact_ids: list[str] = draws.contact_ids + [""] * n

@@ -6,8 +6,11 @@ from dataclasses import replace
 
 import pytest
 
+from dispatcher.events import ContactEnded, Event, Outcome, Rejected
 from dispatcher.policy import RoutingPolicy
-from simulations.engine import simulate
+from dispatcher.router import Router
+from simulations.draws import draw
+from simulations.engine import Engine, simulate
 from simulations.model import ArrivalInterval, CallbackOffer, Ringing, Scenario, Shift
 from simulations.results import compare
 from simulations.runner import run_variants
@@ -122,3 +125,23 @@ def test_a_better_skilled_team_serves_passports_faster_on_the_same_citizens() ->
 def test_manual_wrap_up_cannot_be_simulated() -> None:
     with pytest.raises(ValueError, match="wrap-up"):
         simulate(day(policy=RoutingPolicy(wrap_up_s=None)), 1)
+
+
+def test_the_recorded_inputs_replayed_into_a_fresh_core_give_the_same_outcomes() -> None:
+    scenario = day(callback=CallbackOffer(60.0, 0.5), ringing=Ringing(2.0, 0.3, 30.0))
+    inputs: list[Event] = []
+    engine = Engine(scenario, draw(scenario, 8), inputs)
+    engine.run()
+    router = Router(scenario.catalogue, scenario.matrix, scenario.policy)
+    ended: dict[str, Outcome] = {}
+    for event in inputs:
+        for out in router.handle(event):
+            assert not isinstance(out, Rejected), out
+            if isinstance(out, ContactEnded):
+                ended[out.contact_id] = out.outcome
+    simulated = {
+        cid: outcome
+        for cid, outcome in zip(engine.contact_ids, engine.outcome, strict=True)
+        if outcome is not None
+    }
+    assert ended == simulated and Outcome.CALLBACK_SCHEDULED in ended.values()

@@ -2,9 +2,11 @@
 
 1,000 agents x 70 processes (about 10 skills each), 10,000 waiting contacts,
 then a long mixed stream of "agent frees up" (its contact completes, it takes
-the next one) and "contact arrives" events. Each ``Router.handle`` call is one
-decision, timed on its own. The naive router (a full scan of the waiting
-contacts for each decision) runs the same stream in the same process.
+the next one) and "contact arrives" events. Two figures are timed: the
+*decision* (the choice of the contact for an agent who frees up, the step the
+naive router does by a full scan of the waiting contacts) and the *event* (the
+whole ``Router.handle`` call with its bookkeeping, timers and emitted events).
+The naive router runs the same stream in the same process.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dispatcher.events import AgentState, Event
 from dispatcher.naive import NaiveRouter
 from dispatcher.policy import RoutingPolicy
 from dispatcher.router import Router
+from dispatcher.state import AgentRecord, ContactRecord
 from skills.model import (
     AgentProfile,
     Catalogue,
@@ -125,13 +128,41 @@ class Workload:
         return events
 
 
-def _drive(router: Router, workload: Workload, setup: list[Event], count: int, rng_seed: int) -> tuple[list[int], list[str]]:
-    """Run the setup then ``count`` stream events; per-event latencies (ns) and offer log."""
+class _TimedDecisions:
+    """Times the routing decision proper: the contact chosen for an agent who frees up."""
+
+    decision_ns: list[int]
+
+    def _best_contact_for(self, agent: AgentRecord, now: float) -> ContactRecord | None:
+        start = time.perf_counter_ns()
+        found = super()._best_contact_for(agent, now)  # type: ignore[misc]
+        self.decision_ns.append(time.perf_counter_ns() - start)
+        return found
+
+
+class TimedRouter(_TimedDecisions, Router):
+    """The indexed router, its decisions timed."""
+
+
+class TimedNaiveRouter(_TimedDecisions, NaiveRouter):
+    """The full-scan router, its decisions timed."""
+
+
+def _drive(
+    router: TimedRouter | TimedNaiveRouter, workload: Workload, setup: list[Event], count: int, rng_seed: int
+) -> tuple[list[int], list[int], list[str]]:
+    """Run the setup then ``count`` stream events.
+
+    Returns the time of each event (the whole ``handle`` call), of each decision,
+    and the log of offers.
+    """
     holding: dict[str, str] = {}
+    router.decision_ns = []
     for event in setup:
         for d in router.handle(event):
             if isinstance(d, ev.ContactOffered):
                 holding[d.agent_id] = d.contact_id
+    router.decision_ns = []
     rng = random.Random(rng_seed)
     workload.rng = random.Random(rng_seed + 1)
     busy = list(holding)
@@ -160,7 +191,7 @@ def _drive(router: Router, workload: Workload, setup: list[Event], count: int, r
                 holding.pop(d.agent_id, None)
                 if d.agent_id in busy:
                     busy.remove(d.agent_id)
-    return latencies, offers
+    return latencies, router.decision_ns, offers
 
 
 def _percentile(sorted_ns: list[int], q: float) -> float:
@@ -176,11 +207,11 @@ def run(console: Console, quick: bool) -> dict[str, Any]:
 
     workload = Workload(scale)
     setup = workload.setup()
-    router = Router(workload.catalogue, workload.matrix, policy)
+    router = TimedRouter(workload.catalogue, workload.matrix, policy)
     gc.collect()
     gc.freeze()
     t0 = time.perf_counter()
-    latencies, offers = _drive(router, workload, setup, scale.stream, rng_seed=11)
+    events_ns, decisions_ns, offers = _drive(router, workload, setup, scale.stream, rng_seed=11)
     elapsed = time.perf_counter() - t0
     rss_mb = process.memory_info().rss / 2**20
     waiting_end = len(router.queue)
@@ -188,42 +219,64 @@ def run(console: Console, quick: bool) -> dict[str, Any]:
 
     naive_workload = Workload(scale)
     naive_setup = naive_workload.setup()
-    naive = NaiveRouter(naive_workload.catalogue, naive_workload.matrix, policy)
-    naive_lat, naive_offers = _drive(naive, naive_workload, naive_setup, scale.naive_stream, rng_seed=11)
+    naive = TimedNaiveRouter(naive_workload.catalogue, naive_workload.matrix, policy)
+    naive_events, naive_decisions, naive_offers = _drive(
+        naive, naive_workload, naive_setup, scale.naive_stream, rng_seed=11
+    )
     same = offers[: len(naive_offers)] == naive_offers
 
-    lat = sorted(latencies)
-    nlat = sorted(naive_lat)
+    ev_ns, dec_ns = sorted(events_ns), sorted(decisions_ns)
+    nev_ns, ndec_ns = sorted(naive_events), sorted(naive_decisions)
     figures: dict[str, Any] = {
         "agents": scale.agents,
         "processes": scale.processes,
         "waiting_at_start": scale.waiting,
         "waiting_at_end": waiting_end,
-        "decisions": len(latencies),
-        "p50_us": round(_percentile(lat, 0.50), 2),
-        "p99_us": round(_percentile(lat, 0.99), 2),
-        "max_us": round(lat[-1] / 1000.0, 1),
-        "decisions_per_s": round(len(latencies) / (sum(latencies) / 1e9)),
-        "wall_decisions_per_s": round(len(latencies) / elapsed),
+        "events": len(ev_ns),
+        "decisions": len(dec_ns),
+        "p50_us": round(_percentile(dec_ns, 0.50), 2),
+        "p99_us": round(_percentile(dec_ns, 0.99), 2),
+        "event_p50_us": round(_percentile(ev_ns, 0.50), 2),
+        "event_p99_us": round(_percentile(ev_ns, 0.99), 2),
+        "event_max_us": round(ev_ns[-1] / 1000.0, 1),
+        "decisions_per_s": round(len(ev_ns) / elapsed),
         "rss_mb": round(rss_mb, 1),
         "rss_growth_mb": round((process.memory_info().rss - rss_before) / 2**20, 1),
-        "naive_decisions": len(naive_lat),
-        "naive_p50_us": round(_percentile(nlat, 0.50), 1),
-        "naive_p99_us": round(_percentile(nlat, 0.99), 1),
+        "naive_decisions": len(ndec_ns),
+        "naive_p50_us": round(_percentile(ndec_ns, 0.50), 1),
+        "naive_p99_us": round(_percentile(ndec_ns, 0.99), 1),
+        "naive_event_p99_us": round(_percentile(nev_ns, 0.99), 1),
         "same_decisions_as_naive": same,
     }
-    figures["speedup_vs_naive"] = round(figures["naive_p99_us"] / figures["p99_us"], 1)
+    mean_us = sum(dec_ns) / len(dec_ns) / 1000.0
+    naive_mean_us = sum(ndec_ns) / len(ndec_ns) / 1000.0
+    figures["mean_us"] = round(mean_us, 2)
+    figures["naive_mean_us"] = round(naive_mean_us, 1)
+    figures["speedup_vs_naive"] = round(naive_mean_us / mean_us, 1)
+    figures["speedup_p50"] = round(figures["naive_p50_us"] / figures["p50_us"], 1)
+    figures["speedup_p99"] = round(figures["naive_p99_us"] / figures["p99_us"], 1)
+    figures["event_speedup_vs_naive"] = round(
+        (sum(nev_ns) / len(nev_ns)) / (sum(ev_ns) / len(ev_ns)), 1
+    )
 
     table = Table(title=f"Routing core: {scale.agents} agents x {scale.processes} processes, {scale.waiting:,} waiting")
     table.add_column("router")
-    for name in ("decisions", "p50 µs", "p99 µs", "decisions/s"):
+    for name in ("decisions", "decision p50 µs", "decision p99 µs", "event p50 µs", "event p99 µs"):
         table.add_column(name, justify="right")
-    table.add_row("indexed (Guichet)", f"{len(lat):,}", f"{figures['p50_us']}", f"{figures['p99_us']}", f"{figures['decisions_per_s']:,}")
-    naive_rate = round(len(nlat) / (sum(nlat) / 1e9))
-    table.add_row("naive full scan", f"{len(nlat):,}", f"{figures['naive_p50_us']}", f"{figures['naive_p99_us']}", f"{naive_rate:,}")
+    table.add_row(
+        "indexed (Guichet)", f"{len(dec_ns):,}", f"{figures['p50_us']}", f"{figures['p99_us']}",
+        f"{figures['event_p50_us']}", f"{figures['event_p99_us']}",
+    )
+    table.add_row(
+        "naive full scan", f"{len(ndec_ns):,}", f"{figures['naive_p50_us']}", f"{figures['naive_p99_us']}",
+        f"{_percentile(nev_ns, 0.5):.1f}", f"{figures['naive_event_p99_us']}",
+    )
     console.print(table)
     console.print(
-        f"speed-up at p99: {figures['speedup_vs_naive']}x; RSS {figures['rss_mb']} MB; "
-        f"same decisions as the naive scan on the shared prefix: {same}"
+        "decision: the contact chosen for an agent who frees up; event: the whole Router.handle call "
+        f"(bookkeeping, timers, the events it emits). {figures['decisions_per_s']:,} events/s end to end; "
+        f"speed-up {figures['speedup_vs_naive']}x per decision on average (p50 {figures['speedup_p50']}x, "
+        f"p99 {figures['speedup_p99']}x), {figures['event_speedup_vs_naive']}x per event; "
+        f"RSS {figures['rss_mb']} MB; same decisions as the naive scan: {same}"
     )
     return figures

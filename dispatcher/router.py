@@ -29,7 +29,7 @@ WORKING = frozenset({RESERVED, BUSY, WRAP_UP})
 WAITING, OFFERED = ContactState.WAITING, ContactState.OFFERED
 IN_SERVICE, ENDED = ContactState.IN_SERVICE, ContactState.ENDED
 
-_RELAX, _FALLBACK, _OFFER, _WRAP, _EXPIRE = "relax", "fallback", "offer", "wrap", "expire"
+_CONTACT, _OFFER, _WRAP = "contact", "offer", "wrap"
 
 
 class Router:
@@ -425,7 +425,8 @@ class Router:
         seq: int,
     ) -> ContactRecord:
         code = self._process_code(process)
-        priority = min(max(priority, 0), MAX_PRIORITY)
+        if not 0 <= priority <= MAX_PRIORITY:
+            priority = 0 if priority < 0 else MAX_PRIORITY
         bucket = self.queue.bucket(code, channel)
         rules = bucket.rules
         base_level = rules.base_level
@@ -485,16 +486,20 @@ class Router:
                 arrived_at=contact.arrived_at,
             )
         )
-        if contact.relax_at is not None:
-            if contact.relax_at <= now:
-                self._relax(contact, now, out)
-            else:
-                self._schedule(contact.relax_at, _RELAX, contact.contact_id, contact.relax_at)
-        if contact.fallback_at is not None:
-            self._schedule(contact.fallback_at, _FALLBACK, contact.contact_id, contact.fallback_at)
-        if contact.expire_at is not None:
-            self._schedule(contact.expire_at, _EXPIRE, contact.contact_id, contact.expire_at)
+        if contact.relax_at is not None and contact.relax_at <= now:
+            self._relax(contact, now, out)
+        self._arm(contact)
         self._fresh.append(contact)
+
+    def _arm(self, contact: ContactRecord) -> None:
+        """One timer per contact: its next relaxation, fallback or expiry."""
+        due = contact.relax_at
+        for at in (contact.fallback_at, contact.expire_at):
+            if at is not None and (due is None or at < due):
+                due = at
+        contact.timer_at = due
+        if due is not None:
+            self._schedule(due, _CONTACT, contact.contact_id, due)
 
     def _requeue(self, contact: ContactRecord, reason: str, now: float, out: list[Event]) -> None:
         """Back to the queue with its original arrival time (rule 5)."""
@@ -644,11 +649,7 @@ class Router:
             return False
         if kind == _OFFER:
             return contact.state is OFFERED and contact.offers == token
-        if kind == _RELAX:
-            return contact.relax_at == token
-        if kind == _FALLBACK:
-            return contact.state is WAITING and contact.fallback_at == token
-        return contact.state is WAITING and contact.expire_at == token
+        return contact.timer_at == token
 
     def _fire_timers(self, now: float, out: list[Event]) -> None:
         """Fire every timer due by ``now``, each batch at its own time, settling in between."""
@@ -668,18 +669,33 @@ class Router:
             self._make_available(self.agents[subject], at, out)
             return
         contact = self.contacts[subject]
-        if kind == _RELAX:
-            self._relax(contact, at, out)
-        elif kind == _FALLBACK:
-            out.append(ev.ContactRequeued(at=at, contact_id=contact.contact_id, reason="fallback"))
-            self._move(contact, contact.bucket.rules.fallback, at, out)  # type: ignore[union-attr]
-        elif kind == _EXPIRE:
-            self._end(contact, Outcome.EXPIRED, at, out)
+        if kind == _CONTACT:
+            self._fire_contact(contact, at, out)
         else:
             agent = self.agents[contact.agent_id or ""]
             self._requeue(contact, DeclineReason.NO_ANSWER.value, at, out)
             agent.contact_id = None
             self._set_state(agent, PAUSED, DeclineReason.NO_ANSWER.value, at, out)
+
+    def _fire_contact(self, contact: ContactRecord, at: float, out: list[Event]) -> None:
+        """The contact's own timer: relax (rule 4), then the wider group, then expiry.
+
+        A contact with an agent when its fallback or expiry comes keeps going.
+        """
+        if contact.relax_at is not None and contact.relax_at <= at:
+            self._relax(contact, at, out)
+        if contact.fallback_at is not None and contact.fallback_at <= at:
+            contact.fallback_at = None
+            if contact.state is WAITING:
+                out.append(ev.ContactRequeued(at=at, contact_id=contact.contact_id, reason="fallback"))
+                self._move(contact, contact.bucket.rules.fallback, at, out)  # type: ignore[union-attr]
+                return
+        if contact.expire_at is not None and contact.expire_at <= at:
+            contact.expire_at = None
+            if contact.state is WAITING:
+                self._end(contact, Outcome.EXPIRED, at, out)
+                return
+        self._arm(contact)
 
     # ----------------------------------------------------------- helpers
 

@@ -48,6 +48,7 @@ class ContactRecord:
     base_level: int
     relax_at: float | None
     fallback_at: float | None = None
+    timer_at: float | None = None
     deadline: float | None = None
     expire_at: float | None = None
     ticket: str | None = None

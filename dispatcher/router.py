@@ -17,7 +17,7 @@ from dispatcher.batch import assign_batch
 from dispatcher.events import AgentState, DeclineReason, Event, Outcome
 from dispatcher.policy import RoutingPolicy
 from dispatcher.state import LIVE_RANK, MAX_PRIORITY, AgentRecord, ContactRecord, ContactState
-from dispatcher.strategies import AGENT_KEYS
+from dispatcher.strategies import AGENT_KEYS, STATIC_STRATEGIES
 from dispatcher.waiting import ENDPOINT_CHANNELS, Bucket, BucketRules, WaitingQueue
 from skills.model import AgentProfile, Catalogue, Channel, SkillMatrix
 
@@ -47,6 +47,7 @@ class Router:
         self.available: dict[str, dict[str, AgentRecord]] = {}
         self.now = float("-inf")
         self._agent_key = AGENT_KEYS[self.policy.strategy]
+        self._free_heaps = self.policy.strategy in STATIC_STRATEGIES
         self._timers: list[tuple[float, int, str, str, float]] = []
         self._timer_seq = 0
         self._contact_seq = 0
@@ -295,7 +296,8 @@ class Router:
         if agent.reachable == e.reachable:
             return
         agent.reachable = e.reachable
-        if e.reachable and agent.state is AVAILABLE:
+        if agent.state is AVAILABLE:
+            self._unindex(agent)
             self._freed.append(agent)
 
     def _on_time(self, e: ev.TimePassed, now: float, out: list[Event]) -> None:
@@ -317,7 +319,7 @@ class Router:
                     continue
                 contact = self._best_contact_for(agent, now)
                 if contact is None:
-                    self._index(agent)
+                    self._index(agent, now)
                 else:
                     self._offer(contact, agent, agent.skills[contact.process], now, out)
         fresh = self._fresh
@@ -341,10 +343,21 @@ class Router:
     def _best_agent_for(
         self, contact: ContactRecord, now: float
     ) -> tuple[AgentRecord, int] | None:
-        candidates = self.available.get(contact.process)
-        if not candidates:
+        if not self._free_heaps:
+            candidates = self.available.get(contact.process)
+            if not candidates:
+                return None
+            return self._pick_agent(contact, candidates.values(), now)
+        bucket: Bucket = contact.bucket  # type: ignore[assignment]
+        best = _free_top(bucket.free_main)
+        if contact.required_level < bucket.base_level:
+            relaxed = _free_top(bucket.free_relaxed)
+            if relaxed is not None and (best is None or relaxed < best):
+                best = relaxed
+        if best is None:
             return None
-        return self._pick_agent(contact, candidates.values(), now)
+        agent: AgentRecord = best[-1]
+        return agent, agent.skills[contact.process]
 
     def _pick_agent(
         self, contact: ContactRecord, agents: Iterable[AgentRecord], now: float
@@ -618,13 +631,30 @@ class Router:
             )
         )
 
-    def _index(self, agent: AgentRecord) -> None:
+    def _index(self, agent: AgentRecord, now: float) -> None:
+        """List a free agent under its processes and, for static strategies, in the
+        free-agent heaps of the buckets it serves (best agent on top)."""
         agent.indexed = True
+        agent.index_token += 1
         for process in agent.skills:
-            bucket = self.available.get(process)
-            if bucket is None:
-                bucket = self.available[process] = {}
-            bucket[agent.agent_id] = agent
+            free = self.available.get(process)
+            if free is None:
+                free = self.available[process] = {}
+            free[agent.agent_id] = agent
+        if not self._free_heaps:
+            return
+        token = agent.index_token
+        skills = agent.skills
+        for targets, main in ((agent.main_targets, True), (agent.relaxed_targets, False)):
+            for bucket in targets:
+                if bucket.needs_endpoint and not agent.reachable:
+                    continue
+                heap = bucket.free_main if main else bucket.free_relaxed
+                if len(heap) > 64 and len(heap) > 4 * len(self.available[bucket.process]):
+                    heap[:] = [e for e in heap if _free_entry_is_live(e)]
+                    heapq.heapify(heap)
+                key = self._agent_key(agent, skills[bucket.process], now)
+                heapq.heappush(heap, (*key, token, agent))
 
     def _unindex(self, agent: AgentRecord) -> None:
         if not agent.indexed:
@@ -730,3 +760,18 @@ def profile_event(profile: AgentProfile, at: float) -> ev.AgentProfileChanged:
         skills=dict(profile.skills),
         channels=tuple(sorted(profile.channels, key=lambda c: c.value)),
     )
+
+
+def _free_entry_is_live(entry: tuple[object, ...]) -> bool:
+    agent: AgentRecord = entry[-1]  # type: ignore[assignment]
+    return agent.indexed and entry[-2] == agent.index_token
+
+
+def _free_top(heap: list[tuple[object, ...]]) -> tuple[object, ...] | None:
+    """The best free agent's entry of a free-agent heap, stale entries dropped."""
+    while heap:
+        top = heap[0]
+        if _free_entry_is_live(top):
+            return top
+        heapq.heappop(heap)
+    return None

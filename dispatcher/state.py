@@ -87,6 +87,7 @@ class AgentRecord:
     busy_s: float = 0.0
     busy_since: float | None = None
     indexed: bool = False
+    index_token: int = 0
     wrap_token: int = 0
     main_targets: list[Bucket] = field(default_factory=list)
     relaxed_targets: list[Bucket] = field(default_factory=list)

@@ -31,3 +31,6 @@ AGENT_KEYS: dict[Strategy, AgentKey] = {
     Strategy.FEWEST_SKILLS: fewest_skills,
     Strategy.LEAST_OCCUPIED: least_occupied,
 }
+
+STATIC_STRATEGIES = frozenset({Strategy.MOST_SUITABLE, Strategy.FEWEST_SKILLS})
+"""Strategies whose key does not change while the agent waits: free agents can sit in heaps."""

@@ -59,6 +59,8 @@ class Bucket:
         "count",
         "relaxed_count",
         "head",
+        "free_main",
+        "free_relaxed",
     )
 
     def __init__(self, process: str, channel: Channel, rules: BucketRules) -> None:
@@ -76,6 +78,10 @@ class Bucket:
         self.relaxed_count = 0
         self.head: ContactRecord | None = None
         """The first contact of ``main`` once known; None when it must be looked up again."""
+        self.free_main: list[tuple[object, ...]] = []
+        """Free agents at or above the required level, best first (static strategies)."""
+        self.free_relaxed: list[tuple[object, ...]] = []
+        """Free agents at the relaxed level only, best first (static strategies)."""
 
     def first(self) -> ContactRecord:
         """The most urgent waiting contact (the bucket must not be empty)."""

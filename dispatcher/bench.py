@@ -158,8 +158,8 @@ def _drive(
     """
     holding: dict[str, str] = {}
     router.decision_ns = []
-    for event in setup:
-        for d in router.handle(event):
+    for opening in setup:
+        for d in router.handle(opening):
             if isinstance(d, ev.ContactOffered):
                 holding[d.agent_id] = d.contact_id
     router.decision_ns = []

@@ -33,7 +33,7 @@ class NaiveRouter(Router):
         self, contact: ContactRecord, now: float
     ) -> tuple[AgentRecord, int] | None:
         free = [a for a in self.agents.values() if a.state is AgentState.AVAILABLE]
-        return self._pick_agent(contact, free, now)
+        return self.pool.pick(contact, free, now)
 
     def _batch_candidates(self, agents: list[AgentRecord]) -> list[ContactRecord]:
         demand: dict[tuple[str, Channel], int] = {}

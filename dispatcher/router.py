@@ -9,18 +9,15 @@ The same inputs at the same times always give the same decisions.
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Iterable
-
 from dispatcher import events as ev
 from dispatcher.batch import assign_batch
 from dispatcher.events import AgentState, DeclineReason, Event, Outcome
 from dispatcher.policy import RoutingPolicy
+from dispatcher.pool import AgentPool
 from dispatcher.state import LIVE_RANK, MAX_PRIORITY, AgentRecord, ContactRecord, ContactState
-from dispatcher.strategies import AGENT_KEYS, STATIC_STRATEGIES
-from dispatcher.waiting import ENDPOINT_CHANNELS, Bucket, BucketRules, WaitingQueue
+from dispatcher.timers import CONTACT, OFFER, WRAP, Timer, TimerQueue
+from dispatcher.waiting import BucketRules, WaitingQueue
 from skills.model import AgentProfile, Catalogue, Channel, SkillMatrix
-
 
 # Enum members as module constants: the hot path reads them many times per decision.
 OFFLINE, AVAILABLE, RESERVED = AgentState.OFFLINE, AgentState.AVAILABLE, AgentState.RESERVED
@@ -29,7 +26,6 @@ WORKING = frozenset({RESERVED, BUSY, WRAP_UP})
 WAITING, OFFERED = ContactState.WAITING, ContactState.OFFERED
 IN_SERVICE, ENDED = ContactState.IN_SERVICE, ContactState.ENDED
 
-_CONTACT, _OFFER, _WRAP = "contact", "offer", "wrap"
 
 
 class Router:
@@ -43,13 +39,10 @@ class Router:
         self.queue = WaitingQueue(self._bucket_rules)
         self.contacts: dict[str, ContactRecord] = {}
         self.ended: dict[str, Outcome] = {}
-        self.agents: dict[str, AgentRecord] = {}
-        self.available: dict[str, dict[str, AgentRecord]] = {}
+        self.pool = AgentPool(catalogue, self.queue, self.policy.strategy)
+        self.agents = self.pool.agents
+        self.timers = TimerQueue()
         self.now = float("-inf")
-        self._agent_key = AGENT_KEYS[self.policy.strategy]
-        self._free_heaps = self.policy.strategy in STATIC_STRATEGIES
-        self._timers: list[tuple[float, int, str, str, float]] = []
-        self._timer_seq = 0
         self._contact_seq = 0
         self._freed: list[AgentRecord] = []
         self._fresh: list[ContactRecord] = []
@@ -67,7 +60,7 @@ class Router:
             ev.TimePassed: self._on_time,
         }
         for profile in matrix.agents.values():
-            self._add_agent(profile.agent_id, profile.skills, profile.channels)
+            self.pool.add(profile.agent_id, profile.skills, profile.channels)
 
     # ------------------------------------------------------------ public
 
@@ -78,7 +71,7 @@ class Router:
             return [self._rejected(event, "", "not an input event")]
         out: list[Event] = []
         now = event.at if event.at > self.now else self.now
-        timers = self._timers
+        timers = self.timers.heap
         if timers and timers[0][0] <= now:
             self._fire_timers(now, out)
         self.now = now
@@ -88,9 +81,10 @@ class Router:
 
     def next_timer_at(self) -> float | None:
         """When the next timer is due (send ``TimePassed`` then), or None."""
-        while self._timers and not self._timer_is_live(self._timers[0]):
-            heapq.heappop(self._timers)
-        return self._timers[0][0] if self._timers else None
+        timers = self.timers
+        while timers.heap and not self._timer_is_live(timers.heap[0]):
+            timers.pop()
+        return timers.due_at()
 
     def estimated_wait(self, process: str | None, channel: Channel, now: float) -> float:
         """Seconds a contact arriving now for ``process`` on ``channel`` would wait, roughly.
@@ -102,18 +96,9 @@ class Router:
         target = self.catalogue.target(code, channel)
         bucket = self.queue.buckets.get((code, channel))
         ahead = bucket.count if bucket else 0
-        staffed = sum(
-            1
-            for a in self.agents.values()
-            if a.state not in (OFFLINE, PAUSED)
-            and channel in a.channels
-            and a.skills.get(code, 0) >= self.catalogue.processes[code].min_level
-        )
+        staffed, free_now = self.pool.staffed(code, channel)
         if staffed == 0:
             return float("inf")
-        free_now = sum(
-            1 for a in self.available.get(code, {}).values() if channel in a.channels
-        )
         if free_now > ahead:
             return 0.0
         return (ahead + 1) * target.handling_time_s / staffed
@@ -125,9 +110,7 @@ class Router:
             return None
         bucket = contact.bucket
         mine = (-contact.priority, contact.arrived_at, contact.seq)
-        ahead = sum(
-            1 for other in bucket.waiting() if (-other.priority, other.arrived_at, other.seq) < mine
-        )
+        ahead = sum((-o.priority, o.arrived_at, o.seq) < mine for o in bucket.waiting())
         return ahead + 1
 
     # ----------------------------------------------------- input handlers
@@ -208,7 +191,7 @@ class Router:
         if contact is None:
             return
         contact.state = IN_SERVICE
-        self._set_state(self.agents[e.agent_id], BUSY, None, now, out, contact.contact_id)
+        self.pool.set_state(self.agents[e.agent_id], BUSY, None, now, out, contact.contact_id)
 
     def _on_declined(self, e: ev.OfferDeclined, now: float, out: list[Event]) -> None:
         contact = self._offered_to(e, e.contact_id, e.agent_id, out)
@@ -221,7 +204,7 @@ class Router:
             self._release(agent, now, out, served=False)
         else:
             agent.contact_id = None
-            self._set_state(agent, PAUSED, e.reason.value, now, out)
+            self.pool.set_state(agent, PAUSED, e.reason.value, now, out)
 
     def _on_completed(self, e: ev.ContactCompleted, now: float, out: list[Event]) -> None:
         contact = self._live_contact(e, e.contact_id, out)
@@ -265,9 +248,9 @@ class Router:
             if state is OFFLINE:
                 out.append(self._rejected(e, e.agent_id, "agent is offline"))
                 return
-            self._set_state(agent, PAUSED, e.reason, now, out)
+            self.pool.set_state(agent, PAUSED, e.reason, now, out)
         elif state is not OFFLINE:
-            self._set_state(agent, OFFLINE, e.reason, now, out)
+            self.pool.set_state(agent, OFFLINE, e.reason, now, out)
             agent.logged_in_at = None
 
     def _on_profile(self, e: ev.AgentProfileChanged, now: float, out: list[Event]) -> None:
@@ -277,14 +260,14 @@ class Router:
             out.append(self._rejected(e, e.agent_id, f"unknown process {unknown[0]!r}"))
             return
         if agent is None:
-            self._add_agent(e.agent_id, e.skills, frozenset(e.channels))
+            self.pool.add(e.agent_id, e.skills, frozenset(e.channels))
             return
         was_available = agent.state is AVAILABLE
         if was_available:
-            self._unindex(agent)
+            self.pool.unindex(agent)
         agent.skills = dict(e.skills)
         agent.channels = frozenset(e.channels)
-        self._build_targets(agent)
+        self.pool.build_targets(agent)
         if was_available:
             self._freed.append(agent)
 
@@ -297,7 +280,7 @@ class Router:
             return
         agent.reachable = e.reachable
         if agent.state is AVAILABLE:
-            self._unindex(agent)
+            self.pool.unindex(agent)
             self._freed.append(agent)
 
     def _on_time(self, e: ev.TimePassed, now: float, out: list[Event]) -> None:
@@ -319,7 +302,7 @@ class Router:
                     continue
                 contact = self._best_contact_for(agent, now)
                 if contact is None:
-                    self._index(agent, now)
+                    self.pool.index(agent, now)
                 else:
                     self._offer(contact, agent, agent.skills[contact.process], now, out)
         fresh = self._fresh
@@ -333,7 +316,7 @@ class Router:
                     self._offer(contact, found[0], found[1], now, out)
 
     def _assign_batch(self, freed: list[AgentRecord], now: float, out: list[Event]) -> None:
-        pairs = assign_batch(freed, self._batch_candidates(freed), self._level_for, now)
+        pairs = assign_batch(freed, self._batch_candidates(freed), self.pool.level_for, now)
         for agent, contact, level in pairs or ():
             self._offer(contact, agent, level, now, out)
 
@@ -343,44 +326,7 @@ class Router:
     def _best_agent_for(
         self, contact: ContactRecord, now: float
     ) -> tuple[AgentRecord, int] | None:
-        if not self._free_heaps:
-            candidates = self.available.get(contact.process)
-            if not candidates:
-                return None
-            return self._pick_agent(contact, candidates.values(), now)
-        bucket: Bucket = contact.bucket  # type: ignore[assignment]
-        best = _free_top(bucket.free_main)
-        if contact.required_level < bucket.base_level:
-            relaxed = _free_top(bucket.free_relaxed)
-            if relaxed is not None and (best is None or relaxed < best):
-                best = relaxed
-        if best is None:
-            return None
-        agent: AgentRecord = best[-1]
-        return agent, agent.skills[contact.process]
-
-    def _pick_agent(
-        self, contact: ContactRecord, agents: Iterable[AgentRecord], now: float
-    ) -> tuple[AgentRecord, int] | None:
-        best: tuple[AgentRecord, int] | None = None
-        best_key: tuple[float, ...] | None = None
-        for agent in agents:
-            level = self._level_for(agent, contact)
-            if level is None:
-                continue
-            key = self._agent_key(agent, level, now)
-            if best_key is None or key < best_key:
-                best, best_key = (agent, level), key
-        return best
-
-    def _level_for(self, agent: AgentRecord, contact: ContactRecord) -> int | None:
-        """The agent's level if it may take the contact now (rule 1), else None."""
-        if agent.state is not AVAILABLE or contact.channel not in agent.channels:
-            return None
-        if contact.channel in ENDPOINT_CHANNELS and not agent.reachable:
-            return None
-        level = agent.skills.get(contact.process, 0)
-        return level if level >= contact.required_level else None
+        return self.pool.best_free_for(contact, now)
 
     def _batch_candidates(self, agents: list[AgentRecord]) -> list[ContactRecord]:
         """For each bucket the freed agents serve, its most urgent contacts, one per such agent."""
@@ -401,7 +347,7 @@ class Router:
     ) -> None:
         self.queue.remove(contact)
         if agent.state is AVAILABLE:
-            self._unindex(agent)
+            self.pool.unindex(agent)
         contact.state = OFFERED
         contact.agent_id = agent.agent_id
         contact.offers += 1
@@ -416,10 +362,10 @@ class Router:
                 waited=now - contact.arrived_at,
             )
         )
-        self._set_state(agent, RESERVED, None, now, out, contact.contact_id)
+        self.pool.set_state(agent, RESERVED, None, now, out, contact.contact_id)
         timeout = contact.bucket.rules.offer_timeout_s
         if timeout is not None:
-            self._schedule(now + timeout, _OFFER, contact.contact_id, contact.offers)
+            self.timers.schedule(now + timeout, OFFER, contact.contact_id, contact.offers)
 
     # ------------------------------------------------- contact lifecycle
 
@@ -512,7 +458,7 @@ class Router:
                 due = at
         contact.timer_at = due
         if due is not None:
-            self._schedule(due, _CONTACT, contact.contact_id, due)
+            self.timers.schedule(due, CONTACT, contact.contact_id, due)
 
     def _requeue(self, contact: ContactRecord, reason: str, now: float, out: list[Event]) -> None:
         """Back to the queue with its original arrival time (rule 5)."""
@@ -554,158 +500,69 @@ class Router:
 
     # --------------------------------------------------- agent lifecycle
 
-    def _add_agent(self, agent_id: str, skills: dict[str, int], channels: frozenset[Channel]) -> None:
-        agent = AgentRecord(
-            agent_id=agent_id, seq=len(self.agents), skills=dict(skills), channels=channels
-        )
-        self._build_targets(agent)
-        self.agents[agent_id] = agent
-
-    def _build_targets(self, agent: AgentRecord) -> None:
-        """The buckets the agent looks at when it frees up, live ones first."""
-        main: list[Bucket] = []
-        relaxed: list[Bucket] = []
-        for process, level in agent.skills.items():
-            if process not in self.catalogue.processes:
-                continue
-            for channel in sorted(agent.channels, key=lambda c: c.value):
-                bucket = self.queue.bucket(process, channel)
-                if level >= bucket.base_level:
-                    main.append(bucket)
-                elif level >= bucket.relaxed_level:
-                    relaxed.append(bucket)
-        agent.main_targets = sorted(main, key=lambda b: not b.live)
-        agent.relaxed_targets = sorted(relaxed, key=lambda b: not b.live)
-
     def _release(self, agent: AgentRecord, now: float, out: list[Event], served: bool) -> None:
         """The agent's contact is gone: wrap-up after service, else straight back."""
         agent.contact_id = None
         if agent.pending is not None:
             state, reason = agent.pending
             agent.pending = None
-            self._set_state(agent, state, reason, now, out)
+            self.pool.set_state(agent, state, reason, now, out)
             if state is OFFLINE:
                 agent.logged_in_at = None
             return
         if served and self.policy.wrap_up_s is not None and self.policy.wrap_up_s > 0:
-            self._set_state(agent, WRAP_UP, None, now, out)
+            self.pool.set_state(agent, WRAP_UP, None, now, out)
             agent.wrap_token += 1
-            self._schedule(now + self.policy.wrap_up_s, _WRAP, agent.agent_id, agent.wrap_token)
+            self.timers.schedule(now + self.policy.wrap_up_s, WRAP, agent.agent_id, agent.wrap_token)
         elif served and self.policy.wrap_up_s is None:
-            self._set_state(agent, WRAP_UP, None, now, out)
+            self.pool.set_state(agent, WRAP_UP, None, now, out)
         else:
             self._make_available(agent, now, out)
 
     def _make_available(self, agent: AgentRecord, now: float, out: list[Event]) -> None:
-        self._set_state(agent, AVAILABLE, None, now, out)
+        self.pool.set_state(agent, AVAILABLE, None, now, out)
         agent.idle_since = now
         self._freed.append(agent)
 
-    def _set_state(
-        self,
-        agent: AgentRecord,
-        state: AgentState,
-        reason: str | None,
-        now: float,
-        out: list[Event],
-        contact_id: str | None = None,
-    ) -> None:
-        if agent.state is AVAILABLE and state is not AVAILABLE:
-            self._unindex(agent)
-        if state in WORKING:
-            if agent.busy_since is None:
-                agent.busy_since = now
-        elif agent.busy_since is not None:
-            agent.busy_s += now - agent.busy_since
-            agent.busy_since = None
-        agent.state, agent.reason, agent.since = state, reason, now
-        if contact_id is not None:
-            agent.contact_id = contact_id
-        out.append(
-            ev.AgentStateChanged(
-                at=now,
-                agent_id=agent.agent_id,
-                state=state,
-                reason=reason,
-                contact_id=agent.contact_id,
-            )
-        )
-
-    def _index(self, agent: AgentRecord, now: float) -> None:
-        """List a free agent under its processes and, for static strategies, in the
-        free-agent heaps of the buckets it serves (best agent on top)."""
-        agent.indexed = True
-        agent.index_token += 1
-        for process in agent.skills:
-            free = self.available.get(process)
-            if free is None:
-                free = self.available[process] = {}
-            free[agent.agent_id] = agent
-        if not self._free_heaps:
-            return
-        token = agent.index_token
-        skills = agent.skills
-        for targets, main in ((agent.main_targets, True), (agent.relaxed_targets, False)):
-            for bucket in targets:
-                if bucket.needs_endpoint and not agent.reachable:
-                    continue
-                heap = bucket.free_main if main else bucket.free_relaxed
-                if len(heap) > 64 and len(heap) > 4 * len(self.available[bucket.process]):
-                    heap[:] = [e for e in heap if _free_entry_is_live(e)]
-                    heapq.heapify(heap)
-                key = self._agent_key(agent, skills[bucket.process], now)
-                heapq.heappush(heap, (*key, token, agent))
-
-    def _unindex(self, agent: AgentRecord) -> None:
-        if not agent.indexed:
-            return
-        agent.indexed = False
-        for process in agent.skills:
-            self.available.get(process, {}).pop(agent.agent_id, None)
-
     # ------------------------------------------------------------ timers
 
-    def _schedule(self, at: float, kind: str, subject: str, token: float) -> None:
-        self._timer_seq += 1
-        heapq.heappush(self._timers, (at, self._timer_seq, kind, subject, token))
-
-    def _timer_is_live(self, timer: tuple[float, int, str, str, float]) -> bool:
+    def _timer_is_live(self, timer: Timer) -> bool:
         _at, _seq, kind, subject, token = timer
-        if kind == _WRAP:
+        if kind == WRAP:
             agent = self.agents.get(subject)
             return bool(agent and agent.state is WRAP_UP and agent.wrap_token == token)
         contact = self.contacts.get(subject)
         if contact is None:
             return False
-        if kind == _OFFER:
+        if kind == OFFER:
             return contact.state is OFFERED and contact.offers == token
         return contact.timer_at == token
 
     def _fire_timers(self, now: float, out: list[Event]) -> None:
         """Fire every timer due by ``now``, each batch at its own time, settling in between."""
-        timers = self._timers
+        timers = self.timers.heap
         while timers and timers[0][0] <= now:
             at = timers[0][0]
             self.now = at
             while timers and timers[0][0] == at:
-                timer = heapq.heappop(timers)
+                timer = self.timers.pop()
                 if self._timer_is_live(timer):
                     self._fire(timer, at, out)
             self._settle(at, out)
 
-    def _fire(self, timer: tuple[float, int, str, str, float], at: float, out: list[Event]) -> None:
+    def _fire(self, timer: Timer, at: float, out: list[Event]) -> None:
         kind, subject = timer[2], timer[3]
-        if kind == _WRAP:
+        if kind == WRAP:
             self._make_available(self.agents[subject], at, out)
             return
         contact = self.contacts[subject]
-        if kind == _CONTACT:
+        if kind == CONTACT:
             self._fire_contact(contact, at, out)
         else:
             agent = self.agents[contact.agent_id or ""]
             self._requeue(contact, DeclineReason.NO_ANSWER.value, at, out)
             agent.contact_id = None
-            self._set_state(agent, PAUSED, DeclineReason.NO_ANSWER.value, at, out)
+            self.pool.set_state(agent, PAUSED, DeclineReason.NO_ANSWER.value, at, out)
 
     def _fire_contact(self, contact: ContactRecord, at: float, out: list[Event]) -> None:
         """The contact's own timer: relax (rule 4), then the wider group, then expiry.
@@ -718,7 +575,7 @@ class Router:
             contact.fallback_at = None
             if contact.state is WAITING:
                 out.append(ev.ContactRequeued(at=at, contact_id=contact.contact_id, reason="fallback"))
-                self._move(contact, contact.bucket.rules.fallback, at, out)  # type: ignore[union-attr]
+                self._move(contact, contact.bucket.rules.fallback, at, out)
                 return
         if contact.expire_at is not None and contact.expire_at <= at:
             contact.expire_at = None
@@ -761,17 +618,3 @@ def profile_event(profile: AgentProfile, at: float) -> ev.AgentProfileChanged:
         channels=tuple(sorted(profile.channels, key=lambda c: c.value)),
     )
 
-
-def _free_entry_is_live(entry: tuple[object, ...]) -> bool:
-    agent: AgentRecord = entry[-1]  # type: ignore[assignment]
-    return agent.indexed and entry[-2] == agent.index_token
-
-
-def _free_top(heap: list[tuple[object, ...]]) -> tuple[object, ...] | None:
-    """The best free agent's entry of a free-agent heap, stale entries dropped."""
-    while heap:
-        top = heap[0]
-        if _free_entry_is_live(top):
-            return top
-        heapq.heappop(heap)
-    return None

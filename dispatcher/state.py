@@ -26,7 +26,7 @@ class ContactState(str, Enum):
     ENDED = "ended"
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, kw_only=True)
 class ContactRecord:
     """One contact as the core sees it.
 
@@ -37,6 +37,7 @@ class ContactRecord:
     """
 
     contact_id: str
+    bucket: Bucket
     channel: Channel
     process: str
     priority: int
@@ -58,7 +59,6 @@ class ContactRecord:
     state: ContactState = ContactState.WAITING
     agent_id: str | None = None
     offers: int = 0
-    bucket: Bucket | None = None
     entry: list[object] | None = None
     relaxed_entry: list[object] | None = None
 

@@ -137,7 +137,6 @@ class WaitingQueue:
     def push(self, contact: ContactRecord) -> None:
         """Add a waiting contact (its priority and arrival time decide its place)."""
         bucket = contact.bucket
-        assert bucket is not None
         self._pushes += 1
         entry: list[object] = [-contact.priority, contact.arrived_at, contact.seq, self._pushes, contact]
         main = bucket.main
@@ -153,7 +152,7 @@ class WaitingQueue:
     def mark_relaxed(self, contact: ContactRecord) -> None:
         """The contact now accepts lower levels: lower-level agents may see it."""
         if contact.entry is not None and contact.relaxed_entry is None:
-            self._push_relaxed(contact.bucket, contact)  # type: ignore[arg-type]
+            self._push_relaxed(contact.bucket, contact)
 
     def _push_relaxed(self, bucket: Bucket, contact: ContactRecord) -> None:
         self._pushes += 1
@@ -169,7 +168,7 @@ class WaitingQueue:
             return
         entry[_CONTACT] = None
         contact.entry = None
-        bucket: Bucket = contact.bucket  # type: ignore[assignment]
+        bucket = contact.bucket
         bucket.count -= 1
         if bucket.head is contact:
             bucket.head = None

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from dispatcher.router import Router
 
-_CORE_MODULES = ("router", "state", "waiting", "policy", "strategies", "batch", "events")
+_CORE_MODULES = ("router", "pool", "timers", "state", "waiting", "policy", "strategies", "batch", "events")
 
 
 @cache

@@ -1,0 +1,42 @@
+"""The routing core's timers: one heap of (time, order, kind, subject, token).
+
+A timer is never cancelled: its owner changes the token it expects
+(``ContactRecord.timer_at``, ``offers``, ``AgentRecord.wrap_token``), and the
+core drops a timer whose token no longer matches when it comes due.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+Timer = tuple[float, int, str, str, float]
+"""(due time, order of scheduling, kind, contact or agent id, token)."""
+
+CONTACT, OFFER, WRAP = "contact", "offer", "wrap"
+"""A contact's relaxation/fallback/expiry, an offer's ring-no-answer, an agent's wrap-up."""
+
+
+class TimerQueue:
+    """Timers in due order; ties in the order they were scheduled."""
+
+    __slots__ = ("heap", "_order")
+
+    def __init__(self) -> None:
+        self.heap: list[Timer] = []
+        self._order = 0
+
+    def __len__(self) -> int:
+        return len(self.heap)
+
+    def schedule(self, at: float, kind: str, subject: str, token: float) -> None:
+        """Add a timer due at ``at``."""
+        self._order += 1
+        heapq.heappush(self.heap, (at, self._order, kind, subject, token))
+
+    def due_at(self) -> float | None:
+        """When the first timer is due (stale or not), or None."""
+        return self.heap[0][0] if self.heap else None
+
+    def pop(self) -> Timer:
+        """Take the first timer."""
+        return heapq.heappop(self.heap)

@@ -365,7 +365,8 @@ class AmiAdapter:
         self._begin()
         try:
             call = self._track(h)
-            if call is not None and call.state == RINGING:
+            if call is not None and call.state == RINGING and call.callback_id is None \
+                    and self._dialled_agent(call, h):
                 call.agent_leg = _text(h.get("DestUniqueid"))
                 call.dial_started = True
         finally:
@@ -381,7 +382,7 @@ class AmiAdapter:
             if call.callback_id is not None:  # the agent's leg of a callback dialling the citizen
                 call.citizen_answered = call.citizen_answered or status == "ANSWER"
                 return
-            if call.state != RINGING:
+            if call.state != RINGING or not self._dialled_agent(call, h):
                 return
             if status == "ANSWER":
                 self._answered(call)
@@ -425,6 +426,16 @@ class AmiAdapter:
             log.info("AMI: event %r is not used by the dispatcher; skipped", name)
 
     # ------------------------------------------------------------ translations
+
+    def _dialled_agent(self, call: PhoneCall, h: codec.Headers) -> bool:
+        """True if a Dial event's destination is the phone of the agent the call is offered to."""
+        dest = _text(h.get("DestChannel")) or ""
+        line = self.by_agent.get(call.agent_id or "")
+        if line is not None and dest.rpartition("-")[0] == line.endpoint:
+            return True
+        log.warning("AMI: %s dials %s, not the phone of %s it was offered to; ignored",
+                    call.channel, dest, call.agent_id)
+        return False
 
     def _answered(self, call: PhoneCall) -> None:
         call.state = TALKING
@@ -626,8 +637,10 @@ class AmiAdapter:
     # ------------------------------------------------------------ link and resync
 
     def _on_lost(self, manager: AmiManager) -> None:
+        if self.link_up:
+            log.warning("AMI: link lost with %d callers known; they are checked again after reconnecting",
+                        len(self.by_contact))
         self.link_up = False
-        log.warning("AMI: link lost; %d callers known, resynchronising after reconnection", len(self.by_contact))
 
     def _on_login(self, manager: AmiManager) -> None:
         self.link_up = True

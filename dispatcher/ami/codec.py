@@ -89,34 +89,46 @@ class FrameReader:
 
 
 def _resplit(frames: list[bytes]) -> list[bytes]:
-    """Cut frames glued to a truncated one (a lost separator) at their first line.
+    """Cut frames glued to a truncated one (a lost separator) where the next one starts.
 
-    A frame never holds a second ``Event:`` or ``Response:`` line, so finding
-    one means the bytes before it are a truncated frame (it is returned as
-    it is; the caller's parser will find it incomplete) followed by a whole one.
+    A frame never holds a second ``Event:`` header, so finding one, at a line
+    start or inside a value (``Channel: PJSIP/truEvent: Hangup``, the tail of a
+    truncated line), means the bytes before it are a truncated frame (returned
+    as they are; handlers find it incomplete) followed by a whole one; so does
+    ``Response:`` inside a value. ``Response:`` as a header of its own is
+    legitimate (OriginateResponse), and so is ``UserEvent: x``.
     """
     out: list[bytes] = []
     for frame in frames:
-        if b"\nEvent: " in frame or b"\nResponse: " in frame:
+        if frame.find(b"Event: ", 7) >= 0 or frame.find(b"Response: ", 10) >= 0:
             out.extend(_cut(frame))
         else:
             out.append(frame)
     return out
 
 
+def _starts(frame: bytes) -> list[int]:
+    """Where frames begin inside ``frame`` (beyond its start)."""
+    cuts: list[int] = []
+    for marker, at_line_start in ((b"Event: ", True), (b"Response: ", False)):
+        i = frame.find(marker, 1)
+        while i >= 0:
+            line_start = frame.rfind(b"\n", 0, i) + 1
+            if (at_line_start and line_start == i) or (
+                line_start != i and frame.find(b": ", line_start, i) >= 0
+            ):
+                cuts.append(i)
+            i = frame.find(marker, i + len(marker))
+    return sorted(set(cuts))
+
+
 def _cut(frame: bytes) -> Iterable[bytes]:
     start = 0
-    i = 0
-    while True:
-        a = frame.find(b"\nEvent: ", i)
-        b = frame.find(b"\nResponse: ", i)
-        nxt = min(x for x in (a, b, len(frame)) if x >= 0)
-        if nxt >= len(frame):
-            break
-        piece = frame[start:nxt].rstrip(b"\r")
+    for cut in _starts(frame):
+        piece = frame[start:cut].rstrip(b"\r\n")
         if piece.strip():
             yield piece
-        start = i = nxt + 1
+        start = cut
     piece = frame[start:]
     if piece.strip():
         yield piece

@@ -251,6 +251,7 @@ class AmiManager(Manager):
         return ok
 
     def connection_lost(self, exc: Any) -> None:
+        was_up = self.authenticated
         self._connected = False
         self.authenticated = False
         if self.pinger:
@@ -258,7 +259,8 @@ class AmiManager(Manager):
             self.pinger = None
         if self.closing:
             return
-        log.error("AMI: connection lost (%s); reconnect in %.2fs", exc or "closed", self._delay)
+        log.log(logging.ERROR if was_up else logging.WARNING, "AMI: connection lost (%s); reconnect in %.2fs",
+                exc or "closed", self._delay)
         self.loop.call_soon(self.on_disconnect, self, exc)
         if self._on_lost is not None:
             self._on_lost(self)

@@ -122,6 +122,21 @@ class AgiCommands:
             return f"200 result={chan.state}\n"
         return "510 Invalid or unknown command\n"
 
+    def duration(self, line: str) -> float:
+        """How long Asterisk takes over a command (prompts play, GET DATA waits for keys), scaled."""
+        upper = line.upper()
+        scale = self.pbx.time_scale
+        if upper.startswith("GET DATA"):
+            script = self.chan.script
+            if script is not None and script.dtmf and script.dtmf[0]:
+                return 0.5 * scale  # a key pressed during the prompt
+            words = line.split()
+            timeout = int(words[3]) / 1000 if len(words) > 3 and words[3].isdigit() else 5.0
+            return (1.0 + timeout) * scale
+        if upper.startswith(("STREAM FILE", "SAY ", "CONTROL STREAM")):
+            return 1.0 * scale
+        return 0.0
+
     def _keys(self) -> str:
         script = self.chan.script
         if script is None or not script.dtmf:
@@ -169,6 +184,11 @@ class FastAgiSession(AgiCommands):
                 line = raw.decode("utf-8", "replace").strip()
                 if not line:
                     continue
+                pause = self.duration(line)
+                if pause:
+                    await asyncio.sleep(pause)
+                if self.detached and self.dead:
+                    break
                 writer.write(self.execute(line).encode("utf-8"))
                 await writer.drain()
         except (ConnectionError, OSError):

@@ -33,6 +33,10 @@ ACTION_CLASSES: dict[str, frozenset[str] | None] = {
     "devicestatelist": frozenset({"call", "reporting"}),
     "getvar": frozenset({"call", "reporting"}),
     "setvar": frozenset({"call"}),
+    "command": frozenset({"command"}),
+    "status": frozenset({"system", "call", "reporting"}),
+    "queueadd": frozenset({"agent"}),
+    "reload": frozenset({"system", "config"}),
 }
 
 
@@ -52,10 +56,10 @@ class ManagerUser:
         return privilege.decode("ascii", "replace").split(",")[0] in self.read
 
     def may_write(self, action: str) -> bool:
-        needed = ACTION_CLASSES.get(action)
-        if needed is None or "all" in self.write:
+        if action in ACTION_CLASSES and ACTION_CLASSES[action] is None:
             return True
-        return bool(needed & self.write)
+        needed = ACTION_CLASSES.get(action, frozenset({"system"}))
+        return "all" in self.write or bool(needed & self.write)
 
     def passes(self, frame: bytes) -> bool:
         """Asterisk's eventfilter: any include must match (if there are some), no exclude may."""

@@ -47,12 +47,17 @@ class Keys:
 
 
 def connect(url: str) -> Redis:
-    """A client that fails fast (no hidden retries): the store handles outages itself."""
+    """A client that fails fast during an outage: the store handles outages itself.
+
+    One immediate retry replaces a pooled connection the server closed while
+    it was down; a stream write retried after a lost reply is recognised by
+    its event ids, so the retry cannot duplicate anything.
+    """
     return Redis.from_url(
         url,
-        retry=Retry(NoBackoff(), 0),
+        retry=Retry(NoBackoff(), 1),
         socket_connect_timeout=1.0,
-        socket_timeout=10.0,
+        socket_timeout=5.0,
         health_check_interval=0,
     )
 

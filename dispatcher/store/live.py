@@ -110,6 +110,7 @@ class RedisStore:
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._down_since: float | None = None
         self._last_error: str | None = None
         self._verify_on_reconnect = False
@@ -160,11 +161,13 @@ class RedisStore:
                 log.warning("store stopped with %d events not written", self._backlog)
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
+            self._stopping = True
+            self._wake.set()
             try:
-                await task
-            except asyncio.CancelledError:
+                await asyncio.wait_for(task, 5.0)
+            except (TimeoutError, asyncio.CancelledError):
                 pass
+            self._stopping = False
 
     async def drained(self) -> None:
         """Wait until every buffered event is written."""
@@ -173,9 +176,10 @@ class RedisStore:
 
     async def _run(self) -> None:
         delay = self.interval
-        while True:
+        while not self._stopping:
             try:
-                await asyncio.wait_for(self._wake.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()
@@ -187,6 +191,10 @@ class RedisStore:
                     log.warning("Redis is back after %.1f s", time.time() - self._down_since)
                 self._down_since, self._last_error, delay = None, None, self.interval
             except _OUTAGE as exc:
+                self._went_down(exc)
+                delay = min(1.0, max(0.05, delay * 2))
+            except Exception as exc:
+                log.exception("store flush failed; retrying")
                 self._went_down(exc)
                 delay = min(1.0, max(0.05, delay * 2))
 

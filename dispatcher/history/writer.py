@@ -35,7 +35,7 @@ from dispatcher.history.models import (
     SkillRow,
 )
 from dispatcher.store.keys import Keys, event_id, seq_of
-from dispatcher.store.live import _OUTAGE
+from dispatcher.store.live import OUTAGE_ERRORS
 from skills.model import Catalogue, SkillMatrix
 
 log = logging.getLogger(__name__)
@@ -204,7 +204,7 @@ class HistoryWriter:
             try:
                 if not await self.step():
                     await asyncio.sleep(poll)
-            except _OUTAGE as exc:
+            except OUTAGE_ERRORS as exc:
                 log.warning("history writer waiting for Redis: %s", exc)
                 await asyncio.sleep(0.5)
 

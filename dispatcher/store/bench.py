@@ -137,7 +137,7 @@ async def _drop_database(url: str, name: str) -> None:
     await conn.close()
 
 
-async def _recovery(redis_url: str, agents: int, waiting: int) -> dict[str, Any]:
+async def _recovery(redis_url: str, agents: int, waiting: int, snapshot_every: int = 5_000) -> dict[str, Any]:
     """Fill a dispatcher process with ``waiting`` contacts and ``agents`` agents, kill -9, time the restart."""
     from dispatcher.store.crashtest import Child
     from dispatcher.store.intake import publish
@@ -145,7 +145,7 @@ async def _recovery(redis_url: str, agents: int, waiting: int) -> dict[str, Any]
     redis = connect(redis_url)
     keys = Keys(f"benchrec{uuid.uuid4().hex[:8]}")
     child = Child("dispatcher.store.runtime",
-                  ["--redis-url", redis_url, "--prefix", keys.prefix, "--agents", str(agents), "--snapshot-every", "5000"])
+                  ["--redis-url", redis_url, "--prefix", keys.prefix, "--agents", str(agents), "--snapshot-every", str(snapshot_every)])
     await child.start()
     now = time.time()
     inputs: list[Event] = [
@@ -204,6 +204,7 @@ async def _run(console: Console, quick: bool) -> dict[str, Any]:
                 finally:
                     await _drop_database(pg_url, pg_name)
             rec = await _recovery(redis_url, agents, waiting)
+            replay = await _recovery(redis_url, agents, waiting, snapshot_every=10**9)
         finally:
             server.stop()
     table = Table(title=f"guichet bench store ({r['events']} events)")
@@ -220,11 +221,16 @@ async def _run(console: Console, quick: bool) -> dict[str, Any]:
         f"recovery ({waiting:,} waiting, {agents:,} agents)", "", f"{rec['recovery_s']:.2f}",
         f"kill -9 -> routing; in process {rec['in_process_s']:.2f} s, {rec['replayed']} inputs replayed",
     )
+    table.add_row(
+        "recovery without checkpoint", "", f"{replay['recovery_s']:.2f}",
+        f"replay of all {replay['replayed']} inputs; in process {replay['in_process_s']:.2f} s",
+    )
     console.print(table)
     lost = (r["events"] - r["stored"]) + sqlite["lost"] + (pg["lost"] if pg else 0)
-    lost += max(0, rec["waiting_before"] - rec["recovered_waiting"])
+    for x in (rec, replay):
+        lost += max(0, x["waiting_before"] - x["recovered_waiting"])
     duplicated = sqlite["duplicated"] + (pg["duplicated"] if pg else 0) + max(0, r["stored"] - r["events"])
-    duplicated += max(0, rec["recovered_waiting"] - rec["waiting_before"])
+    duplicated += sum(max(0, x["recovered_waiting"] - x["waiting_before"]) for x in (rec, replay))
     return {
         "events": r["events"],
         "redis_events_per_s": round(r["per_s"]),
@@ -235,7 +241,8 @@ async def _run(console: Console, quick: bool) -> dict[str, Any]:
         "recovery_s": round(rec["recovery_s"], 3),
         "recovery_in_process_s": round(rec["in_process_s"], 3),
         "recovery_replayed_inputs": rec["replayed"],
-        "recovery_diverged": rec["diverged"],
+        "recovery_diverged": rec["diverged"] + replay["diverged"],
+        "recovery_replay_only_s": round(replay["recovery_s"], 3),
         "waiting": rec["waiting_before"],
         "agents": agents,
         "lost": lost,

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from dispatcher import events as ev
 from dispatcher.events import Event
 from dispatcher.service import Dispatcher
-from dispatcher.store.live import _OUTAGE, RedisStore
+from dispatcher.store.live import OUTAGE_ERRORS, RedisStore
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class IntakeReader:
         while True:
             try:
                 found = await self.store.redis.xread({key: self.last}, count=1000, block=self.block_ms)
-            except _OUTAGE as exc:
+            except OUTAGE_ERRORS as exc:
                 log.warning("intake unreachable: %s", exc)
                 await asyncio.sleep(0.2)
                 continue

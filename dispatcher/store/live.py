@@ -34,7 +34,8 @@ from dispatcher.store.keys import Keys, event_id
 
 log = logging.getLogger(__name__)
 
-_OUTAGE = (RedisConnectionError, RedisTimeoutError, OSError)
+OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+"""What Redis being unreachable looks like to a client."""
 
 
 @dataclass(slots=True)
@@ -89,7 +90,7 @@ class RedisStore:
         *,
         waiting: dict[str, str] | None = None,
         checkpoint: Callable[[], bytes] | None = None,
-        snapshot_every: int = 20_000,
+        snapshot_every: int = 5_000,
         max_flush: int = 5_000,
         interval: float = 0.005,
     ) -> None:
@@ -190,7 +191,7 @@ class RedisStore:
                 if self._down_since is not None:
                     log.warning("Redis is back after %.1f s", time.time() - self._down_since)
                 self._down_since, self._last_error, delay = None, None, self.interval
-            except _OUTAGE as exc:
+            except OUTAGE_ERRORS as exc:
                 self._went_down(exc)
                 delay = min(1.0, max(0.05, delay * 2))
             except Exception as exc:

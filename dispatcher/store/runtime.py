@@ -70,7 +70,7 @@ async def open_live(
     *,
     keys: Keys | None = None,
     clock: Callable[[], float] = time.time,
-    snapshot_every: int = 20_000,
+    snapshot_every: int = 5_000,
 ) -> AsyncIterator[Live]:
     """Recover the dispatcher from Redis and run it with its store, intake and timers."""
     keys = keys or Keys()
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--prefix", default="guichet")
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--processes", type=int, default=8)
-    parser.add_argument("--snapshot-every", type=int, default=20_000)
+    parser.add_argument("--snapshot-every", type=int, default=5_000)
     parser.add_argument("--wrap-up", type=float, default=10.0, help="Wrap-up seconds after a contact.")
     args = parser.parse_args(argv)
     try:

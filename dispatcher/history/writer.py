@@ -17,7 +17,7 @@ import logging
 from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy import case, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -34,7 +34,7 @@ from dispatcher.history.models import (
     ProcessRow,
     SkillRow,
 )
-from dispatcher.store.keys import Keys, event_id, seq_of
+from dispatcher.store.keys import Keys, event_id, read_range, seq_of
 from dispatcher.store.live import OUTAGE_ERRORS
 from skills.model import Catalogue, SkillMatrix
 
@@ -92,7 +92,7 @@ async def sync_reference(engine: AsyncEngine, catalogue: Catalogue, matrix: Skil
                 cols = {c: stmt.excluded[c] for c in rows[0] if c != key}
                 await conn.execute(stmt.on_conflict_do_update(index_elements=[key], set_=cols), rows)
         if matrix.agents:
-            await conn.execute(SkillRow.__table__.delete().where(SkillRow.agent_id.in_(list(matrix.agents))))
+            await conn.execute(delete(SkillRow).where(SkillRow.agent_id.in_(list(matrix.agents))))
         if skills:
             await conn.execute(_insert(conn, SkillRow.__table__), skills)
 
@@ -167,7 +167,7 @@ class HistoryWriter:
     async def step(self) -> int:
         """Write the next page of whole batches; returns the number of events written."""
         last = await self.progress()
-        entries = await self.redis.xrange(self.keys.events, min=event_id(last + 1), max="+", count=self.page)
+        entries = await read_range(self.redis, self.keys.events, event_id(last), self.page)
         if not entries:
             return 0
         if seq_of(entries[0][0]) != last + 1 and last:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dispatcher import events as ev
 from dispatcher.history.models import ContactEventRow, ContactRow
-from dispatcher.store.keys import Keys, seq_of
+from dispatcher.store.keys import Keys, read_new, seq_of
 
 
 @dataclass
@@ -71,14 +71,12 @@ class Audit:
 
     async def read(self, redis: Redis, keys: Keys, count: int = 5_000) -> list[ev.Event]:
         """Check the entries added since the last read; returns their events."""
-        found = await redis.xread({keys.events: f"{self.last_seq}-0"}, count=count)
         out = []
-        for _stream, entries in found:
-            for entry_id, fields in entries:
-                event = ev.loads(fields[b"ev"])
-                source = fields.get(b"src")
-                self.add(seq_of(entry_id), event, source.decode() if source else None)
-                out.append(event)
+        for entry_id, fields in await read_new(redis, keys.events, f"{self.last_seq}-0", count):
+            event = ev.loads(fields[b"ev"])
+            source = fields.get(b"src")
+            self.add(seq_of(entry_id), event, source.decode() if source else None)
+            out.append(event)
         return out
 
     @property

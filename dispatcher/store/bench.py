@@ -25,7 +25,7 @@ from rich.table import Table
 from dispatcher import events as ev
 from dispatcher.events import AgentState, Event
 from dispatcher.router import Router
-from dispatcher.store.keys import Keys, connect
+from dispatcher.store.keys import Keys, connect, last_id, read_new
 from dispatcher.store.live import RedisStore
 from dispatcher.store.loadgen import Load, town
 from dispatcher.store.redis_server import RedisServer
@@ -158,18 +158,18 @@ async def _recovery(redis_url: str, agents: int, waiting: int, snapshot_every: i
     ]
     for start in range(0, len(inputs), 2_000):
         await publish(redis, keys.intake, *inputs[start:start + 2_000])
-    last_intake = (await redis.xrevrange(keys.intake, count=1))[0][0]
+    last_intake = await last_id(redis, keys.intake)
     while await redis.hget(keys.meta, "intake_applied") != last_intake:
         await asyncio.sleep(0.05)
     before = await redis.hlen(keys.waiting)
-    last_seq = int(await redis.hget(keys.meta, "last_seq"))
+    last_seq = int(await redis.hget(keys.meta, "last_seq") or 0)
     child.kill()
     killed = time.perf_counter()
     await publish(redis, keys.intake, ev.ContactArrived(at=time.time(), contact_id="probe", channel=ev.Channel.EMAIL, process="p00"))
     await child.start()
     while True:
-        found = await redis.xread({keys.events: f"{last_seq}-0"}, count=100)
-        if any(b'"contact_queued"' in f[b"ev"] and b'"probe"' in f[b"ev"] for _s, entries in found for _i, f in entries):
+        found = await read_new(redis, keys.events, f"{last_seq}-0", 100)
+        if any(b'"contact_queued"' in f[b"ev"] and b'"probe"' in f[b"ev"] for _i, f in found):
             break
         await asyncio.sleep(0.002)
     recovery = time.perf_counter() - killed

@@ -26,7 +26,7 @@ from redis.asyncio import Redis
 from dispatcher import events as ev
 from dispatcher.store.audit import Audit
 from dispatcher.store.intake import publish
-from dispatcher.store.keys import Keys
+from dispatcher.store.keys import Keys, last_id
 from dispatcher.store.loadgen import Load, town
 
 
@@ -140,8 +140,8 @@ async def drain(redis: Redis, keys: Keys, load: Load, audit: Audit, timeout: flo
     while time.monotonic() < deadline:
         published += await feed(redis, keys, load, audit)
         applied = await redis.hget(keys.meta, "intake_applied")
-        top = await redis.xrevrange(keys.intake, count=1)
-        caught_up = bool(top) and applied is not None and applied == top[0][0]
+        top = await last_id(redis, keys.intake)
+        caught_up = top is not None and applied == top
         if caught_up and not audit.open_contacts:
             break
         if time.monotonic() >= next_round:

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from dispatcher import events as ev
 from dispatcher.events import Event
 from dispatcher.service import Dispatcher
+from dispatcher.store.keys import read_new
 from dispatcher.store.live import OUTAGE_ERRORS, RedisStore
 
 log = logging.getLogger(__name__)
@@ -47,14 +48,13 @@ class IntakeReader:
         key = self.store.keys.intake
         while True:
             try:
-                found = await self.store.redis.xread({key: self.last}, count=1000, block=self.block_ms)
+                found = await read_new(self.store.redis, key, self.last, 1000, self.block_ms)
             except OUTAGE_ERRORS as exc:
                 log.warning("intake unreachable: %s", exc)
                 await asyncio.sleep(0.2)
                 continue
-            for _stream, entries in found:
-                for intake_id, fields in entries:
-                    self.apply(intake_id.decode(), fields.get(b"ev", b""))
+            for intake_id, fields in found:
+                self.apply(intake_id.decode(), fields.get(b"ev", b""))
 
     def apply(self, intake_id: str, line: bytes) -> None:
         """Apply one intake entry (a malformed one is logged and skipped, its id still consumed)."""

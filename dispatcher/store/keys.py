@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -71,3 +72,25 @@ def seq_of(stream_id: bytes | str) -> int:
     """The event number of a stream id."""
     text = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
     return int(text.partition("-")[0])
+
+
+Entry = tuple[bytes, dict[bytes, bytes]]
+"""One stream entry: its id and its fields."""
+
+
+async def read_range(redis: Redis, key: str, after: str | None = None, count: int | None = None) -> list[Entry]:
+    """Entries of a stream after the id ``after`` (all from the start when None), oldest first."""
+    start = "-" if after is None else f"({after}"
+    return cast(list[Entry], await redis.xrange(key, min=start, max="+", count=count))
+
+
+async def read_new(redis: Redis, key: str, after: str, count: int, block_ms: int | None = None) -> list[Entry]:
+    """Entries after ``after``, waiting up to ``block_ms`` for the first one (XREAD)."""
+    found: Any = await redis.xread({key: after}, count=count, block=block_ms)
+    return [entry for _stream, entries in found or [] for entry in entries]
+
+
+async def last_id(redis: Redis, key: str) -> bytes | None:
+    """The id of the newest entry of a stream, or None when it is empty."""
+    top: Any = await redis.xrevrange(key, count=1)
+    return top[0][0] if top else None

@@ -23,6 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -221,14 +222,14 @@ class RedisStore:
         if not taken:
             return
         pipe = self.redis.pipeline(transaction=True)
-        waiting_set: dict[str, str] = {}
+        waiting_set: dict[Any, Any] = {}
         waiting_del: set[str] = set()
-        agents_set: dict[str, str] = {}
+        agents_set: dict[Any, Any] = {}
         source = None
         snapshot = None
         for item in taken:
             for offset, (line, event) in enumerate(zip(item.lines, item.events)):
-                fields = {"ev": line}
+                fields: dict[Any, Any] = {"ev": line}
                 if offset == 0 and item.source is not None:
                     fields["src"] = item.source
                 pipe.xadd(self.keys.events, fields, id=event_id(item.first + offset))
@@ -243,7 +244,7 @@ class RedisStore:
         if agents_set:
             pipe.hset(self.keys.agents, mapping=agents_set)
         last = taken[-1].first + len(taken[-1].lines) - 1
-        meta = {"last_seq": str(last)}
+        meta: dict[Any, Any] = {"last_seq": str(last)}
         if source is not None:
             meta["intake_applied"] = source
         if snapshot is not None:
@@ -272,7 +273,7 @@ class RedisStore:
             self._done([item], item.first + len(item.lines) - 1)
 
     def _live_view(
-        self, e: Event, waiting_set: dict[str, str], waiting_del: set[str], agents_set: dict[str, str]
+        self, e: Event, waiting_set: dict[Any, Any], waiting_del: set[str], agents_set: dict[Any, Any]
     ) -> None:
         if isinstance(e, ev.ContactQueued):
             view = self._waiting_views[e.contact_id] = waiting_view(e)

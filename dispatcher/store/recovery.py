@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -22,7 +23,7 @@ from dispatcher.events import Event
 from dispatcher.policy import RoutingPolicy
 from dispatcher.router import Router
 from dispatcher.store import snapshot
-from dispatcher.store.keys import Keys, event_id, seq_of
+from dispatcher.store.keys import Keys, event_id, read_range
 from dispatcher.store.live import waiting_view
 from skills.model import Catalogue, SkillMatrix
 
@@ -68,8 +69,9 @@ async def recover(
 ) -> Recovered:
     """Rebuild the router from Redis (a new site gives a fresh router)."""
     started = time.perf_counter()
-    meta = {k.decode(): v.decode() for k, v in (await redis.hgetall(keys.meta)).items()}
-    raw = await redis.get(keys.snapshot)
+    raw_meta: Any = await redis.hgetall(keys.meta)
+    meta = {k.decode(): v.decode() for k, v in raw_meta.items()}
+    raw: Any = await redis.get(keys.snapshot)
     router, upto = Router(catalogue, matrix, policy), 0
     if raw is not None:
         try:
@@ -79,10 +81,10 @@ async def recover(
     last_seq = int(meta.get("last_seq", "0"))
     replayed = diverged = 0
     expected: list[Event] = []
-    start = event_id(upto + 1)
+    after = event_id(upto)
     while True:
-        page = await redis.xrange(keys.events, min=start, max="+", count=PAGE)
-        for stream_id, fields in page:
+        page = await read_range(redis, keys.events, after, PAGE)
+        for _stream_id, fields in page:
             event = ev.loads(fields[b"ev"])
             if event.is_input:
                 diverged += len(expected)
@@ -94,7 +96,7 @@ async def recover(
                 diverged += 1
         if len(page) < PAGE:
             break
-        start = event_id(seq_of(page[-1][0]) + 1)
+        after = page[-1][0].decode()
     diverged += len(expected)
     return Recovered(
         router=router,

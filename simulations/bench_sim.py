@@ -27,7 +27,7 @@ from simulations import erlang
 from simulations.draws import draw
 from simulations.engine import Engine
 from simulations.mmc import PROCESS, mmc_scenario
-from simulations.results import estimate
+from simulations.summary import estimate
 
 AGENTS = 50
 LOAD = 0.9 * AGENTS

@@ -1,9 +1,7 @@
-"""Plain records of a simulation: per process and channel, per agent, over replications.
+"""Plain records of one simulated day: per process and channel, per hour, per agent.
 
-One replication gives a ``RunResult``; several give a ``Summary`` where each
-figure is an ``Estimate`` (mean and the half-width of its 95 % confidence
-interval, Student's t over replications). ``compare`` pairs the replications
-of two variants run on the same random streams and estimates the difference.
+``tally`` turns a finished engine into a ``RunResult``; ``summary.py``
+gathers several replications.
 
 Definitions (DESIGN.md):
 - service level: contacts answered within the target (the catalogue's
@@ -17,24 +15,22 @@ Definitions (DESIGN.md):
 
 from __future__ import annotations
 
-import csv
 import math
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import stats
 
 from dispatcher.events import AgentState, Outcome
-from skills.model import ALL_CHANNELS, Catalogue, Channel
+from skills.model import Catalogue, Channel
 
 if TYPE_CHECKING:
     from simulations.engine import Engine
 
 ALL = "*"
 """The process name of the per-channel total rows."""
+
+HOUR_S = 3600.0
 
 WORKING = (AgentState.RESERVED, AgentState.BUSY, AgentState.WRAP_UP)
 
@@ -58,11 +54,15 @@ class AgentClock:
 
 @dataclass(slots=True)
 class QueueResult:
-    """One process on one channel (process ``*``: all processes of the channel)."""
+    """One process on one channel (process ``*``: all processes of the channel).
+
+    ``hour_s``: for the per-hour rows, the start of the hour the contacts arrived in.
+    """
 
     process: str
     channel: str
     target_s: float
+    hour_s: float | None = None
     arrived: int = 0
     answered: int = 0
     answered_in_target: int = 0
@@ -97,6 +97,7 @@ class RunResult:
     """The figures of one replication."""
 
     queues: list[QueueResult]
+    hours: list[QueueResult]
     agents: list[AgentResult]
     contacts: int
     events: int
@@ -139,9 +140,13 @@ class _Contacts:
 
 
 def _rows(
-    keys: list[tuple[str, Channel]], group: np.ndarray, targets: list[float], c: _Contacts
+    keys: list[tuple[str, Channel]],
+    group: np.ndarray,
+    targets: list[float],
+    c: _Contacts,
+    hours: list[float] | None = None,
 ) -> list[QueueResult]:
-    """One row per key; ``group`` gives each contact's key index."""
+    """One row per key (per hour: ``hours[k]``); ``group`` gives each contact's key index."""
     size = len(keys)
 
     def count(mask: np.ndarray | None = None) -> list[int]:
@@ -156,17 +161,18 @@ def _rows(
         if not arrived[k]:
             continue
         row = QueueResult(
-            process,
-            channel.value,
-            targets[k],
-            arrived[k],
-            answered[k],
-            in_target[k],
-            abandoned[k],
-            callbacks[k],
-            expired[k],
-            still_open[k],
-            not_yet_due[k],
+            process=process,
+            channel=channel.value,
+            target_s=targets[k],
+            hour_s=hours[k] if hours is not None else None,
+            arrived=arrived[k],
+            answered=answered[k],
+            answered_in_target=in_target[k],
+            abandoned=abandoned[k],
+            callbacks=callbacks[k],
+            expired=expired[k],
+            still_open=still_open[k],
+            not_yet_due=not_yet_due[k],
         )
         judged = row.arrived - row.not_yet_due
         row.service_level = row.answered_in_target / judged if judged else math.nan
@@ -231,7 +237,19 @@ def tally(engine: Engine, close: float) -> RunResult:
     )
     queues = _rows(key_list, group, targets, contacts)
     totals = [(ALL, ch) for ch in channels]
-    queues += _rows(totals, channel_of_key[group], [math.nan] * len(totals), contacts)
+    by_channel = channel_of_key[group]
+    queues += _rows(totals, by_channel, [math.nan] * len(totals), contacts)
+    hour = (arrival // HOUR_S).astype(np.int64)
+    first = int(hour.min()) if hour.size else 0
+    span = int(hour.max()) - first + 1 if hour.size else 0
+    slots = [(ch, first + h) for ch in channels for h in range(span)]
+    hours = _rows(
+        [(ALL, ch) for ch, _ in slots],
+        by_channel * span + (hour - first),
+        [math.nan] * len(slots),
+        contacts,
+        [h * HOUR_S for _, h in slots],
+    )
     agents = []
     for agent_id, clock in engine.clocks.items():
         clock.move(clock.state, close, scenario.warmup_s)
@@ -251,216 +269,4 @@ def tally(engine: Engine, close: float) -> RunResult:
                 occupancy=working / busy_or_free if busy_or_free > 0 else math.nan,
             )
         )
-    return RunResult(queues, agents, n, engine.events, len(engine.rejected))
-
-
-# ------------------------------------------------------- replications
-
-
-@dataclass(frozen=True, slots=True)
-class Estimate:
-    """A mean over replications and the half-width of its 95 % confidence interval."""
-
-    mean: float
-    half_width: float
-    n: int
-
-    @property
-    def low(self) -> float:
-        return self.mean - self.half_width
-
-    @property
-    def high(self) -> float:
-        return self.mean + self.half_width
-
-    def covers(self, value: float) -> bool:
-        """Whether ``value`` lies in the interval."""
-        return self.low <= value <= self.high
-
-
-def estimate(values: Iterable[float], confidence: float = 0.95) -> Estimate:
-    """Mean and Student-t half-width of the finite ``values`` (NaN when there are none)."""
-    data = np.array([v for v in values if math.isfinite(v)], dtype=float)
-    if data.size == 0:
-        return Estimate(math.nan, math.nan, 0)
-    if data.size == 1:
-        return Estimate(float(data[0]), math.inf, 1)
-    sd = float(data.std(ddof=1))
-    t = float(stats.t.ppf(0.5 + confidence / 2, data.size - 1))
-    return Estimate(float(data.mean()), t * sd / math.sqrt(data.size), int(data.size))
-
-
-QUEUE_METRICS = (
-    "service_level",
-    "pickup_rate",
-    "abandon_rate",
-    "asa_s",
-    "p90_wait_s",
-    "still_open",
-)
-AGENT_METRICS = ("occupancy", "served")
-
-
-@dataclass(frozen=True, slots=True)
-class QueueSummary:
-    """One process on one channel over the replications."""
-
-    process: str
-    channel: str
-    target_s: float
-    arrived: Estimate
-    metrics: dict[str, Estimate]
-
-
-@dataclass(frozen=True, slots=True)
-class AgentSummary:
-    """One agent over the replications."""
-
-    agent_id: str
-    metrics: dict[str, Estimate]
-
-
-@dataclass(frozen=True, slots=True)
-class Summary:
-    """Every figure of a scenario over its replications."""
-
-    queues: list[QueueSummary]
-    agents: list[AgentSummary]
-    replications: int
-    rejected: int
-
-    def queue(self, process: str, channel: str) -> QueueSummary | None:
-        """The summary of ``process`` on ``channel`` (``*``: the channel's total)."""
-        for row in self.queues:
-            if row.process == process and row.channel == channel:
-                return row
-        return None
-
-
-_CHANNEL_ORDER = {c.value: k for k, c in enumerate(ALL_CHANNELS)}
-
-
-def _keys(runs: Sequence[RunResult]) -> list[tuple[str, str]]:
-    """Every (process, channel) seen, by channel (live first), each channel's total last."""
-    keys = {(q.process, q.channel) for run in runs for q in run.queues}
-    return sorted(keys, key=lambda k: (_CHANNEL_ORDER.get(k[1], 99), k[0] == ALL, k[0]))
-
-
-def summarise(runs: Sequence[RunResult]) -> Summary:
-    """The figures of several replications of one scenario."""
-    queues = []
-    for process, channel in _keys(runs):
-        rows = [run.queue(process, channel) for run in runs]
-        found = [r for r in rows if r is not None]
-        queues.append(
-            QueueSummary(
-                process=process,
-                channel=channel,
-                target_s=found[0].target_s,
-                arrived=estimate(r.arrived if r else 0 for r in rows),
-                metrics={m: estimate(getattr(r, m) for r in found) for m in QUEUE_METRICS},
-            )
-        )
-    agents = []
-    for agent_id in dict.fromkeys(a.agent_id for run in runs for a in run.agents):
-        per_run = [a for run in runs for a in run.agents if a.agent_id == agent_id]
-        agents.append(
-            AgentSummary(
-                agent_id, {m: estimate(getattr(a, m) for a in per_run) for m in AGENT_METRICS}
-            )
-        )
-    return Summary(queues, agents, len(runs), sum(run.rejected for run in runs))
-
-
-@dataclass(frozen=True, slots=True)
-class Difference:
-    """Variant B minus variant A for one figure of one process and channel (paired)."""
-
-    process: str
-    channel: str
-    metric: str
-    a: Estimate
-    b: Estimate
-    delta: Estimate
-
-
-def compare(runs_a: Sequence[RunResult], runs_b: Sequence[RunResult]) -> list[Difference]:
-    """B - A per replication pair (same seed, same citizens), with its confidence interval."""
-    found: list[Difference] = []
-    for process, channel in _keys(list(runs_a) + list(runs_b)):
-        pairs = [
-            (a.queue(process, channel), b.queue(process, channel)) for a, b in zip(runs_a, runs_b)
-        ]
-        for metric in QUEUE_METRICS:
-            va = [getattr(a, metric) if a else math.nan for a, _ in pairs]
-            vb = [getattr(b, metric) if b else math.nan for _, b in pairs]
-            found.append(
-                Difference(
-                    process,
-                    channel,
-                    metric,
-                    estimate(va),
-                    estimate(vb),
-                    estimate(y - x for x, y in zip(va, vb)),
-                )
-            )
-    return found
-
-
-# ----------------------------------------------------------------- CSV
-
-
-def write_summary_csv(summary: Summary, path: str | Path) -> None:
-    """One row per process and channel: each figure's mean and 95 % half-width."""
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        header = ["process", "channel", "target_s", "arrived"]
-        for metric in QUEUE_METRICS:
-            header += [metric, f"{metric}_ci"]
-        writer.writerow(header)
-        for q in summary.queues:
-            row: list[object] = [q.process, q.channel, q.target_s, _fmt(q.arrived.mean)]
-            for metric in QUEUE_METRICS:
-                row += [_fmt(q.metrics[metric].mean), _fmt(q.metrics[metric].half_width)]
-            writer.writerow(row)
-
-
-def write_agents_csv(summary: Summary, path: str | Path) -> None:
-    """One row per agent: occupancy and contacts served, mean and 95 % half-width."""
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["agent_id", "occupancy", "occupancy_ci", "served", "served_ci"])
-        for a in summary.agents:
-            occ, served = a.metrics["occupancy"], a.metrics["served"]
-            writer.writerow(
-                [
-                    a.agent_id,
-                    _fmt(occ.mean),
-                    _fmt(occ.half_width),
-                    _fmt(served.mean),
-                    _fmt(served.half_width),
-                ]
-            )
-
-
-def write_difference_csv(differences: Sequence[Difference], path: str | Path) -> None:
-    """One row per process, channel and figure: A, B, B - A and its 95 % half-width."""
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["process", "channel", "metric", "a", "b", "delta", "delta_ci"])
-        for d in differences:
-            writer.writerow(
-                [
-                    d.process,
-                    d.channel,
-                    d.metric,
-                    _fmt(d.a.mean),
-                    _fmt(d.b.mean),
-                    _fmt(d.delta.mean),
-                    _fmt(d.delta.half_width),
-                ]
-            )
-
-
-def _fmt(value: float) -> str:
-    return "" if not math.isfinite(value) else f"{value:.6g}"
+    return RunResult(queues, hours, agents, n, engine.events, len(engine.rejected))

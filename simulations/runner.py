@@ -10,7 +10,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from simulations.draws import draw
 from simulations.engine import Engine
 from simulations.model import Scenario
-from simulations.results import RunResult, Summary, summarise
+from simulations.results import RunResult
+from simulations.summary import Summary, summarise
 
 
 def seeds(seed: int, replications: int) -> list[int]:

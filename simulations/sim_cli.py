@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from simulations.model import Scenario
-    from simulations.results import Difference, Estimate, Summary
+    from simulations.summary import Difference, Estimate, Summary
 
 CatalogueOpt = Annotated[
     Path | None,
@@ -262,6 +262,7 @@ def print_summary(console: Console, summary: Summary, title: str) -> None:
             end_section=total,
         )
     console.print(table)
+    print_hours(console, summary)
     agents = Table(title="Agents")
     agents.add_column("agent")
     agents.add_column("occupancy %", justify="right")
@@ -273,6 +274,27 @@ def print_summary(console: Console, summary: Summary, title: str) -> None:
     console.print(agents)
     if summary.rejected:
         console.print(f"[red]{summary.rejected} inputs rejected by the routing core[/red]")
+
+
+def print_hours(console: Console, summary: Summary) -> None:
+    """Service level per channel and hour of arrival (and the contacts that came)."""
+    from rich.table import Table
+
+    starts = sorted({h.hour_s for h in summary.hours if h.hour_s is not None})
+    if not starts:
+        return
+    table = Table(title="Service level % by hour of arrival (contacts arrived)")
+    table.add_column("channel", no_wrap=True)
+    for start in starts:
+        table.add_column(f"{int(start // 3600):02d}h", justify="right")
+    cells: dict[str, dict[float, str]] = {}
+    for h in summary.hours:
+        sl = h.metrics["service_level"].mean
+        text = "-" if math.isnan(sl) else f"{sl * 100:.0f}"
+        cells.setdefault(h.channel, {})[h.hour_s or 0.0] = f"{text} ({h.arrived.mean:.0f})"
+    for channel, by_hour in cells.items():
+        table.add_row(channel, *(by_hour.get(start, "") for start in starts))
+    console.print(table)
 
 
 def _duration(seconds: float) -> str:
@@ -355,8 +377,8 @@ def register(app: typer.Typer) -> None:
         """Simulate a day of the front desk through the real routing core; report per process and channel."""
         from rich.console import Console
 
-        from simulations.results import write_agents_csv, write_summary_csv
         from simulations.runner import replicate
+        from simulations.summary import write_agents_csv, write_summary_csv
         from skills.errors import SkillFileError
 
         try:
@@ -428,10 +450,10 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
-        from simulations.results import compare, summarise, write_difference_csv
         from simulations.runner import run_variants
         from simulations.scenario import load_schedule, parse_training
         from simulations.scenario import train as train_agents
+        from simulations.summary import compare, summarise, write_difference_csv
         from skills.errors import SkillFileError
 
         if not any((train, matrix_b, strategy_b, schedule_b)):

@@ -88,7 +88,13 @@ def test_simulate_reports_and_exports_the_bundled_day(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "passport" in result.output and "Agents" in result.output
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
-    phone = next(r for r in rows if r["process"] == "*" and r["channel"] == "phone")
+    phone = next(
+        r for r in rows if r["process"] == "*" and r["channel"] == "phone" and not r["hour"]
+    )
+    hourly = [r for r in rows if r["channel"] == "phone" and r["hour"]]
+    assert [r["hour"] for r in hourly][:2] == ["08:00", "09:00"]
+    assert sum(float(r["arrived"]) for r in hourly) == pytest.approx(float(phone["arrived"]))
+    assert "by hour" in result.output
     assert 0 < float(phone["service_level"]) <= 1 and float(phone["arrived"]) > 100
     assert {r["agent_id"] for r in csv.DictReader(agents_out.open(encoding="utf-8"))} >= {
         "a101",

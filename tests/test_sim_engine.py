@@ -12,8 +12,8 @@ from dispatcher.router import Router
 from simulations.draws import draw
 from simulations.engine import Engine, simulate
 from simulations.model import ArrivalInterval, CallbackOffer, Ringing, Scenario, Shift
-from simulations.results import compare
 from simulations.runner import run_variants
+from simulations.summary import compare
 from skills.model import Channel
 from tests.factories import agent, catalogue, matrix
 
@@ -61,6 +61,11 @@ def test_every_contact_has_exactly_one_fate() -> None:
     unknown = result.queue("unknown_process", "phone")
     assert unknown is not None and unknown.answered > 0  # routed to triage
     assert sum(q.arrived for q in result.queues if q.process != "*") == result.contacts
+    for total in (q for q in result.queues if q.process == "*"):
+        hours = [h for h in result.hours if h.channel == total.channel]
+        assert sum(h.arrived for h in hours) == total.arrived
+        assert sum(h.answered_in_target for h in hours) == total.answered_in_target
+        assert {h.hour_s for h in hours} <= {9 * HOUR, 10 * HOUR}
 
 
 def test_agents_work_only_on_their_shift_and_channels() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import dataclasses
+import sys
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -59,8 +60,10 @@ def _sla_lookup() -> Callable[[str, str], float]:
     catalogue = load_catalogue(path) if path else default_catalogue()
 
     def sla_seconds(process: str, channel: str) -> float:
+        """The process's SLA on the channel, else the triage one (a process since removed)."""
+        known = process if process in catalogue.processes else catalogue.triage
         try:
-            return catalogue.target(process, Channel(channel)).sla_seconds
+            return catalogue.target(known, Channel(channel)).sla_seconds
         except (KeyError, ValueError):
             return 20.0
 
@@ -104,7 +107,7 @@ def stats(
     from rich.console import Console
     from rich.table import Table
 
-    from dispatcher.history.stats import DIMENSIONS, FIELD_REFERENCES, agent_days, compute
+    from dispatcher.history.stats import DIMENSIONS, FIELD_REFERENCES, StatRow, agent_days, compute
 
     try:
         zone = ZoneInfo(tz)
@@ -124,14 +127,16 @@ def stats(
     except UserError as exc:
         raise _fail(str(exc)) from None
     now = datetime.now(zone).timestamp()
-    rows = compute(facts, spans, by=dims, sla_seconds=_sla_lookup(), now=now, tz=tz)
-    total = compute(facts, spans, by=(), sla_seconds=_sla_lookup(), now=now, tz=tz)
-    console = Console()
+    sla_seconds = _sla_lookup()
+    rows = compute(facts, spans, by=dims, sla_seconds=sla_seconds, now=now, tz=tz)
+    total = compute(facts, spans, by=(), sla_seconds=sla_seconds, now=now, tz=tz)
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     table = Table(title=f"Guichet statistics {first.date()} -> {last.date()} ({len(facts)} contacts)")
     for name in (*dims, "offered", "answered", "abandoned", "SL", "pick-up", "ASA", "AHT", "occupancy", "callbacks ok"):
         table.add_column(name, justify="left" if name in DIMENSIONS else "right")
-    for r in [*rows, *total]:
-        keys = [getattr(r, d) for d in dims] if r in rows else ["total", *[""] * (len(dims) - 1)]
+    labelled = [([getattr(r, d) for d in dims], r) for r in rows]
+    labelled += [(["total", *[""] * (len(dims) - 1)] if dims else [], r) for r in total]
+    for keys, r in labelled:
         table.add_row(
             *keys, str(r.offered), str(r.answered), str(r.abandoned), _pct(r.service_level), _pct(r.pickup_rate),
             _secs(r.asa_s), _secs(r.aht_s), _pct(r.occupancy), f"{r.callbacks_honoured}/{r.callbacks_due}",
@@ -155,7 +160,7 @@ def stats(
     if csv_path is not None:
         try:
             with csv_path.open("w", newline="", encoding="utf-8") as out:
-                writer = csv.DictWriter(out, fieldnames=[f.name for f in dataclasses.fields(rows[0].__class__)] if rows else ["offered"])
+                writer = csv.DictWriter(out, fieldnames=[f.name for f in dataclasses.fields(StatRow)])
                 writer.writeheader()
                 for r in rows:
                     writer.writerow(dataclasses.asdict(r))

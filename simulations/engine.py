@@ -79,7 +79,8 @@ class Engine:
         self.events = 0
         self._heap: list[tuple[float, int, int, Any]] = []
         self._seq = 0
-        self._answers: list[tuple[int, str, float]] = []
+        self._answers: list[tuple[int, str, float, int]] = []
+        self._level_factors = scenario.level_factors
         self._timer_at: float | None = None
         self._warmup = scenario.warmup_s
         ringing = scenario.ringing
@@ -201,8 +202,8 @@ class Engine:
         if answers:
             ready = answers[:]
             answers.clear()
-            for i, agent_id, at in ready:
-                self._answered(i, agent_id, at)
+            for i, agent_id, at, level in ready:
+                self._answered(i, agent_id, at, level)
 
     def _offered(self, out: ev.ContactOffered) -> None:
         i = self.index[out.contact_id]
@@ -211,16 +212,20 @@ class Engine:
             self.no_answers[i] -= 1
             return
         if self._answer_delay > 0:
-            self._push(out.at + self._answer_delay, _ANSWER, (i, out.agent_id, self.token[i]))
+            payload = (i, out.agent_id, self.token[i], out.level)
+            self._push(out.at + self._answer_delay, _ANSWER, payload)
         else:
-            self._answers.append((i, out.agent_id, out.at))
+            self._answers.append((i, out.agent_id, out.at, out.level))
 
-    def _answered(self, i: int, agent_id: str, now: float) -> None:
+    def _answered(self, i: int, agent_id: str, now: float, level: int) -> None:
         self._apply(_ANSWERED(at=now, contact_id=self.contact_ids[i], agent_id=agent_id))
         if math.isnan(self.answered_at[i]):  # the first pick-up (RONA may offer again)
             self.answered_at[i] = now
+        handling = self.handling_s[i]
+        if self._level_factors:
+            handling *= self._level_factors.get(level, 1.0)
         self._seq += 1
-        heapq.heappush(self._heap, (now + self.handling_s[i], self._seq, _COMPLETE, i))
+        heapq.heappush(self._heap, (now + handling, self._seq, _COMPLETE, i))
 
     # ---------------------------------------------------------- events
 
@@ -247,10 +252,10 @@ class Engine:
             self.index[callback_id] = j
             self._apply(ev.CallbackRequested(at=now, contact_id=cid, callback_id=callback_id))
 
-    def _answer(self, payload: tuple[int, str, int], now: float) -> None:
-        i, agent_id, token = payload
+    def _answer(self, payload: tuple[int, str, int, int], now: float) -> None:
+        i, agent_id, token, level = payload
         if self.token[i] == token:
-            self._answered(i, agent_id, now)
+            self._answered(i, agent_id, now, level)
 
     def _complete(self, i: int, now: float) -> None:
         self._apply(_COMPLETED(at=now, contact_id=self.contact_ids[i]))

@@ -136,6 +136,8 @@ class Scenario:
     - ``patience``: per live channel, the mean patience of a waiting citizen
       (exponential, as in Erlang A); a channel absent here: infinite patience.
     - ``schedule``: the agents' shifts; None: every agent of the matrix, all day.
+    - ``level_factors``: handling-time multiplier by the level of the agent who serves
+      (e.g. ``{1: 1.3}``: a trainee takes 30 % longer); a level absent here: 1.
     - ``warmup_s``: contacts arriving before this are routed but left out of the results.
     - ``close_s``: the simulation stops here (contacts still open are counted as such);
       None: after the last shift, or when everything ended if there is no schedule.
@@ -151,6 +153,7 @@ class Scenario:
     schedule: tuple[Shift, ...] | None = None
     callback: CallbackOffer | None = None
     ringing: Ringing = field(default_factory=Ringing)
+    level_factors: dict[int, float] = field(default_factory=dict)
     warmup_s: float = 0.0
     close_s: float | None = None
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from simulations.model import Scenario
     from simulations.summary import Difference, Estimate, Summary
+    from skills.model import Channel
 
 CatalogueOpt = Annotated[
     Path | None,
@@ -82,6 +83,13 @@ CallbackOpt = Annotated[
 ShareOpt = Annotated[
     float, typer.Option("--callback-share", help="Share of callers offered a callback who take it.")
 ]
+LevelOpt = Annotated[
+    str,
+    typer.Option(
+        "--level-factors",
+        help="Handling-time multiplier by the serving agent's level, e.g. '1=1.3,3=0.9'.",
+    ),
+]
 NoAnswerOpt = Annotated[
     float,
     typer.Option("--no-answer", help="Probability that an agent lets a phone offer ring out."),
@@ -110,11 +118,11 @@ def _first_line(exc: Exception) -> str:
     return lines[0] + more
 
 
-def _patience(spec: str) -> dict[object, float]:
+def _patience(spec: str) -> dict[Channel, float]:
     from simulations.scenario import ScenarioError
     from skills.model import Channel
 
-    found: dict[object, float] = {}
+    found: dict[Channel, float] = {}
     for part in (p.strip() for p in spec.split(",") if p.strip()):
         name, _, value = part.partition("=")
         try:
@@ -132,6 +140,23 @@ def _patience(spec: str) -> dict[object, float]:
     return found
 
 
+def _level_factors(spec: str) -> dict[int, float]:
+    from simulations.scenario import ScenarioError
+    from skills.model import LEVELS
+
+    found: dict[int, float] = {}
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        level, _, value = part.partition("=")
+        try:
+            factor = float(value)
+        except ValueError:
+            factor = -1.0
+        if not level.strip().isdigit() or int(level) not in LEVELS or factor <= 0:
+            raise ScenarioError("--level-factors", f"{part!r}: expected level=factor, e.g. 1=1.3")
+        found[int(level)] = factor
+    return found
+
+
 def _scenario(
     catalogue_path: Path | None,
     matrix_path: Path | None,
@@ -146,6 +171,7 @@ def _scenario(
     callback_share: float,
     no_answer: float,
     ring: float,
+    level_factors: str,
 ) -> Scenario:
     """The scenario the options describe (files are checked; errors carry file and line)."""
     from dataclasses import replace
@@ -208,10 +234,11 @@ def _scenario(
         policy=policy,
         handling=handling,
         handling_cv=cv,
-        patience=_patience(patience),  # type: ignore[arg-type]
+        patience=_patience(patience),
         schedule=schedule,
         callback=CallbackOffer(callback_after, callback_share) if callback_after > 0 else None,
         ringing=Ringing(answer_delay_s=ring, no_answer_probability=no_answer),
+        level_factors=_level_factors(level_factors),
     )
 
 
@@ -366,6 +393,7 @@ def register(app: typer.Typer) -> None:
         callback_share: ShareOpt = 0.5,
         no_answer: NoAnswerOpt = 0.02,
         ring: RingOpt = 3.0,
+        level_factors: LevelOpt = "",
         replications: ReplicationsOpt = 10,
         seed: SeedOpt = 1,
         csv: CsvOpt = None,
@@ -396,6 +424,7 @@ def register(app: typer.Typer) -> None:
                 callback_share,
                 no_answer,
                 ring,
+                level_factors,
             )
         except (ValueError, SkillFileError) as exc:
             raise _fail(_first_line(exc)) from None
@@ -441,6 +470,7 @@ def register(app: typer.Typer) -> None:
         callback_share: ShareOpt = 0.5,
         no_answer: NoAnswerOpt = 0.02,
         ring: RingOpt = 3.0,
+        level_factors: LevelOpt = "",
         replications: ReplicationsOpt = 10,
         seed: SeedOpt = 1,
         csv: CsvOpt = None,
@@ -460,7 +490,16 @@ def register(app: typer.Typer) -> None:
             raise _fail(
                 "say what variant B changes: --train, --matrix-b, --strategy-b or --schedule-b"
             )
-        options = (handling, cv, patience, callback_after, callback_share, no_answer, ring)
+        options = (
+            handling,
+            cv,
+            patience,
+            callback_after,
+            callback_share,
+            no_answer,
+            ring,
+            level_factors,
+        )
         try:
             a = _scenario(catalogue, matrix, forecast, schedule, strategy, wrap_up, *options)
             b = _scenario(

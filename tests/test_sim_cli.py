@@ -128,6 +128,7 @@ def test_whatif_trains_agents_on_passports_and_reports_the_difference(tmp_path: 
         ),
         (["simulate", "--strategy", "fastest"], "unknown strategy 'fastest'"),
         (["simulate", "--patience", "phone=soon"], "expected channel=seconds"),
+        (["simulate", "--level-factors", "4=2"], "expected level=factor"),
         (["whatif"], "say what variant B changes"),
         (["whatif", "--strategy-b", "fewest_skills", "--matrix", __file__], "test_sim_cli.py:1: "),
         (["whatif", "--train", "3:pasport:2"], "unknown process 'pasport'"),

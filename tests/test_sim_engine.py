@@ -150,3 +150,20 @@ def test_the_recorded_inputs_replayed_into_a_fresh_core_give_the_same_outcomes()
         if outcome is not None
     }
     assert ended == simulated and Outcome.CALLBACK_SCHEDULED in ended.values()
+
+
+def test_a_slower_level_stretches_the_handling_times_of_the_same_citizens() -> None:
+    base = day(
+        handling="deterministic",
+        patience={},
+        arrivals=day().arrivals[:1],
+        policy=RoutingPolicy(wrap_up_s=0.0),
+    )
+    plain, slow = simulate(base, 6), simulate(replace(base, level_factors={3: 2.0}), 6)
+    a1_plain = next(a for a in plain.agents if a.agent_id == "a1")  # passport level 3
+    a1_slow = next(a for a in slow.agents if a.agent_id == "a1")
+    a4_plain = next(a for a in plain.agents if a.agent_id == "a4")  # passport level 2
+    assert a1_plain.served > 0 and a4_plain.working_s > 0
+    assert a1_slow.working_s / a1_slow.served == pytest.approx(
+        2 * a1_plain.working_s / a1_plain.served
+    )

@@ -33,9 +33,7 @@ async def test_sigkill_loses_and_duplicates_nothing(
         assert audit.violations() == dict.fromkeys(audit.violations(), 0)
         assert not audit.open_contacts
         assert set(audit.outcomes) == audit.queued
-        intake_ids = {i.decode() for i, _f in await redis.xrange(keys.intake)}
-        assert audit.sources == intake_ids
-        assert published + 60 == len(intake_ids)  # the 60 agents' logins
+        assert audit.sources == set(published)
         assert [r["diverged"] for r in dispatcher.ready] == [0] * len(dispatcher.ready)
         assert sum(r["replayed"] for r in dispatcher.ready) > 0
     finally:

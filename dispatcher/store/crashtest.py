@@ -70,15 +70,17 @@ class Child:
             self.process.wait()
 
 
-async def feed(redis: Redis, keys: Keys, load: Load, audit: Audit) -> int:
-    """Publish the inputs due now and show the load the decisions persisted since last time."""
+async def feed(redis: Redis, keys: Keys, load: Load, audit: Audit) -> list[str]:
+    """Publish the inputs due now and show the load the decisions persisted since last time.
+
+    Returns the intake ids published.
+    """
     now = time.time()
     due = load.due(now)
-    if due:
-        await publish(redis, keys.intake, *due)
+    ids = await publish(redis, keys.intake, *due) if due else []
     decisions = [e for e in await audit.read(redis, keys) if not e.is_input]
     load.observe(decisions, now)
-    return len(due)
+    return ids
 
 
 async def run(
@@ -92,10 +94,10 @@ async def run(
     rate: float = 12.0,
     agents: int = 60,
     seed: int = 11,
-) -> tuple[Audit, Child, Child, int]:
+) -> tuple[Audit, Child, Child, list[str]]:
     """Run the load for ``seconds`` and at least ``kills`` SIGKILLs of the dispatcher, then drain.
 
-    Returns the audit, the two children and the number of inputs published.
+    Returns the audit, the two children and the intake ids of every input published.
     """
     rng = random.Random(seed)
     catalogue, matrix = town(agents)
@@ -105,9 +107,8 @@ async def run(
     dispatcher = Child("dispatcher.store.runtime", [*base, "--agents", str(agents), "--snapshot-every", "300", "--wrap-up", "1"])
     writer = Child("dispatcher.history.writer", [*base, "--database-url", database_url])
     await asyncio.gather(dispatcher.start(), writer.start())
-    await publish(redis, keys.intake, *load.login(time.time()))
+    published = await publish(redis, keys.intake, *load.login(time.time()))
     audit = Audit()
-    published = 0
     end = time.monotonic() + seconds
     next_kill: float | None = time.monotonic() + rng.uniform(0.2, 0.6)
     restarts: list[asyncio.Task[Any]] = []
@@ -131,9 +132,9 @@ async def run(
     return audit, dispatcher, writer, published
 
 
-async def drain(redis: Redis, keys: Keys, load: Load, audit: Audit, timeout: float = 30.0) -> int:
+async def drain(redis: Redis, keys: Keys, load: Load, audit: Audit, timeout: float = 30.0) -> list[str]:
     """Stop arrivals, hang up every open contact (again each second) until all have ended."""
-    published = 0
+    published: list[str] = []
     hung_up: set[str] = set()
     deadline = time.monotonic() + timeout
     next_round = time.monotonic() + 1.0
@@ -147,9 +148,9 @@ async def drain(redis: Redis, keys: Keys, load: Load, audit: Audit, timeout: flo
         if time.monotonic() >= next_round:
             todo = sorted(audit.open_contacts - hung_up)
             if todo:
-                await publish(redis, keys.intake, *(ev.ContactAbandoned(at=time.time(), contact_id=c) for c in todo))
+                hangups = [ev.ContactAbandoned(at=time.time(), contact_id=c) for c in todo]
+                published += await publish(redis, keys.intake, *hangups)
                 hung_up.update(todo)
-                published += len(todo)
             next_round = time.monotonic() + 1.0
         await asyncio.sleep(0.02)
     while await audit.read(redis, keys):

@@ -293,10 +293,13 @@ class RedisStore:
             agents_set[e.agent_id] = agent_view(e)
 
     async def trim(self, snapshot_upto: int) -> None:
-        """Drop stream entries both covered by the checkpoint and written to the SQL history."""
-        raw = await self.redis.hget(self.keys.meta, "history_seq")
-        if raw is None:
+        """Drop event entries both covered by the checkpoint and written to the SQL history,
+        and intake entries already applied (the last one stays: it marks the position)."""
+        history_seq, applied = await self.redis.hmget(self.keys.meta, ["history_seq", "intake_applied"])
+        if applied is not None:
+            await self.redis.xtrim(self.keys.intake, minid=applied, approximate=False)
+        if history_seq is None:
             return
-        floor = min(snapshot_upto, int(raw)) + 1
+        floor = min(snapshot_upto, int(history_seq)) + 1
         if floor > 1:
             await self.redis.xtrim(self.keys.events, minid=event_id(floor), approximate=False)

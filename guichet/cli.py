@@ -29,6 +29,7 @@ def _root(
 
 # Modules that add their commands to the app through a ``register(app)`` function.
 COMMAND_MODULES: list[str] = [
+    "guichet.server_cli",
     "simulations.staffing_cli",
     "simulations.sim_cli",
     "skills.cli",

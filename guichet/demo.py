@@ -1,0 +1,260 @@
+"""``guichet demo``: the embedded town hall, for a newcomer to see every part work.
+
+A simulated Asterisk (real AMI and FastAGI over TCP on 127.0.0.1) receives
+calls from citizens who press keys in the IVR, wait with music, hang up when
+their patience runs out, and talk with the agent whose softphone the
+dispatcher rings. Visitors take counter tickets (the kiosk's
+``ContactArrived``) and desk agents call them, serve them or mark a no-show.
+All of it goes through the real server (``guichet.townhall``): the private
+Redis, the recovered dispatcher, the routing core, the SQL history. Time is
+compressed: a talk lasts seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.logging import RichHandler
+from rich.table import Table
+
+from dispatcher import events as ev
+from dispatcher.events import AgentState, Event
+from dispatcher.fake_asterisk import FakeAsterisk, wait_until
+from dispatcher.fake_asterisk.pbx import AgentPhone
+from dispatcher.policy import RoutingPolicy
+from guichet.config import Settings
+from guichet.townhall import TownHall, run_town_hall
+from ivr.menu import GENERALIST, Menu
+from skills.catalogue import default_catalogue
+from skills.matrix import default_matrix
+from skills.model import Catalogue, Channel, SkillMatrix
+
+FIRST_NAMES = ("Hélène", "Gaëlle", "Jérôme", "Zoé", "Noël", "Anaïs", "François", "Chloé", "Raphaël", "Inès")
+COUNTER_PROCESSES = ("passport", "id_card", "id_collection", "birth_certificate", "electoral_roll", "school_enrolment")
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """How busy the simulated town hall is."""
+
+    seconds: float = 40.0
+    calls_per_minute: float = 110.0
+    visitors_per_minute: float = 30.0
+    talk_s: tuple[float, float] = (3.0, 9.0)
+    desk_s: tuple[float, float] = (4.0, 12.0)
+    patience_s: float = 25.0
+    no_show: float = 0.05
+    seed: int = 1
+
+
+@dataclass
+class DemoTally:
+    """What the simulated citizens did."""
+
+    calls: int = 0
+    visitors: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    offers: Counter[str] = field(default_factory=Counter)
+    rona: int = 0
+
+
+def menu_paths(menu: Menu, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
+    """Every key sequence of the IVR menu with the process it leads to."""
+    found: list[tuple[tuple[str, ...], str]] = []
+    for key, choice in menu.choices.items():
+        if isinstance(choice, Menu):
+            found.extend(menu_paths(choice, (*prefix, key)))
+        elif choice != GENERALIST:
+            found.append(((*prefix, key), choice))
+    return found
+
+
+class SimulatedCitizens:
+    """Callers and visitors arriving at random, and the desk agents' clicks."""
+
+    def __init__(self, hall: TownHall, fake: FakeAsterisk, plan: DemoPlan) -> None:
+        self.hall = hall
+        self.fake = fake
+        self.plan = plan
+        self.rng = random.Random(plan.seed)
+        self.paths = menu_paths(hall.ivr.config.menu)
+        self.tally = DemoTally()
+        self.loop = asyncio.get_running_loop()
+        hall.dispatcher.add_sink(self.on_events)
+
+    def on_events(self, batch: Sequence[Event]) -> None:
+        """Desk agents answer their tickets; a paused agent (ring-no-answer) comes back later."""
+        for e in batch:
+            if isinstance(e, ev.ContactOffered):
+                self.tally.offers[e.channel.value] += 1
+                if e.channel is Channel.COUNTER:
+                    self.loop.call_later(1.0, self.visitor_at_desk, e.contact_id, e.agent_id)
+            elif isinstance(e, ev.ContactEnded):
+                self.tally.outcomes[e.outcome.value] += 1
+            elif isinstance(e, ev.AgentStateChanged) and e.state is AgentState.PAUSED and e.reason == "no_answer":
+                self.tally.rona += 1
+                self.loop.call_later(8.0, self.submit, ev.AgentStatusSet, {"agent_id": e.agent_id, "state": AgentState.AVAILABLE})
+
+    def submit(self, kind: type[Event], fields: dict[str, object]) -> None:
+        self.hall.dispatcher.submit(kind(at=self.hall.dispatcher.clock(), **fields))  # type: ignore[call-arg]
+
+    def visitor_at_desk(self, contact_id: str, agent_id: str) -> None:
+        if self.rng.random() < self.plan.no_show:
+            self.submit(ev.ContactAbandoned, {"contact_id": contact_id})
+            return
+        self.submit(ev.OfferAnswered, {"contact_id": contact_id, "agent_id": agent_id})
+        self.loop.call_later(self.rng.uniform(*self.plan.desk_s), self.submit, ev.ContactCompleted, {"contact_id": contact_id})
+
+    def call(self) -> None:
+        """A citizen phones: keys for a process (or none: the generalist route), then waits."""
+        self.tally.calls += 1
+        roll = self.rng.random()
+        if roll < 0.06:
+            keys: tuple[str, ...] = ("",)
+        elif roll < 0.10:
+            keys = ("8", "8", "8")
+        else:
+            keys = self.rng.choice(self.paths)[0]
+        number = f"06{self.rng.randrange(10**8):08d}"
+        self.fake.place_call(
+            number,
+            self.rng.choice(FIRST_NAMES),
+            dtmf=[*keys, "2"],
+            patience=self.rng.expovariate(1.0 / self.plan.patience_s),
+            talk_time=self.rng.uniform(*self.plan.talk_s),
+        )
+
+    def visit(self) -> None:
+        """A visitor takes a ticket at the kiosk."""
+        self.tally.visitors += 1
+        self.submit(
+            ev.ContactArrived,
+            {
+                "contact_id": f"T{self.tally.visitors:04d}",
+                "channel": Channel.COUNTER,
+                "process": self.rng.choice(COUNTER_PROCESSES),
+                "ticket": f"A{self.tally.visitors:03d}",
+            },
+        )
+
+    async def run(self, seconds: float) -> None:
+        """Citizens arrive as two Poisson streams for ``seconds``."""
+        end = time.monotonic() + seconds
+        next_call = time.monotonic() + self.rng.expovariate(self.plan.calls_per_minute / 60.0)
+        next_visit = time.monotonic() + self.rng.expovariate(self.plan.visitors_per_minute / 60.0)
+        while (now := time.monotonic()) < end:
+            if now >= next_call:
+                self.call()
+                next_call += self.rng.expovariate(self.plan.calls_per_minute / 60.0)
+            if now >= next_visit:
+                self.visit()
+                next_visit += self.rng.expovariate(self.plan.visitors_per_minute / 60.0)
+            await asyncio.sleep(max(0.0, min(next_call, next_visit, end) - time.monotonic()))
+
+
+def board(hall: TownHall, tally: DemoTally, elapsed: float) -> Group:
+    """The live view: waiting per channel, agents by state, the day's figures so far."""
+    router = hall.dispatcher.router
+    waiting = Counter(c.channel.value for c in router.queue.contacts.values())
+    states = Counter(a.state.value for a in router.agents.values())
+    rows = hall.stats.rows(time.time(), by=())
+    total = rows[0] if rows else None
+    head = Table(title=f"Guichet — simulated town hall, {elapsed:4.0f} s", expand=True)
+    for name in ("calls", "visitors", "waiting (phone/counter)", "agents available/busy/wrap-up/paused"):
+        head.add_column(name, justify="right")
+    head.add_row(
+        str(tally.calls),
+        str(tally.visitors),
+        f"{waiting.get('phone', 0)} / {waiting.get('counter', 0)}",
+        f"{states.get('available', 0)} / {states.get('reserved', 0) + states.get('busy', 0)}"
+        f" / {states.get('wrap_up', 0)} / {states.get('paused', 0)}",
+    )
+    figures = Table(expand=True)
+    for name in ("offered", "answered", "abandoned", "service level", "pick-up rate", "ASA", "ring-no-answer"):
+        figures.add_column(name, justify="right")
+    if total is not None:
+        figures.add_row(
+            str(total.offered),
+            str(total.answered),
+            str(total.abandoned),
+            _pct(total.service_level),
+            _pct(total.pickup_rate),
+            "-" if total.asa_s is None else f"{total.asa_s:.1f} s",
+            str(tally.rona),
+        )
+    return Group(head, figures)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
+async def run_demo(
+    plan: DemoPlan,
+    data_dir: Path,
+    console: Console,
+    catalogue: Catalogue | None = None,
+    matrix: SkillMatrix | None = None,
+) -> tuple[DemoTally, str]:
+    """Run the embedded town hall for ``plan.seconds``; returns the tally and the history URL."""
+    catalogue = catalogue or default_catalogue()
+    matrix = matrix or default_matrix(catalogue)
+    secret = secrets.token_urlsafe(16)
+    endpoints = [p.endpoint for p in matrix.agents.values() if p.endpoint]
+    # the fourth softphone never picks up: the demo shows ring-no-answer (rule 5)
+    phones = [
+        AgentPhone(endpoint, endpoint.rpartition("agent")[2], mode="no_answer" if i == 3 else "answer")
+        for i, endpoint in enumerate(endpoints)
+    ]
+    fake = FakeAsterisk(agents=phones, secrets={"guichet": secret}, agi_address=("127.0.0.1", 9))
+    await fake.start()
+    settings = Settings(data_dir=data_dir, ami_port=fake.ami_port, ami_secret=secret, agi_port=0)
+    policy = RoutingPolicy(wrap_up_s=1.5)
+    try:
+        async with run_town_hall(settings, catalogue, matrix, policy) as hall:
+            fake.agi_address = ("127.0.0.1", hall.ivr.port)
+            await wait_until(lambda: hall.ami.link_up and not hall.ami.resyncing, timeout=10.0)
+            for agent_id in matrix.agents:
+                hall.dispatcher.submit(
+                    ev.AgentStatusSet(at=hall.dispatcher.clock(), agent_id=agent_id, state=AgentState.AVAILABLE)
+                )
+            citizens = SimulatedCitizens(hall, fake, plan)
+            started = time.monotonic()
+            arrivals = asyncio.create_task(citizens.run(plan.seconds))
+            with Live(board(hall, citizens.tally, 0.0), console=console, refresh_per_second=4) as live:
+                while not arrivals.done():
+                    await asyncio.sleep(0.5)
+                    live.update(board(hall, citizens.tally, time.monotonic() - started))
+            await arrivals
+            return citizens.tally, hall.database_url
+    finally:
+        await fake.stop()
+
+
+def main(plan: DemoPlan, data_dir: Path | None, console: Console) -> None:
+    """Run the demo, then print the day's statistics from the SQL history."""
+    from dispatcher.history.cli import stats
+
+    where = data_dir or Path(tempfile.mkdtemp(prefix="guichet-demo-"))
+    logging.basicConfig(level=logging.WARNING, handlers=[RichHandler(console=console, show_path=False)], force=True)
+    console.print(
+        f"[bold]Guichet demo[/bold]: a simulated Asterisk (AMI and FastAGI over TCP), the IVR, the dispatcher, "
+        f"a private Redis and a SQLite history under {where}. {plan.seconds:.0f} s of compressed time."
+    )
+    tally, database_url = asyncio.run(run_demo(plan, where, console))
+    console.print(
+        f"{tally.calls} calls and {tally.visitors} visitors; offers by channel: {dict(tally.offers)}; "
+        f"outcomes: {dict(tally.outcomes)}; ring-no-answer: {tally.rona}."
+    )
+    stats(start=None, end=None, by="process,channel", csv_path=None, database_url=database_url, tz="Europe/Paris")

@@ -1,0 +1,76 @@
+"""``guichet serve`` (the server, on a real Asterisk) and ``guichet demo`` (the simulated town hall)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import typer
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def demo(
+    seconds: float = typer.Option(40.0, "--seconds", min=5.0, help="How long the town hall runs (real seconds)."),
+    calls: float = typer.Option(110.0, "--calls-per-minute", min=0.0, help="Phone calls per minute."),
+    visitors: float = typer.Option(30.0, "--visitors-per-minute", min=0.0, help="Counter visitors per minute."),
+    seed: int = typer.Option(1, "--seed", help="Seed of the simulated citizens."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Where Redis and SQLite live (default: a new temporary folder)."),
+) -> None:
+    """Run the embedded town hall: simulated Asterisk, IVR, dispatcher, Redis and SQL, live."""
+    from rich.console import Console
+
+    from guichet.demo import DemoPlan, main
+
+    plan = DemoPlan(seconds=seconds, calls_per_minute=calls, visitors_per_minute=visitors, seed=seed)
+    main(plan, data_dir, Console())
+
+
+def serve(
+    config: Path = typer.Option(None, "--config", help="TOML settings file (default: $GUICHET_CONFIG)."),
+) -> None:
+    """Run the server against the Asterisk of the settings (GUICHET_AMI_*), until Ctrl-C."""
+    from rich.console import Console
+
+    from guichet.config import ConfigError, load_settings
+    from guichet.townhall import run_town_hall
+    from skills.catalogue import default_catalogue, load_catalogue
+    from skills.errors import SkillFileError
+    from skills.matrix import default_matrix, load_matrix
+
+    console = Console()
+    try:
+        settings = load_settings(config)
+        catalogue = load_catalogue(settings.catalogue) if settings.catalogue else default_catalogue()
+        matrix = load_matrix(settings.skill_matrix, catalogue) if settings.skill_matrix else default_matrix(catalogue)
+    except (ConfigError, SkillFileError) as exc:
+        raise _fail(str(exc)) from None
+
+    async def _run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with run_town_hall(settings, catalogue, matrix) as hall:
+            console.print(
+                f"Guichet serving: AMI {settings.ami_host}:{settings.ami_port}, FastAGI on "
+                f"{settings.agi_host}:{hall.ivr.port}, Redis {hall.redis_url}, history {hall.database_url}; "
+                f"{len(hall.dispatcher.router.queue)} contacts recovered waiting."
+            )
+            await stop.wait()
+        console.print("Guichet stopped cleanly.")
+
+    try:
+        asyncio.run(_run())
+    except OSError as exc:
+        raise _fail(str(exc)) from None
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` and ``demo`` to the ``guichet`` command."""
+    app.command("demo")(demo)
+    app.command("serve")(serve)

@@ -268,7 +268,9 @@ class Engine:
         agent_id, channels = payload
         self.on_shift[agent_id] += 1
         agent = self.router.agents[agent_id]
-        if channels is not None and channels != agent.channels:
+        if channels is None:  # the shift serves the channels of the agent's matrix row
+            channels = self.scenario.matrix.agents[agent_id].channels
+        if channels != agent.channels:
             self._apply(
                 ev.AgentProfileChanged(
                     at=now,

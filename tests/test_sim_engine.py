@@ -85,6 +85,19 @@ def test_agents_work_only_on_their_shift_and_channels() -> None:
     assert a4.served >= passport.answered > 0
 
 
+def test_a_shift_without_channels_gives_back_the_matrix_channels() -> None:
+    shifts = (
+        Shift("a4", 9 * HOUR, 9.5 * HOUR, frozenset({COUNTER})),
+        Shift("a4", 9.5 * HOUR, 11 * HOUR),
+    )
+    passports = (ArrivalInterval(9 * HOUR, 10 * HOUR, "passport", PHONE, 6, 240),)
+    only_a4 = day(schedule=shifts, patience={}, arrivals=passports)
+    result = simulate(only_a4, 4)
+    passport = result.queue("passport", "phone")
+    assert passport is not None and passport.answered == passport.arrived > 0
+    assert result.rejected == 0
+
+
 def test_ring_no_answer_requeues_and_pauses_the_agent() -> None:
     plain = simulate(day(patience={}), 5)
     rona = simulate(day(patience={}, ringing=Ringing(2.0, 0.4, 30.0)), 5)

@@ -132,3 +132,30 @@ async def test_intake_is_applied_once_across_restarts(redis_server: RedisServer,
     assert kinds.count("rejected") == 1
     assert sorted(dispatcher.router.contacts) == sorted(f"c{i}" for i in range(30))
     await redis.aclose()
+
+
+async def test_a_flush_retried_after_a_lost_reply_is_not_written_twice(
+    redis_server: RedisServer, redis_prefix: str
+) -> None:
+    catalogue, matrix = town(2, processes=2)
+    keys = Keys(redis_prefix)
+    redis = connect(redis_server.url)
+    dispatcher = Dispatcher(Router(catalogue, matrix))
+    store = RedisStore(redis, keys)
+    dispatcher.add_sink(store.sink)
+    for i in range(3):
+        dispatcher.submit(ev.ContactArrived(at=float(i), contact_id=f"c{i}", channel=ev.Channel.EMAIL, process="p00"))
+    applied = list(store._buffer)
+    await store.flush_once()
+    dispatcher.submit(ev.ContactArrived(at=9.0, contact_id="c9", channel=ev.Channel.EMAIL, process="p00"))
+    # the reply of the first flush was "lost": its batches are still queued, ahead of the new one
+    store._buffer.extendleft(reversed(applied))
+    store._backlog += sum(len(b.lines) for b in applied)
+    store._verify_on_reconnect = True
+    await store.flush_once()
+    assert store.backlog == 0
+    entries = await redis.xrange(keys.events)
+    kinds = [json.loads(f[b"ev"])["kind"] for _i, f in entries]
+    assert kinds.count("contact_arrived") == 4
+    assert [seq_of(i) for i, _f in entries] == list(range(1, len(entries) + 1))
+    await redis.aclose()

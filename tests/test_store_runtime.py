@@ -44,3 +44,31 @@ async def test_private_redis_keeps_the_queue_across_restarts(tmp_path: Path) -> 
             assert {c.contact_id: c.agent_id for c in router.contacts.values() if c.agent_id} == offered
             assert {a: r.state for a, r in router.agents.items()} == agents
             assert live.intake.last == live.recovered.intake_applied != "0-0"
+
+
+async def test_open_site_runs_the_history_writer_alongside(tmp_path: Path) -> None:
+    from sqlalchemy import func, select
+
+    from dispatcher.history.models import ContactEventRow, ProcessRow
+    from dispatcher.history.writer import engine_for
+    from dispatcher.store.runtime import open_site
+    from guichet.config import Settings
+
+    catalogue, matrix = town(2, processes=2)
+    settings = Settings(data_dir=tmp_path / "var")
+    async with open_site(settings, catalogue, matrix) as live:
+        for i in range(3):
+            live.dispatcher.submit(ev.ContactArrived(at=float(i), contact_id=f"c{i}", channel=Channel.EMAIL))
+        await live.store.drained()
+        engine = engine_for(settings.sqlite_url)
+        for _ in range(100):
+            async with engine.connect() as conn:
+                written = await conn.scalar(select(func.count()).select_from(ContactEventRow))
+            if written == live.store.written_seq:
+                break
+            await asyncio.sleep(0.02)
+        async with engine.connect() as conn:
+            processes = await conn.scalar(select(func.count()).select_from(ProcessRow))
+        await engine.dispose()
+    assert written == live.store.written_seq > 3
+    assert processes == len(catalogue.processes)

@@ -29,6 +29,7 @@ from dispatcher.store.keys import Keys, connect
 from dispatcher.store.live import RedisStore, StoreHealth
 from dispatcher.store.recovery import Recovered, recover
 from dispatcher.store.redis_server import RedisServer
+from guichet.config import Settings
 from skills.model import Catalogue, SkillMatrix
 
 
@@ -98,6 +99,46 @@ async def open_live(
         await dispatcher.stop()
         await store.stop()
         await redis.aclose()
+
+
+@asynccontextmanager
+async def open_site(
+    settings: Settings,
+    catalogue: Catalogue,
+    matrix: SkillMatrix,
+    policy: RoutingPolicy | None = None,
+) -> AsyncIterator[Live]:
+    """Everything durable a Guichet server needs, from its settings.
+
+    Redis from ``REDIS_URL`` or the private server under ``data_dir``; the
+    history database from ``DATABASE_URL`` or the SQLite file, migrated to the
+    latest revision, its reference tables synced, and the history writer
+    running alongside the dispatcher.
+    """
+    from dispatcher.history.migrate import upgrade
+    from dispatcher.history.writer import HistoryWriter, engine_for, sync_reference
+
+    database_url = settings.database_url or settings.sqlite_url
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(upgrade, database_url)
+    engine = engine_for(database_url)
+    await sync_reference(engine, catalogue, matrix)
+    deadline_s = (policy or RoutingPolicy()).callback_deadline_s
+    try:
+        async with private_redis(settings.redis_url, settings.data_dir) as url:
+            async with open_live(url, catalogue, matrix, policy) as live:
+                writer = HistoryWriter(
+                    live.redis, live.store.keys, engine, callback_deadline_s=deadline_s, triage=catalogue.triage
+                )
+                task = asyncio.create_task(writer.run(), name="guichet-history")
+                try:
+                    yield live
+                finally:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
+    finally:
+        await engine.dispose()
 
 
 async def _serve(args: argparse.Namespace) -> None:

@@ -142,7 +142,7 @@ def test_the_dialplan_is_the_projects() -> None:
     dial = plan.step("to-agent", "101", 1)
     assert (dial.app, dial.args) == ("Dial", "PJSIP/agent${EXTEN},${RING_TIMEOUT}")
     assert plan.globals["RING_TIMEOUT"] == "15"
-    assert plan.find("to-agent", "99") is None
+    assert plan.find("to-agent", "1042") is not None and plan.find("to-agent", "s") is None
 
 
 def test_dialplan_parser_reports_the_line() -> None:

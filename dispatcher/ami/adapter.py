@@ -191,8 +191,15 @@ class AmiAdapter:
         self.resyncing = False
         self.deferred_offers: list[ev.ContactOffered] = []
         self.callback_numbers: dict[str, str] = {}
+        self.unsure: set[str] = set()
+        """Channels alive at a resynchronisation that the core did not have (events maybe missed)."""
         self.assign_latencies: list[float] | None = None
+        """When a list: wall seconds from the start of handling the AMI frame that caused an offer
+        to its Redirect written on the socket (the benchmark's measure)."""
+        self.assign_cpu: list[float] = []
+        """The same span in CPU time of this thread (what the dispatcher itself spent)."""
         self._frame_t0 = 0.0
+        self._frame_cpu0 = 0.0
         self._in_frame = False
         self._waiters: dict[str, list[asyncio.Future[bool]]] = {}
         self._resync_task: asyncio.Task[None] | None = None
@@ -301,19 +308,23 @@ class AmiAdapter:
             at=self.clock(), contact_id=call.uniqueid, channel=Channel.PHONE, process=call.process,
             caller=call.caller, citizen_id=call.citizen_id, arrived_at=arrived_at,
         ))
+        self.unsure.discard(call.uniqueid)
         for future in self._waiters.pop(call.uniqueid, ()):
             if not future.done():
                 future.set_result(True)
 
     def _close(self, call: PhoneCall) -> None:
         self.calls.pop(call.uniqueid, None)
+        self.unsure.discard(call.uniqueid)
         self.by_contact.pop(call.callback_id or call.uniqueid, None)
 
     # ------------------------------------------------------------ AMI events
 
     def _begin(self) -> None:
         self.stats.frames += 1
-        self._frame_t0 = time.perf_counter()
+        if self.assign_latencies is not None:
+            self._frame_t0 = time.perf_counter()
+            self._frame_cpu0 = time.thread_time()
         self._in_frame = True
 
     def _on_varset(self, name: str, h: codec.Headers) -> None:
@@ -354,7 +365,10 @@ class AmiAdapter:
             if call is None:
                 call = self._new_call(h)
             if not call.in_core:
-                self._arrive(call)
+                if call.uniqueid in self.unsure and self.link_up:
+                    self._adopt_later(call)  # seen before an outage: read what we may have missed
+                else:
+                    self._arrive(call)
             elif call.state == RINGING and call.dial_started:
                 # Back on hold without a DialEnd we could read: the attempt failed.
                 self._dial_failed(call, "NOANSWER")
@@ -542,6 +556,7 @@ class AmiAdapter:
         self.stats.redirects += 1
         if agent_id is not None and self.assign_latencies is not None and self._in_frame:
             self.assign_latencies.append(time.perf_counter() - self._frame_t0)
+            self.assign_cpu.append(time.thread_time() - self._frame_cpu0)
         future.add_done_callback(lambda f: self._redirect_done(f, call, agent_id))
 
     def _redirect_done(self, future: asyncio.Future[Any], call: PhoneCall, agent_id: str | None) -> None:
@@ -668,9 +683,18 @@ class AmiAdapter:
                     continue
                 self._reconcile(call, item)
             for uid, item in live.items():
-                if uid in self.calls or item.get("Context") != self.holding_context:
+                call = self.calls.get(uid)
+                if call is not None and (call.in_core or call.closed or call.callback_id is not None):
                     continue
-                await self._adopt(uid, item)
+                # A caller the core does not have: its events may have been missed.
+                self.unsure.add(uid)
+                if item.get("Context") == self.holding_context:
+                    if call is None:
+                        call = self._new_call({"Uniqueid": uid, "Channel": item.get("Channel", ""),
+                                               "CallerIDNum": item.get("CallerIDNum", ""),
+                                               "CallerIDName": item.get("CallerIDName", ""),
+                                               "Language": item.get("Language", "")})
+                    await self._adopt(call, self.clock() - _duration(item.get("Duration", "")))
         except AmiDisconnected:
             return  # lost again: the next login resynchronises
         except Exception:
@@ -692,21 +716,26 @@ class AmiAdapter:
         elif context != self.agent_context:
             call.redirected = False  # the Redirect never ran: sent again below
 
-    async def _adopt(self, uid: str, item: Any) -> None:
-        """A caller who reached the holding context while the link was down."""
+    async def _adopt(self, call: PhoneCall, arrived_at: float | None = None) -> None:
+        """Queue a caller whose handoff may have been missed while the link was down.
+
+        The IVR's variables are read back from the channel (``Getvar``); a caller
+        who hangs up meanwhile is left alone (its Hangup closed it).
+        """
         values = {}
         for name in ("GUICHET_PROCESS", "GUICHET_CITIZEN"):
-            reply = await self.manager.send_action({"Action": "Getvar", "Channel": item.get("Channel"),
-                                                    "Variable": name})
-            values[name] = reply.get("Value", "") if getattr(reply, "success", False) else ""
-        if uid in self.calls:
-            return  # its own events arrived meanwhile
-        call = self._new_call({"Uniqueid": uid, "Channel": item.get("Channel", ""),
-                               "CallerIDNum": item.get("CallerIDNum", ""),
-                               "CallerIDName": item.get("CallerIDName", ""), "Language": item.get("Language", "")})
-        call.process = values["GUICHET_PROCESS"] or None
-        call.citizen_id = values["GUICHET_CITIZEN"] or None
-        self._arrive(call, arrived_at=self.clock() - _duration(item.get("Duration", "")))
+            reply = await self.manager.send_action({"Action": "Getvar", "Channel": call.channel, "Variable": name})
+            values[name] = (reply.get("Value") or "") if getattr(reply, "success", False) else ""
+        if self.calls.get(call.uniqueid) is not call or call.in_core or call.closed:
+            return
+        call.process = values["GUICHET_PROCESS"].strip() or call.process
+        call.citizen_id = values["GUICHET_CITIZEN"] or call.citizen_id
+        self.unsure.discard(call.uniqueid)
+        self._arrive(call, arrived_at=arrived_at)
+
+    def _adopt_later(self, call: PhoneCall) -> None:
+        task = asyncio.ensure_future(self._adopt(call))
+        task.add_done_callback(_ignore)
 
     def _replay_deferred(self) -> None:
         """Carry out the offers decided while the link was down or resynchronising."""

@@ -80,6 +80,7 @@ class FrameProtocol(AMIProtocol):
         if not frames:
             return
         self.frames_in += len(frames)
+        self.factory.frames_in += len(frames)
         route_for = self.factory.route_for
         for frame in frames:
             try:
@@ -187,6 +188,8 @@ class AmiManager(Manager):
         self._retry: asyncio.TimerHandle | None = None
         self.closing = False
         self.connections = 0
+        self.frames_in = 0
+        """AMI frames read over all connections."""
 
     # ------------------------------------------------------------ routing
 

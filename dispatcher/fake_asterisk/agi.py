@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shlex
+import re
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -42,6 +42,16 @@ def env_block(chan: Chan, url: str, script: str) -> bytes:
     return ("".join(f"{k}: {v}\n" for k, v in pairs) + "\n").encode("utf-8")
 
 
+_WORD = re.compile(r'"((?:[^"\\]|\\.)*)"|(\S+)')
+
+
+def split_command(line: str) -> list[str] | None:
+    """An AGI command's words, double quotes grouping (as res_agi parses them); None if a quote is open."""
+    if line.count('"') - line.count('\\"') * 1 < 0 or (line.count('"') - line.count('\\"')) % 2:
+        return None
+    return [quoted.replace('\\"', '"') if bare == "" else bare for quoted, bare in _WORD.findall(line)]
+
+
 class AgiCommands:
     """Executes AGI commands on one channel (shared by the socket and scripted runners)."""
 
@@ -55,9 +65,8 @@ class AgiCommands:
         chan, pbx = self.chan, self.pbx
         if self.dead or not chan.alive:
             return DEAD
-        try:
-            words = shlex.split(line)
-        except ValueError:
+        words = split_command(line)
+        if words is None:
             return "520 Invalid command syntax.  Proper usage not available.\n"
         if not words:
             return "510 Invalid or unknown command\n"

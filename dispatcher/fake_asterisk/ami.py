@@ -50,6 +50,11 @@ class ManagerUser:
     write: frozenset[str] = frozenset({"all"})
     filters: list[tuple[bool, re.Pattern[bytes]]] = field(default_factory=list)
 
+    @property
+    def everything(self) -> bool:
+        """Reads every event unfiltered (read=all, no eventfilter)."""
+        return "all" in self.read and not self.filters
+
     def may_read(self, privilege: bytes) -> bool:
         if "all" in self.read:
             return True
@@ -110,6 +115,10 @@ class AmiSession(asyncio.Protocol):
         self.user: ManagerUser | None = None
         self.events = True
         self.closed = False
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.out: list[bytes] = []
+        self.flush_scheduled = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -123,11 +132,35 @@ class AmiSession(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.writable.set()
         self.server.sessions.discard(self)
 
+    def pause_writing(self) -> None:
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
+
     def write(self, data: bytes) -> None:
-        if not self.closed and self.transport is not None:
+        """Queue bytes for the client; they leave together at the end of this turn of the loop.
+
+        Asterisk too writes a burst of events per system call, not one call per event.
+        """
+        if self.closed or self.transport is None:
+            return
+        self.out.append(data)
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        self.flush_scheduled = False
+        if self.out and not self.closed and self.transport is not None:
+            data = b"".join(self.out)
+            self.out.clear()
             self.transport.write(data)
+        else:
+            self.out.clear()
 
     def data_received(self, data: bytes) -> None:
         """Lines end with CRLF or LF; an empty line ends an action, as Asterisk reads them."""
@@ -174,25 +207,35 @@ class AmiServer:
             self.server.close()
             await self.server.wait_closed()
 
+    async def drained(self) -> None:
+        """Wait while a manager client is slower than the events (its socket buffer is full)."""
+        for session in list(self.sessions):
+            if not session.writable.is_set():
+                await session.writable.wait()
+        await asyncio.sleep(0)
+
     def cut(self) -> None:
         """Drop every manager connection at once (as a network failure or a restart would)."""
         for session in list(self.sessions):
+            session.closed = True
+            session.out.clear()
             if session.transport is not None:
                 session.transport.abort()
-            session.closed = True
         self.sessions.clear()
 
     def broadcast(self, frame: bytes) -> None:
         if not self.sessions:
             return
-        start = frame.find(b"\r\nPrivilege: ")
         privilege = b"all"
+        start = frame.find(b"\r\nPrivilege: ", 0, 60)
         if start >= 0:
             end = frame.find(b"\r\n", start + 2)
             privilege = frame[start + 13 : end]
         for session in self.sessions:
             user = session.user
-            if user is not None and session.events and user.may_read(privilege) and user.passes(frame):
+            if user is None or not session.events:
+                continue
+            if user.everything or (user.may_read(privilege) and user.passes(frame)):
                 session.write(frame)
 
     # ------------------------------------------------------------ actions
@@ -228,6 +271,7 @@ class AmiServer:
         user = self.users.get(name)
         if user is None or not user.secret or user.secret != secret:
             session.write(fr.response(action_id, "Error", "Authentication failed"))
+            session.flush()
             if session.transport is not None:
                 session.transport.close()
             return
@@ -242,6 +286,7 @@ class AmiServer:
 
     def action_logoff(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
         session.write(fr.response(action_id, "Goodbye", "Thanks for all the fish."))
+        session.flush()
         if session.transport is not None:
             session.transport.close()
 

@@ -178,8 +178,11 @@ class PBX:
         self.agi_runner = agi_runner
         self.citizens_answer = citizens_answer or (lambda number: True)
         self.rng = random.Random(seed)
+        self.on_bridge: Callable[[Chan, Chan], None] | None = None
+        """Called when a caller and the leg it dialled are bridged (the traffic's accounting)."""
         self.channels: dict[str, Chan] = {}
         self.by_uniqueid: dict[str, Chan] = {}
+        self.by_device: dict[str, set[Chan]] = {}
         self.phones: dict[str, AgentPhone] = {}
         self.device_states: dict[str, str] = {}
         self._seq = itertools.count(1)
@@ -193,8 +196,10 @@ class PBX:
 
     def _device_state(self, device: str) -> str:
         phone = self.phones.get(device)
-        chans = [c for c in self.channels.values() if c.device == device]
-        if phone is not None and not phone.registered and not chans:
+        chans = self.by_device.get(device, ())
+        if phone is None:  # the trunk: in use while it carries a call
+            return "INUSE" if chans else "NOT_INUSE"
+        if not phone.registered and not chans:
             return "UNAVAILABLE"
         if any(c.state == UP for c in chans):
             return "RINGINUSE" if any(c.state == RINGING for c in chans) else "INUSE"
@@ -225,6 +230,7 @@ class PBX:
         )
         self.channels[chan.name] = chan
         self.by_uniqueid[uid] = chan
+        self.by_device.setdefault(device, set()).add(chan)
         return chan
 
     def incoming(self, caller_num: str, caller_name: str, exten: str, script: CallScript,
@@ -499,6 +505,8 @@ class PBX:
         self.bridge(chan, leg)
 
     def bridge(self, chan: Chan, leg: Chan) -> None:
+        if self.on_bridge is not None:
+            self.on_bridge(chan, leg)
         bridge = Bridge(str(uuid.UUID(int=self.rng.getrandbits(128), version=4)))
         self.emit(fr.bridge_event("BridgeCreate", bridge.uniqueid, bridge.technology, 0))
         self.update_device(leg.device)
@@ -622,6 +630,7 @@ class PBX:
         self.emit(fr.hangup(chan, cause))
         self.channels.pop(chan.name, None)
         self.by_uniqueid.pop(chan.uniqueid, None)
+        self.by_device.get(chan.device, set()).discard(chan)
         self.update_device(chan.device)
         if chan.agi is not None:
             agi, chan.agi = chan.agi, None

@@ -24,11 +24,12 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from dispatcher.fake_asterisk import dialplan as dp
 from dispatcher.fake_asterisk.agi import FastAgiSession
 from dispatcher.fake_asterisk.ami import MANAGER_CONF, AmiServer, ManagerUser, users_from_manager_conf
-from dispatcher.fake_asterisk.pbx import PBX, AgentPhone, CallScript, Chan, LoopScheduler
+from dispatcher.fake_asterisk.pbx import PBX, AgentPhone, CallScript, Chan, LoopScheduler, Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ class FakeAsterisk:
         trunk: str = "trunk",
         record: bool = False,
         citizens_answer: Callable[[str], bool] | None = None,
+        scheduler: Scheduler | None = None,
+        record_to: BinaryIO | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.agi_address = agi_address
@@ -72,13 +75,16 @@ class FakeAsterisk:
         self.ami: AmiServer | None = None
         self.ami_port = 0
         self.agi_sessions: list[FastAgiSession] = []
+        self._scheduler = scheduler
+        self.record_to = record_to
+        """A file that gets every event frame written, as sent (the benchmark's recording)."""
 
     # ------------------------------------------------------------ life
 
     async def start(self) -> FakeAsterisk:
         self._loop = asyncio.get_running_loop()
         self.pbx = PBX(
-            self._plan, LoopScheduler(self._loop), self._emit, trunk=self._trunk,
+            self._plan, self._scheduler or LoopScheduler(self._loop), self._emit, trunk=self._trunk,
             time_scale=self._time_scale, rtcp_interval=self._rtcp, agi_runner=self._run_agi,
             citizens_answer=self._citizens_answer,
         )
@@ -109,6 +115,8 @@ class FakeAsterisk:
     def _emit(self, frame: bytes) -> None:
         if self.record:
             self.frames.append(frame)
+        if self.record_to is not None:
+            self.record_to.write(frame)
         if self.ami is not None:
             self.ami.broadcast(frame)
 

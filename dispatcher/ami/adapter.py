@@ -67,7 +67,7 @@ IGNORED_EVENTS = frozenset({
     "NewConnectedLine", "NewAccountCode", "DialState", "BridgeCreate", "BridgeLeave", "BridgeDestroy",
     "BridgeMerge", "BridgeInfoChannel", "BridgeInfoComplete", "MusicOnHoldStop", "HangupRequest",
     "SoftHangupRequest", "AGIExecStart", "AGIExecEnd", "AsyncAGIStart", "AsyncAGIExec", "AsyncAGIEnd",
-    "DTMFBegin", "DTMFEnd", "RTCPSent", "RTCPReceived", "VarSet", "QueueMemberStatus", "QueueCallerJoin",
+    "DTMFBegin", "DTMFEnd", "RTCPSent", "RTCPReceived", "QueueMemberStatus", "QueueCallerJoin",
     "QueueCallerLeave", "QueueCallerAbandon", "QueueMemberAdded", "QueueMemberRemoved",
     "QueueMemberPause", "AgentCalled", "AgentConnect", "AgentComplete", "AgentRingNoAnswer", "AgentDump",
     "CoreShowChannel", "CoreShowChannelsComplete", "DeviceStateListComplete", "OriginateResponse",
@@ -75,8 +75,8 @@ IGNORED_EVENTS = frozenset({
     "InvalidPassword", "InvalidAccountID", "RequestBadFormat", "ChallengeResponseFailed",
     "LocalBridge", "LocalOptimizationBegin", "LocalOptimizationEnd", "Cdr", "Cel", "UserEvent",
     "Hold", "Unhold", "BlindTransfer", "AttendedTransfer", "ChanSpyStart", "ChanSpyStop",
-    "DeviceStateChange", "ExtensionStatus", "PresenceStateChange", "MessageWaiting", "Pickup",
-    "VarSet", "LogChannel", "ConfbridgeJoin", "ConfbridgeLeave", "MixMonitorStart", "MixMonitorStop",
+    "ExtensionStatus", "PresenceStateChange", "MessageWaiting", "Pickup", "LogChannel",
+    "ConfbridgeJoin", "ConfbridgeLeave", "MixMonitorStart", "MixMonitorStop",
 })
 KNOWN_EVENTS = IGNORED_EVENTS | frozenset(HANDLED_EVENTS)
 

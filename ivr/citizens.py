@@ -65,11 +65,15 @@ class StaticDirectory:
     def from_csv(cls, path: str | Path) -> StaticDirectory:
         with open(path, encoding="utf-8", newline="") as handle:
             rows = list(csv.DictReader(handle))
-        return cls({
-            row["number"]: Citizen(row["citizen_id"], row.get("name") or None, row.get("language") or None)
-            for row in rows
-            if row.get("number") and row.get("citizen_id")
-        })
+        return cls(
+            {
+                row["number"]: Citizen(
+                    row["citizen_id"], row.get("name") or None, row.get("language") or None
+                )
+                for row in rows
+                if row.get("number") and row.get("citizen_id")
+            }
+        )
 
     def lookup(self, number: str) -> Citizen | None:
         key = normalize_number(number)

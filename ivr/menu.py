@@ -21,8 +21,18 @@ GENERALIST = "generalist"
 """A choice that sends the call to the generalist route (no process: triage)."""
 KEYS = frozenset("0123456789*#")
 PROMPT_NAMES = (
-    "welcome", "invalid", "generalist", "known_citizen", "repeat_caller", "wait_intro", "minutes",
-    "wait_short", "no_agent", "callback_offer", "callback_confirmed", "hold",
+    "welcome",
+    "invalid",
+    "generalist",
+    "known_citizen",
+    "repeat_caller",
+    "wait_intro",
+    "minutes",
+    "wait_short",
+    "no_agent",
+    "callback_offer",
+    "callback_confirmed",
+    "hold",
 )
 
 
@@ -101,18 +111,31 @@ def load_menu(path: str | Path | None = None, catalogue: Catalogue | None = None
     return parse_menu(text, str(p), catalogue)
 
 
-def parse_menu(text: str, source: str = "menu.yaml", catalogue: Catalogue | None = None) -> IvrConfig:
+def parse_menu(
+    text: str, source: str = "menu.yaml", catalogue: Catalogue | None = None
+) -> IvrConfig:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise MenuError(source, [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
+        raise MenuError(
+            source, [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"]
+        ) from None
     problems: list[str] = []
     if not isinstance(data, dict):
         raise MenuError(source, ["expected a mapping at the top (languages, prompts, menu...)"])
-    known = {"version", "languages", "language_keys", "digit_timeout_ms", "retries", "repeat_caller_days",
-             "wait", "prompts", "menu"}
+    known = {
+        "version",
+        "languages",
+        "language_keys",
+        "digit_timeout_ms",
+        "retries",
+        "repeat_caller_days",
+        "wait",
+        "prompts",
+        "menu",
+    }
     for key in data:
         if key not in known:
             problems.append(f"unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -160,15 +183,22 @@ def parse_menu(text: str, source: str = "menu.yaml", catalogue: Catalogue | None
         raise MenuError(source, problems)
     assert menu is not None
     return IvrConfig(
-        languages=tuple(languages), language_keys=language_keys, digit_timeout_ms=int(timeout),
-        retries=int(retries), repeat_caller_days=float(repeat_days),
+        languages=tuple(languages),
+        language_keys=language_keys,
+        digit_timeout_ms=int(timeout),
+        retries=int(retries),
+        repeat_caller_days=float(repeat_days),
         announce_wait=bool(wait.get("announce", True)),
         callback_above_s=None if callback_above is None else float(callback_above),
-        callback_key=callback_key, prompts=prompts, menu=menu,
+        callback_key=callback_key,
+        prompts=prompts,
+        menu=menu,
     )
 
 
-def _number(data: dict[str, Any], key: str, default: float, problems: list[str], minimum: float) -> float:
+def _number(
+    data: dict[str, Any], key: str, default: float, problems: list[str], minimum: float
+) -> float:
     value = data.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
         problems.append(f"{key}: expected a number >= {minimum:g}, got {value!r}")
@@ -179,13 +209,19 @@ def _number(data: dict[str, Any], key: str, default: float, problems: list[str],
 def _prompt(value: Any, where: str, languages: list[str], problems: list[str]) -> Prompt | None:
     if isinstance(value, str) and _is_sound(value):
         return Prompt(value)
-    if isinstance(value, dict) and value and all(isinstance(v, str) and _is_sound(v) for v in value.values()):
+    if (
+        isinstance(value, dict)
+        and value
+        and all(isinstance(v, str) and _is_sound(v) for v in value.values())
+    ):
         unknown = [k for k in value if k not in languages]
         if unknown:
             problems.append(f"{where}: language {unknown[0]!r} is not in languages")
         first = value.get(languages[0]) or next(iter(value.values()))
         return Prompt(first, {str(k): v for k, v in value.items()})
-    problems.append(f"{where}: expected a sound file name (e.g. guichet/bienvenue) or one per language")
+    problems.append(
+        f"{where}: expected a sound file name (e.g. guichet/bienvenue) or one per language"
+    )
     return None
 
 
@@ -194,15 +230,18 @@ def _is_sound(name: str) -> bool:
     return bool(name) and not any(c in name for c in " \t\"'\n") and not name.startswith("/..")
 
 
-def _menu(value: Any, where: str, languages: list[str], catalogue: Catalogue | None,
-          problems: list[str]) -> Menu | None:
+def _menu(
+    value: Any, where: str, languages: list[str], catalogue: Catalogue | None, problems: list[str]
+) -> Menu | None:
     if not isinstance(value, dict):
         problems.append(f"{where}: expected a mapping with 'prompt' and 'choices'")
         return None
     prompt = _prompt(value.get("prompt"), f"{where}.prompt", languages, problems)
     raw = value.get("choices")
     if not isinstance(raw, dict) or not raw:
-        problems.append(f"{where}.choices: expected a mapping of key -> process, 'generalist' or a sub-menu")
+        problems.append(
+            f"{where}.choices: expected a mapping of key -> process, 'generalist' or a sub-menu"
+        )
         return None
     choices: dict[str, str | Menu] = {}
     for key, choice in raw.items():

@@ -91,7 +91,10 @@ class AgiRequest(Request):
                 garbage += 1
                 log.warning("IVR: not an AGI reply, skipped: %r", line[:200])
                 if garbage >= MAX_GARBAGE_LINES:
-                    return {"error": "AGIUnknownError", "msg": "too many lines that are not AGI replies"}
+                    return {
+                        "error": "AGIUnknownError",
+                        "msg": "too many lines that are not AGI replies",
+                    }
                 continue
             code, sep, rest = int(m.group(1)), m.group(2), m.group(3)
             if code == 100:
@@ -133,10 +136,19 @@ class IvrApplication(Application):
         peer = writer.get_extra_info("peername")
         try:
             headers = await asyncio.wait_for(self._environment(reader), ENV_TIMEOUT_S)
-        except (TimeoutError, ValueError, ConnectionError, asyncio.IncompleteReadError,
-                asyncio.LimitOverrunError) as exc:
+        except (
+            TimeoutError,
+            ValueError,
+            ConnectionError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+        ) as exc:
             self.rejected += 1
-            log.warning("IVR: connection from %r without a valid agi_ block (%s); closed", peer, exc or type(exc).__name__)
+            log.warning(
+                "IVR: connection from %r without a valid agi_ block (%s); closed",
+                peer,
+                exc or type(exc).__name__,
+            )
             writer.close()
             return
         script = headers.get("agi_network_script", "")
@@ -147,7 +159,9 @@ class IvrApplication(Application):
             writer.close()
             return
         self.sessions += 1
-        request = AgiRequest(app=self, headers=headers, reader=reader, writer=writer, encoding=self.default_encoding)
+        request = AgiRequest(
+            app=self, headers=headers, reader=reader, writer=writer, encoding=self.default_encoding
+        )
         try:
             await route(request)
         except Exception:
@@ -206,7 +220,9 @@ class IvrServer:
         """Listen; returns the port (useful with port 0)."""
         self.app = IvrApplication()
         self.app.add_route("ivr", self.handle)
-        self.server = await asyncio.start_server(self.app.handler, self.host, self.port, limit=MAX_LINE)
+        self.server = await asyncio.start_server(
+            self.app.handler, self.host, self.port, limit=MAX_LINE
+        )
         self.port = self.server.sockets[0].getsockname()[1]
         return self.port
 
@@ -268,7 +284,9 @@ class IvrSession:
         except CallerGone as why:
             log.debug("IVR %s: caller gone (%s)", self.uniqueid, why)
         except AgiFailure as exc:
-            log.warning("IVR %s: AGI failure, the caller goes on hold unqualified: %s", self.uniqueid, exc)
+            log.warning(
+                "IVR %s: AGI failure, the caller goes on hold unqualified: %s", self.uniqueid, exc
+            )
 
     async def _run(self) -> None:
         config, server = self.config, self.server
@@ -306,7 +324,10 @@ class IvrSession:
             await self._announce(wait)
         above = config.callback_above_s
         if above is not None and wait > above and queued and self.number:
-            if await self.ask(config.prompt("callback_offer", self.language)) == config.callback_key:
+            if (
+                await self.ask(config.prompt("callback_offer", self.language))
+                == config.callback_key
+            ):
                 if await self._callback():
                     return
         await self.play("hold")
@@ -351,11 +372,17 @@ class IvrSession:
     async def _callback(self) -> bool:
         """Ask the dispatcher for a callback keeping the caller's place; True once scheduled."""
         dispatcher = self.server.dispatcher
-        decisions = dispatcher.submit(ev.CallbackRequested(
-            at=dispatcher.clock(), contact_id=self.uniqueid, callback_id=f"cb-{self.uniqueid}", number=self.number,
-        ))
+        decisions = dispatcher.submit(
+            ev.CallbackRequested(
+                at=dispatcher.clock(),
+                contact_id=self.uniqueid,
+                callback_id=f"cb-{self.uniqueid}",
+                number=self.number,
+            )
+        )
         scheduled = any(
-            isinstance(d, ev.ContactEnded) and d.contact_id == self.uniqueid
+            isinstance(d, ev.ContactEnded)
+            and d.contact_id == self.uniqueid
             and d.outcome is Outcome.CALLBACK_SCHEDULED
             for d in decisions
         )

@@ -44,11 +44,19 @@ def headers_of(frame: bytes) -> dict[str, str]:
     return out
 
 
-def phone_matrix(numbers: Iterable[int] = range(101, 111), skills: dict[str, int] | None = None) -> SkillMatrix:
+def phone_matrix(
+    numbers: Iterable[int] = range(101, 111), skills: dict[str, int] | None = None
+) -> SkillMatrix:
     """Agents a101... with softphones PJSIP/agent101..., phone only."""
     skills = skills or {"passport": 2, "id_card": 2, "triage": 2}
-    return f.matrix(*(f.agent(f"a{n}", dict(skills), Channel.PHONE, Channel.CALLBACK, endpoint=f"PJSIP/agent{n}")
-                      for n in numbers))
+    return f.matrix(
+        *(
+            f.agent(
+                f"a{n}", dict(skills), Channel.PHONE, Channel.CALLBACK, endpoint=f"PJSIP/agent{n}"
+            )
+            for n in numbers
+        )
+    )
 
 
 class _Transport:
@@ -74,7 +82,9 @@ class Replay:
     lab IVR's GUICHET_CONTACT is ``c-<epoch>``), so waits come out as they were.
     """
 
-    def __init__(self, available: Iterable[str] = ("a101",), matrix: SkillMatrix | None = None) -> None:
+    def __init__(
+        self, available: Iterable[str] = ("a101",), matrix: SkillMatrix | None = None
+    ) -> None:
         self.now = 0.0
         self.matrix = matrix or phone_matrix()
         self.router = Router(f.catalogue(), self.matrix, RoutingPolicy(wrap_up_s=0))
@@ -91,7 +101,9 @@ class Replay:
         self.manager.protocol = self.protocol
         self.adapter.link_up = True
         for agent in available:
-            self.dispatcher.submit(ev.AgentStatusSet(at=self.now, agent_id=agent, state=AgentState.AVAILABLE))
+            self.dispatcher.submit(
+                ev.AgentStatusSet(at=self.now, agent_id=agent, state=AgentState.AVAILABLE)
+            )
         self.batches.clear()
 
     def feed(self, data: bytes, seed: int | None = None) -> None:
@@ -108,7 +120,7 @@ class Replay:
                 self.protocol.data_received(raw)
                 continue
             cuts = sorted(rng.sample(range(1, len(raw)), min(3, len(raw) - 1)))
-            for a, b in zip([0, *cuts], [*cuts, len(raw)]):
+            for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=False):
                 self.protocol.data_received(raw[a:b])
 
     def _advance(self, h: dict[str, str]) -> None:
@@ -137,21 +149,34 @@ class Replay:
 class PhoneRig:
     """A dispatcher, its AMI adapter and a fake Asterisk, over real TCP sockets."""
 
-    def __init__(self, available: Iterable[str] = ("a101", "a102"), *, matrix: SkillMatrix | None = None,
-                 agents: Iterable[str] | None = None, policy: RoutingPolicy | None = None,
-                 ivr: bool = False, directory: object = None, ivr_config: object = None,
-                 **fake_kwargs: object) -> None:
+    def __init__(
+        self,
+        available: Iterable[str] = ("a101", "a102"),
+        *,
+        matrix: SkillMatrix | None = None,
+        agents: Iterable[str] | None = None,
+        policy: RoutingPolicy | None = None,
+        ivr: bool = False,
+        directory: object = None,
+        ivr_config: object = None,
+        **fake_kwargs: object,
+    ) -> None:
         self.matrix = matrix or phone_matrix(range(101, 104))
         self.available = list(available)
         self.router = Router(default_catalogue(), self.matrix, policy or RoutingPolicy(wrap_up_s=0))
         self.dispatcher = Dispatcher(self.router)
         self.batches: list[list[Event]] = []
         self.dispatcher.add_sink(self.batches.append)
-        numbers = list(agents) if agents is not None else [
-            p.endpoint.rpartition("agent")[2] for p in self.matrix.agents.values() if p.endpoint
-        ]
-        self.fake = FakeAsterisk(agents=numbers, secrets={"guichet": SECRET}, agi_address=("127.0.0.1", 9),
-                                 **fake_kwargs)  # type: ignore[arg-type]
+        numbers = (
+            list(agents)
+            if agents is not None
+            else [
+                p.endpoint.rpartition("agent")[2] for p in self.matrix.agents.values() if p.endpoint
+            ]
+        )
+        self.fake = FakeAsterisk(
+            agents=numbers, secrets={"guichet": SECRET}, agi_address=("127.0.0.1", 9), **fake_kwargs
+        )  # type: ignore[arg-type]
         self.adapter: AmiAdapter | None = None
         self.ivr: IvrServer | None = None
         if ivr:
@@ -161,16 +186,25 @@ class PhoneRig:
         if self.ivr is not None:
             self.fake.agi_address = ("127.0.0.1", await self.ivr.start())
         await self.fake.start()
-        self.adapter = AmiAdapter(self.dispatcher, self.matrix, port=self.fake.ami_port, secret=SECRET,
-                                  reconnect_min=0.02, reconnect_max=0.2)
+        self.adapter = AmiAdapter(
+            self.dispatcher,
+            self.matrix,
+            port=self.fake.ami_port,
+            secret=SECRET,
+            reconnect_min=0.02,
+            reconnect_max=0.2,
+        )
         await self.adapter.start()
         if self.ivr is not None:
             self.ivr.phone = self.adapter
         await self.synced()
         await self.dispatcher.start()
         for agent in self.available:
-            self.dispatcher.submit(ev.AgentStatusSet(at=self.dispatcher.clock(), agent_id=agent,
-                                                     state=AgentState.AVAILABLE))
+            self.dispatcher.submit(
+                ev.AgentStatusSet(
+                    at=self.dispatcher.clock(), agent_id=agent, state=AgentState.AVAILABLE
+                )
+            )
         return self
 
     async def synced(self, timeout: float = 5.0) -> None:

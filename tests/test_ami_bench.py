@@ -24,7 +24,9 @@ async def test_callers_survive_disconnects_without_loss_or_duplicate() -> None:
 
 async def test_the_simulation_runs_the_dialplan_on_a_virtual_clock() -> None:
     clock = VirtualClock()
-    fake = FakeAsterisk(agents=["1000"], users={"b": ManagerUser("b", "s")}, scheduler=clock, time_scale=1.0)
+    fake = FakeAsterisk(
+        agents=["1000"], users={"b": ManagerUser("b", "s")}, scheduler=clock, time_scale=1.0
+    )
     await fake.start()
     try:
         traffic = CallTraffic(fake.pbx, rate=5.0, processes=["passport"], patience=(20.0, 20.0))

@@ -33,19 +33,30 @@ def test_byte_by_byte() -> None:
     frames = []
     for i in range(len(BANNER + HELENE)):
         frames += reader.feed((BANNER + HELENE)[i : i + 1])
-    assert [codec.parse(codec.decode(f))["CallerIDName"] for f in frames] == ["Hélène Gaëlle Lefèvre"]
+    assert [codec.parse(codec.decode(f))["CallerIDName"] for f in frames] == [
+        "Hélène Gaëlle Lefèvre"
+    ]
 
 
 def test_a_truncated_frame_glued_to_the_next_is_cut_at_the_next_frame() -> None:
     reader = codec.FrameReader()
-    frames = reader.feed(b"Event: Hangup\r\nPrivilege: call,all\r\nChannel: PJSIP/tru"
-                         b"Event: Newchannel\r\nUniqueid: 1.1\r\n\r\n")
-    assert frames == [b"Event: Hangup\r\nPrivilege: call,all\r\nChannel: PJSIP/tru",
-                      b"Event: Newchannel\r\nUniqueid: 1.1"]
-    frames = codec.FrameReader().feed(b"Event: Hangup\r\nChannel: PJSIP/x\r\nEvent: Newchannel\r\n"
-                                      b"Uniqueid: 2.2\r\nChannel: PJSIP/yResponse: Success\r\n\r\n")
-    assert frames == [b"Event: Hangup\r\nChannel: PJSIP/x",
-                      b"Event: Newchannel\r\nUniqueid: 2.2\r\nChannel: PJSIP/y", b"Response: Success"]
+    frames = reader.feed(
+        b"Event: Hangup\r\nPrivilege: call,all\r\nChannel: PJSIP/tru"
+        b"Event: Newchannel\r\nUniqueid: 1.1\r\n\r\n"
+    )
+    assert frames == [
+        b"Event: Hangup\r\nPrivilege: call,all\r\nChannel: PJSIP/tru",
+        b"Event: Newchannel\r\nUniqueid: 1.1",
+    ]
+    frames = codec.FrameReader().feed(
+        b"Event: Hangup\r\nChannel: PJSIP/x\r\nEvent: Newchannel\r\n"
+        b"Uniqueid: 2.2\r\nChannel: PJSIP/yResponse: Success\r\n\r\n"
+    )
+    assert frames == [
+        b"Event: Hangup\r\nChannel: PJSIP/x",
+        b"Event: Newchannel\r\nUniqueid: 2.2\r\nChannel: PJSIP/y",
+        b"Response: Success",
+    ]
     originate = b"Event: OriginateResponse\r\nActionID: 1\r\nResponse: Failure\r\nReason: 3"
     assert codec.FrameReader().feed(originate + b"\r\n\r\n") == [originate]
     user_event = b"Event: UserEvent\r\nUserEvent: GuichetTick\r\nNow: 1"
@@ -55,7 +66,10 @@ def test_a_truncated_frame_glued_to_the_next_is_cut_at_the_next_frame() -> None:
 def test_parse_repeated_keys_empty_values_and_bad_lines() -> None:
     text = "Response: Success\r\nChanVariable: A=1\r\nChanVariable: B=2\r\nAccountCode: \r\nnot a header\r\nEmpty:"
     assert codec.parse(text) == {
-        "Response": "Success", "ChanVariable": ["A=1", "B=2"], "AccountCode": "", "Empty": "",
+        "Response": "Success",
+        "ChanVariable": ["A=1", "B=2"],
+        "AccountCode": "",
+        "Empty": "",
     }
 
 
@@ -148,12 +162,15 @@ async def test_accents_split_across_tcp_reads_arrive_intact() -> None:
     assert manager.protocol.version == "11.0.0"
 
 
-@pytest.mark.parametrize("garbage", [
-    b"\x00\xff\xfe garbage\r\n\r\n",
-    b"no header line at all\r\n\r\n",
-    b"Event: \r\n\r\n",
-    b"Response: Success\r\nActionID: nobody-waits\r\n\r\n",
-])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"\x00\xff\xfe garbage\r\n\r\n",
+        b"no header line at all\r\n\r\n",
+        b"Event: \r\n\r\n",
+        b"Response: Success\r\nActionID: nobody-waits\r\n\r\n",
+    ],
+)
 def test_garbage_frames_are_skipped_and_the_stream_goes_on(garbage: bytes) -> None:
     manager = AmiManager()
     got: list[str] = []

@@ -8,36 +8,52 @@ import pytest
 
 from dispatcher import events as ev
 from dispatcher.events import AgentState, DeclineReason, Outcome
+from dispatcher.policy import RoutingPolicy
 from ivr.citizens import directory_of
-from tests.ami_helpers import PhoneRig, phone_matrix, settle
-from tests import factories as f
 from skills.model import Channel
+from tests import factories as f
+from tests.ami_helpers import PhoneRig, phone_matrix, settle
 
 
 def _agents(*specs: tuple[int, dict[str, int]]) -> object:
-    return f.matrix(*(f.agent(f"a{n}", skills, Channel.PHONE, Channel.CALLBACK, endpoint=f"PJSIP/agent{n}")
-                      for n, skills in specs))
+    return f.matrix(
+        *(
+            f.agent(f"a{n}", skills, Channel.PHONE, Channel.CALLBACK, endpoint=f"PJSIP/agent{n}")
+            for n, skills in specs
+        )
+    )
 
 
 async def test_call_qualified_by_dtmf_waits_then_goes_to_the_right_agent() -> None:
     """Hélène presses 1 (état civil) then 1 (passeport); only a102 knows passports."""
     matrix = _agents((101, {"id_card": 3, "triage": 2}), (102, {"passport": 2, "triage": 1}))
     directory = directory_of([("0612345678", "cit-42", "Hélène Dupont")])
-    async with PhoneRig(available=(), matrix=matrix, ivr=True, directory=directory, record=True) as rig:
+    async with PhoneRig(
+        available=(), matrix=matrix, ivr=True, directory=directory, record=True
+    ) as rig:
         call = rig.fake.place_call("+33612345678", "Hélène Dupont", dtmf=["1", "1"])
         await rig.until(lambda: rig.fake.holding())  # waiting with music: nobody available yet
-        arrived, = rig.events(ev.ContactArrived)
+        (arrived,) = rig.events(ev.ContactArrived)
         assert (arrived.contact_id, arrived.process, arrived.caller, arrived.citizen_id) == (
-            call.uniqueid, "passport", "+33612345678", "cit-42",
+            call.uniqueid,
+            "passport",
+            "+33612345678",
+            "cit-42",
         )
         for agent in ("a101", "a102"):
-            rig.dispatcher.submit(ev.AgentStatusSet(at=rig.dispatcher.clock(), agent_id=agent,
-                                                    state=AgentState.AVAILABLE))
+            rig.dispatcher.submit(
+                ev.AgentStatusSet(
+                    at=rig.dispatcher.clock(), agent_id=agent, state=AgentState.AVAILABLE
+                )
+            )
         await rig.until(lambda: rig.fake.bridged_to(call))
         assert rig.fake.bridged_to(call) == "PJSIP/agent102"
-        redirect, = rig.fake.actions("Redirect")
+        (redirect,) = rig.fake.actions("Redirect")
         assert {k: redirect[k][0] for k in ("channel", "context", "exten", "priority")} == {
-            "channel": call.name, "context": "to-agent", "exten": "102", "priority": "1",
+            "channel": call.name,
+            "context": "to-agent",
+            "exten": "102",
+            "priority": "1",
         }
         await rig.until(lambda: rig.agent_state("a102") is AgentState.BUSY)
         assert rig.fake.channel(call).caller_name == "Hélène Dupont"
@@ -47,8 +63,9 @@ async def test_call_qualified_by_dtmf_waits_then_goes_to_the_right_agent() -> No
         assert (ended.outcome, ended.agent_id) == (Outcome.SERVED, "a102")
         kinds = [e.kind for e in rig.events() if getattr(e, "contact_id", None) == call.uniqueid]
         assert kinds[:3] == ["contact_arrived", "contact_queued", "contact_offered"]
-        assert kinds[-3:] == ["offer_answered", "contact_completed", "contact_ended"] or \
-            kinds[-2:] == ["contact_completed", "contact_ended"]
+        assert kinds[-3:] == ["offer_answered", "contact_completed", "contact_ended"] or kinds[
+            -2:
+        ] == ["contact_completed", "contact_ended"]
 
 
 async def test_abandon_while_waiting() -> None:
@@ -72,14 +89,20 @@ async def test_ring_no_answer_requeues_first_and_pauses_the_agent() -> None:
         await rig.until(lambda: len(rig.events(ev.ContactQueued)) == 2)
         # Dial(PJSIP/agent101,15) times out (15 s x time_scale): DialEnd NOANSWER.
         await rig.until(lambda: rig.events(ev.OfferDeclined))
-        declined, = rig.events(ev.OfferDeclined)
+        (declined,) = rig.events(ev.OfferDeclined)
         assert (declined.contact_id, declined.agent_id, declined.reason) == (
-            first.uniqueid, "a101", DeclineReason.NO_ANSWER)
+            first.uniqueid,
+            "a101",
+            DeclineReason.NO_ANSWER,
+        )
         assert rig.agent_state("a101") is AgentState.PAUSED
         assert rig.router.agents["a101"].reason == "no_answer"
         await rig.until(lambda: rig.fake.channel(first).moh)  # back on hold, in Asterisk too
-        rig.dispatcher.submit(ev.AgentStatusSet(at=rig.dispatcher.clock(), agent_id="a102",
-                                                state=AgentState.AVAILABLE))
+        rig.dispatcher.submit(
+            ev.AgentStatusSet(
+                at=rig.dispatcher.clock(), agent_id="a102", state=AgentState.AVAILABLE
+            )
+        )
         await rig.until(lambda: rig.fake.bridged_to(first))
         assert rig.fake.bridged_to(first) == "PJSIP/agent102"  # the first caller before the second
         assert rig.fake.channel(second).moh
@@ -105,12 +128,15 @@ async def test_a_phone_that_vanished_without_a_device_event_declines_unavailable
         rig.fake.pbx.phones["PJSIP/agent101"].registered = False  # no DeviceStateChange sent
         call = rig.fake.place_call("0600000005")
         await rig.until(lambda: rig.events(ev.OfferDeclined))
-        declined, = rig.events(ev.OfferDeclined)
+        (declined,) = rig.events(ev.OfferDeclined)
         assert declined.reason is DeclineReason.UNAVAILABLE
         assert not rig.router.agents["a101"].reachable
         await rig.until(lambda: rig.fake.channel(call).moh)
-        rig.dispatcher.submit(ev.AgentStatusSet(at=rig.dispatcher.clock(), agent_id="a102",
-                                                state=AgentState.AVAILABLE))
+        rig.dispatcher.submit(
+            ev.AgentStatusSet(
+                at=rig.dispatcher.clock(), agent_id="a102", state=AgentState.AVAILABLE
+            )
+        )
         await rig.until(lambda: rig.fake.bridged_to(call))
 
 
@@ -146,9 +172,11 @@ async def test_ami_cut_mid_call_and_restored_loses_and_duplicates_nobody() -> No
         rig.fake.cut_ami()
         await rig.until(lambda: not rig.adapter.link_up)
         # While the link is down, Asterisk goes on without the dispatcher:
-        rig.fake.hangup(talking)            # a conversation ends
-        rig.fake.hangup(leaving)            # a caller gives up
-        newcomer = rig.fake.place_call("0600000013", "Newcomer")  # a caller arrives (no IVR: generalist)
+        rig.fake.hangup(talking)  # a conversation ends
+        rig.fake.hangup(leaving)  # a caller gives up
+        newcomer = rig.fake.place_call(
+            "0600000013", "Newcomer"
+        )  # a caller arrives (no IVR: generalist)
         await rig.until(lambda: rig.fake.channel(newcomer).moh)
         await asyncio.sleep(0.1)
         rig.fake.refuse_ami(False)
@@ -161,14 +189,18 @@ async def test_ami_cut_mid_call_and_restored_loses_and_duplicates_nobody() -> No
         assert holding.uniqueid not in ended
         assert rig.router.contacts[holding.uniqueid].arrived_at == holding_arrival  # kept its place
         arrivals = [e.contact_id for e in rig.events(ev.ContactArrived)]
-        assert sorted(arrivals) == sorted([talking.uniqueid, holding.uniqueid, leaving.uniqueid,
-                                           newcomer.uniqueid])  # each once
+        assert sorted(arrivals) == sorted(
+            [talking.uniqueid, holding.uniqueid, leaving.uniqueid, newcomer.uniqueid]
+        )  # each once
         newcomer_arrival = rig.router.contacts[newcomer.uniqueid].arrived_at
         assert newcomer_arrival <= rig.dispatcher.clock() - 0.1 + 1.0
 
         # Everyone left is served, in arrival order.
-        rig.dispatcher.submit(ev.AgentStatusSet(at=rig.dispatcher.clock(), agent_id="a102",
-                                                state=AgentState.AVAILABLE))
+        rig.dispatcher.submit(
+            ev.AgentStatusSet(
+                at=rig.dispatcher.clock(), agent_id="a102", state=AgentState.AVAILABLE
+            )
+        )
         await rig.until(lambda: rig.fake.bridged_to(holding) and rig.fake.bridged_to(newcomer))
         assert [e.kind for e in rig.events(ev.Rejected)] == []
 
@@ -180,8 +212,11 @@ async def test_offer_decided_while_the_link_is_down_is_carried_out_after_resync(
         rig.fake.refuse_ami(True)
         rig.fake.cut_ami()
         await rig.until(lambda: not rig.adapter.link_up)
-        rig.dispatcher.submit(ev.AgentStatusSet(at=rig.dispatcher.clock(), agent_id="a101",
-                                                state=AgentState.AVAILABLE))
+        rig.dispatcher.submit(
+            ev.AgentStatusSet(
+                at=rig.dispatcher.clock(), agent_id="a101", state=AgentState.AVAILABLE
+            )
+        )
         assert rig.events(ev.ContactOffered)  # decided now, carried out once the link is back
         await asyncio.sleep(0.05)
         assert rig.fake.bridged_to(call) is None
@@ -206,15 +241,18 @@ async def test_cut_while_ringing_the_agent_finds_the_answer_after_resync() -> No
         assert rig.ended()[call.uniqueid].outcome is Outcome.SERVED
 
 
-@pytest.mark.parametrize("junk", [
-    b"this is not AMI\r\n\r\n",
-    b"Event: Hangup\r\nPrivilege: call,all\r\nChannel: PJSIP/trunk-0000",  # truncated, then glued
-    b"Event: SomethingNew\r\nPrivilege: call,all\r\nFoo: bar\r\n\r\n",
-    b"Event: Hangup\r\nPrivilege: call,all\r\n\r\n",  # no Uniqueid
-    b"Event: DialEnd\r\nUniqueid: 42.42\r\nDialStatus: ANSWER\r\n\r\n",  # a channel nobody knows
-    b"\xff\xfe\x00\x01\r\n\r\n",
-    b"Response: Success\r\nActionID: stale\r\n\r\n",
-])
+@pytest.mark.parametrize(
+    "junk",
+    [
+        b"this is not AMI\r\n\r\n",
+        b"Event: Hangup\r\nPrivilege: call,all\r\nChannel: PJSIP/trunk-0000",  # truncated, then glued
+        b"Event: SomethingNew\r\nPrivilege: call,all\r\nFoo: bar\r\n\r\n",
+        b"Event: Hangup\r\nPrivilege: call,all\r\n\r\n",  # no Uniqueid
+        b"Event: DialEnd\r\nUniqueid: 42.42\r\nDialStatus: ANSWER\r\n\r\n",  # a channel nobody knows
+        b"\xff\xfe\x00\x01\r\n\r\n",
+        b"Response: Success\r\nActionID: stale\r\n\r\n",
+    ],
+)
 async def test_malformed_truncated_and_unknown_frames_are_skipped(junk: bytes) -> None:
     async with PhoneRig(available=("a101",)) as rig:
         call = rig.fake.place_call("0600000040")
@@ -231,12 +269,22 @@ async def test_malformed_truncated_and_unknown_frames_are_skipped(junk: bytes) -
 
 async def test_callback_is_an_originate_to_the_agent_then_the_citizen() -> None:
     async with PhoneRig(available=()) as rig:
-        rig.dispatcher.submit(ev.ContactArrived(at=rig.dispatcher.clock(), contact_id="cb-1",
-                                                channel=Channel.CALLBACK, process="passport", caller="0611223344"))
-        rig.dispatcher.submit(ev.AgentStatusSet(at=rig.dispatcher.clock(), agent_id="a101",
-                                                state=AgentState.AVAILABLE))
+        rig.dispatcher.submit(
+            ev.ContactArrived(
+                at=rig.dispatcher.clock(),
+                contact_id="cb-1",
+                channel=Channel.CALLBACK,
+                process="passport",
+                caller="0611223344",
+            )
+        )
+        rig.dispatcher.submit(
+            ev.AgentStatusSet(
+                at=rig.dispatcher.clock(), agent_id="a101", state=AgentState.AVAILABLE
+            )
+        )
         await rig.until(lambda: rig.events(ev.OfferAnswered))
-        originate, = rig.fake.actions("Originate")
+        (originate,) = rig.fake.actions("Originate")
         assert originate["channel"] == ["PJSIP/agent101"]
         assert (originate["context"], originate["exten"]) == (["callback"], ["0611223344"])
         await rig.until(lambda: any(c.bridge for c in rig.fake.pbx.channels.values()))
@@ -249,18 +297,28 @@ async def test_callback_is_an_originate_to_the_agent_then_the_citizen() -> None:
 async def test_callback_the_agent_does_not_answer() -> None:
     async with PhoneRig(available=()) as rig:
         rig.fake.phone("101").mode = "no_answer"
-        rig.dispatcher.submit(ev.ContactArrived(at=rig.dispatcher.clock(), contact_id="cb-2",
-                                                channel=Channel.CALLBACK, process="passport", caller="0611223355"))
-        rig.dispatcher.submit(ev.AgentStatusSet(at=rig.dispatcher.clock(), agent_id="a101",
-                                                state=AgentState.AVAILABLE))
+        rig.dispatcher.submit(
+            ev.ContactArrived(
+                at=rig.dispatcher.clock(),
+                contact_id="cb-2",
+                channel=Channel.CALLBACK,
+                process="passport",
+                caller="0611223355",
+            )
+        )
+        rig.dispatcher.submit(
+            ev.AgentStatusSet(
+                at=rig.dispatcher.clock(), agent_id="a101", state=AgentState.AVAILABLE
+            )
+        )
         await rig.until(lambda: rig.events(ev.OfferDeclined))
         assert rig.events(ev.OfferDeclined)[0].reason is DeclineReason.NO_ANSWER
         assert "cb-2" in rig.router.contacts  # still waiting for an agent
 
 
 async def test_credentials_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from guichet.config import load_settings
     from dispatcher.ami.adapter import AmiAdapter
+    from guichet.config import load_settings
 
     monkeypatch.setenv("GUICHET_AMI_USERNAME", "guichet")
     monkeypatch.setenv("GUICHET_AMI_SECRET", "from-env")
@@ -276,11 +334,49 @@ async def test_wrong_secret_is_refused_and_retried() -> None:
 
     rig = PhoneRig()
     await rig.fake.start()
-    adapter = AmiAdapter(rig.dispatcher, rig.matrix, port=rig.fake.ami_port, secret="wrong",
-                         reconnect_min=0.02, reconnect_max=0.05)
+    adapter = AmiAdapter(
+        rig.dispatcher,
+        rig.matrix,
+        port=rig.fake.ami_port,
+        secret="wrong",
+        reconnect_min=0.02,
+        reconnect_max=0.05,
+    )
     await adapter.start()
     await settle(0.3)
     assert not adapter.link_up
     assert adapter.manager.connections >= 2  # refused, reconnected, refused again
     await adapter.stop()
     await rig.fake.stop()
+
+
+async def test_the_dispatchers_own_ring_timer_brings_the_caller_back_on_hold() -> None:
+    """The core's ring-no-answer timer (0.3 s here) fires before Asterisk's Dial timeout (1.5 s)."""
+    timeouts = {channel: None for channel in Channel} | {Channel.PHONE: 0.3}
+    policy = RoutingPolicy(wrap_up_s=0, offer_timeout_s=timeouts)
+    async with PhoneRig(available=("a101",), policy=policy, time_scale=0.1) as rig:
+        rig.fake.phone("101").mode = "no_answer"
+        call = rig.fake.place_call("0600000050")
+        await rig.until(lambda: rig.fake.channel(call).dialing is not None)
+        await rig.until(lambda: rig.events(ev.ContactRequeued))
+        assert rig.events(ev.ContactRequeued)[0].reason == "no_answer"
+        assert rig.agent_state("a101") is AgentState.PAUSED
+        await rig.until(
+            lambda: rig.fake.channel(call).moh and rig.fake.channel(call).context == "waiting"
+        )
+        redirects = [(a["context"][0], a["exten"][0]) for a in rig.fake.actions("Redirect")]
+        assert redirects == [("to-agent", "101"), ("waiting", "s")]
+        assert (
+            rig.events(ev.OfferDeclined) == []
+        )  # the DialEnd CANCEL of our own Redirect is not a decline
+
+
+async def test_an_agent_on_another_call_is_not_offered_one() -> None:
+    async with PhoneRig(available=("a101", "a102")) as rig:
+        pbx = rig.fake.pbx
+        personal = pbx.new_channel("PJSIP/agent101", "from-agents", "s")  # a call of their own
+        pbx.set_state(personal, 6)
+        await rig.until(lambda: not rig.router.agents["a101"].reachable)
+        call = rig.fake.place_call("0600000051")
+        await rig.until(lambda: rig.fake.bridged_to(call))
+        assert rig.fake.bridged_to(call) == "PJSIP/agent102"

@@ -49,22 +49,29 @@ async def test_results_do_not_depend_on_how_tcp_cut_the_bytes(name: str) -> None
 async def test_a_call_through_the_ivr_is_queued_redirected_answered_and_completed() -> None:
     replay = Replay(available=("a101",))
     replay.feed(capture("call-ivr-wait-redirect-answer-hangup.txt"))
-    arrived, = replay.events(ev.ContactArrived)
+    (arrived,) = replay.events(ev.ContactArrived)
     assert arrived == ev.ContactArrived(
-        at=1795362857.0, contact_id="1795362857.5", channel=ev.Channel.PHONE, process="passport", caller="sipp",
+        at=1795362857.0,
+        contact_id="1795362857.5",
+        channel=ev.Channel.PHONE,
+        process="passport",
+        caller="sipp",
     )
-    offered, = replay.events(ev.ContactOffered)
+    (offered,) = replay.events(ev.ContactOffered)
     assert (offered.contact_id, offered.agent_id) == ("1795362857.5", "a101")
-    redirect, = replay.actions()
+    (redirect,) = replay.actions()
     assert {k: redirect[k] for k in ("Action", "Channel", "Context", "Exten", "Priority")} == {
-        "Action": "Redirect", "Channel": "PJSIP/sipp-00000005", "Context": "to-agent", "Exten": "101",
+        "Action": "Redirect",
+        "Channel": "PJSIP/sipp-00000005",
+        "Context": "to-agent",
+        "Exten": "101",
         "Priority": "1",
     }
-    answered, = replay.events(ev.OfferAnswered)
+    (answered,) = replay.events(ev.OfferAnswered)
     assert (answered.contact_id, answered.agent_id) == ("1795362857.5", "a101")
-    completed, = replay.events(ev.ContactCompleted)
+    (completed,) = replay.events(ev.ContactCompleted)
     assert completed.contact_id == "1795362857.5"
-    ended, = replay.events(ev.ContactEnded)
+    (ended,) = replay.events(ev.ContactEnded)
     assert ended.outcome is Outcome.SERVED and ended.agent_id == "a101"
     # The agent's softphone: ringing, in use, then free again.
     assert [e.reachable for e in replay.events(ev.EndpointChanged)] == [False, True]
@@ -76,9 +83,9 @@ async def test_the_abandon_capture_yields_an_abandon_with_the_wait() -> None:
     Uniqueid says); hung up after the RTCP report of 1795362898.667544: 10.67 s on the line."""
     replay = Replay(available=())
     replay.feed(capture("caller-abandons-while-waiting.txt"))
-    abandoned, = replay.events(ev.ContactAbandoned)
+    (abandoned,) = replay.events(ev.ContactAbandoned)
     assert abandoned.contact_id == "1795362888.7"
-    ended, = replay.events(ev.ContactEnded)
+    (ended,) = replay.events(ev.ContactEnded)
     assert ended.outcome is Outcome.ABANDONED
     assert ended.waited == pytest.approx(1795362898.667544 - 1795362888.0)
     assert replay.actions() == []
@@ -87,15 +94,17 @@ async def test_the_abandon_capture_yields_an_abandon_with_the_wait() -> None:
 async def test_an_agent_who_does_not_answer_is_paused_and_the_caller_requeued_first() -> None:
     replay = Replay(available=("a105",))
     replay.feed(capture("agent-no-answer.txt"))
-    declined, = replay.events(ev.OfferDeclined)
+    (declined,) = replay.events(ev.OfferDeclined)
     assert (declined.contact_id, declined.agent_id, declined.reason) == (
-        "1795362902.8", "a105", DeclineReason.NO_ANSWER,
+        "1795362902.8",
+        "a105",
+        DeclineReason.NO_ANSWER,
     )
-    requeued, = replay.events(ev.ContactRequeued)
+    (requeued,) = replay.events(ev.ContactRequeued)
     assert requeued.contact_id == "1795362902.8"
     paused = [e for e in replay.events(ev.AgentStateChanged) if e.state is AgentState.PAUSED]
     assert [(e.agent_id, e.reason) for e in paused] == [("a105", "no_answer")]
-    ended, = replay.events(ev.ContactEnded)  # then hung up by an AMI Hangup while back on hold
+    (ended,) = replay.events(ev.ContactEnded)  # then hung up by an AMI Hangup while back on hold
     assert ended.outcome is Outcome.ABANDONED
     # Requeued with its original arrival time: the wait counts from the first arrival.
     assert ended.waited == pytest.approx(ended.at - 1795362902.0)
@@ -115,7 +124,9 @@ async def test_the_whole_session() -> None:
     assert replay.protocol.version == "11.0.0"
     outcomes = {e.contact_id: e.outcome for e in replay.events(ev.ContactEnded)}
     assert outcomes == {
-        "1795362857.5": Outcome.SERVED, "1795362888.7": Outcome.ABANDONED, "1795362902.8": Outcome.ABANDONED,
+        "1795362857.5": Outcome.SERVED,
+        "1795362888.7": Outcome.ABANDONED,
+        "1795362902.8": Outcome.ABANDONED,
     }
     # The DeviceStateList at login: ten agents' phones, all free.
     first = replay.events(ev.EndpointChanged)[:10]
@@ -142,8 +153,9 @@ async def test_event_lists_complete_the_action_futures() -> None:
 
 async def test_login_capture_banner_and_response() -> None:
     replay = Replay(available=())
-    future = replay.manager.send_action({"Action": "Login", "ActionID": "login-1", "Username": "dispatcher",
-                                         "Secret": "x"})
+    future = replay.manager.send_action(
+        {"Action": "Login", "ActionID": "login-1", "Username": "dispatcher", "Secret": "x"}
+    )
     replay.protocol.version = None
     replay.protocol.reader = codec.FrameReader()
     replay.feed(capture("login.txt"), seed=3)

@@ -15,11 +15,34 @@ from dispatcher.fake_asterisk.dialplan import DEFAULT_PATH, load, parse
 from tests.ami_helpers import CAPTURES, frames_of
 
 CHANNEL_EVENTS_CHECKED = {
-    "Newchannel", "Newstate", "VarSet", "Newexten", "NewCallerid", "NewConnectedLine", "DeviceStateChange",
-    "AGIExecStart", "AGIExecEnd", "DTMFBegin", "DTMFEnd", "MusicOnHoldStart", "MusicOnHoldStop", "DialBegin",
-    "DialState", "DialEnd", "BridgeCreate", "BridgeEnter", "BridgeLeave", "BridgeDestroy", "HangupRequest",
-    "SoftHangupRequest", "Hangup", "CoreShowChannel", "CoreShowChannelsComplete", "FullyBooted",
-    "DeviceStateListComplete", "RTCPSent",
+    "Newchannel",
+    "Newstate",
+    "VarSet",
+    "Newexten",
+    "NewCallerid",
+    "NewConnectedLine",
+    "DeviceStateChange",
+    "AGIExecStart",
+    "AGIExecEnd",
+    "DTMFBegin",
+    "DTMFEnd",
+    "MusicOnHoldStart",
+    "MusicOnHoldStop",
+    "DialBegin",
+    "DialState",
+    "DialEnd",
+    "BridgeCreate",
+    "BridgeEnter",
+    "BridgeLeave",
+    "BridgeDestroy",
+    "HangupRequest",
+    "SoftHangupRequest",
+    "Hangup",
+    "CoreShowChannel",
+    "CoreShowChannelsComplete",
+    "FullyBooted",
+    "DeviceStateListComplete",
+    "RTCPSent",
 }
 
 
@@ -37,7 +60,11 @@ def _layouts(frames: list[bytes]) -> dict[str, set[tuple[str, ...]]]:
 
 def _captured() -> dict[str, set[tuple[str, ...]]]:
     frames: list[bytes] = []
-    for name in ("full-session.txt", "devicestatelist-response.txt", "coreshowchannels-response.txt"):
+    for name in (
+        "full-session.txt",
+        "devicestatelist-response.txt",
+        "coreshowchannels-response.txt",
+    ):
         frames += frames_of((CAPTURES / name).read_bytes())
     return _layouts(frames)
 
@@ -49,8 +76,18 @@ async def _scripted_session(fake: FakeAsterisk) -> list[bytes]:
     from dispatcher.fake_asterisk.agi import ScriptedAgi
 
     def agi(chan, url):  # type: ignore[no-untyped-def]
-        ScriptedAgi(pbx, chan, ["ANSWER", "GET DATA beep 6000 1", "SET VARIABLE GUICHET_PROCESS passport",
-                                'STREAM FILE silence/1 ""', "GET VARIABLE CALLERID(num)"], 0.001).start()
+        ScriptedAgi(
+            pbx,
+            chan,
+            [
+                "ANSWER",
+                "GET DATA beep 6000 1",
+                "SET VARIABLE GUICHET_PROCESS passport",
+                'STREAM FILE silence/1 ""',
+                "GET VARIABLE CALLERID(num)",
+            ],
+            0.001,
+        ).start()
 
     pbx.agi_runner = agi
     answered = fake.place_call("sipp", "Citoyen", dtmf=["2"])
@@ -73,8 +110,13 @@ async def _scripted_session(fake: FakeAsterisk) -> list[bytes]:
 
 async def test_the_fake_writes_the_captured_layouts() -> None:
     captured = _captured()
-    async with FakeAsterisk(agents=[str(n) for n in range(101, 111)], trunk="sipp", record=True,
-                            rtcp_interval=0.02, secrets={"guichet": "x"}) as fake:
+    async with FakeAsterisk(
+        agents=[str(n) for n in range(101, 111)],
+        trunk="sipp",
+        record=True,
+        rtcp_interval=0.02,
+        secrets={"guichet": "x"},
+    ) as fake:
         frames = [f.rstrip(b"\r\n") for f in await _scripted_session(fake)]
     fake_layouts = _layouts(frames)
     checked = 0
@@ -87,7 +129,15 @@ async def test_the_fake_writes_the_captured_layouts() -> None:
             checked += 1
     assert checked >= 20
     names = {first.partition(": ")[2] for first in fake_layouts}
-    for needed in ("DialBegin", "DialEnd", "BridgeEnter", "Hangup", "MusicOnHoldStart", "VarSet", "AGIExecEnd"):
+    for needed in (
+        "DialBegin",
+        "DialEnd",
+        "BridgeEnter",
+        "Hangup",
+        "MusicOnHoldStart",
+        "VarSet",
+        "AGIExecEnd",
+    ):
         assert needed in names
 
 
@@ -99,8 +149,12 @@ async def test_frames_are_crlf_and_end_with_a_blank_line() -> None:
             assert frame.endswith(b"\r\n\r\n")
             body = frame[:-4]
             assert b"\n" not in body.replace(b"\r\n", b"")
-            assert "Gaëlle".encode() in frame or b"CallerIDName" not in frame or b"<unknown>" in frame \
+            assert (
+                "Gaëlle".encode() in frame
+                or b"CallerIDName" not in frame
+                or b"<unknown>" in frame
                 or b"0600000000" in frame
+            )
 
 
 async def test_hangup_causes_as_captured() -> None:
@@ -114,8 +168,15 @@ async def test_hangup_causes_as_captured() -> None:
         fake.pbx.redirect(talking, "to-agent", "101")
         await wait_until(lambda: talking.bridge is not None)
         fake.hangup(talking)
-        hangups = [codec.parse(codec.decode(f.rstrip(b"\r\n"))) for f in fake.frames if f.startswith(b"Event: Hangup\r")]
-        causes = {(h["Channel"].split("-")[0], h["Context"]): (h["Cause"], h["Cause-txt"]) for h in hangups}
+        hangups = [
+            codec.parse(codec.decode(f.rstrip(b"\r\n")))
+            for f in fake.frames
+            if f.startswith(b"Event: Hangup\r")
+        ]
+        causes = {
+            (h["Channel"].split("-")[0], h["Context"]): (h["Cause"], h["Cause-txt"])
+            for h in hangups
+        }
         assert causes[("PJSIP/trunk", "waiting")] == ("0", "Unknown")
         assert causes[("PJSIP/trunk", "to-agent")] == ("16", "Normal Clearing")
         assert causes[("PJSIP/agent101", "from-agents")] == ("16", "Normal Clearing")
@@ -126,7 +187,13 @@ def test_the_agi_block_is_the_captured_one() -> None:
     captured_keys = [line.partition(": ")[0] for line in captured.split("\n\n")[0].splitlines()]
 
     class C:
-        name, language, uniqueid, caller_num, caller_name = "PJSIP/trunk-00000001", "fr", "1.1", "06", "X"
+        name, language, uniqueid, caller_num, caller_name = (
+            "PJSIP/trunk-00000001",
+            "fr",
+            "1.1",
+            "06",
+            "X",
+        )
         exten, context, priority = "100", "from-trunk", 3
 
     block = env_block(C(), "agi://127.0.0.1:4573/ivr", "ivr").decode()  # type: ignore[arg-type]
@@ -154,7 +221,14 @@ def test_manager_conf_gives_only_the_rights_needed() -> None:
     user = users_from_manager_conf({"guichet": "s"})["guichet"]
     assert user.read == {"system", "call", "dialplan"}
     assert user.write == {"call", "reporting", "originate"}
-    for action in ("redirect", "hangup", "originate", "coreshowchannels", "devicestatelist", "getvar"):
+    for action in (
+        "redirect",
+        "hangup",
+        "originate",
+        "coreshowchannels",
+        "devicestatelist",
+        "getvar",
+    ):
         assert user.may_write(action), action
     assert not user.may_write("command")
     assert not user.passes(b"Event: Newexten\r\nPrivilege: dialplan,all\r\n")

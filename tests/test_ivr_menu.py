@@ -50,16 +50,33 @@ def test_prompts_per_language() -> None:
     assert config.prompt("welcome", "en") == "guichet/bienvenue"  # Asterisk picks sounds/en/...
 
 
-@pytest.mark.parametrize("change, message", [
-    (("1: {prompt: guichet/etat-civil, choices: {1: passport, 2: id_card}}",
-      "1: {prompt: guichet/etat-civil, choices: {1: pasport}}"), "menu.choices.1.choices.1: unknown process 'pasport'"),
-    (("0: generalist", "A: generalist"), "menu.choices.A: 'A' is not a phone key"),
-    (("  hold: guichet/patientez\n", ""), "prompts.hold: missing"),
-    (("welcome: guichet/bienvenue", "welcome: guichet/bien venue"), "prompts.welcome: expected a sound file"),
-    (("language_keys: {\"9\": en}", "language_keys: {\"9\": de}"), "language_keys: 'de' is not in languages"),
-    (("languages: [fr, en]", "languages: [fr, en]\nretries: -1"), "retries: expected a number >= 0"),
-    (("languages: [fr, en]", "langages: [fr]"), "unknown key 'langages'"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            (
+                "1: {prompt: guichet/etat-civil, choices: {1: passport, 2: id_card}}",
+                "1: {prompt: guichet/etat-civil, choices: {1: pasport}}",
+            ),
+            "menu.choices.1.choices.1: unknown process 'pasport'",
+        ),
+        (("0: generalist", "A: generalist"), "menu.choices.A: 'A' is not a phone key"),
+        (("  hold: guichet/patientez\n", ""), "prompts.hold: missing"),
+        (
+            ("welcome: guichet/bienvenue", "welcome: guichet/bien venue"),
+            "prompts.welcome: expected a sound file",
+        ),
+        (
+            ('language_keys: {"9": en}', 'language_keys: {"9": de}'),
+            "language_keys: 'de' is not in languages",
+        ),
+        (
+            ("languages: [fr, en]", "languages: [fr, en]\nretries: -1"),
+            "retries: expected a number >= 0",
+        ),
+        (("languages: [fr, en]", "langages: [fr]"), "unknown key 'langages'"),
+    ],
+)
 def test_bad_menus_are_refused_with_the_place(change: tuple[str, str], message: str) -> None:
     text = GOOD.replace(*change)
     assert text != GOOD

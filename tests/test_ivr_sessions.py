@@ -24,7 +24,10 @@ def agi_commands(rig: PhoneRig, uniqueid: str) -> list[str]:
     """The AGI commands the IVR sent for one call (from the fake's AGIExecStart frames)."""
     out = []
     for frame in rig.fake.frames:
-        if frame.startswith(b"Event: AGIExecStart\r\n") and f"Uniqueid: {uniqueid}\r\n".encode() in frame:
+        if (
+            frame.startswith(b"Event: AGIExecStart\r\n")
+            and f"Uniqueid: {uniqueid}\r\n".encode() in frame
+        ):
             text = frame.decode()
             out.append(text.split("\r\nCommand: ")[1].split("\r\n")[0])
     return out
@@ -48,7 +51,9 @@ async def test_invalid_key_replays_the_menu_then_the_choice_counts() -> None:
         assert arrived.process == "passport"
         commands = agi_commands(r, call.uniqueid)
         assert 'STREAM FILE guichet/choix-invalide ""' in commands
-        assert commands.count("GET DATA guichet/menu-principal 5000 1") == 1  # after "8" (type-ahead)
+        assert (
+            commands.count("GET DATA guichet/menu-principal 5000 1") == 1
+        )  # after "8" (type-ahead)
 
 
 async def test_too_many_invalid_keys_go_to_the_generalist_route() -> None:
@@ -102,17 +107,25 @@ async def test_the_wait_is_announced_and_a_callback_keeps_the_place() -> None:
     async with rig(available=("a101",), ivr_config=config) as r:
         busy = r.fake.place_call("0600000010", dtmf=["1", "1"])
         await r.until(lambda: r.fake.bridged_to(busy))  # the only agent is now taken
-        call = r.fake.place_call("0611111111", "Gaëlle", dtmf=["1", "1", "1"])  # ... then "1": call me back
+        call = r.fake.place_call(
+            "0611111111", "Gaëlle", dtmf=["1", "1", "1"]
+        )  # ... then "1": call me back
         await r.until(lambda: call.uniqueid in r.ended())
         ended = r.ended()[call.uniqueid]
         assert ended.outcome is Outcome.CALLBACK_SCHEDULED
         await r.until(lambda: r.fake.channel(call) is None)  # the IVR said goodbye and hung up
         commands = agi_commands(r, call.uniqueid)
         assert any(c.startswith("SAY NUMBER ") for c in commands)  # "environ 4 minutes"
-        assert commands[-3:] == ['SET VARIABLE GUICHET_CALLBACK "0611111111"', 'STREAM FILE guichet/rappel-confirme ""', "HANGUP"], commands
+        assert commands[-3:] == [
+            'SET VARIABLE GUICHET_CALLBACK "0611111111"',
+            'STREAM FILE guichet/rappel-confirme ""',
+            "HANGUP",
+        ], commands
         callback = r.router.contacts[f"cb-{call.uniqueid}"]
         assert callback.channel is Channel.CALLBACK and callback.caller == "0611111111"
-        phone_arrival = next(e for e in r.events(ev.ContactQueued) if e.contact_id == call.uniqueid).arrived_at
+        phone_arrival = next(
+            e for e in r.events(ev.ContactQueued) if e.contact_id == call.uniqueid
+        ).arrived_at
         assert callback.arrived_at == phone_arrival  # the caller's place is kept
         assert not [e for e in r.events(ev.ContactAbandoned) if e.contact_id == call.uniqueid]
 
@@ -135,12 +148,16 @@ def _garbled(junk: str, times: int) -> object:
     return execute
 
 
-@pytest.mark.parametrize("junk, times, process", [
-    ("garbage \x00\xff line\n", 1, "passport"),      # skipped: the menus go on
-    ("Invalid\n", 50, None),                           # the IVR gives up: generalist route, still queued
-])
-async def test_garbage_on_the_agi_socket_loses_no_caller(monkeypatch: pytest.MonkeyPatch, junk: str, times: int,
-                                                         process: str | None) -> None:
+@pytest.mark.parametrize(
+    "junk, times, process",
+    [
+        ("garbage \x00\xff line\n", 1, "passport"),  # skipped: the menus go on
+        ("Invalid\n", 50, None),  # the IVR gives up: generalist route, still queued
+    ],
+)
+async def test_garbage_on_the_agi_socket_loses_no_caller(
+    monkeypatch: pytest.MonkeyPatch, junk: str, times: int, process: str | None
+) -> None:
     monkeypatch.setattr(AgiCommands, "execute", _garbled(junk, times))
     async with rig() as r:
         call = r.fake.place_call("0600000020", dtmf=["1", "1"])
@@ -149,13 +166,16 @@ async def test_garbage_on_the_agi_socket_loses_no_caller(monkeypatch: pytest.Mon
         await r.until(lambda: r.fake.channel(call).moh)
 
 
-@pytest.mark.parametrize("payload", [
-    b"",                                              # connects and closes
-    b"agi_network: yes\nagi_channel: PJSIP/x",        # a block cut short (panoramisk would spin forever)
-    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # a TLS hello
-    b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",             # a browser
-    b"agi_network: yes\nagi_network_script: nothing-here\n\n",
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"",  # connects and closes
+        b"agi_network: yes\nagi_channel: PJSIP/x",  # a block cut short (panoramisk would spin forever)
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # a TLS hello
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",  # a browser
+        b"agi_network: yes\nagi_network_script: nothing-here\n\n",
+    ],
+)
 async def test_garbage_connections_to_the_ivr_port(payload: bytes) -> None:
     async with rig(available=("a101",)) as r:
         assert r.ivr is not None
@@ -191,11 +211,15 @@ async def test_hundreds_of_callers_in_the_menus_at_once_do_not_block_the_dispatc
 
         task = asyncio.create_task(probe())
         calls = [r.fake.place_call(f"06{i:08d}", dtmf=[str(1 + i % 2), "1"]) for i in range(200)]
-        await r.until(lambda: len(r.events(ev.ContactArrived)) == 200 and r.ivr.completed == 200, timeout=30)
+        await r.until(
+            lambda: len(r.events(ev.ContactArrived)) == 200 and r.ivr.completed == 200, timeout=30
+        )
         task.cancel()
         processes = {e.contact_id: e.process for e in r.events(ev.ContactArrived)}
-        assert all(processes[c.uniqueid] == ("passport" if i % 2 == 0 else "electoral_roll")
-                   for i, c in enumerate(calls))
+        assert all(
+            processes[c.uniqueid] == ("passport" if i % 2 == 0 else "electoral_roll")
+            for i, c in enumerate(calls)
+        )
         assert r.ivr.completed == 200
         lags.sort()
         assert lags[len(lags) // 2] < 0.05  # the loop keeps turning while 200 sessions run
@@ -226,6 +250,7 @@ async def test_the_ivr_needs_no_agent_state_to_hand_over(monkeypatch: pytest.Mon
         await queued(r, call)
         await r.until(lambda: r.fake.channel(call).moh)
         assert 'STREAM FILE guichet/aucun-conseiller ""' in agi_commands(r, call.uniqueid)
-        r.dispatcher.submit(ev.AgentStatusSet(at=r.dispatcher.clock(), agent_id="a101",
-                                              state=AgentState.AVAILABLE))
+        r.dispatcher.submit(
+            ev.AgentStatusSet(at=r.dispatcher.clock(), agent_id="a101", state=AgentState.AVAILABLE)
+        )
         await r.until(lambda: r.fake.bridged_to(call))

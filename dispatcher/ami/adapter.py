@@ -57,27 +57,95 @@ log = logging.getLogger(__name__)
 
 # The event names the adapter reads; every other one is skipped unparsed.
 HANDLED_EVENTS = (
-    "VarSet", "MusicOnHoldStart", "DialBegin", "DialEnd", "BridgeEnter", "Hangup", "DeviceStateChange",
+    "VarSet",
+    "MusicOnHoldStart",
+    "DialBegin",
+    "DialEnd",
+    "BridgeEnter",
+    "Hangup",
+    "DeviceStateChange",
 )
 # Asterisk events the adapter knowingly ignores (their information is carried by
 # the handled ones, or is of no use to routing). An event in neither list is
 # logged once, then skipped.
-IGNORED_EVENTS = frozenset({
-    "FullyBooted", "SuccessfulAuth", "Newchannel", "Newstate", "Newexten", "NewCallerid",
-    "NewConnectedLine", "NewAccountCode", "DialState", "BridgeCreate", "BridgeLeave", "BridgeDestroy",
-    "BridgeMerge", "BridgeInfoChannel", "BridgeInfoComplete", "MusicOnHoldStop", "HangupRequest",
-    "SoftHangupRequest", "AGIExecStart", "AGIExecEnd", "AsyncAGIStart", "AsyncAGIExec", "AsyncAGIEnd",
-    "DTMFBegin", "DTMFEnd", "RTCPSent", "RTCPReceived", "QueueMemberStatus", "QueueCallerJoin",
-    "QueueCallerLeave", "QueueCallerAbandon", "QueueMemberAdded", "QueueMemberRemoved",
-    "QueueMemberPause", "AgentCalled", "AgentConnect", "AgentComplete", "AgentRingNoAnswer", "AgentDump",
-    "CoreShowChannel", "CoreShowChannelsComplete", "DeviceStateListComplete", "OriginateResponse",
-    "PeerStatus", "ContactStatus", "Registry", "Reload", "Shutdown", "ChallengeSent",
-    "InvalidPassword", "InvalidAccountID", "RequestBadFormat", "ChallengeResponseFailed",
-    "LocalBridge", "LocalOptimizationBegin", "LocalOptimizationEnd", "Cdr", "Cel", "UserEvent",
-    "Hold", "Unhold", "BlindTransfer", "AttendedTransfer", "ChanSpyStart", "ChanSpyStop",
-    "ExtensionStatus", "PresenceStateChange", "MessageWaiting", "Pickup", "LogChannel",
-    "ConfbridgeJoin", "ConfbridgeLeave", "MixMonitorStart", "MixMonitorStop",
-})
+IGNORED_EVENTS = frozenset(
+    {
+        "FullyBooted",
+        "SuccessfulAuth",
+        "Newchannel",
+        "Newstate",
+        "Newexten",
+        "NewCallerid",
+        "NewConnectedLine",
+        "NewAccountCode",
+        "DialState",
+        "BridgeCreate",
+        "BridgeLeave",
+        "BridgeDestroy",
+        "BridgeMerge",
+        "BridgeInfoChannel",
+        "BridgeInfoComplete",
+        "MusicOnHoldStop",
+        "HangupRequest",
+        "SoftHangupRequest",
+        "AGIExecStart",
+        "AGIExecEnd",
+        "AsyncAGIStart",
+        "AsyncAGIExec",
+        "AsyncAGIEnd",
+        "DTMFBegin",
+        "DTMFEnd",
+        "RTCPSent",
+        "RTCPReceived",
+        "QueueMemberStatus",
+        "QueueCallerJoin",
+        "QueueCallerLeave",
+        "QueueCallerAbandon",
+        "QueueMemberAdded",
+        "QueueMemberRemoved",
+        "QueueMemberPause",
+        "AgentCalled",
+        "AgentConnect",
+        "AgentComplete",
+        "AgentRingNoAnswer",
+        "AgentDump",
+        "CoreShowChannel",
+        "CoreShowChannelsComplete",
+        "DeviceStateListComplete",
+        "OriginateResponse",
+        "PeerStatus",
+        "ContactStatus",
+        "Registry",
+        "Reload",
+        "Shutdown",
+        "ChallengeSent",
+        "InvalidPassword",
+        "InvalidAccountID",
+        "RequestBadFormat",
+        "ChallengeResponseFailed",
+        "LocalBridge",
+        "LocalOptimizationBegin",
+        "LocalOptimizationEnd",
+        "Cdr",
+        "Cel",
+        "UserEvent",
+        "Hold",
+        "Unhold",
+        "BlindTransfer",
+        "AttendedTransfer",
+        "ChanSpyStart",
+        "ChanSpyStop",
+        "ExtensionStatus",
+        "PresenceStateChange",
+        "MessageWaiting",
+        "Pickup",
+        "LogChannel",
+        "ConfbridgeJoin",
+        "ConfbridgeLeave",
+        "MixMonitorStart",
+        "MixMonitorStop",
+    }
+)
 KNOWN_EVENTS = IGNORED_EVENTS | frozenset(HANDLED_EVENTS)
 
 DIAL_DECLINES = {
@@ -205,9 +273,15 @@ class AmiAdapter:
         self._resync_task: asyncio.Task[None] | None = None
         self._seen_unknown: set[str] = set()
         self.manager = manager or AmiManager(
-            host=host, port=port, username=username, secret=secret, events="on",
-            reconnect_min=reconnect_min, reconnect_max=reconnect_max,
-            ping_delay=ping_interval, ping_interval=ping_interval,
+            host=host,
+            port=port,
+            username=username,
+            secret=secret,
+            events="on",
+            reconnect_min=reconnect_min,
+            reconnect_max=reconnect_max,
+            ping_delay=ping_interval,
+            ping_interval=ping_interval,
         )
         m = self.manager
         m.on_login = self._on_login
@@ -223,11 +297,20 @@ class AmiAdapter:
         dispatcher.add_sink(self._on_batch)
 
     @classmethod
-    def from_settings(cls, settings: Any, dispatcher: Any, matrix: SkillMatrix, **kwargs: Any) -> AmiAdapter:
+    def from_settings(
+        cls, settings: Any, dispatcher: Any, matrix: SkillMatrix, **kwargs: Any
+    ) -> AmiAdapter:
         """Host, port and credentials from ``guichet.config.Settings`` (GUICHET_AMI_* variables)."""
         secret = settings.ami_secret.get_secret_value() if settings.ami_secret is not None else ""
-        return cls(dispatcher, matrix, host=settings.ami_host, port=settings.ami_port,
-                   username=settings.ami_username, secret=secret, **kwargs)
+        return cls(
+            dispatcher,
+            matrix,
+            host=settings.ami_host,
+            port=settings.ami_port,
+            username=settings.ami_username,
+            secret=secret,
+            **kwargs,
+        )
 
     # ------------------------------------------------------------ life
 
@@ -304,10 +387,17 @@ class AmiAdapter:
         call.in_core = True
         call.state = QUEUED
         self.by_contact[call.uniqueid] = call
-        self._submit(ev.ContactArrived(
-            at=self.clock(), contact_id=call.uniqueid, channel=Channel.PHONE, process=call.process,
-            caller=call.caller, citizen_id=call.citizen_id, arrived_at=arrived_at,
-        ))
+        self._submit(
+            ev.ContactArrived(
+                at=self.clock(),
+                contact_id=call.uniqueid,
+                channel=Channel.PHONE,
+                process=call.process,
+                caller=call.caller,
+                citizen_id=call.citizen_id,
+                arrived_at=arrived_at,
+            )
+        )
         self.unsure.discard(call.uniqueid)
         for future in self._waiters.pop(call.uniqueid, ()):
             if not future.done():
@@ -334,7 +424,12 @@ class AmiAdapter:
             value = _text(h.get("Value")) or ""
             call = self._track(h)
             if call is None:
-                if variable not in ("GUICHET_PROCESS", "GUICHET_CITIZEN", "GUICHET_REPEAT", "GUICHET_LANG"):
+                if variable not in (
+                    "GUICHET_PROCESS",
+                    "GUICHET_CITIZEN",
+                    "GUICHET_REPEAT",
+                    "GUICHET_LANG",
+                ):
                     return
                 call = self._new_call(h)
             if variable == "GUICHET_PROCESS":
@@ -344,7 +439,11 @@ class AmiAdapter:
                     self._arrive(call)
                 elif process is not None and process != call.process:
                     call.process = process
-                    self._submit(ev.ContactQualified(at=self.clock(), contact_id=call.uniqueid, process=process))
+                    self._submit(
+                        ev.ContactQualified(
+                            at=self.clock(), contact_id=call.uniqueid, process=process
+                        )
+                    )
             elif variable == "GUICHET_CITIZEN":
                 call.citizen_id = value or None
             elif variable == "GUICHET_REPEAT":
@@ -379,8 +478,12 @@ class AmiAdapter:
         self._begin()
         try:
             call = self._track(h)
-            if call is not None and call.state == RINGING and call.callback_id is None \
-                    and self._dialled_agent(call, h):
+            if (
+                call is not None
+                and call.state == RINGING
+                and call.callback_id is None
+                and self._dialled_agent(call, h)
+            ):
                 call.agent_leg = _text(h.get("DestUniqueid"))
                 call.dial_started = True
         finally:
@@ -447,14 +550,20 @@ class AmiAdapter:
         line = self.by_agent.get(call.agent_id or "")
         if line is not None and dest.rpartition("-")[0] == line.endpoint:
             return True
-        log.warning("AMI: %s dials %s, not the phone of %s it was offered to; ignored",
-                    call.channel, dest, call.agent_id)
+        log.warning(
+            "AMI: %s dials %s, not the phone of %s it was offered to; ignored",
+            call.channel,
+            dest,
+            call.agent_id,
+        )
         return False
 
     def _answered(self, call: PhoneCall) -> None:
         call.state = TALKING
         if call.agent_id is not None:
-            self._submit(ev.OfferAnswered(at=self.clock(), contact_id=call.uniqueid, agent_id=call.agent_id))
+            self._submit(
+                ev.OfferAnswered(at=self.clock(), contact_id=call.uniqueid, agent_id=call.agent_id)
+            )
 
     def _dial_failed(self, call: PhoneCall, status: str) -> None:
         if call.state != RINGING or call.agent_id is None:
@@ -471,7 +580,11 @@ class AmiAdapter:
             line = self.by_agent.get(agent_id)
             if line is not None:
                 self.reachable.pop(line.endpoint, None)
-        self._submit(ev.OfferDeclined(at=self.clock(), contact_id=call.uniqueid, agent_id=agent_id, reason=reason))
+        self._submit(
+            ev.OfferDeclined(
+                at=self.clock(), contact_id=call.uniqueid, agent_id=agent_id, reason=reason
+            )
+        )
 
     def _gone(self, call: PhoneCall, at: float | None = None) -> None:
         """The channel hung up: the contact ends (or a callback leg finishes)."""
@@ -480,10 +593,18 @@ class AmiAdapter:
         if call.callback_id is not None:
             if call.state == TALKING:
                 outcome = Outcome.SERVED if call.citizen_answered else Outcome.ABANDONED
-                self._submit(ev.ContactCompleted(at=now, contact_id=call.callback_id, outcome=outcome))
+                self._submit(
+                    ev.ContactCompleted(at=now, contact_id=call.callback_id, outcome=outcome)
+                )
             elif call.state == RINGING and call.agent_id is not None:
-                self._submit(ev.OfferDeclined(at=now, contact_id=call.callback_id, agent_id=call.agent_id,
-                                              reason=DeclineReason.NO_ANSWER))
+                self._submit(
+                    ev.OfferDeclined(
+                        at=now,
+                        contact_id=call.callback_id,
+                        agent_id=call.agent_id,
+                        reason=DeclineReason.NO_ANSWER,
+                    )
+                )
             return
         if not call.in_core:
             return
@@ -498,7 +619,9 @@ class AmiAdapter:
         if reachable is None or self.reachable.get(line.endpoint) is reachable:
             return
         self.reachable[line.endpoint] = reachable
-        self._submit(ev.EndpointChanged(at=self.clock(), agent_id=line.agent_id, reachable=reachable))
+        self._submit(
+            ev.EndpointChanged(at=self.clock(), agent_id=line.agent_id, reachable=reachable)
+        )
 
     # ------------------------------------------------------------ decisions
 
@@ -509,7 +632,9 @@ class AmiAdapter:
             number = first.number or (call.caller if call is not None else None)
             if number:
                 self.callback_numbers[first.callback_id] = number
-        elif type(first) is ev.ContactArrived and first.channel is Channel.CALLBACK and first.caller:
+        elif (
+            type(first) is ev.ContactArrived and first.channel is Channel.CALLBACK and first.caller
+        ):
             self.callback_numbers[first.contact_id] = first.caller
         for event in batch[1:]:
             kind = type(event)
@@ -528,19 +653,39 @@ class AmiAdapter:
             return
         call = self.by_contact.get(offer.contact_id)
         if call is None or call.callback_id is not None:
-            log.warning("AMI: offer of unknown phone contact %s to %s; declined", offer.contact_id, offer.agent_id)
-            self._submit_later(ev.OfferDeclined(at=self.clock(), contact_id=offer.contact_id,
-                                                agent_id=offer.agent_id, reason=DeclineReason.UNAVAILABLE))
+            log.warning(
+                "AMI: offer of unknown phone contact %s to %s; declined",
+                offer.contact_id,
+                offer.agent_id,
+            )
+            self._submit_later(
+                ev.OfferDeclined(
+                    at=self.clock(),
+                    contact_id=offer.contact_id,
+                    agent_id=offer.agent_id,
+                    reason=DeclineReason.UNAVAILABLE,
+                )
+            )
             return
         line = self.by_agent.get(offer.agent_id)
         call.state = RINGING
         call.agent_id = offer.agent_id
         call.redirected = call.dial_started = False
         if line is None:
-            log.error("AMI: agent %s has no endpoint; offer of %s declined", offer.agent_id, offer.contact_id)
+            log.error(
+                "AMI: agent %s has no endpoint; offer of %s declined",
+                offer.agent_id,
+                offer.contact_id,
+            )
             call.state = QUEUED
-            self._submit_later(ev.OfferDeclined(at=self.clock(), contact_id=offer.contact_id,
-                                                agent_id=offer.agent_id, reason=DeclineReason.UNAVAILABLE))
+            self._submit_later(
+                ev.OfferDeclined(
+                    at=self.clock(),
+                    contact_id=offer.contact_id,
+                    agent_id=offer.agent_id,
+                    reason=DeclineReason.UNAVAILABLE,
+                )
+            )
             return
         if not self.link_up or self.resyncing:
             return  # carried out when the resynchronisation ends
@@ -550,16 +695,24 @@ class AmiAdapter:
         """AMI Redirect of the caller; ``agent_id``: the offer it carries out (None: back on hold)."""
         if agent_id is not None:
             call.redirected = True
-        future = self.manager.send_action({
-            "Action": "Redirect", "Channel": call.channel, "Context": context, "Exten": exten, "Priority": "1",
-        })
+        future = self.manager.send_action(
+            {
+                "Action": "Redirect",
+                "Channel": call.channel,
+                "Context": context,
+                "Exten": exten,
+                "Priority": "1",
+            }
+        )
         self.stats.redirects += 1
         if agent_id is not None and self.assign_latencies is not None and self._in_frame:
             self.assign_latencies.append(time.perf_counter() - self._frame_t0)
             self.assign_cpu.append(time.thread_time() - self._frame_cpu0)
         future.add_done_callback(lambda f: self._redirect_done(f, call, agent_id))
 
-    def _redirect_done(self, future: asyncio.Future[Any], call: PhoneCall, agent_id: str | None) -> None:
+    def _redirect_done(
+        self, future: asyncio.Future[Any], call: PhoneCall, agent_id: str | None
+    ) -> None:
         if future.cancelled():
             return
         exc = future.exception()
@@ -570,11 +723,22 @@ class AmiAdapter:
             return
         message = exc or (response.get("Message") if response is not None else "?")
         log.warning("AMI: Redirect of %s failed: %s", call.channel, message)
-        if agent_id is not None and call.state == RINGING and call.agent_id == agent_id and not call.dial_started:
+        if (
+            agent_id is not None
+            and call.state == RINGING
+            and call.agent_id == agent_id
+            and not call.dial_started
+        ):
             call.state = QUEUED
             call.agent_id = None
-            self._submit(ev.OfferDeclined(at=self.clock(), contact_id=call.uniqueid,
-                                          agent_id=agent_id, reason=DeclineReason.UNAVAILABLE))
+            self._submit(
+                ev.OfferDeclined(
+                    at=self.clock(),
+                    contact_id=call.uniqueid,
+                    agent_id=agent_id,
+                    reason=DeclineReason.UNAVAILABLE,
+                )
+            )
 
     def _requeued(self, event: ev.ContactRequeued) -> None:
         call = self.by_contact.get(event.contact_id)
@@ -596,9 +760,16 @@ class AmiAdapter:
         call = self.by_contact.get(event.contact_id)
         if call is None:
             return
-        if event.outcome is Outcome.EXPIRED and call.callback_id is None and call.in_core and self.link_up:
+        if (
+            event.outcome is Outcome.EXPIRED
+            and call.callback_id is None
+            and call.in_core
+            and self.link_up
+        ):
             log.warning("AMI: contact %s expired while on the line; hanging up", event.contact_id)
-            self.manager.send_action({"Action": "Hangup", "Channel": call.channel}).add_done_callback(_ignore)
+            self.manager.send_action(
+                {"Action": "Hangup", "Channel": call.channel}
+            ).add_done_callback(_ignore)
         call.in_core = False
         call.closed = True
         self.by_contact.pop(event.contact_id, None)
@@ -607,25 +778,49 @@ class AmiAdapter:
         line = self.by_agent.get(offer.agent_id)
         number = self.callback_numbers.get(offer.contact_id)
         if line is None or not number:
-            log.error("AMI: callback %s cannot be placed (agent line or number missing)", offer.contact_id)
-            self._submit_later(ev.OfferDeclined(at=self.clock(), contact_id=offer.contact_id,
-                                                agent_id=offer.agent_id, reason=DeclineReason.UNAVAILABLE))
+            log.error(
+                "AMI: callback %s cannot be placed (agent line or number missing)", offer.contact_id
+            )
+            self._submit_later(
+                ev.OfferDeclined(
+                    at=self.clock(),
+                    contact_id=offer.contact_id,
+                    agent_id=offer.agent_id,
+                    reason=DeclineReason.UNAVAILABLE,
+                )
+            )
             return
         if not self.link_up:
             self.deferred_offers.append(offer)
             return
         self.stats.originates += 1
         leg_id = f"{offer.contact_id}.{self.stats.originates}"
-        call = PhoneCall(uniqueid=leg_id, channel=line.endpoint, caller=number, state=RINGING,
-                         agent_id=offer.agent_id, callback_id=offer.contact_id, in_core=True, seen_at=self.clock())
+        call = PhoneCall(
+            uniqueid=leg_id,
+            channel=line.endpoint,
+            caller=number,
+            state=RINGING,
+            agent_id=offer.agent_id,
+            callback_id=offer.contact_id,
+            in_core=True,
+            seen_at=self.clock(),
+        )
         self.calls[leg_id] = call
         self.by_contact[offer.contact_id] = call
-        future = self.manager.send_action({
-            "Action": "Originate", "Channel": line.endpoint, "Context": self.callback_context,
-            "Exten": number, "Priority": "1", "CallerID": f'"Rappel {number}" <{number}>',
-            "Timeout": str(int(self.callback_ring_s * 1000)), "Async": "true", "ChannelId": leg_id,
-            "Variable": f"GUICHET_CONTACT={offer.contact_id}",
-        })
+        future = self.manager.send_action(
+            {
+                "Action": "Originate",
+                "Channel": line.endpoint,
+                "Context": self.callback_context,
+                "Exten": number,
+                "Priority": "1",
+                "CallerID": f'"Rappel {number}" <{number}>',
+                "Timeout": str(int(self.callback_ring_s * 1000)),
+                "Async": "true",
+                "ChannelId": leg_id,
+                "Variable": f"GUICHET_CONTACT={offer.contact_id}",
+            }
+        )
         future.add_done_callback(lambda f: self._originate_done(f, call))
 
     def _originate_done(self, future: asyncio.Future[Any], call: PhoneCall) -> None:
@@ -637,24 +832,38 @@ class AmiAdapter:
         result = None if exc is not None else future.result()
         messages = result if isinstance(result, list) else [result]
         final = messages[-1] if messages else None
-        ok = final is not None and final.get("Response") == "Success" and final.get("Event") == "OriginateResponse"
+        ok = (
+            final is not None
+            and final.get("Response") == "Success"
+            and final.get("Event") == "OriginateResponse"
+        )
         contact_id = call.callback_id or ""
         if ok:
             call.state = TALKING
-            self._submit(ev.OfferAnswered(at=self.clock(), contact_id=contact_id, agent_id=call.agent_id))
+            self._submit(
+                ev.OfferAnswered(at=self.clock(), contact_id=contact_id, agent_id=call.agent_id)
+            )
             return
         reason_code = int(final.get("Reason", "0") or 0) if final is not None else 0
         agent_id = call.agent_id
         self._close(call)
-        self._submit(ev.OfferDeclined(at=self.clock(), contact_id=contact_id, agent_id=agent_id,
-                                      reason=ORIGINATE_REASONS.get(reason_code, DeclineReason.UNAVAILABLE)))
+        self._submit(
+            ev.OfferDeclined(
+                at=self.clock(),
+                contact_id=contact_id,
+                agent_id=agent_id,
+                reason=ORIGINATE_REASONS.get(reason_code, DeclineReason.UNAVAILABLE),
+            )
+        )
 
     # ------------------------------------------------------------ link and resync
 
     def _on_lost(self, manager: AmiManager) -> None:
         if self.link_up:
-            log.warning("AMI: link lost with %d callers known; they are checked again after reconnecting",
-                        len(self.by_contact))
+            log.warning(
+                "AMI: link lost with %d callers known; they are checked again after reconnecting",
+                len(self.by_contact),
+            )
         self.link_up = False
 
     def _on_login(self, manager: AmiManager) -> None:
@@ -684,16 +893,23 @@ class AmiAdapter:
                 self._reconcile(call, item)
             for uid, item in live.items():
                 call = self.calls.get(uid)
-                if call is not None and (call.in_core or call.closed or call.callback_id is not None):
+                if call is not None and (
+                    call.in_core or call.closed or call.callback_id is not None
+                ):
                     continue
                 # A caller the core does not have: its events may have been missed.
                 self.unsure.add(uid)
                 if item.get("Context") == self.holding_context:
                     if call is None:
-                        call = self._new_call({"Uniqueid": uid, "Channel": item.get("Channel", ""),
-                                               "CallerIDNum": item.get("CallerIDNum", ""),
-                                               "CallerIDName": item.get("CallerIDName", ""),
-                                               "Language": item.get("Language", "")})
+                        call = self._new_call(
+                            {
+                                "Uniqueid": uid,
+                                "Channel": item.get("Channel", ""),
+                                "CallerIDNum": item.get("CallerIDNum", ""),
+                                "CallerIDName": item.get("CallerIDName", ""),
+                                "Language": item.get("Language", ""),
+                            }
+                        )
                     await self._adopt(call, self.clock() - _duration(item.get("Duration", "")))
         except AmiDisconnected:
             return  # lost again: the next login resynchronises
@@ -724,7 +940,9 @@ class AmiAdapter:
         """
         values = {}
         for name in ("GUICHET_PROCESS", "GUICHET_CITIZEN"):
-            reply = await self.manager.send_action({"Action": "Getvar", "Channel": call.channel, "Variable": name})
+            reply = await self.manager.send_action(
+                {"Action": "Getvar", "Channel": call.channel, "Variable": name}
+            )
             values[name] = (reply.get("Value") or "") if getattr(reply, "success", False) else ""
         if self.calls.get(call.uniqueid) is not call or call.in_core or call.closed:
             return
@@ -743,7 +961,12 @@ class AmiAdapter:
         for offer in offers:
             self._originate(offer)
         for call in list(self.by_contact.values()):
-            if call.state == RINGING and not call.redirected and call.callback_id is None and call.agent_id:
+            if (
+                call.state == RINGING
+                and not call.redirected
+                and call.callback_id is None
+                and call.agent_id
+            ):
                 line = self.by_agent[call.agent_id]
                 self._redirect(call, self.agent_context, line.exten, call.agent_id)
 

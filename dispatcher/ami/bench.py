@@ -57,8 +57,17 @@ from skills.catalogue import default_catalogue
 from skills.model import AgentProfile, Channel, SkillMatrix
 
 PROCESSES = (
-    "passport", "id_card", "birth_certificate", "electoral_roll", "creche_enrolment", "school_enrolment",
-    "building_permit", "social_aid", "bulky_waste", "resident_parking", "triage",
+    "passport",
+    "id_card",
+    "birth_certificate",
+    "electoral_roll",
+    "creche_enrolment",
+    "school_enrolment",
+    "building_permit",
+    "social_aid",
+    "bulky_waste",
+    "resident_parking",
+    "triage",
 )
 SECRET = "bench-secret"
 
@@ -85,8 +94,11 @@ def bench_matrix(agents: int, seed: int = 7) -> SkillMatrix:
         number = 1000 + i
         skills = {p: rng.choice((2, 3)) for p in PROCESSES if p == "triage" or rng.random() < 0.8}
         profiles[f"a{number}"] = AgentProfile(
-            agent_id=f"a{number}", name=f"Agent {number}", skills=skills,
-            channels=frozenset({Channel.PHONE}), endpoint=f"PJSIP/agent{number}",
+            agent_id=f"a{number}",
+            name=f"Agent {number}",
+            skills=skills,
+            channels=frozenset({Channel.PHONE}),
+            endpoint=f"PJSIP/agent{number}",
         )
     return SkillMatrix(agents=profiles)
 
@@ -112,9 +124,15 @@ async def _fake_main(conn: Any, mode: str, params: dict[str, Any]) -> None:
     clock = VirtualClock()
     record = open(params["record"], "wb") if params.get("record") else None  # noqa: SIM115
     users = {"bench": ManagerUser("bench", SECRET)}
-    fake = FakeAsterisk(agents=[str(1000 + i) for i in range(params["agents"])], users=users,
-                        scheduler=clock, time_scale=1.0, rtcp_interval=5.0, trunk="trunk",
-                        record_to=record)
+    fake = FakeAsterisk(
+        agents=[str(1000 + i) for i in range(params["agents"])],
+        users=users,
+        scheduler=clock,
+        time_scale=1.0,
+        rtcp_interval=5.0,
+        trunk="trunk",
+        record_to=record,
+    )
     await fake.start()
     for phone in fake.pbx.phones.values():
         phone.answer_after = 0.3
@@ -137,22 +155,34 @@ async def _fake_main(conn: Any, mode: str, params: dict[str, Any]) -> None:
 
     cuts = [(seconds * (k + 1) / (params["cuts"] + 1), cut) for k in range(params["cuts"])]
     wall = time.perf_counter()
-    await run_virtual(clock, seconds, speed=params.get("speed"), backpressure=fake.ami.drained, at=cuts)
+    await run_virtual(
+        clock, seconds, speed=params.get("speed"), backpressure=fake.ami.drained, at=cuts
+    )
     traffic.stop()
     placed = len(traffic.fates)
-    await run_virtual(clock, seconds + 600.0, speed=params.get("speed"), backpressure=fake.ami.drained,
-                      stop_when=lambda: traffic.active == 0)
+    await run_virtual(
+        clock,
+        seconds + 600.0,
+        speed=params.get("speed"),
+        backpressure=fake.ami.drained,
+        stop_when=lambda: traffic.active == 0,
+    )
     wall = time.perf_counter() - wall
     if record is not None:
         record.close()
     await asyncio.sleep(0.2)
-    conn.send(("report", {
-        "placed": placed,
-        "fates": {uid: (f.outcome, f.bridged) for uid, f in traffic.fates.items()},
-        "wall_s": wall,
-        "virtual_s": clock.elapsed,
-        "cuts": cuts_done,
-    }))
+    conn.send(
+        (
+            "report",
+            {
+                "placed": placed,
+                "fates": {uid: (f.outcome, f.bridged) for uid, f in traffic.fates.items()},
+                "wall_s": wall,
+                "virtual_s": clock.elapsed,
+                "cuts": cuts_done,
+            },
+        )
+    )
     await loop.run_in_executor(None, conn.recv)  # "bye"
     await fake.stop()
 
@@ -228,27 +258,48 @@ class _Tally:
                 self.ended_count += 1
 
 
-async def _run_sim(scale: Scale, seconds: float, cuts: int, speed: float | None,
-                   record: str | None) -> dict[str, Any]:
+async def _run_sim(
+    scale: Scale, seconds: float, cuts: int, speed: float | None, record: str | None
+) -> dict[str, Any]:
     matrix = bench_matrix(scale.agents)
     router = Router(default_catalogue(), matrix, RoutingPolicy(wrap_up_s=0))
     dispatcher = Dispatcher(router)
     tally = _Tally()
     dispatcher.add_sink(tally)
-    fake = _FakeProcess("sim", {"agents": scale.agents, "rate": scale.rate, "seconds": seconds, "cuts": cuts,
-                                "speed": speed, "record": record})
+    fake = _FakeProcess(
+        "sim",
+        {
+            "agents": scale.agents,
+            "rate": scale.rate,
+            "seconds": seconds,
+            "cuts": cuts,
+            "speed": speed,
+            "record": record,
+        },
+    )
     try:
         _, port = await fake.recv(60)
-        adapter = AmiAdapter(dispatcher, matrix, port=port, username="bench", secret=SECRET,
-                             reconnect_min=0.05, reconnect_max=0.5, ping_interval=3600)
+        adapter = AmiAdapter(
+            dispatcher,
+            matrix,
+            port=port,
+            username="bench",
+            secret=SECRET,
+            reconnect_min=0.05,
+            reconnect_max=0.5,
+            ping_interval=3600,
+        )
         adapter.assign_latencies = []
         await adapter.start()
         while not (adapter.link_up and not adapter.resyncing):
             await asyncio.sleep(0.01)
         await dispatcher.start()
         for agent_id in matrix.agents:
-            dispatcher.submit(ev.AgentStatusSet(at=dispatcher.clock(), agent_id=agent_id,
-                                                state=AgentState.AVAILABLE))
+            dispatcher.submit(
+                ev.AgentStatusSet(
+                    at=dispatcher.clock(), agent_id=agent_id, state=AgentState.AVAILABLE
+                )
+            )
         adapter.assign_latencies.clear()
         adapter.assign_cpu.clear()
         gc.collect()
@@ -348,8 +399,13 @@ async def _panoramisk_bare(path: str) -> dict[str, Any]:
             if count == 1:
                 first = last
 
-        manager = Manager(host="127.0.0.1", port=port, ping_delay=3600, reconnect_timeout=1,
-                          loop=asyncio.get_running_loop())
+        manager = Manager(
+            host="127.0.0.1",
+            port=port,
+            ping_delay=3600,
+            reconnect_timeout=1,
+            loop=asyncio.get_running_loop(),
+        )
         manager.register_event("*", on_event)
         gc.collect()
         cpu0 = time.process_time()
@@ -365,8 +421,13 @@ async def _panoramisk_bare(path: str) -> dict[str, Any]:
     finally:
         fake.close()
     wall = last - first
-    return {"events": count, "expected": expected, "wall_s": wall, "cpu_s": cpu,
-            "events_per_s": count / wall if wall > 0 else 0.0}
+    return {
+        "events": count,
+        "expected": expected,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "events_per_s": count / wall if wall > 0 else 0.0,
+    }
 
 
 async def _main(scale: Scale) -> dict[str, Any]:
@@ -378,22 +439,31 @@ async def _main(scale: Scale) -> dict[str, Any]:
         stream_mb = os.path.getsize(record) / 1e6
     finally:
         os.unlink(record)
-    outage = await _run_sim(scale, scale.disconnect_seconds, cuts=scale.disconnects, speed=scale.disconnect_speed,
-                            record=None)
+    outage = await _run_sim(
+        scale,
+        scale.disconnect_seconds,
+        cuts=scale.disconnects,
+        speed=scale.disconnect_speed,
+        record=None,
+    )
     return {"adapter": adapter, "bare": bare, "outage": outage, "stream_mb": stream_mb}
 
 
 def run(console: Console, quick: bool) -> dict[str, Any]:
     scale = QUICK if quick else FULL
-    console.print(f"[bold]guichet bench ami[/]: {scale.rate:g} calls/s, {scale.agents} agents, "
-                  f"{scale.seconds:g} simulated s; then {scale.disconnects} AMI disconnects over "
-                  f"{scale.disconnect_seconds:g} simulated s")
+    console.print(
+        f"[bold]guichet bench ami[/]: {scale.rate:g} calls/s, {scale.agents} agents, "
+        f"{scale.seconds:g} simulated s; then {scale.disconnects} AMI disconnects over "
+        f"{scale.disconnect_seconds:g} simulated s"
+    )
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     result = asyncio.run(_main(scale))
     load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     a, b, o = result["adapter"], result["bare"], result["outage"]
     bare_cpu_rate = b["events"] / b["cpu_s"] if b["cpu_s"] else 0.0
-    table = Table(title="AMI stream -> adapter -> routing core (dispatcher: one process, one thread)")
+    table = Table(
+        title="AMI stream -> adapter -> routing core (dispatcher: one process, one thread)"
+    )
     table.add_column("run")
     table.add_column("AMI events", justify="right")
     table.add_column("per CPU s", justify="right")
@@ -401,15 +471,33 @@ def run(console: Console, quick: bool) -> dict[str, Any]:
     table.add_column("assign -> Redirect p50 / p99 / max (CPU p99)", justify="right")
     table.add_column("calls", justify="right")
     table.add_column("lost / dup", justify="right")
-    table.add_row("adapter + core", f"{a['frames']:,}", f"{a['events_per_cpu_s']:,.0f}", f"{a['events_per_s']:,.0f}",
-                  f"{a['p50_ms']:.3f} / {a['p99_ms']:.3f} / {a['max_ms']:.3f} ms ({a['cpu_p99_ms']:.3f})",
-                  f"{a['calls']:,}", f"{a['lost']} / {a['duplicated']}")
-    table.add_row("panoramisk bare, same bytes", f"{b['events']:,}", f"{bare_cpu_rate:,.0f}",
-                  f"{b['events_per_s']:,.0f}", "-", "-", "-")
-    table.add_row(f"{o['cuts']} AMI disconnects", f"{o['frames']:,}", f"{o['events_per_cpu_s']:,.0f}",
-                  f"{o['events_per_s']:,.0f}",
-                  f"{o['p50_ms']:.3f} / {o['p99_ms']:.3f} / {o['max_ms']:.3f} ms ({o['cpu_p99_ms']:.3f})",
-                  f"{o['calls']:,}", f"{o['lost']} / {o['duplicated']}")
+    table.add_row(
+        "adapter + core",
+        f"{a['frames']:,}",
+        f"{a['events_per_cpu_s']:,.0f}",
+        f"{a['events_per_s']:,.0f}",
+        f"{a['p50_ms']:.3f} / {a['p99_ms']:.3f} / {a['max_ms']:.3f} ms ({a['cpu_p99_ms']:.3f})",
+        f"{a['calls']:,}",
+        f"{a['lost']} / {a['duplicated']}",
+    )
+    table.add_row(
+        "panoramisk bare, same bytes",
+        f"{b['events']:,}",
+        f"{bare_cpu_rate:,.0f}",
+        f"{b['events_per_s']:,.0f}",
+        "-",
+        "-",
+        "-",
+    )
+    table.add_row(
+        f"{o['cuts']} AMI disconnects",
+        f"{o['frames']:,}",
+        f"{o['events_per_cpu_s']:,.0f}",
+        f"{o['events_per_s']:,.0f}",
+        f"{o['p50_ms']:.3f} / {o['p99_ms']:.3f} / {o['max_ms']:.3f} ms ({o['cpu_p99_ms']:.3f})",
+        f"{o['calls']:,}",
+        f"{o['lost']} / {o['duplicated']}",
+    )
     console.print(table)
     console.print(
         f"PBX outcomes: {dict(a['outcomes'])}; with disconnects: {dict(o['outcomes'])}, "

@@ -133,7 +133,9 @@ class FrameProtocol(AMIProtocol):
     def _malformed(self, frame: bytes, why: str) -> None:
         self.malformed += 1
         if self.malformed <= 20 or self.malformed % 1000 == 0:
-            log.warning("AMI: malformed frame skipped (%s, %d so far): %r", why, self.malformed, frame[:200])
+            log.warning(
+                "AMI: malformed frame skipped (%s, %d so far): %r", why, self.malformed, frame[:200]
+            )
 
     def send(self, data: Any, as_list: bool = False) -> asyncio.Future[Any]:
         if self.closed:
@@ -150,7 +152,9 @@ class FrameProtocol(AMIProtocol):
         for action in pending.values():
             future = action.future
             if not future.done():
-                future.set_exception(AmiDisconnected(f"AMI link lost before the response to {action['action']}"))
+                future.set_exception(
+                    AmiDisconnected(f"AMI link lost before the response to {action['action']}")
+                )
                 future.add_done_callback(_consume)
         if not self.closed:
             try:
@@ -193,7 +197,9 @@ class AmiManager(Manager):
 
     # ------------------------------------------------------------ routing
 
-    def register_fast(self, name: str, handler: FastHandler, must_contain: bytes | None = None) -> None:
+    def register_fast(
+        self, name: str, handler: FastHandler, must_contain: bytes | None = None
+    ) -> None:
         """Send events called ``name`` to ``handler(name, headers)`` as plain dicts.
 
         ``must_contain``: skip, before decoding, the frames that lack these bytes
@@ -223,7 +229,9 @@ class AmiManager(Manager):
 
     # -------------------------------------------------------- connection
 
-    def connect(self, run_forever: bool = False, on_startup: Any = None, on_shutdown: Any = None) -> Any:
+    def connect(
+        self, run_forever: bool = False, on_startup: Any = None, on_shutdown: Any = None
+    ) -> Any:
         self.closing = False
         self._retry = None
         return super().connect(run_forever, on_startup, on_shutdown)
@@ -234,8 +242,13 @@ class AmiManager(Manager):
                 f.result()[0].close()
             return
         if not f.cancelled() and isinstance(f.exception(), OSError):
-            log.warning("AMI: cannot connect to %s:%s (%s); retry in %.2fs",
-                        self.config["host"], self.config["port"], f.exception(), self._delay)
+            log.warning(
+                "AMI: cannot connect to %s:%s (%s); retry in %.2fs",
+                self.config["host"],
+                self.config["port"],
+                f.exception(),
+                self._delay,
+            )
             self._schedule_reconnect()
             return
         self.connections += 1
@@ -249,8 +262,11 @@ class AmiManager(Manager):
         if ok:
             self._delay = self.reconnect_min
         else:
-            log.error("AMI: login refused for user %r: %s", self.config.get("username"),
-                      future.result().get("Message", ""))
+            log.error(
+                "AMI: login refused for user %r: %s",
+                self.config.get("username"),
+                future.result().get("Message", ""),
+            )
         return ok
 
     def connection_lost(self, exc: Any) -> None:
@@ -262,8 +278,12 @@ class AmiManager(Manager):
             self.pinger = None
         if self.closing:
             return
-        log.log(logging.ERROR if was_up else logging.WARNING, "AMI: connection lost (%s); reconnect in %.2fs",
-                exc or "closed", self._delay)
+        log.log(
+            logging.ERROR if was_up else logging.WARNING,
+            "AMI: connection lost (%s); reconnect in %.2fs",
+            exc or "closed",
+            self._delay,
+        )
         self.loop.call_soon(self.on_disconnect, self, exc)
         if self._on_lost is not None:
             self._on_lost(self)

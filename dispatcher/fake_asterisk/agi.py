@@ -29,14 +29,27 @@ MAX_LINE = 8192
 def env_block(chan: Chan, url: str, script: str) -> bytes:
     """The ``agi_*`` lines Asterisk sends first, as in the capture, ended by an empty line."""
     pairs = [
-        ("agi_network", "yes"), ("agi_network_script", script), ("agi_request", url),
-        ("agi_channel", chan.name), ("agi_language", chan.language), ("agi_type", "PJSIP"),
-        ("agi_uniqueid", chan.uniqueid), ("agi_version", "22.10.1"),
-        ("agi_callerid", chan.caller_num), ("agi_calleridname", chan.caller_name),
-        ("agi_callingpres", "0"), ("agi_callingani2", "0"), ("agi_callington", "0"),
-        ("agi_callingtns", "0"), ("agi_dnid", chan.exten), ("agi_rdnis", "unknown"),
-        ("agi_context", chan.context), ("agi_extension", chan.exten),
-        ("agi_priority", str(chan.priority)), ("agi_enhanced", "0.0"), ("agi_accountcode", ""),
+        ("agi_network", "yes"),
+        ("agi_network_script", script),
+        ("agi_request", url),
+        ("agi_channel", chan.name),
+        ("agi_language", chan.language),
+        ("agi_type", "PJSIP"),
+        ("agi_uniqueid", chan.uniqueid),
+        ("agi_version", "22.10.1"),
+        ("agi_callerid", chan.caller_num),
+        ("agi_calleridname", chan.caller_name),
+        ("agi_callingpres", "0"),
+        ("agi_callingani2", "0"),
+        ("agi_callington", "0"),
+        ("agi_callingtns", "0"),
+        ("agi_dnid", chan.exten),
+        ("agi_rdnis", "unknown"),
+        ("agi_context", chan.context),
+        ("agi_extension", chan.exten),
+        ("agi_priority", str(chan.priority)),
+        ("agi_enhanced", "0.0"),
+        ("agi_accountcode", ""),
         ("agi_threadid", "139747889706688"),
     ]
     return ("".join(f"{k}: {v}\n" for k, v in pairs) + "\n").encode("utf-8")
@@ -49,7 +62,9 @@ def split_command(line: str) -> list[str] | None:
     """An AGI command's words, double quotes grouping (as res_agi parses them); None if a quote is open."""
     if line.count('"') - line.count('\\"') * 1 < 0 or (line.count('"') - line.count('\\"')) % 2:
         return None
-    return [quoted.replace('\\"', '"') if bare == "" else bare for quoted, bare in _WORD.findall(line)]
+    return [
+        quoted.replace('\\"', '"') if bare == "" else bare for quoted, bare in _WORD.findall(line)
+    ]
 
 
 class AgiCommands:
@@ -74,7 +89,11 @@ class AgiCommands:
         pbx.emit(fr.agi_exec_start(chan, command_id, line))
         reply = self._run([w for w in words], line)
         code = int(reply[:3]) if reply[:3].isdigit() else 510
-        pbx.emit(fr.agi_exec_end(chan, command_id, line, code, "Success" if code == 200 else reply[4:].strip()))
+        pbx.emit(
+            fr.agi_exec_end(
+                chan, command_id, line, code, "Success" if code == 200 else reply[4:].strip()
+            )
+        )
         if words[0].upper() == "HANGUP" and chan.alive:
             self.dead = True
             pbx.soft_hangup(chan)
@@ -156,7 +175,9 @@ class AgiCommands:
 class FastAgiSession(AgiCommands):
     """AGI(agi://host:port/script) over TCP, as Asterisk's res_agi does it."""
 
-    def __init__(self, pbx: PBX, chan: Chan, url: str, address: tuple[str, int] | None = None) -> None:
+    def __init__(
+        self, pbx: PBX, chan: Chan, url: str, address: tuple[str, int] | None = None
+    ) -> None:
         super().__init__(pbx, chan)
         self.url = url
         parts = urlsplit(url)

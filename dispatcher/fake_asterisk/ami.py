@@ -25,7 +25,11 @@ log = logging.getLogger(__name__)
 MANAGER_CONF = Path(__file__).resolve().parents[2] / "asterisk-config" / "manager.conf"
 
 ACTION_CLASSES: dict[str, frozenset[str] | None] = {
-    "login": None, "logoff": None, "ping": None, "challenge": None, "events": None,
+    "login": None,
+    "logoff": None,
+    "ping": None,
+    "challenge": None,
+    "events": None,
     "redirect": frozenset({"call"}),
     "hangup": frozenset({"system", "call"}),
     "originate": frozenset({"originate"}),
@@ -76,7 +80,9 @@ class ManagerUser:
         return not any(rx.search(frame) for keep, rx in self.filters if not keep)
 
 
-def users_from_manager_conf(secrets: dict[str, str], path: Path = MANAGER_CONF) -> dict[str, ManagerUser]:
+def users_from_manager_conf(
+    secrets: dict[str, str], path: Path = MANAGER_CONF
+) -> dict[str, ManagerUser]:
     """The users of manager.conf (read, write, eventfilter), with their secrets given here."""
     users: dict[str, ManagerUser] = {}
     section = None
@@ -85,7 +91,7 @@ def users_from_manager_conf(secrets: dict[str, str], path: Path = MANAGER_CONF) 
         if not line or line.startswith("#"):
             continue
         if line.startswith("["):
-            section = line[1:line.index("]")]
+            section = line[1 : line.index("]")]
             if section != "general":
                 users[section] = ManagerUser(section, secrets.get(section, ""))
             continue
@@ -265,7 +271,9 @@ class AmiServer:
             self.on_action(action, headers)
         handler(session, headers, action_id, get)
 
-    def _login(self, session: AmiSession, headers: dict[str, list[str]], action_id: str | None) -> None:
+    def _login(
+        self, session: AmiSession, headers: dict[str, list[str]], action_id: str | None
+    ) -> None:
         name = headers.get("username", [""])[0]
         secret = headers.get("secret", [""])[0]
         user = self.users.get(name)
@@ -291,17 +299,25 @@ class AmiServer:
             session.transport.close()
 
     def action_ping(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
-        session.write(fr.response(action_id, "Success", None, Ping="Pong", Timestamp=f"{time.time():.6f}"))
+        session.write(
+            fr.response(action_id, "Success", None, Ping="Pong", Timestamp=f"{time.time():.6f}")
+        )
 
     def action_events(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
         mask = get("eventmask", "on").lower()
         session.events = mask not in ("off", "no", "false", "0")
-        session.write(fr.response(action_id, "Success", None, Events="On" if session.events else "Off"))
+        session.write(
+            fr.response(action_id, "Success", None, Events="On" if session.events else "Off")
+        )
 
     def _channel(self, session, name: str, action_id):  # type: ignore[no-untyped-def]
         chan = self.pbx.channels.get(name)
         if chan is None or not chan.alive:
-            session.write(fr.response(action_id, "Error", "No such channel" if name else "No channel specified"))
+            session.write(
+                fr.response(
+                    action_id, "Error", "No such channel" if name else "No channel specified"
+                )
+            )
             return None
         return chan
 
@@ -347,7 +363,9 @@ class AmiServer:
         session.write(fr.list_start(action_id, "Channels will follow"))
         for c in chans:
             bridge = c.bridge.uniqueid if c.bridge is not None else ""
-            session.write(fr.core_show_channel(action_id, c, c.app, c.app_data, self.pbx.duration(c), bridge))
+            session.write(
+                fr.core_show_channel(action_id, c, c.app, c.app_data, self.pbx.duration(c), bridge)
+            )
         session.write(fr.list_complete("CoreShowChannelsComplete", action_id, len(chans)))
 
     def action_devicestatelist(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
@@ -383,7 +401,9 @@ class AmiServer:
 
         def done(ok: bool, chan, reason: int) -> None:  # type: ignore[no-untyped-def]
             if is_async:
-                self.broadcast_to(session, fr.originate_response(action_id, ok, chan, context, exten, reason))
+                self.broadcast_to(
+                    session, fr.originate_response(action_id, ok, chan, context, exten, reason)
+                )
             elif ok:
                 session.write(fr.response(action_id, "Success", "Originate successfully queued"))
             else:
@@ -392,8 +412,17 @@ class AmiServer:
         if is_async:
             session.write(fr.response(action_id, "Success", "Originate successfully queued"))
         timeout = (int(timeout_ms) if timeout_ms.isdigit() else 30000) / 1000 * self.pbx.time_scale
-        self.pbx.originate(endpoint, context, exten, int(prio) if prio.isdigit() else 1,
-                           (num, name), variables, timeout, uniqueid, done)
+        self.pbx.originate(
+            endpoint,
+            context,
+            exten,
+            int(prio) if prio.isdigit() else 1,
+            (num, name),
+            variables,
+            timeout,
+            uniqueid,
+            done,
+        )
 
     def broadcast_to(self, session: AmiSession, frame: bytes) -> None:
         if not session.closed:

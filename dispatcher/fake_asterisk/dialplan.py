@@ -126,7 +126,9 @@ def parse(text: str, source: str = "extensions.conf") -> Dialplan:
             pattern = pattern.strip()
             found = next((e for e in contexts[context] if e.pattern == pattern), None)
             if found is None:
-                found = Extension(pattern, regex=pattern_regex(pattern) if pattern.startswith("_") else None)
+                found = Extension(
+                    pattern, regex=pattern_regex(pattern) if pattern.startswith("_") else None
+                )
                 contexts[context].append(found)
             last = found
         elif key == "same":

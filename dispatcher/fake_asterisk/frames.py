@@ -15,10 +15,25 @@ from typing import Protocol
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 
-STATE_DESC = {0: "Down", 1: "Rsrvd", 2: "OffHook", 3: "Dialing", 4: "Ring", 5: "Ringing", 6: "Up", 7: "Busy"}
+STATE_DESC = {
+    0: "Down",
+    1: "Rsrvd",
+    2: "OffHook",
+    3: "Dialing",
+    4: "Ring",
+    5: "Ringing",
+    6: "Up",
+    7: "Busy",
+}
 
 CALL, DIALPLAN, AGI, DTMF, REPORTING, SYSTEM, SECURITY = (
-    "call,all", "dialplan,all", "agi,all", "dtmf,all", "reporting,all", "system,all", "security,all"
+    "call,all",
+    "dialplan,all",
+    "agi,all",
+    "dtmf,all",
+    "reporting,all",
+    "system,all",
+    "security,all",
 )
 
 
@@ -59,11 +74,15 @@ def dest_block(c: ChannelLike) -> str:
     """The dialled leg's headers, ``Dest``-prefixed (DialBegin, DialState, DialEnd)."""
     block = c.dest_block
     if block is None:
-        block = c.dest_block = "".join("Dest" + line + "\r\n" for line in channel_block(c).split("\r\n") if line)
+        block = c.dest_block = "".join(
+            "Dest" + line + "\r\n" for line in channel_block(c).split("\r\n") if line
+        )
     return block
 
 
-def event(name: str, privilege: str | None, chan: ChannelLike | None = None, fields: str = "") -> bytes:
+def event(
+    name: str, privilege: str | None, chan: ChannelLike | None = None, fields: str = ""
+) -> bytes:
     """One event frame; ``fields`` are already-rendered ``Key: Value\\r\\n`` lines."""
     head = f"Event: {name}\r\n"
     if privilege is not None:
@@ -94,11 +113,18 @@ def varset(c: ChannelLike, variable: str, value: str) -> bytes:
 
 
 def newexten(c: ChannelLike, app: str, data: str) -> bytes:
-    return event("Newexten", DIALPLAN, c, f"Extension: {c.exten}\r\nApplication: {app}\r\nAppData: {data}\r\n")
+    return event(
+        "Newexten",
+        DIALPLAN,
+        c,
+        f"Extension: {c.exten}\r\nApplication: {app}\r\nAppData: {data}\r\n",
+    )
 
 
 def newcallerid(c: ChannelLike) -> bytes:
-    return event("NewCallerid", CALL, c, "CID-CallingPres: 0 (Presentation Allowed, Not Screened)\r\n")
+    return event(
+        "NewCallerid", CALL, c, "CID-CallingPres: 0 (Presentation Allowed, Not Screened)\r\n"
+    )
 
 
 def newconnectedline(c: ChannelLike) -> bytes:
@@ -106,16 +132,22 @@ def newconnectedline(c: ChannelLike) -> bytes:
 
 
 def device_state(device: str, state: str) -> bytes:
-    return f"Event: DeviceStateChange\r\nPrivilege: call,all\r\nDevice: {device}\r\nState: {state}\r\n\r\n".encode("utf-8")
+    return f"Event: DeviceStateChange\r\nPrivilege: call,all\r\nDevice: {device}\r\nState: {state}\r\n\r\n".encode(
+        "utf-8"
+    )
 
 
 def agi_exec_start(c: ChannelLike, command_id: int, command: str) -> bytes:
     return event("AGIExecStart", AGI, c, f"CommandId: {command_id}\r\nCommand: {command}\r\n")
 
 
-def agi_exec_end(c: ChannelLike, command_id: int, command: str, code: int = 200, result: str = "Success") -> bytes:
+def agi_exec_end(
+    c: ChannelLike, command_id: int, command: str, code: int = 200, result: str = "Success"
+) -> bytes:
     return event(
-        "AGIExecEnd", AGI, c,
+        "AGIExecEnd",
+        AGI,
+        c,
         f"CommandId: {command_id}\r\nCommand: {command}\r\nResultCode: {code}\r\nResult: {result}\r\n",
     )
 
@@ -124,8 +156,15 @@ def dtmf_begin(c: ChannelLike, digit: str, direction: str = "Received") -> bytes
     return event("DTMFBegin", DTMF, c, f"Digit: {digit}\r\nDirection: {direction}\r\n")
 
 
-def dtmf_end(c: ChannelLike, digit: str, direction: str = "Received", duration_ms: int = 280) -> bytes:
-    return event("DTMFEnd", DTMF, c, f"Digit: {digit}\r\nDurationMs: {duration_ms}\r\nDirection: {direction}\r\n")
+def dtmf_end(
+    c: ChannelLike, digit: str, direction: str = "Received", duration_ms: int = 280
+) -> bytes:
+    return event(
+        "DTMFEnd",
+        DTMF,
+        c,
+        f"Digit: {digit}\r\nDurationMs: {duration_ms}\r\nDirection: {direction}\r\n",
+    )
 
 
 def moh_start(c: ChannelLike, klass: str = "default") -> bytes:
@@ -138,7 +177,11 @@ def moh_stop(c: ChannelLike) -> bytes:
 
 def dial(name: str, caller: ChannelLike, dest: ChannelLike, tail: str) -> bytes:
     return (
-        f"Event: {name}\r\nPrivilege: call,all\r\n" + channel_block(caller) + dest_block(dest) + tail + "\r\n"
+        f"Event: {name}\r\nPrivilege: call,all\r\n"
+        + channel_block(caller)
+        + dest_block(dest)
+        + tail
+        + "\r\n"
     ).encode("utf-8")
 
 
@@ -162,7 +205,9 @@ def bridge_block(bridge_id: str, technology: str, count: int) -> str:
     )
 
 
-def bridge_event(name: str, bridge_id: str, technology: str, count: int, c: ChannelLike | None = None) -> bytes:
+def bridge_event(
+    name: str, bridge_id: str, technology: str, count: int, c: ChannelLike | None = None
+) -> bytes:
     body = f"Event: {name}\r\nPrivilege: call,all\r\n" + bridge_block(bridge_id, technology, count)
     if c is not None:
         body += channel_block(c)
@@ -177,43 +222,70 @@ def soft_hangup_request(c: ChannelLike, cause: int = 16) -> bytes:
     return event("SoftHangupRequest", CALL, c, f"Cause: {cause}\r\n")
 
 
-CAUSE_TEXT = {0: "Unknown", 16: "Normal Clearing", 17: "User busy", 19: "No user responding",
-              20: "Subscriber absent", 21: "Call Rejected"}
+CAUSE_TEXT = {
+    0: "Unknown",
+    16: "Normal Clearing",
+    17: "User busy",
+    19: "No user responding",
+    20: "Subscriber absent",
+    21: "Call Rejected",
+}
 
 
 def hangup(c: ChannelLike, cause: int) -> bytes:
-    return event("Hangup", CALL, c, f"Cause: {cause}\r\nCause-txt: {CAUSE_TEXT.get(cause, 'Unknown')}\r\n")
+    return event(
+        "Hangup", CALL, c, f"Cause: {cause}\r\nCause-txt: {CAUSE_TEXT.get(cause, 'Unknown')}\r\n"
+    )
 
 
 def rtcp_sent(c: ChannelLike, ntp: float, packets: int, ssrc: int, report: bool = True) -> bytes:
     sender = (
         f"PT: 200(SR)\r\nReportCount: 1\r\nSentNTP: {ntp:.6f}\r\nSentRTP: {packets * 160}\r\n"
         f"SentPackets: {packets}\r\nSentOctets: {packets * 160}\r\n"
-        if report else "PT: 201(RR)\r\nReportCount: 1\r\n"
+        if report
+        else "PT: 201(RR)\r\nReportCount: 1\r\n"
     )
     return event(
-        "RTCPSent", REPORTING, c,
-        f"To: 127.0.0.1:7001\r\nFrom: 127.0.0.1:20691\r\nMES: 88.1\r\nSSRC: 0x{ssrc:08x}\r\n" + sender +
-        "Report0SourceSSRC: 0x0e05384e\r\nReport0FractionLost: 0\r\nReport0CumulativeLost: 0\r\n"
+        "RTCPSent",
+        REPORTING,
+        c,
+        f"To: 127.0.0.1:7001\r\nFrom: 127.0.0.1:20691\r\nMES: 88.1\r\nSSRC: 0x{ssrc:08x}\r\n"
+        + sender
+        + "Report0SourceSSRC: 0x0e05384e\r\nReport0FractionLost: 0\r\nReport0CumulativeLost: 0\r\n"
         "Report0HighestSequence: 8049\r\nReport0SequenceNumberCycles: 0\r\nReport0IAJitter: 0\r\n"
         "Report0LSR: 0\r\nReport0DLSR: 0.0000\r\n",
     )
 
 
 RTP_QOS = (
-    ("RTPAUDIOQOS", "ssrc={ssrc};themssrc=235223118;lp=0;rxjitter=0.000000;rxcount=10;txjitter=0.000000;"
-                    "txcount={tx};rlp=0;rtt=0.000000;rxmes=0.000000;txmes=88.087887"),
-    ("RTPAUDIOQOSJITTER", "minrxjitter=000.000000;maxrxjitter=000.000000;avgrxjitter=000.000000;"
-                          "stdevrxjitter=000.000000;mintxjitter=000.000000;maxtxjitter=000.000000;"
-                          "avgtxjitter=000.000000;stdevtxjitter=000.000000;"),
-    ("RTPAUDIOQOSLOSS", "  minrxlost=000.000000;  maxrxlost=000.000000;  avgrxlost=000.000000;"
-                        "  stdevrxlost=000.000000;  mintxlost=000.000000;  maxtxlost=000.000000;"
-                        "  avgtxlost=000.000000;  stdevtxlost=000.000000;"),
-    ("RTPAUDIOQOSRTT", "     minrtt=000.000000;     maxrtt=000.000000;     avgrtt=000.000000;"
-                       "     stdevrtt=000.000000;"),
-    ("RTPAUDIOQOSMES", "   minrxmes=088.087887;   maxrxmes=088.087887;   avgrxmes=088.087887;"
-                       "   stdevrxmes=000.000000;   mintxmes=000.000000;   maxtxmes=000.000000;"
-                       "   avgtxmes=000.000000;   stdevtxmes=000.000000;"),
+    (
+        "RTPAUDIOQOS",
+        "ssrc={ssrc};themssrc=235223118;lp=0;rxjitter=0.000000;rxcount=10;txjitter=0.000000;"
+        "txcount={tx};rlp=0;rtt=0.000000;rxmes=0.000000;txmes=88.087887",
+    ),
+    (
+        "RTPAUDIOQOSJITTER",
+        "minrxjitter=000.000000;maxrxjitter=000.000000;avgrxjitter=000.000000;"
+        "stdevrxjitter=000.000000;mintxjitter=000.000000;maxtxjitter=000.000000;"
+        "avgtxjitter=000.000000;stdevtxjitter=000.000000;",
+    ),
+    (
+        "RTPAUDIOQOSLOSS",
+        "  minrxlost=000.000000;  maxrxlost=000.000000;  avgrxlost=000.000000;"
+        "  stdevrxlost=000.000000;  mintxlost=000.000000;  maxtxlost=000.000000;"
+        "  avgtxlost=000.000000;  stdevtxlost=000.000000;",
+    ),
+    (
+        "RTPAUDIOQOSRTT",
+        "     minrtt=000.000000;     maxrtt=000.000000;     avgrtt=000.000000;"
+        "     stdevrtt=000.000000;",
+    ),
+    (
+        "RTPAUDIOQOSMES",
+        "   minrxmes=088.087887;   maxrxmes=088.087887;   avgrxmes=088.087887;"
+        "   stdevrxmes=000.000000;   mintxmes=000.000000;   maxtxmes=000.000000;"
+        "   avgtxmes=000.000000;   stdevtxmes=000.000000;",
+    ),
 )
 
 
@@ -225,7 +297,9 @@ def rtp_qos(c: ChannelLike, ssrc: int, tx: int, suffix: str = "") -> list[bytes]
 # ------------------------------------------------------------------ responses and lists
 
 
-def response(action_id: str | None, status: str = "Success", message: str | None = None, **more: object) -> bytes:
+def response(
+    action_id: str | None, status: str = "Success", message: str | None = None, **more: object
+) -> bytes:
     body = f"Response: {status}\r\n"
     if action_id is not None:
         body += f"ActionID: {action_id}\r\n"
@@ -238,43 +312,59 @@ def response(action_id: str | None, status: str = "Success", message: str | None
 
 def list_start(action_id: str | None, message: str) -> bytes:
     aid = f"ActionID: {action_id}\r\n" if action_id is not None else ""
-    return f"Response: Success\r\n{aid}EventList: start\r\nMessage: {message}\r\n\r\n".encode("utf-8")
+    return f"Response: Success\r\n{aid}EventList: start\r\nMessage: {message}\r\n\r\n".encode(
+        "utf-8"
+    )
 
 
 def list_complete(name: str, action_id: str | None, count: int) -> bytes:
     aid = f"ActionID: {action_id}\r\n" if action_id is not None else ""
-    return f"Event: {name}\r\n{aid}EventList: Complete\r\nListItems: {count}\r\n\r\n".encode("utf-8")
+    return f"Event: {name}\r\n{aid}EventList: Complete\r\nListItems: {count}\r\n\r\n".encode(
+        "utf-8"
+    )
 
 
 def list_device_state(action_id: str | None, device: str, state: str) -> bytes:
     aid = f"ActionID: {action_id}\r\n" if action_id is not None else ""
-    return f"Event: DeviceStateChange\r\n{aid}Device: {device}\r\nState: {state}\r\n\r\n".encode("utf-8")
+    return f"Event: DeviceStateChange\r\n{aid}Device: {device}\r\nState: {state}\r\n\r\n".encode(
+        "utf-8"
+    )
 
 
-def core_show_channel(action_id: str | None, c: ChannelLike, app: str, app_data: str,
-                      duration: str, bridge_id: str) -> bytes:
+def core_show_channel(
+    action_id: str | None, c: ChannelLike, app: str, app_data: str, duration: str, bridge_id: str
+) -> bytes:
     aid = f"ActionID: {action_id}\r\n" if action_id is not None else ""
     return (
-        f"Event: CoreShowChannel\r\n{aid}" + channel_block(c)
+        f"Event: CoreShowChannel\r\n{aid}"
+        + channel_block(c)
         + f"Application: {app}\r\nApplicationData: {app_data}\r\nDuration: {duration}\r\nBridgeId: {bridge_id}\r\n\r\n"
     ).encode("utf-8")
 
 
 def fully_booted(uptime: int) -> bytes:
-    return event("FullyBooted", SYSTEM, None, f"Uptime: {uptime}\r\nLastReload: {uptime}\r\nStatus: Fully Booted\r\n")
+    return event(
+        "FullyBooted",
+        SYSTEM,
+        None,
+        f"Uptime: {uptime}\r\nLastReload: {uptime}\r\nStatus: Fully Booted\r\n",
+    )
 
 
 def successful_auth(account: str, session_id: str, local: str, remote: str, tv: str) -> bytes:
     return event(
-        "SuccessfulAuth", SECURITY, None,
+        "SuccessfulAuth",
+        SECURITY,
+        None,
         f"EventTV: {tv}\r\nSeverity: Informational\r\nService: AMI\r\nEventVersion: 1\r\n"
         f"AccountID: {account}\r\nSessionID: {session_id}\r\nLocalAddress: IPV4/TCP/{local}\r\n"
         f"RemoteAddress: IPV4/TCP/{remote}\r\nUsingPassword: 0\r\nSessionTV: {tv}\r\n",
     )
 
 
-def originate_response(action_id: str | None, ok: bool, c: ChannelLike | None, context: str, exten: str,
-                       reason: int) -> bytes:
+def originate_response(
+    action_id: str | None, ok: bool, c: ChannelLike | None, context: str, exten: str, reason: int
+) -> bytes:
     aid = f"ActionID: {action_id}\r\n" if action_id is not None else ""
     chan = c.name if c is not None else ""
     uid = c.uniqueid if c is not None else "<null>"

@@ -31,8 +31,17 @@ log = logging.getLogger(__name__)
 UP, RINGING, RING, DOWN = 6, 5, 4, 0
 
 DIAL_VARS = (
-    "DIALSTATUS", "DIALEDPEERNUMBER", "DIALEDPEERNAME", "ANSWEREDTIME", "ANSWEREDTIME_MS",
-    "DIALEDTIME", "DIALEDTIME_MS", "RINGTIME", "RINGTIME_MS", "PROGRESSTIME", "PROGRESSTIME_MS",
+    "DIALSTATUS",
+    "DIALEDPEERNUMBER",
+    "DIALEDPEERNAME",
+    "ANSWEREDTIME",
+    "ANSWEREDTIME_MS",
+    "DIALEDTIME",
+    "DIALEDTIME_MS",
+    "RINGTIME",
+    "RINGTIME_MS",
+    "PROGRESSTIME",
+    "PROGRESSTIME_MS",
 )
 
 
@@ -219,22 +228,40 @@ class PBX:
 
     # ------------------------------------------------------------ channels
 
-    def new_channel(self, device: str, context: str, exten: str, linkedid: str | None = None,
-                    uniqueid: str | None = None) -> Chan:
+    def new_channel(
+        self,
+        device: str,
+        context: str,
+        exten: str,
+        linkedid: str | None = None,
+        uniqueid: str | None = None,
+    ) -> Chan:
         seq = next(self._seq)
         now = self.sched.now()
         uid = uniqueid or f"{int(now)}.{seq}"
         chan = Chan(
-            name=f"{device}-{seq:08x}", uniqueid=uid, linkedid=linkedid or uid, device=device,
-            created=now, context=context, exten=exten, ssrc=self.rng.getrandbits(32),
+            name=f"{device}-{seq:08x}",
+            uniqueid=uid,
+            linkedid=linkedid or uid,
+            device=device,
+            created=now,
+            context=context,
+            exten=exten,
+            ssrc=self.rng.getrandbits(32),
         )
         self.channels[chan.name] = chan
         self.by_uniqueid[uid] = chan
         self.by_device.setdefault(device, set()).add(chan)
         return chan
 
-    def incoming(self, caller_num: str, caller_name: str, exten: str, script: CallScript,
-                 context: str = "from-trunk") -> Chan:
+    def incoming(
+        self,
+        caller_num: str,
+        caller_name: str,
+        exten: str,
+        script: CallScript,
+        context: str = "from-trunk",
+    ) -> Chan:
         """A call from the trunk: Newchannel, then the dialplan from ``context``."""
         chan = self.new_channel(f"PJSIP/{self.trunk}", context, exten)
         chan.state = RING
@@ -300,7 +327,13 @@ class PBX:
             ext = self.dialplan.find(chan.context, chan.exten)
             step = None if ext is None else ext.steps.get(chan.priority)
             if step is None:
-                log.info("fake asterisk: no %s,%s,%d: hang up %s", chan.context, chan.exten, chan.priority, chan.name)
+                log.info(
+                    "fake asterisk: no %s,%s,%d: hang up %s",
+                    chan.context,
+                    chan.exten,
+                    chan.priority,
+                    chan.name,
+                )
                 self.hangup(chan, 16, request=False)
                 return
             data = substitute(step.args, lambda n: self.var(chan, n))
@@ -412,8 +445,13 @@ class PBX:
 
     # ------------------------------------------------------------ Dial
 
-    def _dial_phone(self, chan: Chan, phone: AgentPhone, timeout: float,
-                    on_result: Callable[[str], None] | None = None) -> Dial:
+    def _dial_phone(
+        self,
+        chan: Chan,
+        phone: AgentPhone,
+        timeout: float,
+        on_result: Callable[[str], None] | None = None,
+    ) -> Dial:
         leg = self.new_channel(phone.endpoint, "from-agents", "s", linkedid=chan.linkedid)
         leg.language = chan.language
         self.emit(fr.newchannel(leg))
@@ -439,7 +477,9 @@ class PBX:
         self.set_var(chan, "RINGTIME", "0")
         self.set_var(chan, "RINGTIME_MS", "1")
         self.emit(fr.dial_state(chan, leg, "RINGING"))
-        dial.timeout = self.sched.call_later(timeout * self.time_scale, self._dial_fail, dial, "NOANSWER", 0)
+        dial.timeout = self.sched.call_later(
+            timeout * self.time_scale, self._dial_fail, dial, "NOANSWER", 0
+        )
         if phone.mode == "answer":
             dial.answer = self.sched.call_later(phone.answer_after, self._dial_answer, dial)
         return dial
@@ -458,7 +498,9 @@ class PBX:
         leg.peer, chan.peer = chan, leg
         self.set_state(leg, RINGING)
         self.emit(fr.dial_state(chan, leg, "RINGING"))
-        dial.timeout = self.sched.call_later(timeout * self.time_scale, self._dial_fail, dial, "NOANSWER", 0)
+        dial.timeout = self.sched.call_later(
+            timeout * self.time_scale, self._dial_fail, dial, "NOANSWER", 0
+        )
         if self.citizens_answer(number):
             dial.answer = self.sched.call_later(0.005, self._dial_answer, dial)
 
@@ -514,7 +556,11 @@ class PBX:
         for c in (leg, chan):
             bridge.channels.append(c)
             c.bridge = bridge
-            self.emit(fr.bridge_event("BridgeEnter", bridge.uniqueid, bridge.technology, len(bridge.channels), c))
+            self.emit(
+                fr.bridge_event(
+                    "BridgeEnter", bridge.uniqueid, bridge.technology, len(bridge.channels), c
+                )
+            )
         call_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         for _ in range(3):
             self.set_var(chan, "BRIDGEPEER", leg.name)
@@ -532,7 +578,9 @@ class PBX:
         if not chan.alive or chan.bridge is None or self.rtcp_interval is None:
             return
         chan.packets += int(self.rtcp_interval / self.time_scale * 50) if self.time_scale else 250
-        self.emit(fr.rtcp_sent(chan, self.sched.now(), chan.packets, chan.ssrc, report=chan.packets < 300))
+        self.emit(
+            fr.rtcp_sent(chan, self.sched.now(), chan.packets, chan.ssrc, report=chan.packets < 300)
+        )
         self.later(chan, self.rtcp_interval, self._rtcp, chan)
 
     # ------------------------------------------------------------ leaving
@@ -577,7 +625,9 @@ class PBX:
             self._dial_fail(dial, "NOANSWER" if cause in (0, 16, 19) else "BUSY", cause)
             return
         self.emit(fr.soft_hangup_request(chan, 16))
-        self._destroy(chan, 0 if chan.state == UP and chan.context == "waiting" else cause, qos=True)
+        self._destroy(
+            chan, 0 if chan.state == UP and chan.context == "waiting" else cause, qos=True
+        )
 
     def soft_hangup(self, chan: Chan) -> None:
         """AMI Hangup action."""
@@ -599,7 +649,9 @@ class PBX:
             for a, b in ((chan, other), (other, chan)):
                 for name, value in fr.RTP_QOS:
                     self.emit(fr.varset(a, name, value.format(ssrc=a.ssrc, tx=a.packets)))
-                    self.emit(fr.varset(b, name + "BRIDGED", value.format(ssrc=a.ssrc, tx=a.packets)))
+                    self.emit(
+                        fr.varset(b, name + "BRIDGED", value.format(ssrc=a.ssrc, tx=a.packets))
+                    )
                 break
             for c in (chan, other):
                 self.set_var(c, "BRIDGEPEER", "")
@@ -608,7 +660,11 @@ class PBX:
         for c in [chan] + [c for c in remaining if c is not chan]:
             bridge.channels.remove(c)
             c.bridge = None
-            self.emit(fr.bridge_event("BridgeLeave", bridge.uniqueid, bridge.technology, len(bridge.channels), c))
+            self.emit(
+                fr.bridge_event(
+                    "BridgeLeave", bridge.uniqueid, bridge.technology, len(bridge.channels), c
+                )
+            )
         self.emit(fr.bridge_event("BridgeDestroy", bridge.uniqueid, bridge.technology, 0))
         for c in (chan, other):
             if c is not None and "DIALSTATUS" in c.vars:
@@ -640,15 +696,26 @@ class PBX:
 
     # ------------------------------------------------------------ originate
 
-    def originate(self, endpoint: str, context: str, exten: str, priority: int, caller_id: tuple[str, str],
-                  variables: dict[str, str], timeout: float, uniqueid: str | None,
-                  on_result: Callable[[bool, Chan | None, int], None]) -> None:
+    def originate(
+        self,
+        endpoint: str,
+        context: str,
+        exten: str,
+        priority: int,
+        caller_id: tuple[str, str],
+        variables: dict[str, str],
+        timeout: float,
+        uniqueid: str | None,
+        on_result: Callable[[bool, Chan | None, int], None],
+    ) -> None:
         """AMI Originate to an agent's phone; once answered it runs ``context,exten,priority``."""
         phone = self.phones.get(endpoint)
         if phone is None or not phone.registered:
             on_result(False, None, 8)
             return
-        fake_caller = Chan(name="Originate", uniqueid="", linkedid="", device="", created=self.sched.now())
+        fake_caller = Chan(
+            name="Originate", uniqueid="", linkedid="", device="", created=self.sched.now()
+        )
         fake_caller.caller_num, fake_caller.caller_name = caller_id
         leg_holder: dict[str, Chan] = {}
 

@@ -28,7 +28,12 @@ from typing import BinaryIO
 
 from dispatcher.fake_asterisk import dialplan as dp
 from dispatcher.fake_asterisk.agi import FastAgiSession
-from dispatcher.fake_asterisk.ami import MANAGER_CONF, AmiServer, ManagerUser, users_from_manager_conf
+from dispatcher.fake_asterisk.ami import (
+    MANAGER_CONF,
+    AmiServer,
+    ManagerUser,
+    users_from_manager_conf,
+)
 from dispatcher.fake_asterisk.pbx import PBX, AgentPhone, CallScript, Chan, LoopScheduler, Scheduler
 
 log = logging.getLogger(__name__)
@@ -84,12 +89,19 @@ class FakeAsterisk:
     async def start(self) -> FakeAsterisk:
         self._loop = asyncio.get_running_loop()
         self.pbx = PBX(
-            self._plan, self._scheduler or LoopScheduler(self._loop), self._emit, trunk=self._trunk,
-            time_scale=self._time_scale, rtcp_interval=self._rtcp, agi_runner=self._run_agi,
+            self._plan,
+            self._scheduler or LoopScheduler(self._loop),
+            self._emit,
+            trunk=self._trunk,
+            time_scale=self._time_scale,
+            rtcp_interval=self._rtcp,
+            agi_runner=self._run_agi,
             citizens_answer=self._citizens_answer,
         )
         for agent in self._agents:
-            phone = agent if isinstance(agent, AgentPhone) else AgentPhone(f"PJSIP/agent{agent}", agent)
+            phone = (
+                agent if isinstance(agent, AgentPhone) else AgentPhone(f"PJSIP/agent{agent}", agent)
+            )
             self.pbx.add_phone(phone)
         self.pbx.device_states[f"PJSIP/{self._trunk}"] = "NOT_INUSE"
         self.ami = AmiServer(self.pbx, self._users)
@@ -167,7 +179,9 @@ class FakeAsterisk:
 
     def holding(self) -> list[Chan]:
         """Callers waiting with music in the holding context."""
-        return [c for c in self._pbx.channels.values() if c.alive and c.moh and c.context == "waiting"]
+        return [
+            c for c in self._pbx.channels.values() if c.alive and c.moh and c.context == "waiting"
+        ]
 
     def bridged_to(self, call: Chan) -> str | None:
         """The agent endpoint a caller is talking to, if any."""
@@ -222,7 +236,9 @@ class FakeAsterisk:
         return [a for a in seen if a.get("action", [""])[0].lower() == name.lower()]
 
 
-async def wait_until(predicate: Callable[[], object], timeout: float = 5.0, step: float = 0.005) -> None:
+async def wait_until(
+    predicate: Callable[[], object], timeout: float = 5.0, step: float = 0.005
+) -> None:
     """Poll ``predicate`` until true; TimeoutError after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not predicate():

@@ -127,8 +127,9 @@ class CallTraffic:
             patience=rng.uniform(*self.patience),
             talk_time=rng.uniform(*self.talk_time),
         )
-        chan = self.pbx.incoming(number, rng.choice(("Hélène Lefèvre", "Gaëlle Martin", "Jérôme Dubois")),
-                                 "100", script)
+        chan = self.pbx.incoming(
+            number, rng.choice(("Hélène Lefèvre", "Gaëlle Martin", "Jérôme Dubois")), "100", script
+        )
         self.fates[chan.uniqueid] = Fate(chan.uniqueid, self.pbx.sched.now())
         chan.on_end = self._ended
 
@@ -146,9 +147,13 @@ class CallTraffic:
         process = self.rng.choice(self.processes)
         keys = chan.script.dtmf if chan.script is not None else []
         commands = ["ANSWER", 'SET VARIABLE CHANNEL(language) "fr"']
-        commands += [f"GET DATA guichet/menu 5000 1" for _ in keys]
-        commands += ['SET VARIABLE GUICHET_LANG "fr"', f'SET VARIABLE GUICHET_PROCESS "{process}"',
-                     'STREAM FILE guichet/attente-courte ""', 'STREAM FILE guichet/patientez ""']
+        commands += ["GET DATA guichet/menu 5000 1" for _ in keys]
+        commands += [
+            'SET VARIABLE GUICHET_LANG "fr"',
+            f'SET VARIABLE GUICHET_PROCESS "{process}"',
+            'STREAM FILE guichet/attente-courte ""',
+            'STREAM FILE guichet/patientez ""',
+        ]
         ScriptedAgi(self.pbx, chan, commands, self.ivr_step).start()
 
     @property

@@ -380,3 +380,21 @@ async def test_an_agent_on_another_call_is_not_offered_one() -> None:
         call = rig.fake.place_call("0600000051")
         await rig.until(lambda: rig.fake.bridged_to(call))
         assert rig.fake.bridged_to(call) == "PJSIP/agent102"
+
+
+async def test_a_redirect_racing_the_callers_hangup_does_not_blame_the_agent() -> None:
+    async with PhoneRig(available=()) as rig:
+        call = rig.fake.place_call("0600000052")
+        await rig.until(lambda: rig.events(ev.ContactQueued))
+        rig.fake.hangup(call)  # the Hangup event is on its way...
+        rig.dispatcher.submit(  # ...when an agent frees up and is offered the caller
+            ev.AgentStatusSet(
+                at=rig.dispatcher.clock(), agent_id="a101", state=AgentState.AVAILABLE
+            )
+        )
+        assert rig.events(ev.ContactOffered)
+        await rig.until(lambda: call.uniqueid in rig.ended())
+        assert rig.ended()[call.uniqueid].outcome is Outcome.ABANDONED
+        assert rig.events(ev.OfferDeclined) == []
+        assert rig.router.agents["a101"].reachable
+        assert rig.agent_state("a101") is AgentState.AVAILABLE

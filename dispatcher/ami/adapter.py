@@ -721,7 +721,11 @@ class AmiAdapter:
         response = None if exc is not None else future.result()
         if exc is None and getattr(response, "success", False):
             return
-        message = exc or (response.get("Message") if response is not None else "?")
+        message = str(exc or (response.get("Message") if response is not None else "?"))
+        if message.startswith(("Channel does not exist", "No such channel")):
+            # The caller hung up meanwhile: their Hangup ends the contact (not the agent's fault).
+            log.info("AMI: Redirect of %s: the caller is gone", call.channel)
+            return
         log.warning("AMI: Redirect of %s failed: %s", call.channel, message)
         if (
             agent_id is not None

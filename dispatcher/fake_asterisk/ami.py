@@ -322,8 +322,10 @@ class AmiServer:
         return chan
 
     def action_redirect(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
-        chan = self._channel(session, get("channel"), action_id)
-        if chan is None:
+        name = get("channel")
+        chan = self.pbx.channels.get(name)
+        if chan is None or not chan.alive:
+            session.write(fr.response(action_id, "Error", f"Channel does not exist: {name}"))
             return
         context, exten, prio = get("context"), get("exten"), get("priority", "1")
         if self.pbx.dialplan.find(context, exten) is None:

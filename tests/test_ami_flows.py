@@ -398,3 +398,17 @@ async def test_a_redirect_racing_the_callers_hangup_does_not_blame_the_agent() -
         assert rig.events(ev.OfferDeclined) == []
         assert rig.router.agents["a101"].reachable
         assert rig.agent_state("a101") is AgentState.AVAILABLE
+
+
+async def test_a_silent_link_is_dropped_and_reestablished() -> None:
+    """Half-open TCP (Asterisk's host gone without a FIN): no reply to pings for 3 intervals."""
+    async with PhoneRig(available=("a101",)) as rig:
+        rig.adapter.manager.ping_interval = 0.1
+        rig.adapter.manager.ping()
+        resyncs = rig.adapter.stats.resyncs
+        for session in list(rig.fake.ami.sessions):
+            session.closed = True  # it stops writing...
+            session.transport.pause_reading()  # ...and reading, but keeps the socket open
+        await rig.until(lambda: rig.adapter.stats.resyncs > resyncs, timeout=5)
+        call = rig.fake.place_call("0600000060")
+        await rig.until(lambda: rig.fake.bridged_to(call))

@@ -239,7 +239,7 @@ class AmiAdapter:
         callback_ring_s: float = 20.0,
         reconnect_min: float = 0.5,
         reconnect_max: float = 30.0,
-        ping_interval: int = 10,
+        ping_interval: float = 10.0,
         manager: AmiManager | None = None,
     ) -> None:
         self.dispatcher = dispatcher

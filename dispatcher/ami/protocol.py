@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -66,11 +67,21 @@ class FrameProtocol(AMIProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.reader = codec.FrameReader()
+        self._early: list[bytes] = []
         self.frames_in = 0
         self.skipped = 0
         self.malformed = 0
 
     def data_received(self, data: bytes) -> None:  # type: ignore[override]
+        if self.factory is None:
+            # Bytes read before the Manager took the connection (it does on the next loop
+            # turn): keep them for the next read.
+            self._early.append(data)
+            return
+        if self._early:
+            data = b"".join([*self._early, data])
+            self._early.clear()
+        self.factory.last_read = time.monotonic()
         reader = self.reader
         frames = reader.feed(data)
         if self.version is None and reader.banner is not None:
@@ -180,6 +191,8 @@ class AmiManager(Manager):
     def __init__(self, **config: Any) -> None:
         config.setdefault("protocol_factory", FrameProtocol)
         config.setdefault("ping_delay", 10)
+        ping_interval = float(config.get("ping_interval", 10))
+        ping_delay = float(config["ping_delay"])
         self.reconnect_min = float(config.pop("reconnect_min", 0.5))
         self.reconnect_max = float(config.pop("reconnect_max", 30.0))
         self._on_lost = config.pop("on_lost", None)
@@ -188,6 +201,8 @@ class AmiManager(Manager):
         self.unknown_event: Callable[[str], None] | None = None
         """Called once with each event name that no route takes (for logging)."""
         super().__init__(**config)
+        self.ping_interval, self.ping_delay = ping_interval, ping_delay  # panoramisk makes them ints
+        self.last_read = time.monotonic()
         self._delay = self.reconnect_min
         self._retry: asyncio.TimerHandle | None = None
         self.closing = False
@@ -228,6 +243,20 @@ class AmiManager(Manager):
         return route
 
     # -------------------------------------------------------- connection
+
+    def ping(self) -> None:
+        """Ping Asterisk; a link silent for three intervals is dead (half-open TCP): drop it."""
+        protocol = self.protocol
+        if protocol is not None and not protocol.closed and self.authenticated:
+            silent = time.monotonic() - self.last_read
+            if silent > 3 * self.ping_interval:
+                log.error("AMI: nothing from Asterisk for %.1fs; dropping the link", silent)
+                protocol.transport.abort()
+                return
+        if protocol is not None and not protocol.closed:
+            super().ping()
+        else:
+            self.pinger = None
 
     def connect(
         self, run_forever: bool = False, on_startup: Any = None, on_shutdown: Any = None

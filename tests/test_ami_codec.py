@@ -85,12 +85,6 @@ def test_a_runaway_frame_is_dropped() -> None:
     assert reader.feed(b"\r\n\r\nEvent: Y\r\n\r\n")[-1] == b"Event: Y"
 
 
-def test_encode_keeps_order_and_repeats_lists() -> None:
-    assert codec.encode([("Action", "Originate"), ("Variable", ["A=1", "B=é"])]) == (
-        "Action: Originate\r\nVariable: A=1\r\nVariable: B=é\r\n\r\n".encode()
-    )
-
-
 class _Transport:
     def __init__(self) -> None:
         self.written: list[bytes] = []

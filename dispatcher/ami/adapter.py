@@ -177,7 +177,6 @@ class PhoneCall:
     in_core: bool = False
     state: str = IVR
     agent_id: str | None = None
-    agent_leg: str | None = None
     redirected: bool = False
     """The Redirect of the current offer was written (False: decided while the link was down)."""
     dial_started: bool = False
@@ -188,7 +187,6 @@ class PhoneCall:
     callback_id: str | None = None
     """For a callback's agent leg: the callback contact's id."""
     citizen_answered: bool = False
-    seen_at: float = 0.0
 
 
 @dataclass(slots=True)
@@ -376,7 +374,6 @@ class AmiAdapter:
             caller_name=_text(headers.get("CallerIDName")),
             language=_text(headers.get("Language")),
             last_seq=self.seq,
-            seen_at=self.clock(),
         )
         self.calls[uid] = call
         return call
@@ -484,7 +481,6 @@ class AmiAdapter:
                 and call.callback_id is None
                 and self._dialled_agent(call, h)
             ):
-                call.agent_leg = _text(h.get("DestUniqueid"))
                 call.dial_started = True
         finally:
             self._in_frame = False
@@ -574,7 +570,7 @@ class AmiAdapter:
         agent_id = call.agent_id
         call.state = QUEUED
         call.dial_started = False
-        call.agent_id = call.agent_leg = None
+        call.agent_id = None
         if reason is not DeclineReason.NO_ANSWER:
             # The core now holds the agent unreachable: let the next device state through.
             line = self.by_agent.get(agent_id)
@@ -807,7 +803,6 @@ class AmiAdapter:
             agent_id=offer.agent_id,
             callback_id=offer.contact_id,
             in_core=True,
-            seen_at=self.clock(),
         )
         self.calls[leg_id] = call
         self.by_contact[offer.contact_id] = call

@@ -14,15 +14,13 @@ them and ``dispatcher.ami.adapter`` translates them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 log = logging.getLogger(__name__)
 
 EOL = b"\r\n"
 SEP = b"\r\n\r\n"
 BANNER_PREFIX = b"Asterisk Call Manager/"
-EVENT_PREFIX = b"Event: "
-RESPONSE_PREFIX = b"Response: "
 MAX_FRAME_BYTES = 1 << 20
 """A frame larger than this is not AMI: the buffered bytes are dropped (logged)."""
 
@@ -161,26 +159,3 @@ def parse(text: str) -> Headers:
         else:
             headers[key] = [old, value]
     return headers
-
-
-def frame_name(frame: bytes) -> tuple[bytes, bytes] | None:
-    """``(b"Event" | b"Response", name)`` from a frame's first line, or None if neither."""
-    end = frame.find(EOL)
-    first = frame if end < 0 else frame[:end]
-    if first.startswith(EVENT_PREFIX):
-        return b"Event", first[7:]
-    if first.startswith(RESPONSE_PREFIX):
-        return b"Response", first[10:]
-    return None
-
-
-def encode(fields: Mapping[str, object] | Iterable[tuple[str, object]]) -> bytes:
-    """One frame from ``(key, value)`` pairs in order (a list value repeats its key)."""
-    items = fields.items() if isinstance(fields, Mapping) else fields
-    parts: list[str] = []
-    for key, value in items:
-        if isinstance(value, (list, tuple)):
-            parts.extend(f"{key}: {v}" for v in value)
-        else:
-            parts.append(f"{key}: {'' if value is None else value}")
-    return ("\r\n".join(parts) + "\r\n\r\n").encode("utf-8")

@@ -201,7 +201,10 @@ class AmiManager(Manager):
         self.unknown_event: Callable[[str], None] | None = None
         """Called once with each event name that no route takes (for logging)."""
         super().__init__(**config)
-        self.ping_interval, self.ping_delay = ping_interval, ping_delay  # panoramisk makes them ints
+        self.ping_interval, self.ping_delay = (
+            ping_interval,
+            ping_delay,
+        )  # panoramisk makes them ints
         self.last_read = time.monotonic()
         self._delay = self.reconnect_min
         self._retry: asyncio.TimerHandle | None = None

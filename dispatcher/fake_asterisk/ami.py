@@ -288,9 +288,13 @@ class AmiServer:
         session.events = events not in ("off", "no", "false", "0")
         session.write(fr.response(action_id, "Success", "Authentication accepted"))
         uptime = int(self.pbx.sched.now() - self.pbx.booted)
-        frame = fr.fully_booted(uptime)
         if session.events and user.may_read(b"system"):
-            session.write(frame)
+            session.write(fr.fully_booted(uptime))
+        if session.events and user.may_read(b"security") and session.transport is not None:
+            local = "%s/%s" % session.transport.get_extra_info("sockname")[:2]
+            remote = "%s/%s" % session.transport.get_extra_info("peername")[:2]
+            tv = time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime(self.pbx.sched.now()))
+            session.write(fr.successful_auth(name, f"0x{id(session):x}", local, remote, tv))
 
     def action_logoff(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
         session.write(fr.response(action_id, "Goodbye", "Thanks for all the fish."))

@@ -92,11 +92,6 @@ def event(
     return (head + fields + "\r\n").encode("utf-8")
 
 
-def lines(*pairs: tuple[str, object]) -> str:
-    """``Key: Value\\r\\n`` lines."""
-    return "".join(f"{k}: {'' if v is None else v}\r\n" for k, v in pairs)
-
-
 # ------------------------------------------------------------------ channel events
 
 

@@ -412,3 +412,22 @@ async def test_a_silent_link_is_dropped_and_reestablished() -> None:
         await rig.until(lambda: rig.adapter.stats.resyncs > resyncs, timeout=5)
         call = rig.fake.place_call("0600000060")
         await rig.until(lambda: rig.fake.bridged_to(call))
+
+
+async def test_an_agent_without_a_softphone_is_declined_and_the_caller_goes_elsewhere() -> None:
+    matrix = f.matrix(
+        f.agent("a100", {"triage": 3}, Channel.PHONE),  # phone skills, but no endpoint
+        f.agent("a101", {"triage": 2}, Channel.PHONE, endpoint="PJSIP/agent101"),
+    )
+    async with PhoneRig(available=("a100",), matrix=matrix) as rig:
+        call = rig.fake.place_call("0600000070")
+        await rig.until(lambda: rig.events(ev.OfferDeclined))
+        declined = rig.events(ev.OfferDeclined)[0]
+        assert (declined.agent_id, declined.reason) == ("a100", DeclineReason.UNAVAILABLE)
+        rig.dispatcher.submit(
+            ev.AgentStatusSet(
+                at=rig.dispatcher.clock(), agent_id="a101", state=AgentState.AVAILABLE
+            )
+        )
+        await rig.until(lambda: rig.fake.bridged_to(call))
+        assert rig.fake.bridged_to(call) == "PJSIP/agent101"

@@ -351,10 +351,6 @@ class AmiAdapter:
         self.stats.core_events += 1
         return self.dispatcher.submit(event)
 
-    def _submit_later(self, event: Event) -> None:
-        """Submit from a sink (the dispatcher is not re-entrant): on the next loop turn."""
-        asyncio.get_running_loop().call_soon(self._submit, event)
-
     def _track(self, headers: codec.Headers) -> PhoneCall | None:
         uid = headers.get("Uniqueid")
         if not isinstance(uid, str) or not uid:
@@ -576,11 +572,7 @@ class AmiAdapter:
             line = self.by_agent.get(agent_id)
             if line is not None:
                 self.reachable.pop(line.endpoint, None)
-        self._submit(
-            ev.OfferDeclined(
-                at=self.clock(), contact_id=call.uniqueid, agent_id=agent_id, reason=reason
-            )
-        )
+        self._decline(call.uniqueid, agent_id, reason)
 
     def _gone(self, call: PhoneCall, at: float | None = None) -> None:
         """The channel hung up: the contact ends (or a callback leg finishes)."""
@@ -593,14 +585,7 @@ class AmiAdapter:
                     ev.ContactCompleted(at=now, contact_id=call.callback_id, outcome=outcome)
                 )
             elif call.state == RINGING and call.agent_id is not None:
-                self._submit(
-                    ev.OfferDeclined(
-                        at=now,
-                        contact_id=call.callback_id,
-                        agent_id=call.agent_id,
-                        reason=DeclineReason.NO_ANSWER,
-                    )
-                )
+                self._decline(call.callback_id, call.agent_id, DeclineReason.NO_ANSWER, now)
             return
         if not call.in_core:
             return
@@ -648,44 +633,43 @@ class AmiAdapter:
         if offer.channel is not Channel.PHONE:
             return
         call = self.by_contact.get(offer.contact_id)
-        if call is None or call.callback_id is not None:
-            log.warning(
-                "AMI: offer of unknown phone contact %s to %s; declined",
-                offer.contact_id,
-                offer.agent_id,
-            )
-            self._submit_later(
-                ev.OfferDeclined(
-                    at=self.clock(),
-                    contact_id=offer.contact_id,
-                    agent_id=offer.agent_id,
-                    reason=DeclineReason.UNAVAILABLE,
-                )
-            )
-            return
         line = self.by_agent.get(offer.agent_id)
+        if call is None or call.callback_id is not None:
+            self._refuse(offer, "no such caller on the phone channel")
+            return
+        if line is None:
+            self._refuse(offer, "the agent has no softphone endpoint")
+            return
         call.state = RINGING
         call.agent_id = offer.agent_id
         call.redirected = call.dial_started = False
-        if line is None:
-            log.error(
-                "AMI: agent %s has no endpoint; offer of %s declined",
-                offer.agent_id,
-                offer.contact_id,
-            )
-            call.state = QUEUED
-            self._submit_later(
-                ev.OfferDeclined(
-                    at=self.clock(),
-                    contact_id=offer.contact_id,
-                    agent_id=offer.agent_id,
-                    reason=DeclineReason.UNAVAILABLE,
-                )
-            )
-            return
         if not self.link_up or self.resyncing:
             return  # carried out when the resynchronisation ends
         self._redirect(call, self.agent_context, line.exten, offer.agent_id)
+
+    def _refuse(self, offer: ev.ContactOffered, why: str) -> None:
+        """An offer the phone channel cannot carry out goes back (from a sink: on the next turn)."""
+        log.error(
+            "AMI: offer of %s to %s cannot be carried out: %s",
+            offer.contact_id,
+            offer.agent_id,
+            why,
+        )
+        asyncio.get_running_loop().call_soon(
+            self._decline, offer.contact_id, offer.agent_id, DeclineReason.UNAVAILABLE
+        )
+
+    def _decline(
+        self, contact_id: str, agent_id: str, reason: DeclineReason, at: float | None = None
+    ) -> None:
+        self._submit(
+            ev.OfferDeclined(
+                at=self.clock() if at is None else at,
+                contact_id=contact_id,
+                agent_id=agent_id,
+                reason=reason,
+            )
+        )
 
     def _redirect(self, call: PhoneCall, context: str, exten: str, agent_id: str | None) -> None:
         """AMI Redirect of the caller; ``agent_id``: the offer it carries out (None: back on hold)."""
@@ -731,14 +715,7 @@ class AmiAdapter:
         ):
             call.state = QUEUED
             call.agent_id = None
-            self._submit(
-                ev.OfferDeclined(
-                    at=self.clock(),
-                    contact_id=call.uniqueid,
-                    agent_id=agent_id,
-                    reason=DeclineReason.UNAVAILABLE,
-                )
-            )
+            self._decline(call.uniqueid, agent_id, DeclineReason.UNAVAILABLE)
 
     def _requeued(self, event: ev.ContactRequeued) -> None:
         call = self.by_contact.get(event.contact_id)
@@ -778,17 +755,7 @@ class AmiAdapter:
         line = self.by_agent.get(offer.agent_id)
         number = self.callback_numbers.get(offer.contact_id)
         if line is None or not number:
-            log.error(
-                "AMI: callback %s cannot be placed (agent line or number missing)", offer.contact_id
-            )
-            self._submit_later(
-                ev.OfferDeclined(
-                    at=self.clock(),
-                    contact_id=offer.contact_id,
-                    agent_id=offer.agent_id,
-                    reason=DeclineReason.UNAVAILABLE,
-                )
-            )
+            self._refuse(offer, "callback without an agent endpoint or a number to call")
             return
         if not self.link_up:
             self.deferred_offers.append(offer)
@@ -846,13 +813,8 @@ class AmiAdapter:
         reason_code = int(final.get("Reason", "0") or 0) if final is not None else 0
         agent_id = call.agent_id
         self._close(call)
-        self._submit(
-            ev.OfferDeclined(
-                at=self.clock(),
-                contact_id=contact_id,
-                agent_id=agent_id,
-                reason=ORIGINATE_REASONS.get(reason_code, DeclineReason.UNAVAILABLE),
-            )
+        self._decline(
+            contact_id, agent_id, ORIGINATE_REASONS.get(reason_code, DeclineReason.UNAVAILABLE)
         )
 
     # ------------------------------------------------------------ link and resync

@@ -200,11 +200,7 @@ class PhoneRig:
         await self.synced()
         await self.dispatcher.start()
         for agent in self.available:
-            self.dispatcher.submit(
-                ev.AgentStatusSet(
-                    at=self.dispatcher.clock(), agent_id=agent, state=AgentState.AVAILABLE
-                )
-            )
+            self.make_available(agent)
         return self
 
     async def synced(self, timeout: float = 5.0) -> None:
@@ -242,6 +238,26 @@ class PhoneRig:
             assert e.contact_id not in out, f"{e.contact_id} ended twice"
             out[e.contact_id] = e
         return out
+
+    def make_available(self, agent_id: str) -> None:
+        """The agent says they are ready (as from their agent page)."""
+        self.dispatcher.submit(
+            ev.AgentStatusSet(
+                at=self.dispatcher.clock(), agent_id=agent_id, state=AgentState.AVAILABLE
+            )
+        )
+
+    def callback_requested(self, contact_id: str, number: str, process: str = "passport") -> None:
+        """A callback contact (as a web form "call me back" would create)."""
+        self.dispatcher.submit(
+            ev.ContactArrived(
+                at=self.dispatcher.clock(),
+                contact_id=contact_id,
+                channel=Channel.CALLBACK,
+                process=process,
+                caller=number,
+            )
+        )
 
     def agent_state(self, agent_id: str) -> AgentState:
         return self.router.agents[agent_id].state

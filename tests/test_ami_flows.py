@@ -41,11 +41,7 @@ async def test_call_qualified_by_dtmf_waits_then_goes_to_the_right_agent() -> No
             "cit-42",
         )
         for agent in ("a101", "a102"):
-            rig.dispatcher.submit(
-                ev.AgentStatusSet(
-                    at=rig.dispatcher.clock(), agent_id=agent, state=AgentState.AVAILABLE
-                )
-            )
+            rig.make_available(agent)
         await rig.until(lambda: rig.fake.bridged_to(call))
         assert rig.fake.bridged_to(call) == "PJSIP/agent102"
         (redirect,) = rig.fake.actions("Redirect")
@@ -98,11 +94,7 @@ async def test_ring_no_answer_requeues_first_and_pauses_the_agent() -> None:
         assert rig.agent_state("a101") is AgentState.PAUSED
         assert rig.router.agents["a101"].reason == "no_answer"
         await rig.until(lambda: rig.fake.channel(first).moh)  # back on hold, in Asterisk too
-        rig.dispatcher.submit(
-            ev.AgentStatusSet(
-                at=rig.dispatcher.clock(), agent_id="a102", state=AgentState.AVAILABLE
-            )
-        )
+        rig.make_available("a102")
         await rig.until(lambda: rig.fake.bridged_to(first))
         assert rig.fake.bridged_to(first) == "PJSIP/agent102"  # the first caller before the second
         assert rig.fake.channel(second).moh
@@ -132,11 +124,7 @@ async def test_a_phone_that_vanished_without_a_device_event_declines_unavailable
         assert declined.reason is DeclineReason.UNAVAILABLE
         assert not rig.router.agents["a101"].reachable
         await rig.until(lambda: rig.fake.channel(call).moh)
-        rig.dispatcher.submit(
-            ev.AgentStatusSet(
-                at=rig.dispatcher.clock(), agent_id="a102", state=AgentState.AVAILABLE
-            )
-        )
+        rig.make_available("a102")
         await rig.until(lambda: rig.fake.bridged_to(call))
 
 
@@ -196,11 +184,7 @@ async def test_ami_cut_mid_call_and_restored_loses_and_duplicates_nobody() -> No
         assert newcomer_arrival <= rig.dispatcher.clock() - 0.1 + 1.0
 
         # Everyone left is served, in arrival order.
-        rig.dispatcher.submit(
-            ev.AgentStatusSet(
-                at=rig.dispatcher.clock(), agent_id="a102", state=AgentState.AVAILABLE
-            )
-        )
+        rig.make_available("a102")
         await rig.until(lambda: rig.fake.bridged_to(holding) and rig.fake.bridged_to(newcomer))
         assert [e.kind for e in rig.events(ev.Rejected)] == []
 
@@ -212,11 +196,7 @@ async def test_offer_decided_while_the_link_is_down_is_carried_out_after_resync(
         rig.fake.refuse_ami(True)
         rig.fake.cut_ami()
         await rig.until(lambda: not rig.adapter.link_up)
-        rig.dispatcher.submit(
-            ev.AgentStatusSet(
-                at=rig.dispatcher.clock(), agent_id="a101", state=AgentState.AVAILABLE
-            )
-        )
+        rig.make_available("a101")
         assert rig.events(ev.ContactOffered)  # decided now, carried out once the link is back
         await asyncio.sleep(0.05)
         assert rig.fake.bridged_to(call) is None
@@ -269,20 +249,8 @@ async def test_malformed_truncated_and_unknown_frames_are_skipped(junk: bytes) -
 
 async def test_callback_is_an_originate_to_the_agent_then_the_citizen() -> None:
     async with PhoneRig(available=()) as rig:
-        rig.dispatcher.submit(
-            ev.ContactArrived(
-                at=rig.dispatcher.clock(),
-                contact_id="cb-1",
-                channel=Channel.CALLBACK,
-                process="passport",
-                caller="0611223344",
-            )
-        )
-        rig.dispatcher.submit(
-            ev.AgentStatusSet(
-                at=rig.dispatcher.clock(), agent_id="a101", state=AgentState.AVAILABLE
-            )
-        )
+        rig.callback_requested("cb-1", "0611223344")
+        rig.make_available("a101")
         await rig.until(lambda: rig.events(ev.OfferAnswered))
         (originate,) = rig.fake.actions("Originate")
         assert originate["channel"] == ["PJSIP/agent101"]
@@ -297,20 +265,8 @@ async def test_callback_is_an_originate_to_the_agent_then_the_citizen() -> None:
 async def test_callback_the_agent_does_not_answer() -> None:
     async with PhoneRig(available=()) as rig:
         rig.fake.phone("101").mode = "no_answer"
-        rig.dispatcher.submit(
-            ev.ContactArrived(
-                at=rig.dispatcher.clock(),
-                contact_id="cb-2",
-                channel=Channel.CALLBACK,
-                process="passport",
-                caller="0611223355",
-            )
-        )
-        rig.dispatcher.submit(
-            ev.AgentStatusSet(
-                at=rig.dispatcher.clock(), agent_id="a101", state=AgentState.AVAILABLE
-            )
-        )
+        rig.callback_requested("cb-2", "0611223355")
+        rig.make_available("a101")
         await rig.until(lambda: rig.events(ev.OfferDeclined))
         assert rig.events(ev.OfferDeclined)[0].reason is DeclineReason.NO_ANSWER
         assert "cb-2" in rig.router.contacts  # still waiting for an agent
@@ -387,11 +343,7 @@ async def test_a_redirect_racing_the_callers_hangup_does_not_blame_the_agent() -
         call = rig.fake.place_call("0600000052")
         await rig.until(lambda: rig.events(ev.ContactQueued))
         rig.fake.hangup(call)  # the Hangup event is on its way...
-        rig.dispatcher.submit(  # ...when an agent frees up and is offered the caller
-            ev.AgentStatusSet(
-                at=rig.dispatcher.clock(), agent_id="a101", state=AgentState.AVAILABLE
-            )
-        )
+        rig.make_available("a101")  # ...when an agent frees up and is offered the caller
         assert rig.events(ev.ContactOffered)
         await rig.until(lambda: call.uniqueid in rig.ended())
         assert rig.ended()[call.uniqueid].outcome is Outcome.ABANDONED
@@ -424,10 +376,6 @@ async def test_an_agent_without_a_softphone_is_declined_and_the_caller_goes_else
         await rig.until(lambda: rig.events(ev.OfferDeclined))
         declined = rig.events(ev.OfferDeclined)[0]
         assert (declined.agent_id, declined.reason) == ("a100", DeclineReason.UNAVAILABLE)
-        rig.dispatcher.submit(
-            ev.AgentStatusSet(
-                at=rig.dispatcher.clock(), agent_id="a101", state=AgentState.AVAILABLE
-            )
-        )
+        rig.make_available("a101")
         await rig.until(lambda: rig.fake.bridged_to(call))
         assert rig.fake.bridged_to(call) == "PJSIP/agent101"

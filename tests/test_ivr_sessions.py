@@ -9,7 +9,7 @@ import time
 import pytest
 
 from dispatcher import events as ev
-from dispatcher.events import AgentState, Outcome
+from dispatcher.events import Outcome
 from dispatcher.fake_asterisk.agi import AgiCommands
 from ivr.citizens import CallLog, Citizen, StaticDirectory, directory_of, normalize_number
 from ivr.menu import load_menu
@@ -250,7 +250,5 @@ async def test_the_ivr_needs_no_agent_state_to_hand_over(monkeypatch: pytest.Mon
         await queued(r, call)
         await r.until(lambda: r.fake.channel(call).moh)
         assert 'STREAM FILE guichet/aucun-conseiller ""' in agi_commands(r, call.uniqueid)
-        r.dispatcher.submit(
-            ev.AgentStatusSet(at=r.dispatcher.clock(), agent_id="a101", state=AgentState.AVAILABLE)
-        )
+        r.make_available("a101")
         await r.until(lambda: r.fake.bridged_to(call))

@@ -80,6 +80,9 @@ class Dispatcher:
                 self.tick()
                 continue
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the
+                # cancellation that stop() sends, and stop() would wait forever.
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
             except TimeoutError:
                 self.tick()

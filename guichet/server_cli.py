@@ -58,7 +58,8 @@ def serve(
         async with run_town_hall(settings, catalogue, matrix) as hall:
             console.print(
                 f"Guichet serving: AMI {settings.ami_host}:{settings.ami_port}, FastAGI on "
-                f"{settings.agi_host}:{hall.ivr.port}, Redis {hall.redis_url}, history {hall.database_url}; "
+                f"{settings.agi_host}:{hall.ivr.port}, Redis {settings.redis_url or 'private, under ' + str(settings.data_dir)}, "
+                f"history {hall.database_url}; "
                 f"{len(hall.dispatcher.router.queue)} contacts recovered waiting."
             )
             await stop.wait()

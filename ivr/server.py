@@ -131,8 +131,21 @@ class IvrApplication(Application):
         super().__init__(default_encoding=default_encoding, loop=asyncio.get_running_loop())
         self.sessions = 0
         self.rejected = 0
+        self.open_writers: set[asyncio.StreamWriter] = set()
+
+    def close_sessions(self) -> None:
+        """Close every open FastAGI connection (at server stop: Asterisk goes on in its dialplan)."""
+        for writer in list(self.open_writers):
+            writer.close()
 
     async def handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.open_writers.add(writer)
+        try:
+            await self._serve(reader, writer)
+        finally:
+            self.open_writers.discard(writer)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         try:
             headers = await asyncio.wait_for(self._environment(reader), ENV_TIMEOUT_S)
@@ -227,8 +240,11 @@ class IvrServer:
         return self.port
 
     async def stop(self) -> None:
+        """Stop listening and close the sessions still open (Python 3.12+'s wait_closed waits for them)."""
         if self.server is not None:
             self.server.close()
+            if self.app is not None:
+                self.app.close_sessions()
             await self.server.wait_closed()
 
     async def handle(self, request: AgiRequest) -> None:

@@ -13,6 +13,7 @@ so the store trims only what SQL already holds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -198,15 +199,25 @@ class HistoryWriter:
             total += n
         return total
 
-    async def run(self, poll: float = 0.05) -> None:
-        """Write forever (waits and retries while Redis is unreachable)."""
-        while True:
+    async def run(self, poll: float = 0.05, stop: asyncio.Event | None = None) -> None:
+        """Write until ``stop`` (waits and retries while Redis is unreachable), then catch up.
+
+        Stop it with the event rather than by cancelling: a cancellation in the
+        middle of a SQLite transaction leaves the database locked.
+        """
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
             try:
                 if not await self.step():
-                    await asyncio.sleep(poll)
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(poll):
+                            await stop.wait()
             except OUTAGE_ERRORS as exc:
                 log.warning("history writer waiting for Redis: %s", exc)
-                await asyncio.sleep(0.5)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.5):
+                        await stop.wait()
+        await self.catch_up()
 
 
 async def _serve(redis_url: str, prefix: str, database_url: str) -> None:

@@ -43,10 +43,15 @@ class IntakeReader:
         self.applied = 0
         self.malformed = 0
 
-    async def run(self) -> None:
-        """Read and apply forever (waits and retries while Redis is down)."""
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Read and apply until ``stop`` (waits and retries while Redis is down).
+
+        Stopping is by the event, checked between two short blocking reads, not
+        by cancelling: a cancelled XREAD can leave redis-py waiting on its socket.
+        """
         key = self.store.keys.intake
-        while True:
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
             try:
                 found = await read_new(self.store.redis, key, self.last, 1000, self.block_ms)
             except OUTAGE_ERRORS as exc:

@@ -90,11 +90,12 @@ async def open_live(
     intake = IntakeReader(dispatcher, store, recovered.intake_applied)
     await store.start()
     await dispatcher.start()
-    intake_task = asyncio.create_task(intake.run(), name="guichet-intake")
+    intake_stop = asyncio.Event()
+    intake_task = asyncio.create_task(intake.run(intake_stop), name="guichet-intake")
     try:
         yield Live(dispatcher, store, intake, recovered, redis)
     finally:
-        intake_task.cancel()
+        intake_stop.set()
         await asyncio.gather(intake_task, return_exceptions=True)
         await dispatcher.stop()
         await store.stop()
@@ -131,12 +132,14 @@ async def open_site(
                 writer = HistoryWriter(
                     live.redis, live.store.keys, engine, callback_deadline_s=deadline_s, triage=catalogue.triage
                 )
-                task = asyncio.create_task(writer.run(), name="guichet-history")
+                stop = asyncio.Event()
+                task = asyncio.create_task(writer.run(stop=stop), name="guichet-history")
                 try:
                     yield live
                 finally:
-                    task.cancel()
-                    await asyncio.gather(task, return_exceptions=True)
+                    await live.store.drained()
+                    stop.set()
+                    await task
     finally:
         await engine.dispose()
 

@@ -853,15 +853,17 @@ class AmiAdapter:
                     continue
                 self._reconcile(call, item)
             for uid, item in live.items():
-                call = self.calls.get(uid)
-                if call is not None and (
-                    call.in_core or call.closed or call.callback_id is not None
+                known = self.calls.get(uid)
+                if known is not None and (
+                    known.in_core or known.closed or known.callback_id is not None
                 ):
                     continue
                 # A caller the core does not have: its events may have been missed.
                 self.unsure.add(uid)
                 if item.get("Context") == self.holding_context:
-                    if call is None:
+                    if known is not None:
+                        call = known
+                    else:
                         call = self._new_call(
                             {
                                 "Uniqueid": uid,

@@ -41,6 +41,7 @@ import random
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,12 +135,15 @@ async def _fake_main(conn: Any, mode: str, params: dict[str, Any]) -> None:
         record_to=record,
     )
     await fake.start()
-    for phone in fake.pbx.phones.values():
+    pbx, ami = fake.pbx, fake.ami
+    if pbx is None or ami is None:
+        raise RuntimeError("the fake Asterisk did not start (no PBX or AMI server)")
+    for phone in pbx.phones.values():
         phone.answer_after = 0.3
     conn.send(("port", fake.ami_port))
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, conn.recv)  # "go": logged in, agents ready
-    traffic = CallTraffic(fake.pbx, params["rate"], PROCESSES, seed=params.get("seed", 1))
+    traffic = CallTraffic(pbx, params["rate"], PROCESSES, seed=params.get("seed", 1))
     traffic.start()
     seconds = params["seconds"]
     cuts_done = 0
@@ -155,16 +159,14 @@ async def _fake_main(conn: Any, mode: str, params: dict[str, Any]) -> None:
 
     cuts = [(seconds * (k + 1) / (params["cuts"] + 1), cut) for k in range(params["cuts"])]
     wall = time.perf_counter()
-    await run_virtual(
-        clock, seconds, speed=params.get("speed"), backpressure=fake.ami.drained, at=cuts
-    )
+    await run_virtual(clock, seconds, speed=params.get("speed"), backpressure=ami.drained, at=cuts)
     traffic.stop()
     placed = len(traffic.fates)
     await run_virtual(
         clock,
         seconds + 600.0,
         speed=params.get("speed"),
-        backpressure=fake.ami.drained,
+        backpressure=ami.drained,
         stop_when=lambda: traffic.active == 0,
     )
     wall = time.perf_counter() - wall
@@ -246,7 +248,7 @@ class _Tally:
         self.ended: dict[str, list[Outcome]] = {}
         self.ended_count = 0
 
-    def __call__(self, batch: list[ev.Event]) -> None:
+    def __call__(self, batch: Sequence[ev.Event]) -> None:
         first = batch[0]
         if type(first) is ev.ContactArrived:
             self.arrived[first.contact_id] += 1  # type: ignore[attr-defined]

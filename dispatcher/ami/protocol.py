@@ -63,6 +63,9 @@ class FrameProtocol(AMIProtocol):
     """``AMIProtocol`` that cuts the byte stream into frames before decoding them."""
 
     factory: AmiManager
+    # Set by panoramisk's AMIProtocol (untyped): declared here for the type checker.
+    version: str | None
+    closed: bool
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -187,6 +190,9 @@ class AmiManager(Manager):
     range; the delay doubles after each failed attempt, with jitter) and
     ``on_lost`` (called with the manager when an established link drops).
     """
+
+    # Set by panoramisk's Manager (untyped): declared here for the type checker.
+    authenticated: bool
 
     def __init__(self, **config: Any) -> None:
         config.setdefault("protocol_factory", FrameProtocol)

@@ -666,9 +666,9 @@ class PBX:
                 )
             )
         self.emit(fr.bridge_event("BridgeDestroy", bridge.uniqueid, bridge.technology, 0))
-        for c in (chan, other):
-            if c is not None and "DIALSTATUS" in c.vars:
-                self.set_var(c, "DIALSTATUS", "ANSWER")
+        for leg in (chan, other):
+            if leg is not None and "DIALSTATUS" in leg.vars:
+                self.set_var(leg, "DIALSTATUS", "ANSWER")
         self.emit(fr.soft_hangup_request(chan, cause))
         self._destroy(chan, cause, qos=False)
         if other is not None and other.alive:

@@ -96,7 +96,7 @@ class CallLog:
         """True if ``number`` called in the last ``days`` days (before ``now``)."""
         self._purge(now)
         times = self._calls.get(self._hash(number))
-        return bool(times) and times[-1] >= now - days * 86400.0
+        return times is not None and bool(times) and times[-1] >= now - days * 86400.0
 
     def record(self, number: str, now: float) -> None:
         digest = self._hash(number)

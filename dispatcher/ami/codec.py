@@ -48,9 +48,10 @@ class FrameReader:
         """The whole frames that ``data`` completes, in order."""
         buf = self._tail + data if self._tail else data
         if not self._started:
-            buf = self._take_banner(buf)
-            if buf is None:
+            rest = self._take_banner(buf)
+            if rest is None:
                 return []
+            buf = rest
         frames = buf.split(SEP)
         tail = frames.pop()
         if len(tail) > self.max_frame:

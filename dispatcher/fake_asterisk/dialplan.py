@@ -192,7 +192,9 @@ def substitute(text: str, lookup: Callable[[str], str | None] | Mapping[str, str
 
 def split_args(args: str) -> list[str]:
     """Application arguments split on commas outside parentheses."""
-    out, depth, cur = [], 0, []
+    out: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in args:
         if ch == "," and depth == 0:
             out.append("".join(cur))

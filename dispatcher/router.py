@@ -135,9 +135,23 @@ class Router:
             return
         if contact.state is not WAITING:
             agent = self.agents[contact.agent_id or ""]
+            code = self._process_code(e.process)
+            if contact.state is OFFERED and agent.skills.get(code, 0) >= self.catalogue.processes[code].min_level:
+                self._retag(contact, code)
+                return
             out.append(ev.ContactRequeued(at=now, contact_id=contact.contact_id, reason="requalified"))
             self._release(agent, now, out, served=contact.state is IN_SERVICE)
         self._move(contact, e.process, now, out)
+
+    def _retag(self, contact: ContactRecord, process: str) -> None:
+        """A ringing contact re-qualified to a process its agent holds: the offer stands."""
+        retagged = self._new_contact(
+            contact.contact_id, contact.channel, process, contact.priority, contact.arrived_at, contact.seq
+        )
+        for name in ("ticket", "caller", "citizen_id", "deadline", "offers", "state", "agent_id"):
+            setattr(retagged, name, getattr(contact, name))
+        self.contacts[contact.contact_id] = retagged
+        self._arm(retagged)
 
     def _move(self, contact: ContactRecord, process: str, now: float, out: list[Event]) -> None:
         """Queue the contact for another process, keeping its arrival time and place."""

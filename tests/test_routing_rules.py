@@ -393,3 +393,24 @@ def test_rule4_no_wider_group_when_the_policy_says_never() -> None:
     desk.ready("generalist", 0)
     desk.arrive("c1", 10, process="voirie")
     assert offers(desk(ev.TimePassed(at=10_000))) == []
+
+
+def test_requalified_while_ringing_an_agent_who_holds_the_new_process_keeps_the_offer() -> None:
+    desk = Desk(agent("generalist", {"triage": 2, "passport": 2}), agent("pass", {"passport": 3}))
+    desk.ready("generalist", 0)
+    assert offers(desk.arrive("c1", 1, process=None)) == [("c1", "generalist")]
+    out = desk(ev.ContactQualified(at=2, contact_id="c1", process="passport"))
+    assert out == []
+    assert desk.router.contacts["c1"].process == "passport"
+    desk(ev.OfferAnswered(at=3, contact_id="c1", agent_id="generalist"))
+    assert of(desk.finish("c1", 60), ev.ContactEnded)[0].outcome is Outcome.SERVED
+
+
+def test_requalified_while_ringing_an_agent_without_the_process_goes_back_to_the_queue() -> None:
+    desk = Desk(agent("generalist", {"triage": 2}), agent("expert", {"creche": 3}))
+    desk.ready("generalist", 0)
+    desk.ready("expert", 0)
+    desk.arrive("c1", 1, process=None)
+    out = desk(ev.ContactQualified(at=2, contact_id="c1", process="creche"))
+    assert [e.reason for e in of(out, ev.ContactRequeued)] == ["requalified"]
+    assert offers(out) == [("c1", "expert")]

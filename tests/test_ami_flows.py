@@ -379,3 +379,19 @@ async def test_an_agent_without_a_softphone_is_declined_and_the_caller_goes_else
         rig.make_available("a101")
         await rig.until(lambda: rig.fake.bridged_to(call))
         assert rig.fake.bridged_to(call) == "PJSIP/agent101"
+
+
+async def test_late_dial_status_of_a_rung_out_agent_does_not_decline_the_next_offer() -> None:
+    # a101 rings out while a102 is free: the core re-offers at once, and the dialplan's
+    # GUICHET_DIALSTATUS of the failed Dial (extension 101) arrives after that new offer.
+    async with PhoneRig(available=("a101", "a102")) as rig:
+        rig.fake.phone("101").mode = "no_answer"
+        call = rig.fake.place_call("0600000009", "Gaëlle")
+        await rig.until(lambda: rig.fake.bridged_to(call))
+        assert rig.fake.bridged_to(call) == "PJSIP/agent102"
+        await rig.until(lambda: rig.events(ev.OfferAnswered))
+        declined = rig.events(ev.OfferDeclined)
+        assert [(d.agent_id, d.reason) for d in declined] == [("a101", DeclineReason.NO_ANSWER)]
+        answered = rig.events(ev.OfferAnswered)
+        assert [(a.contact_id, a.agent_id) for a in answered] == [(call.uniqueid, "a102")]
+        assert rig.agent_state("a102") is AgentState.BUSY

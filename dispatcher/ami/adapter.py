@@ -443,7 +443,7 @@ class AmiAdapter:
                 call.repeat = value not in ("", "0")
             elif variable == "GUICHET_LANG":
                 call.language = value or call.language
-            elif variable == "GUICHET_DIALSTATUS":
+            elif variable == "GUICHET_DIALSTATUS" and self._dialled_exten(call, h):
                 self._dial_failed(call, value)
         finally:
             self._in_frame = False
@@ -535,6 +535,15 @@ class AmiAdapter:
             log.info("AMI: event %r is not used by the dispatcher; skipped", name)
 
     # ------------------------------------------------------------ translations
+
+    def _dialled_exten(self, call: PhoneCall, h: codec.Headers) -> bool:
+        """True if a frame of the agent context is about the extension of the current offer.
+
+        The status of a failed Dial can arrive after the core has already offered the
+        caller to the next agent: it must not decline that new offer.
+        """
+        line = self.by_agent.get(call.agent_id or "")
+        return line is not None and _text(h.get("Exten")) == line.exten
 
     def _dialled_agent(self, call: PhoneCall, h: codec.Headers) -> bool:
         """True if a Dial event's destination is the phone of the agent the call is offered to."""

@@ -255,6 +255,7 @@ def main(plan: DemoPlan, data_dir: Path | None, console: Console) -> None:
         f"a private Redis and a SQLite history under {where}. {plan.seconds:.0f} s of compressed time."
     )
     tally, database_url = asyncio.run(run_demo(plan, where, console))
+    console.print()
     console.print(
         f"{tally.calls} calls and {tally.visitors} visitors; offers by channel: {dict(tally.offers)}; "
         f"outcomes: {dict(tally.outcomes)}; ring-no-answer: {tally.rona}."

@@ -60,3 +60,7 @@ _register_all()
 def main() -> None:
     """Console entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

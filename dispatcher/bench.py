@@ -31,9 +31,9 @@ from skills.model import (
     AgentProfile,
     Catalogue,
     Channel,
-    ChannelTarget,
     Process,
     SkillMatrix,
+    usual_targets,
 )
 
 CHANNEL_MIX = (
@@ -63,14 +63,7 @@ QUICK = Scale(agents=100, processes=70, skills_per_agent=10, waiting=1_000, stre
 
 def bench_catalogue(processes: int) -> Catalogue:
     """``processes`` processes plus triage, with the usual per-channel targets."""
-    targets = {
-        Channel.PHONE: ChannelTarget(240, 20, 0.8, 60),
-        Channel.COUNTER: ChannelTarget(600, 600, 0.8, 900),
-        Channel.CALLBACK: ChannelTarget(300, 48 * 3600, 0.9, None),
-        Channel.EMAIL: ChannelTarget(400, 72 * 3600, 0.9, None),
-        Channel.WEBFORM: ChannelTarget(400, 72 * 3600, 0.9, None),
-        Channel.MAIL: ChannelTarget(400, 72 * 3600, 0.9, None),
-    }
+    targets = usual_targets()
     codes = ["triage"] + [f"p{i:02d}" for i in range(processes)]
     return Catalogue(
         processes={c: Process(code=c, label=c, domain=f"d{i % 10}", targets=targets) for i, c in enumerate(codes)}

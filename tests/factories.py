@@ -9,6 +9,7 @@ from skills.model import (
     ChannelTarget,
     Process,
     SkillMatrix,
+    usual_targets,
 )
 
 PHONE, COUNTER, CALLBACK, EMAIL = Channel.PHONE, Channel.COUNTER, Channel.CALLBACK, Channel.EMAIL
@@ -16,14 +17,7 @@ PHONE, COUNTER, CALLBACK, EMAIL = Channel.PHONE, Channel.COUNTER, Channel.CALLBA
 
 def targets(overflow_phone: float | None = 60.0) -> dict[Channel, ChannelTarget]:
     """The usual targets: phone 80 % in 20 s, counter in 10 min, callback 48 h, written 72 h."""
-    return {
-        Channel.PHONE: ChannelTarget(240, 20, 0.8, overflow_phone),
-        Channel.COUNTER: ChannelTarget(600, 600, 0.8, 900),
-        Channel.CALLBACK: ChannelTarget(300, 48 * 3600, 0.9, None),
-        Channel.EMAIL: ChannelTarget(400, 72 * 3600, 0.9, None),
-        Channel.WEBFORM: ChannelTarget(400, 72 * 3600, 0.9, None),
-        Channel.MAIL: ChannelTarget(400, 72 * 3600, 0.9, None),
-    }
+    return usual_targets(overflow_phone)
 
 
 def catalogue(*codes: str, overflow_phone: float | None = 60.0) -> Catalogue:

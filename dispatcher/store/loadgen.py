@@ -17,21 +17,21 @@ from dataclasses import dataclass, field
 
 from dispatcher import events as ev
 from dispatcher.events import AgentState, DeclineReason, Event
-from skills.model import AgentProfile, Catalogue, Channel, ChannelTarget, Process, SkillMatrix
+from skills.model import (
+    AgentProfile,
+    Catalogue,
+    Channel,
+    Process,
+    SkillMatrix,
+    usual_targets,
+)
 
 CHANNELS = (Channel.PHONE, Channel.COUNTER, Channel.EMAIL)
 
 
 def town(agents: int, processes: int = 8) -> tuple[Catalogue, SkillMatrix]:
     """A catalogue of ``processes`` processes plus triage, and ``agents`` agents with 3 skills each."""
-    targets = {
-        Channel.PHONE: ChannelTarget(240, 20, 0.8, 60),
-        Channel.COUNTER: ChannelTarget(600, 600, 0.8, 900),
-        Channel.CALLBACK: ChannelTarget(300, 48 * 3600, 0.9, None),
-        Channel.EMAIL: ChannelTarget(400, 72 * 3600, 0.9, None),
-        Channel.WEBFORM: ChannelTarget(400, 72 * 3600, 0.9, None),
-        Channel.MAIL: ChannelTarget(400, 72 * 3600, 0.9, None),
-    }
+    targets = usual_targets()
     codes = ["triage"] + [f"p{i:02d}" for i in range(processes)]
     catalogue = Catalogue(
         processes={c: Process(code=c, label=c, domain="d", targets=targets) for c in codes}

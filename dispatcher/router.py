@@ -421,7 +421,6 @@ class Router:
             rank=(LIVE_RANK if bucket.live else 0) + priority,
             inv_sla=bucket.inv_sla,
             required_level=base_level,
-            base_level=base_level,
             relax_at=relax_at,
             fallback_at=fallback_at,
             qualified=code == process,

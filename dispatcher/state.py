@@ -46,7 +46,6 @@ class ContactRecord:
     rank: int
     inv_sla: float
     required_level: int
-    base_level: int
     relax_at: float | None
     fallback_at: float | None = None
     timer_at: float | None = None

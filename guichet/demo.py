@@ -51,7 +51,7 @@ class DemoPlan:
     """How busy the simulated town hall is."""
 
     seconds: float = 40.0
-    calls_per_minute: float = 110.0
+    calls_per_minute: float = 90.0
     visitors_per_minute: float = 30.0
     talk_s: tuple[float, float] = (3.0, 9.0)
     desk_s: tuple[float, float] = (4.0, 12.0)

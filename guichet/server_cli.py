@@ -16,7 +16,7 @@ def _fail(message: str) -> typer.Exit:
 
 def demo(
     seconds: float = typer.Option(40.0, "--seconds", min=5.0, help="How long the town hall runs (real seconds)."),
-    calls: float = typer.Option(110.0, "--calls-per-minute", min=0.0, help="Phone calls per minute."),
+    calls: float = typer.Option(90.0, "--calls-per-minute", min=0.0, help="Phone calls per minute."),
     visitors: float = typer.Option(30.0, "--visitors-per-minute", min=0.0, help="Counter visitors per minute."),
     seed: int = typer.Option(1, "--seed", help="Seed of the simulated citizens."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Where Redis and SQLite live (default: a new temporary folder)."),

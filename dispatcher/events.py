@@ -19,7 +19,9 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any
+
+from mypy_extensions import mypyc_attr
 
 from skills.model import Channel
 
@@ -54,18 +56,28 @@ class DeclineReason(str, Enum):
     REJECTED = "rejected"
 
 
+@mypyc_attr(serializable=True)
 @dataclass(slots=True, kw_only=True)
 class Event:
     """Something that happened at time ``at`` (seconds)."""
 
     at: float
-    kind: ClassVar[str] = "event"
-    is_input: ClassVar[bool] = True
+
+    @property
+    def kind(self) -> str:
+        """The event's name in records and on the stream (``contact_arrived``...)."""
+        return KIND_OF[type(self)]
+
+    @property
+    def is_input(self) -> bool:
+        """True for what the outside world tells the core, False for the core's decisions."""
+        return type(self) not in DECISION_TYPES
 
 
 # ---------------------------------------------------------------- inputs
 
 
+@mypyc_attr(serializable=True)
 @dataclass(slots=True, kw_only=True)
 class ContactArrived(Event):
     """A citizen's request entered the front desk on ``channel``.
@@ -85,26 +97,26 @@ class ContactArrived(Event):
     ticket: str | None = None
     caller: str | None = None
     citizen_id: str | None = None
-    kind: ClassVar[str] = "contact_arrived"
 
 
+@mypyc_attr(serializable=True)
 @dataclass(slots=True, kw_only=True)
 class ContactQualified(Event):
     """The contact's process became known (IVR choice, kiosk, triage agent)."""
 
     contact_id: str
     process: str
-    kind: ClassVar[str] = "contact_qualified"
 
 
+@mypyc_attr(serializable=True)
 @dataclass(slots=True, kw_only=True)
 class ContactAbandoned(Event):
     """The citizen left before being served (hung up, no-show at the counter)."""
 
     contact_id: str
-    kind: ClassVar[str] = "contact_abandoned"
 
 
+@mypyc_attr(serializable=True)
 @dataclass(slots=True, kw_only=True)
 class CallbackRequested(Event):
     """A waiting caller asked to be called back; the callback keeps their place."""
@@ -112,18 +124,18 @@ class CallbackRequested(Event):
     contact_id: str
     callback_id: str
     number: str | None = None
-    kind: ClassVar[str] = "callback_requested"
 
 
+@mypyc_attr(serializable=True)
 @dataclass(slots=True, kw_only=True)
 class OfferAnswered(Event):
     """The agent picked up the offered contact (bridge, counter call-in, opened mail)."""
 
     contact_id: str
     agent_id: str
-    kind: ClassVar[str] = "offer_answered"
 
 
+@mypyc_attr(serializable=True)
 @dataclass(slots=True, kw_only=True)
 class OfferDeclined(Event):
     """The offer failed (ring-no-answer, endpoint busy or unreachable, refused)."""
@@ -131,18 +143,18 @@ class OfferDeclined(Event):
     contact_id: str
     agent_id: str
     reason: DeclineReason = DeclineReason.NO_ANSWER
-    kind: ClassVar[str] = "offer_declined"
 
 
+@mypyc_attr(serializable=True)
 @dataclass(slots=True, kw_only=True)
 class ContactCompleted(Event):
     """The agent finished the contact (hang-up, "done" at the counter)."""
 
     contact_id: str
     outcome: Outcome = Outcome.SERVED
-    kind: ClassVar[str] = "contact_completed"
 
 
+@mypyc_attr(serializable=True)
 @dataclass(slots=True, kw_only=True)
 class AgentStatusSet(Event):
     """An agent (or supervisor) asked for a state: available, paused(reason), offline."""
@@ -150,9 +162,9 @@ class AgentStatusSet(Event):
     agent_id: str
     state: AgentState
     reason: str | None = None
-    kind: ClassVar[str] = "agent_status_set"
 
 
+@mypyc_attr(serializable=True)
 @dataclass(slots=True, kw_only=True)
 class AgentProfileChanged(Event):
     """An agent's skills or channels changed (training, moved to a counter)."""
@@ -160,28 +172,28 @@ class AgentProfileChanged(Event):
     agent_id: str
     skills: dict[str, int]
     channels: tuple[Channel, ...]
-    kind: ClassVar[str] = "agent_profile_changed"
 
 
+@mypyc_attr(serializable=True)
 @dataclass(slots=True, kw_only=True)
 class EndpointChanged(Event):
     """The agent's softphone became reachable or not (device state)."""
 
     agent_id: str
     reachable: bool
-    kind: ClassVar[str] = "endpoint_changed"
 
 
+@mypyc_attr(serializable=True)
 @dataclass(slots=True, kw_only=True)
 class TimePassed(Event):
     """The clock reached ``at``: timers (relaxation, ring-no-answer, deadlines) fire."""
 
-    kind: ClassVar[str] = "time_passed"
 
 
 # ------------------------------------------------------------- decisions
 
 
+@mypyc_attr(serializable=True)
 @dataclass(slots=True, kw_only=True)
 class ContactQueued(Event):
     """The contact waits in the one queue for ``process`` on ``channel``."""
@@ -191,10 +203,9 @@ class ContactQueued(Event):
     channel: Channel
     priority: int
     arrived_at: float
-    kind: ClassVar[str] = "contact_queued"
-    is_input: ClassVar[bool] = False
 
 
+@mypyc_attr(serializable=True)
 @dataclass(slots=True, kw_only=True)
 class ContactOffered(Event):
     """Decision: offer the contact to the agent (ring, call the ticket, open the mail)."""
@@ -205,30 +216,27 @@ class ContactOffered(Event):
     channel: Channel
     level: int
     waited: float
-    kind: ClassVar[str] = "contact_offered"
-    is_input: ClassVar[bool] = False
 
 
+@mypyc_attr(serializable=True)
 @dataclass(slots=True, kw_only=True)
 class ContactRequeued(Event):
     """The contact went back to the queue with its original arrival time."""
 
     contact_id: str
     reason: str
-    kind: ClassVar[str] = "contact_requeued"
-    is_input: ClassVar[bool] = False
 
 
+@mypyc_attr(serializable=True)
 @dataclass(slots=True, kw_only=True)
 class ContactRelaxed(Event):
     """The contact waited past its overflow delay: lower levels may now take it."""
 
     contact_id: str
     min_level: int
-    kind: ClassVar[str] = "contact_relaxed"
-    is_input: ClassVar[bool] = False
 
 
+@mypyc_attr(serializable=True)
 @dataclass(slots=True, kw_only=True)
 class ContactEnded(Event):
     """The contact reached its one terminal outcome."""
@@ -237,10 +245,9 @@ class ContactEnded(Event):
     outcome: Outcome
     agent_id: str | None = None
     waited: float | None = None
-    kind: ClassVar[str] = "contact_ended"
-    is_input: ClassVar[bool] = False
 
 
+@mypyc_attr(serializable=True)
 @dataclass(slots=True, kw_only=True)
 class AgentStateChanged(Event):
     """The agent's state changed (the core's view)."""
@@ -249,10 +256,9 @@ class AgentStateChanged(Event):
     state: AgentState
     reason: str | None = None
     contact_id: str | None = None
-    kind: ClassVar[str] = "agent_state_changed"
-    is_input: ClassVar[bool] = False
 
 
+@mypyc_attr(serializable=True)
 @dataclass(slots=True, kw_only=True)
 class Rejected(Event):
     """An input the core could not apply (unknown contact, agent not allowed...)."""
@@ -260,33 +266,36 @@ class Rejected(Event):
     input_kind: str
     subject: str
     reason: str
-    kind: ClassVar[str] = "rejected"
-    is_input: ClassVar[bool] = False
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.kind: cls
-    for cls in (
-        ContactArrived,
-        ContactQualified,
-        ContactAbandoned,
-        CallbackRequested,
-        OfferAnswered,
-        OfferDeclined,
-        ContactCompleted,
-        AgentStatusSet,
-        AgentProfileChanged,
-        EndpointChanged,
-        TimePassed,
-        ContactQueued,
-        ContactOffered,
-        ContactRequeued,
-        ContactRelaxed,
-        ContactEnded,
-        AgentStateChanged,
-        Rejected,
-    )
+    "contact_arrived": ContactArrived,
+    "contact_qualified": ContactQualified,
+    "contact_abandoned": ContactAbandoned,
+    "callback_requested": CallbackRequested,
+    "offer_answered": OfferAnswered,
+    "offer_declined": OfferDeclined,
+    "contact_completed": ContactCompleted,
+    "agent_status_set": AgentStatusSet,
+    "agent_profile_changed": AgentProfileChanged,
+    "endpoint_changed": EndpointChanged,
+    "time_passed": TimePassed,
+    "contact_queued": ContactQueued,
+    "contact_offered": ContactOffered,
+    "contact_requeued": ContactRequeued,
+    "contact_relaxed": ContactRelaxed,
+    "contact_ended": ContactEnded,
+    "agent_state_changed": AgentStateChanged,
+    "rejected": Rejected,
 }
+"""Each event class by its kind."""
+
+KIND_OF: dict[type[Event], str] = {cls: kind for kind, cls in EVENT_TYPES.items()}
+
+DECISION_TYPES: frozenset[type[Event]] = frozenset(
+    {ContactQueued, ContactOffered, ContactRequeued, ContactRelaxed, ContactEnded, AgentStateChanged, Rejected}
+)
+"""The core's answers; every other event is an input."""
 
 _ENUM_FIELDS: dict[str, type[Enum]] = {
     "channel": Channel,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dispatcher.events import AgentState
 from dispatcher.router import Router
-from dispatcher.state import AgentRecord, ContactRecord
-from dispatcher.waiting import ENDPOINT_CHANNELS, is_more_urgent
+from dispatcher.state import ENDPOINT_CHANNELS, AgentRecord, ContactRecord
+from dispatcher.waiting import is_more_urgent
 from skills.model import Channel
 
 

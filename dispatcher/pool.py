@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from dispatcher import events as ev
 from dispatcher.events import AgentState, Event
 from dispatcher.policy import Strategy
-from dispatcher.state import AgentRecord, ContactRecord
+from dispatcher.state import ENDPOINT_CHANNELS, AgentRecord, Bucket, ContactRecord
 from dispatcher.strategies import AGENT_KEYS, STATIC_STRATEGIES
-from dispatcher.waiting import ENDPOINT_CHANNELS, Bucket, WaitingQueue
+from dispatcher.waiting import WaitingQueue
 from skills.model import Catalogue, Channel
 
 AVAILABLE = AgentState.AVAILABLE

@@ -14,9 +14,16 @@ from dispatcher.batch import assign_batch
 from dispatcher.events import AgentState, DeclineReason, Event, Outcome
 from dispatcher.policy import RoutingPolicy
 from dispatcher.pool import AgentPool
-from dispatcher.state import LIVE_RANK, MAX_PRIORITY, AgentRecord, ContactRecord, ContactState
+from dispatcher.state import (
+    LIVE_RANK,
+    MAX_PRIORITY,
+    AgentRecord,
+    BucketRules,
+    ContactRecord,
+    ContactState,
+)
 from dispatcher.timers import CONTACT, OFFER, WRAP, Timer, TimerQueue
-from dispatcher.waiting import BucketRules, WaitingQueue
+from dispatcher.waiting import WaitingQueue
 from skills.model import AgentProfile, Catalogue, Channel, SkillMatrix
 
 # Enum members as module constants: the hot path reads them many times per decision.

@@ -1,10 +1,10 @@
-"""The routing core's live records of contacts and agents (plain mutable data)."""
+"""The routing core's live records: contacts, agents and the queue's buckets (plain mutable data)."""
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING
 
 from dispatcher.events import AgentState
 from skills.model import Channel
@@ -13,8 +13,86 @@ LIVE_RANK = 100
 """Added to a live contact's rank; priority classes stay below it (a small int is cached)."""
 MAX_PRIORITY = LIVE_RANK - 1
 
-if TYPE_CHECKING:
-    from dispatcher.waiting import Bucket
+
+ENDPOINT_CHANNELS = frozenset({Channel.PHONE, Channel.CALLBACK})
+"""Channels whose offers ring the agent's softphone."""
+
+ENTRY_CONTACT = 4
+"""Where a heap entry `[-priority, arrived_at, seq, push number, contact]` holds its contact."""
+
+
+@dataclass(frozen=True, slots=True)
+class BucketRules:
+    """What every contact of one process on one channel shares."""
+
+    sla_seconds: float
+    base_level: int
+    relaxed_level: int
+    overflow_after_s: float | None
+    max_wait_s: float | None
+    offer_timeout_s: float | None
+    fallback: str
+
+
+class Bucket:
+    """The contacts waiting for one process on one channel."""
+
+    __slots__ = (
+        "process",
+        "channel",
+        "live",
+        "needs_endpoint",
+        "rules",
+        "inv_sla",
+        "base_level",
+        "relaxed_level",
+        "main",
+        "relaxed",
+        "count",
+        "relaxed_count",
+        "head",
+        "free_main",
+        "free_relaxed",
+    )
+
+    def __init__(self, process: str, channel: Channel, rules: BucketRules) -> None:
+        self.process = process
+        self.channel = channel
+        self.live = channel.is_live
+        self.needs_endpoint = channel in ENDPOINT_CHANNELS
+        self.rules = rules
+        self.inv_sla = 1.0 / rules.sla_seconds
+        self.base_level = rules.base_level
+        self.relaxed_level = rules.relaxed_level
+        self.main: list[list[object]] = []
+        self.relaxed: list[list[object]] = []
+        self.count = 0
+        self.relaxed_count = 0
+        self.head: ContactRecord | None = None
+        """The first contact of ``main`` once known; None when it must be looked up again."""
+        self.free_main: list[tuple[object, ...]] = []
+        """Free agents at or above the required level, best first (static strategies)."""
+        self.free_relaxed: list[tuple[object, ...]] = []
+        """Free agents at the relaxed level only, best first (static strategies)."""
+
+    def first(self) -> ContactRecord:
+        """The most urgent waiting contact (the bucket must not be empty)."""
+        head = self.head
+        if head is None:
+            main = self.main
+            while main[0][ENTRY_CONTACT] is None:
+                heapq.heappop(main)
+            head = self.head = main[0][ENTRY_CONTACT]  # type: ignore[assignment]
+        return head  # type: ignore[return-value]
+
+    def most_urgent(self, count: int) -> list[ContactRecord]:
+        """Up to ``count`` waiting contacts, most urgent first."""
+        found = heapq.nsmallest(count, (e for e in self.main if e[ENTRY_CONTACT] is not None))
+        return [e[ENTRY_CONTACT] for e in found]  # type: ignore[misc]
+
+    def waiting(self) -> list[ContactRecord]:
+        """Every waiting contact of the bucket, in no particular order."""
+        return [e[ENTRY_CONTACT] for e in self.main if e[ENTRY_CONTACT] is not None]  # type: ignore[misc]
 
 
 class ContactState(str, Enum):

@@ -18,89 +18,9 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
-from dispatcher.state import LIVE_RANK, ContactRecord
+from dispatcher.state import ENTRY_CONTACT, LIVE_RANK, Bucket, BucketRules, ContactRecord
 from skills.model import Channel
-
-ENDPOINT_CHANNELS = frozenset({Channel.PHONE, Channel.CALLBACK})
-"""Channels whose offers ring the agent's softphone."""
-
-_CONTACT = 4
-
-
-@dataclass(frozen=True, slots=True)
-class BucketRules:
-    """What every contact of one process on one channel shares."""
-
-    sla_seconds: float
-    base_level: int
-    relaxed_level: int
-    overflow_after_s: float | None
-    max_wait_s: float | None
-    offer_timeout_s: float | None
-    fallback: str
-
-
-class Bucket:
-    """The contacts waiting for one process on one channel."""
-
-    __slots__ = (
-        "process",
-        "channel",
-        "live",
-        "needs_endpoint",
-        "rules",
-        "inv_sla",
-        "base_level",
-        "relaxed_level",
-        "main",
-        "relaxed",
-        "count",
-        "relaxed_count",
-        "head",
-        "free_main",
-        "free_relaxed",
-    )
-
-    def __init__(self, process: str, channel: Channel, rules: BucketRules) -> None:
-        self.process = process
-        self.channel = channel
-        self.live = channel.is_live
-        self.needs_endpoint = channel in ENDPOINT_CHANNELS
-        self.rules = rules
-        self.inv_sla = 1.0 / rules.sla_seconds
-        self.base_level = rules.base_level
-        self.relaxed_level = rules.relaxed_level
-        self.main: list[list[object]] = []
-        self.relaxed: list[list[object]] = []
-        self.count = 0
-        self.relaxed_count = 0
-        self.head: ContactRecord | None = None
-        """The first contact of ``main`` once known; None when it must be looked up again."""
-        self.free_main: list[tuple[object, ...]] = []
-        """Free agents at or above the required level, best first (static strategies)."""
-        self.free_relaxed: list[tuple[object, ...]] = []
-        """Free agents at the relaxed level only, best first (static strategies)."""
-
-    def first(self) -> ContactRecord:
-        """The most urgent waiting contact (the bucket must not be empty)."""
-        head = self.head
-        if head is None:
-            main = self.main
-            while main[0][_CONTACT] is None:
-                heapq.heappop(main)
-            head = self.head = main[0][_CONTACT]  # type: ignore[assignment]
-        return head  # type: ignore[return-value]
-
-    def most_urgent(self, count: int) -> list[ContactRecord]:
-        """Up to ``count`` waiting contacts, most urgent first."""
-        found = heapq.nsmallest(count, (e for e in self.main if e[_CONTACT] is not None))
-        return [e[_CONTACT] for e in found]  # type: ignore[misc]
-
-    def waiting(self) -> list[ContactRecord]:
-        """Every waiting contact of the bucket, in no particular order."""
-        return [e[_CONTACT] for e in self.main if e[_CONTACT] is not None]  # type: ignore[misc]
 
 
 def is_more_urgent(a: ContactRecord, b: ContactRecord, now: float) -> bool:
@@ -166,7 +86,7 @@ class WaitingQueue:
         entry = contact.entry
         if entry is None:
             return
-        entry[_CONTACT] = None
+        entry[ENTRY_CONTACT] = None
         contact.entry = None
         bucket = contact.bucket
         bucket.count -= 1
@@ -174,7 +94,7 @@ class WaitingQueue:
             bucket.head = None
         relaxed = contact.relaxed_entry
         if relaxed is not None:
-            relaxed[_CONTACT] = None
+            relaxed[ENTRY_CONTACT] = None
             contact.relaxed_entry = None
             bucket.relaxed_count -= 1
         del self.contacts[contact.contact_id]
@@ -218,9 +138,9 @@ class WaitingQueue:
             if not reachable and bucket.needs_endpoint:
                 continue
             heap = bucket.relaxed
-            while heap[0][_CONTACT] is None:
+            while heap[0][ENTRY_CONTACT] is None:
                 heapq.heappop(heap)
-            contact = heap[0][_CONTACT]  # type: ignore[assignment]
+            contact = heap[0][ENTRY_CONTACT]  # type: ignore[assignment]
             rank = contact.rank
             if rank < best_rank:
                 continue

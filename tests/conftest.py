@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 # ---------------------------------------------------------------- store / history (real servers)
-
 import asyncio
 import os
 import uuid

@@ -21,8 +21,8 @@ from dispatcher.events import AgentState, DeclineReason, Event
 from dispatcher.naive import NaiveRouter
 from dispatcher.policy import RoutingPolicy, Strategy
 from dispatcher.router import Router
-from dispatcher.state import ContactState
-from dispatcher.waiting import ENDPOINT_CHANNELS, is_more_urgent
+from dispatcher.state import ENDPOINT_CHANNELS, ContactState
+from dispatcher.waiting import is_more_urgent
 from skills.model import Channel
 from tests.factories import agent, catalogue, matrix
 

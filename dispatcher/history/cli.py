@@ -177,9 +177,9 @@ def purge(
     """Remove citizens' personal data older than the retention period (CNIL)."""
     import time
 
-    from guichet.config import load_settings
     from dispatcher.history.purge import purge as run_purge
     from dispatcher.history.writer import engine_for
+    from guichet.config import load_settings
 
     try:
         url = _database_url(database_url)

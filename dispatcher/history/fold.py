@@ -73,7 +73,7 @@ class Fold:
         self.last_seq = seq
         if event.is_input:
             self.finish()
-        elif isinstance(event, ev.Rejected) and event.input_kind == ev.CallbackRequested.kind:
+        elif isinstance(event, ev.Rejected) and event.input_kind == ev.KIND_OF[ev.CallbackRequested]:
             self._callback = None
         contact_id = getattr(event, "contact_id", None)
         self.events.append(

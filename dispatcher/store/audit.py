@@ -66,7 +66,7 @@ class Audit:
                 if event.contact_id in self.outcomes:
                     self.double_ends += 1
                 self.outcomes[event.contact_id] = event.outcome.value
-        elif isinstance(event, ev.Rejected) and event.input_kind == ev.ContactArrived.kind:
+        elif isinstance(event, ev.Rejected) and event.input_kind == ev.KIND_OF[ev.ContactArrived]:
             self.rejected_arrivals += 1
 
     async def read(self, redis: Redis, keys: Keys, count: int = 5_000) -> list[ev.Event]:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 

@@ -1,0 +1,1 @@
+"""The dispatcher: the routing core and the adapters around it."""

@@ -6,6 +6,8 @@ and the baseline of ``guichet bench routing``.
 
 from __future__ import annotations
 
+from mypy_extensions import mypyc_attr
+
 from dispatcher.events import AgentState
 from dispatcher.router import Router
 from dispatcher.state import ENDPOINT_CHANNELS, AgentRecord, ContactRecord
@@ -13,21 +15,27 @@ from dispatcher.waiting import is_more_urgent
 from skills.model import Channel
 
 
+def scan_best_contact(router: Router, agent: AgentRecord, now: float) -> ContactRecord | None:
+    """The most urgent waiting contact ``agent`` may take, by a scan of the whole queue."""
+    best: ContactRecord | None = None
+    for contact in router.queue.contacts.values():
+        if contact.channel not in agent.channels:
+            continue
+        if contact.channel in ENDPOINT_CHANNELS and not agent.reachable:
+            continue
+        if agent.skills.get(contact.process, 0) < contact.required_level:
+            continue
+        if best is None or is_more_urgent(contact, best, now):
+            best = contact
+    return best
+
+
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class NaiveRouter(Router):
     """Scans every waiting contact (and every agent) for each decision."""
 
     def _best_contact_for(self, agent: AgentRecord, now: float) -> ContactRecord | None:
-        best: ContactRecord | None = None
-        for contact in self.queue.contacts.values():
-            if contact.channel not in agent.channels:
-                continue
-            if contact.channel in ENDPOINT_CHANNELS and not agent.reachable:
-                continue
-            if agent.skills.get(contact.process, 0) < contact.required_level:
-                continue
-            if best is None or is_more_urgent(contact, best, now):
-                best = contact
-        return best
+        return scan_best_contact(self, agent, now)
 
     def _best_agent_for(
         self, contact: ContactRecord, now: float

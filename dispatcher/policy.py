@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from mypy_extensions import mypyc_attr
+
 from skills.model import TRAINEE, Channel
 
 
@@ -34,6 +36,7 @@ def _max_waits() -> dict[Channel, float | None]:
     return {channel: None for channel in Channel} | {Channel.COUNTER: 8 * 3600.0}
 
 
+@mypyc_attr(native_class=False)  # frozen: pickled as a plain dataclass
 @dataclass(frozen=True, slots=True)
 class RoutingPolicy:
     """Knobs of the routing core; the defaults follow DESIGN.md.

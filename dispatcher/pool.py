@@ -13,6 +13,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable
 
+from mypy_extensions import mypyc_attr
+
 from dispatcher import events as ev
 from dispatcher.events import AgentState, Event
 from dispatcher.policy import Strategy
@@ -26,6 +28,7 @@ WORKING = frozenset({AgentState.RESERVED, AgentState.BUSY, AgentState.WRAP_UP})
 AgentStateChanged = ev.AgentStateChanged
 
 
+@mypyc_attr(serializable=True)
 class AgentPool:
     """Every agent of the core, and the index of the free ones."""
 

@@ -9,6 +9,8 @@ The same inputs at the same times always give the same decisions.
 
 from __future__ import annotations
 
+from mypy_extensions import mypyc_attr
+
 from dispatcher import events as ev
 from dispatcher.batch import assign_batch
 from dispatcher.events import AgentState, DeclineReason, Event, Outcome
@@ -35,6 +37,7 @@ IN_SERVICE, ENDED = ContactState.IN_SERVICE, ContactState.ENDED
 
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class Router:
     """The routing core. Feed it input events; it answers with decisions."""
 

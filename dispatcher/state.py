@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
+
+from mypy_extensions import mypyc_attr
 
 from dispatcher.events import AgentState
 from skills.model import Channel
@@ -21,6 +23,7 @@ ENTRY_CONTACT = 4
 """Where a heap entry `[-priority, arrived_at, seq, push number, contact]` holds its contact."""
 
 
+@mypyc_attr(native_class=False)  # frozen: pickled as a plain dataclass
 @dataclass(frozen=True, slots=True)
 class BucketRules:
     """What every contact of one process on one channel shares."""
@@ -34,6 +37,7 @@ class BucketRules:
     fallback: str
 
 
+@mypyc_attr(serializable=True)
 class Bucket:
     """The contacts waiting for one process on one channel."""
 
@@ -104,43 +108,65 @@ class ContactState(str, Enum):
     ENDED = "ended"
 
 
-@dataclass(slots=True, eq=False, kw_only=True)
+@mypyc_attr(serializable=True)
 class ContactRecord:
     """One contact as the core sees it.
 
     ``seq`` is the arrival order (kept on requeue and re-qualification),
     ``rank`` orders live before deferrable then by priority class, and
     ``inv_sla`` is 1 / the channel's SLA seconds, so ``(now - arrived_at) * inv_sla``
-    is the waited time relative to the target.
+    is the waited time relative to the target. The rest is filled in as the
+    contact goes: its timers, its state, the agent holding it, its heap entries.
     """
 
-    contact_id: str
-    bucket: Bucket
-    channel: Channel
-    process: str
-    priority: int
-    arrived_at: float
-    seq: int
-    rank: int
-    inv_sla: float
-    required_level: int
-    relax_at: float | None
-    fallback_at: float | None = None
-    timer_at: float | None = None
-    deadline: float | None = None
-    expire_at: float | None = None
-    ticket: str | None = None
-    caller: str | None = None
-    citizen_id: str | None = None
-    qualified: bool = True
-    state: ContactState = ContactState.WAITING
-    agent_id: str | None = None
-    offers: int = 0
-    entry: list[object] | None = None
-    relaxed_entry: list[object] | None = None
+    def __init__(
+        self,
+        *,
+        contact_id: str,
+        bucket: Bucket,
+        channel: Channel,
+        process: str,
+        priority: int,
+        arrived_at: float,
+        seq: int,
+        rank: int,
+        inv_sla: float,
+        required_level: int,
+        relax_at: float | None,
+        fallback_at: float | None = None,
+        expire_at: float | None = None,
+        qualified: bool = True,
+    ) -> None:
+        self.contact_id = contact_id
+        self.bucket = bucket
+        self.channel = channel
+        self.process = process
+        self.priority = priority
+        self.arrived_at = arrived_at
+        self.seq = seq
+        self.rank = rank
+        self.inv_sla = inv_sla
+        self.required_level = required_level
+        self.relax_at = relax_at
+        self.fallback_at = fallback_at
+        self.expire_at = expire_at
+        self.qualified = qualified
+        self.timer_at: float | None = None
+        self.deadline: float | None = None
+        self.ticket: str | None = None
+        self.caller: str | None = None
+        self.citizen_id: str | None = None
+        self.state = ContactState.WAITING
+        self.agent_id: str | None = None
+        self.offers = 0
+        self.entry: list[object] | None = None
+        self.relaxed_entry: list[object] | None = None
+
+    def __repr__(self) -> str:
+        return f"ContactRecord({self.contact_id!r}, {self.process!r}, {self.channel.value}, {self.state.value})"
 
 
-@dataclass(slots=True, eq=False)
+@mypyc_attr(serializable=True)
 class AgentRecord:
     """One agent as the core sees it.
 
@@ -149,25 +175,31 @@ class AgentRecord:
     meets only the relaxed level: the only places it looks when it frees up.
     """
 
-    agent_id: str
-    seq: int
-    skills: dict[str, int]
-    channels: frozenset[Channel]
-    state: AgentState = AgentState.OFFLINE
-    reason: str | None = None
-    since: float = 0.0
-    idle_since: float = 0.0
-    reachable: bool = True
-    contact_id: str | None = None
-    pending: tuple[AgentState, str | None] | None = None
-    logged_in_at: float | None = None
-    busy_s: float = 0.0
-    busy_since: float | None = None
-    indexed: bool = False
-    index_token: int = 0
-    wrap_token: int = 0
-    main_targets: list[Bucket] = field(default_factory=list)
-    relaxed_targets: list[Bucket] = field(default_factory=list)
+    def __init__(
+        self, agent_id: str, seq: int, skills: dict[str, int], channels: frozenset[Channel]
+    ) -> None:
+        self.agent_id = agent_id
+        self.seq = seq
+        self.skills = skills
+        self.channels = channels
+        self.state = AgentState.OFFLINE
+        self.reason: str | None = None
+        self.since = 0.0
+        self.idle_since = 0.0
+        self.reachable = True
+        self.contact_id: str | None = None
+        self.pending: tuple[AgentState, str | None] | None = None
+        self.logged_in_at: float | None = None
+        self.busy_s = 0.0
+        self.busy_since: float | None = None
+        self.indexed = False
+        self.index_token = 0
+        self.wrap_token = 0
+        self.main_targets: list[Bucket] = []
+        self.relaxed_targets: list[Bucket] = []
+
+    def __repr__(self) -> str:
+        return f"AgentRecord({self.agent_id!r}, {self.state.value})"
 
     def occupancy(self, now: float) -> float:
         """Share of the logged-in time spent reserved, busy or in wrap-up."""

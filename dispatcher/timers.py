@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import heapq
 
+from mypy_extensions import mypyc_attr
+
 Timer = tuple[float, int, str, str, float]
 """(due time, order of scheduling, kind, contact or agent id, token)."""
 
@@ -16,6 +18,7 @@ CONTACT, OFFER, WRAP = "contact", "offer", "wrap"
 """A contact's relaxation/fallback/expiry, an offer's ring-no-answer, an agent's wrap-up."""
 
 
+@mypyc_attr(serializable=True)
 class TimerQueue:
     """Timers in due order; ties in the order they were scheduled."""
 

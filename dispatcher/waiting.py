@@ -19,6 +19,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Sequence
 
+from mypy_extensions import mypyc_attr
+
 from dispatcher.state import ENTRY_CONTACT, LIVE_RANK, Bucket, BucketRules, ContactRecord
 from skills.model import Channel
 
@@ -34,6 +36,7 @@ def is_more_urgent(a: ContactRecord, b: ContactRecord, now: float) -> bool:
     return (a.arrived_at, a.seq) < (b.arrived_at, b.seq)
 
 
+@mypyc_attr(serializable=True)
 class WaitingQueue:
     """All waiting contacts, whatever their channel, in buckets per process and channel."""
 

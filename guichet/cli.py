@@ -6,6 +6,7 @@ import importlib
 
 import typer
 
+from dispatcher import compiled
 from guichet import bench as bench_registry
 
 app = typer.Typer(
@@ -59,6 +60,11 @@ _register_all()
 
 def main() -> None:
     """Console entry point."""
+    try:
+        compiled.check()
+    except compiled.StaleBuildError as exc:
+        typer.echo(f"guichet: {exc}", err=True)
+        raise SystemExit(1) from None
     app()
 
 

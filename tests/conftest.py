@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-# ---------------------------------------------------------------- store / history (real servers)
 import asyncio
 import os
 import uuid
@@ -11,7 +10,24 @@ from pathlib import Path
 
 import pytest
 
+from dispatcher import compiled
 from dispatcher.store.redis_server import RedisServer, free_port
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to test a compiled routing core older than its source."""
+    try:
+        compiled.check()
+    except compiled.StaleBuildError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say whether the routing core runs compiled."""
+    modules = compiled.compiled_modules()
+    return f"guichet: {len(modules)} modules compiled with mypyc" if modules else "guichet: pure Python"
+
+# ---------------------------------------------------------------- store / history (real servers)
 
 POSTGRES_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from dispatcher import events as ev
 from dispatcher.events import AgentState, DeclineReason, Event
-from dispatcher.naive import NaiveRouter
+from dispatcher.naive import NaiveRouter, scan_best_contact
 from dispatcher.policy import RoutingPolicy, Strategy
 from dispatcher.router import Router
 from dispatcher.state import ENDPOINT_CHANNELS, ContactState
@@ -158,7 +158,7 @@ class Checker:
         # work-conserving: no free agent leaves an eligible contact waiting
         for a in router.agents.values():
             if a.state is AgentState.AVAILABLE:
-                assert NaiveRouter._best_contact_for(router, a, router.now) is None, a.agent_id
+                assert scan_best_contact(router, a, router.now) is None, a.agent_id
 
     def _check_urgency(self, offer: ev.ContactOffered, waiting_before: dict[str, object]) -> None:
         router = self.router

@@ -22,7 +22,6 @@ import json
 from enum import Enum
 from typing import Any, ClassVar
 
-
 from skills.model import Channel
 
 
@@ -450,6 +449,9 @@ DECISION_TYPES: frozenset[type[Event]] = frozenset(
     {ContactQueued, ContactOffered, ContactRequeued, ContactRelaxed, ContactEnded, AgentStateChanged, Rejected}
 )
 """The core's answers; every other event is an input."""
+
+INPUT_TYPES: frozenset[type[Event]] = frozenset(EVENT_TYPES.values()) - DECISION_TYPES
+"""What the outside world may tell the core."""
 
 _ENUM_FIELDS: dict[str, type[Enum]] = {
     "channel": Channel,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
+from typing import Final
 
 from mypy_extensions import mypyc_attr
 
@@ -23,9 +24,8 @@ from dispatcher.strategies import AGENT_KEYS, STATIC_STRATEGIES
 from dispatcher.waiting import WaitingQueue
 from skills.model import Catalogue, Channel
 
-AVAILABLE = AgentState.AVAILABLE
-WORKING = frozenset({AgentState.RESERVED, AgentState.BUSY, AgentState.WRAP_UP})
-AgentStateChanged = ev.AgentStateChanged
+AVAILABLE: Final = AgentState.AVAILABLE
+WORKING: Final = frozenset({AgentState.RESERVED, AgentState.BUSY, AgentState.WRAP_UP})
 
 
 @mypyc_attr(serializable=True)
@@ -85,7 +85,7 @@ class AgentPool:
         if contact_id is not None:
             agent.contact_id = contact_id
         out.append(
-            AgentStateChanged(
+            ev.AgentStateChanged(
                 at=now, agent_id=agent.agent_id, state=state, reason=reason, contact_id=agent.contact_id
             )
         )

@@ -9,6 +9,8 @@ The same inputs at the same times always give the same decisions.
 
 from __future__ import annotations
 
+from typing import Final
+
 from mypy_extensions import mypyc_attr
 
 from dispatcher import events as ev
@@ -29,11 +31,17 @@ from dispatcher.waiting import WaitingQueue
 from skills.model import AgentProfile, Catalogue, Channel, SkillMatrix
 
 # Enum members as module constants: the hot path reads them many times per decision.
-OFFLINE, AVAILABLE, RESERVED = AgentState.OFFLINE, AgentState.AVAILABLE, AgentState.RESERVED
-BUSY, WRAP_UP, PAUSED = AgentState.BUSY, AgentState.WRAP_UP, AgentState.PAUSED
-WORKING = frozenset({RESERVED, BUSY, WRAP_UP})
-WAITING, OFFERED = ContactState.WAITING, ContactState.OFFERED
-IN_SERVICE, ENDED = ContactState.IN_SERVICE, ContactState.ENDED
+OFFLINE: Final = AgentState.OFFLINE
+AVAILABLE: Final = AgentState.AVAILABLE
+RESERVED: Final = AgentState.RESERVED
+BUSY: Final = AgentState.BUSY
+WRAP_UP: Final = AgentState.WRAP_UP
+PAUSED: Final = AgentState.PAUSED
+WORKING: Final = frozenset({RESERVED, BUSY, WRAP_UP})
+WAITING: Final = ContactState.WAITING
+OFFERED: Final = ContactState.OFFERED
+IN_SERVICE: Final = ContactState.IN_SERVICE
+ENDED: Final = ContactState.ENDED
 
 
 
@@ -56,19 +64,6 @@ class Router:
         self._contact_seq = 0
         self._freed: list[AgentRecord] = []
         self._fresh: list[ContactRecord] = []
-        self._handlers = {
-            ev.ContactArrived: self._on_arrived,
-            ev.ContactQualified: self._on_qualified,
-            ev.ContactAbandoned: self._on_abandoned,
-            ev.CallbackRequested: self._on_callback,
-            ev.OfferAnswered: self._on_answered,
-            ev.OfferDeclined: self._on_declined,
-            ev.ContactCompleted: self._on_completed,
-            ev.AgentStatusSet: self._on_status,
-            ev.AgentProfileChanged: self._on_profile,
-            ev.EndpointChanged: self._on_endpoint,
-            ev.TimePassed: self._on_time,
-        }
         for profile in matrix.agents.values():
             self.pool.add(profile.agent_id, profile.skills, profile.channels)
 
@@ -76,8 +71,7 @@ class Router:
 
     def handle(self, event: Event) -> list[Event]:
         """Apply one input event at its time; return the decision events it caused."""
-        handler = self._handlers.get(type(event))
-        if handler is None:
+        if type(event) not in ev.INPUT_TYPES:
             return [self._rejected(event, "", "not an input event")]
         out: list[Event] = []
         now = event.at if event.at > self.now else self.now
@@ -85,9 +79,34 @@ class Router:
         if timers and timers[0][0] <= now:
             self._fire_timers(now, out)
         self.now = now
-        handler(event, now, out)  # type: ignore[operator]
+        self._dispatch(event, now, out)
         self._settle(now, out)
         return out
+
+    def _dispatch(self, e: Event, now: float, out: list[Event]) -> None:
+        """Apply one input event to its handler (the most frequent kinds first)."""
+        if isinstance(e, ev.ContactArrived):
+            self._on_arrived(e, now, out)
+        elif isinstance(e, ev.OfferAnswered):
+            self._on_answered(e, now, out)
+        elif isinstance(e, ev.ContactCompleted):
+            self._on_completed(e, now, out)
+        elif isinstance(e, ev.TimePassed):
+            self._on_time(e, now, out)
+        elif isinstance(e, ev.ContactAbandoned):
+            self._on_abandoned(e, now, out)
+        elif isinstance(e, ev.AgentStatusSet):
+            self._on_status(e, now, out)
+        elif isinstance(e, ev.OfferDeclined):
+            self._on_declined(e, now, out)
+        elif isinstance(e, ev.ContactQualified):
+            self._on_qualified(e, now, out)
+        elif isinstance(e, ev.CallbackRequested):
+            self._on_callback(e, now, out)
+        elif isinstance(e, ev.AgentProfileChanged):
+            self._on_profile(e, now, out)
+        elif isinstance(e, ev.EndpointChanged):
+            self._on_endpoint(e, now, out)
 
     def next_timer_at(self) -> float | None:
         """When the next timer is due (send ``TimePassed`` then), or None."""

@@ -5,21 +5,22 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 from enum import Enum
+from typing import Final
 
 from mypy_extensions import mypyc_attr
 
 from dispatcher.events import AgentState
 from skills.model import Channel
 
-LIVE_RANK = 100
+LIVE_RANK: Final = 100
 """Added to a live contact's rank; priority classes stay below it (a small int is cached)."""
-MAX_PRIORITY = LIVE_RANK - 1
+MAX_PRIORITY: Final = LIVE_RANK - 1
 
 
-ENDPOINT_CHANNELS = frozenset({Channel.PHONE, Channel.CALLBACK})
+ENDPOINT_CHANNELS: Final = frozenset({Channel.PHONE, Channel.CALLBACK})
 """Channels whose offers ring the agent's softphone."""
 
-ENTRY_CONTACT = 4
+ENTRY_CONTACT: Final = 4
 """Where a heap entry `[-priority, arrived_at, seq, push number, contact]` holds its contact."""
 
 

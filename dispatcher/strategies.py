@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 from dispatcher.policy import Strategy
 from dispatcher.state import AgentRecord
@@ -32,5 +33,5 @@ AGENT_KEYS: dict[Strategy, AgentKey] = {
     Strategy.LEAST_OCCUPIED: least_occupied,
 }
 
-STATIC_STRATEGIES = frozenset({Strategy.MOST_SUITABLE, Strategy.FEWEST_SKILLS})
+STATIC_STRATEGIES: Final = frozenset({Strategy.MOST_SUITABLE, Strategy.FEWEST_SKILLS})
 """Strategies whose key does not change while the agent waits: free agents can sit in heaps."""

@@ -8,13 +8,16 @@ core drops a timer whose token no longer matches when it comes due.
 from __future__ import annotations
 
 import heapq
+from typing import Final
 
 from mypy_extensions import mypyc_attr
 
 Timer = tuple[float, int, str, str, float]
 """(due time, order of scheduling, kind, contact or agent id, token)."""
 
-CONTACT, OFFER, WRAP = "contact", "offer", "wrap"
+CONTACT: Final = "contact"
+OFFER: Final = "offer"
+WRAP: Final = "wrap"
 """A contact's relaxation/fallback/expiry, an offer's ring-no-answer, an agent's wrap-up."""
 
 

@@ -19,28 +19,48 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from dispatcher import events as ev
 from dispatcher.events import AgentState, Event, Outcome
 from dispatcher.router import Router
 from simulations.draws import Draws, draw
 from simulations.model import Scenario
-from simulations.results import AgentClock, RunResult, tally
+from simulations.results import RunResult, tally
 from skills.model import Channel
 
-_ANSWER, _COMPLETE, _ABANDON, _LOGIN, _LOGOUT, _BACK = range(6)
+_ANSWER: Final = 0
+_COMPLETE: Final = 1
+_ABANDON: Final = 2
+_LOGIN: Final = 3
+_LOGOUT: Final = 4
+_BACK: Final = 5
 
-_NO_ANSWER = ev.DeclineReason.NO_ANSWER.value
-_STATE_CHANGED, _QUEUED, _OFFERED = ev.AgentStateChanged, ev.ContactQueued, ev.ContactOffered
-_ENDED, _REQUEUED, _REJECTED = ev.ContactEnded, ev.ContactRequeued, ev.Rejected
-_PAUSED, _SERVED = AgentState.PAUSED, Outcome.SERVED
-_ARRIVED, _ANSWERED, _COMPLETED = ev.ContactArrived, ev.OfferAnswered, ev.ContactCompleted
-PROGRESS_EVERY = 20_000
+_NO_ANSWER: Final = ev.DeclineReason.NO_ANSWER.value
+_PAUSED: Final = AgentState.PAUSED
+_SERVED: Final = Outcome.SERVED
+PROGRESS_EVERY: Final = 20_000
 """Events between two calls of the progress callback."""
 
 Progress = Callable[[float], None]
 """Called now and then with the share of the day simulated (0..1)."""
+
+
+class AgentClock:
+    """Seconds an agent spent in each state after the warm-up, and contacts served."""
+
+    def __init__(self) -> None:
+        self.state = AgentState.OFFLINE
+        self.since = 0.0
+        self.seconds: dict[AgentState, float] = {}
+        self.served = 0
+
+    def move(self, state: AgentState, at: float, warmup: float) -> None:
+        """The agent entered ``state`` at ``at``."""
+        start = max(warmup, self.since)
+        if at > start:
+            self.seconds[self.state] = self.seconds.get(self.state, 0.0) + (at - start)
+        self.state, self.since = state, at
 
 
 class Engine:
@@ -55,16 +75,7 @@ class Engine:
         self.scenario = scenario
         self.draws = draws
         self.router = Router(scenario.catalogue, scenario.matrix, scenario.policy)
-        self._next_timer_at = self.router.next_timer_at
-        self._handle = self.router.handle
-        if inputs is not None:
-            handle = self.router.handle
-
-            def recorded(event: Event) -> list[Event]:
-                inputs.append(event)
-                return handle(event)
-
-            self._handle = recorded
+        self.inputs = inputs
         n = len(draws)
         self.index: dict[str, int] = {cid: i for i, cid in enumerate(draws.contact_ids)}
         self.contact_ids: list[str] = draws.contact_ids + [""] * n
@@ -102,9 +113,6 @@ class Engine:
         end = self.scenario.end_s
         start = self.scenario.start_s
         span = (end if math.isfinite(end) else (arrival_s[-1] if n else start)) - start
-        apply, pop = self._apply, heapq.heappop
-        answer, complete, abandon = self._answer, self._complete, self._abandon
-        arrive = self._arrive
         ai = 0
         inf = math.inf
         now = start
@@ -117,24 +125,24 @@ class Engine:
                 if t_timer == inf or t_timer > end:
                     break
                 now = t_timer
-                apply(ev.TimePassed(at=now))
+                self._apply(ev.TimePassed(at=now))
                 continue
             if t_arrival <= t_heap:
                 if t_arrival > end:
                     break
                 now = t_arrival
-                arrive(ai, now)
+                self._arrive(ai, now)
                 ai += 1
             else:
                 if t_heap > end:
                     break
-                now, _seq, kind, payload = pop(heap)
+                now, _seq, kind, payload = heapq.heappop(heap)
                 if kind == _COMPLETE:
-                    complete(payload, now)
+                    self._complete(payload, now)
                 elif kind == _ABANDON:
-                    abandon(payload, now)
+                    self._abandon(payload, now)
                 elif kind == _ANSWER:
-                    answer(payload, now)
+                    self._answer(payload, now)
                 elif kind == _LOGIN:
                     self._login(payload, now)
                 elif kind == _LOGOUT:
@@ -168,35 +176,29 @@ class Engine:
 
     def _apply(self, event: Event) -> None:
         """Send one input to the core and react to its decisions."""
-        outs: list[Any] = self._handle(event)  # decisions, dispatched on their exact type
-        self._timer_at = self._next_timer_at()
-        token, index, clocks, warmup = self.token, self.index, self.clocks, self._warmup
+        if self.inputs is not None:
+            self.inputs.append(event)
+        router = self.router
+        outs = router.handle(event)
+        self._timer_at = router.next_timer_at()
+        token, index, clocks = self.token, self.index, self.clocks
         for out in outs:
-            kind = type(out)
-            if kind is _STATE_CHANGED:  # AgentClock.move, inlined: three times per contact
-                clock = clocks[out.agent_id]
+            if isinstance(out, ev.AgentStateChanged):
                 at = out.at
-                start = max(warmup, clock.since)
-                if at > start:
-                    seconds = clock.seconds
-                    seconds[clock.state] = seconds.get(clock.state, 0.0) + (at - start)
-                state = out.state
-                clock.state, clock.since = state, at
-                if state is _PAUSED and out.reason == _NO_ANSWER:
+                clocks[out.agent_id].move(out.state, at, self._warmup)
+                if out.state is _PAUSED and out.reason == _NO_ANSWER:
                     self._push(at + self._back_after, _BACK, out.agent_id)
-            elif kind is _QUEUED:
-                continue
-            elif kind is _OFFERED:
+            elif isinstance(out, ev.ContactOffered):
                 self._offered(out)
-            elif kind is _ENDED:
+            elif isinstance(out, ev.ContactEnded):
                 i = index[out.contact_id]
                 self.outcome[i] = out.outcome
                 token[i] += 1
                 if out.outcome is _SERVED and out.agent_id:
                     clocks[out.agent_id].served += 1
-            elif kind is _REQUEUED:
+            elif isinstance(out, ev.ContactRequeued):
                 token[index[out.contact_id]] += 1
-            elif kind is _REJECTED:
+            elif isinstance(out, ev.Rejected):
                 self.rejected.append(out)
         answers = self._answers
         if answers:
@@ -218,7 +220,7 @@ class Engine:
             self._answers.append((i, out.agent_id, out.at, out.level))
 
     def _answered(self, i: int, agent_id: str, now: float, level: int) -> None:
-        self._apply(_ANSWERED(at=now, contact_id=self.contact_ids[i], agent_id=agent_id))
+        self._apply(ev.OfferAnswered(at=now, contact_id=self.contact_ids[i], agent_id=agent_id))
         if math.isnan(self.answered_at[i]):  # the first pick-up (RONA may offer again)
             self.answered_at[i] = now
         handling = self.handling_s[i]
@@ -241,7 +243,7 @@ class Engine:
             and self.router.estimated_wait(process, channel, now) > callback.threshold_s
         )
         cid = draws.contact_ids[i]
-        self._apply(_ARRIVED(at=now, contact_id=cid, channel=channel, process=process))
+        self._apply(ev.ContactArrived(at=now, contact_id=cid, channel=channel, process=process))
         patience = draws.patience_s[i]
         if patience != math.inf:
             self._push(now + patience, _ABANDON, i)
@@ -258,7 +260,7 @@ class Engine:
             self._answered(i, agent_id, now, level)
 
     def _complete(self, i: int, now: float) -> None:
-        self._apply(_COMPLETED(at=now, contact_id=self.contact_ids[i]))
+        self._apply(ev.ContactCompleted(at=now, contact_id=self.contact_ids[i]))
 
     def _abandon(self, i: int, now: float) -> None:
         if self.outcome[i] is None and math.isnan(self.answered_at[i]):

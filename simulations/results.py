@@ -16,7 +16,7 @@ Definitions (DESIGN.md):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,23 +33,6 @@ ALL = "*"
 HOUR_S = 3600.0
 
 WORKING = (AgentState.RESERVED, AgentState.BUSY, AgentState.WRAP_UP)
-
-
-@dataclass(slots=True)
-class AgentClock:
-    """Seconds an agent spent in each state after the warm-up, and contacts served."""
-
-    state: AgentState = AgentState.OFFLINE
-    since: float = 0.0
-    seconds: dict[AgentState, float] = field(default_factory=dict)
-    served: int = 0
-
-    def move(self, state: AgentState, at: float, warmup: float) -> None:
-        """The agent entered ``state`` at ``at``."""
-        start = max(warmup, self.since)
-        if at > start:
-            self.seconds[self.state] = self.seconds.get(self.state, 0.0) + (at - start)
-        self.state, self.since = state, at
 
 
 @dataclass(slots=True)

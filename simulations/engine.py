@@ -16,6 +16,7 @@ the core's own timers (ring-no-answer, wrap-up, relaxation, expiry) woken with
 
 from __future__ import annotations
 
+import gc
 import heapq
 import math
 from collections.abc import Callable
@@ -105,7 +106,22 @@ class Engine:
     # -------------------------------------------------------------- loop
 
     def run(self, progress: Progress | None = None) -> RunResult:
-        """Simulate the day; return its figures."""
+        """Simulate the day; return its figures.
+
+        The cyclic garbage collector is paused during the loop: the loop makes
+        millions of short-lived objects but almost no reference cycles (a few
+        hundred in a run of 200,000 contacts), so its passes over the growing
+        heap would cost about a tenth of the run for nothing.
+        """
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._run(progress)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _run(self, progress: Progress | None) -> RunResult:
         self._schedule_shifts()
         draws = self.draws
         arrival_s, heap = draws.arrival_s, self._heap

@@ -30,8 +30,8 @@ from dispatcher.router import Router
 from simulations import erlang
 from simulations.draws import draw
 from simulations.engine import Engine
-from simulations.results import RunResult
 from simulations.mmc import PROCESS, mmc_scenario
+from simulations.results import RunResult
 from simulations.summary import estimate
 
 AGENTS = 50

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dispatcher.fake_asterisk import frames as fr
+from dispatcher.fake_asterisk.config_files import asterisk_config_dir
 from dispatcher.fake_asterisk.pbx import PBX
 
 log = logging.getLogger(__name__)
 
-MANAGER_CONF = Path(__file__).resolve().parents[2] / "asterisk-config" / "manager.conf"
+MANAGER_CONF = asterisk_config_dir() / "manager.conf"
 
 ACTION_CLASSES: dict[str, frozenset[str] | None] = {
     "login": None,

@@ -14,7 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "asterisk-config" / "extensions.conf"
+from dispatcher.fake_asterisk.config_files import asterisk_config_dir
+
+DEFAULT_PATH = asterisk_config_dir() / "extensions.conf"
 
 
 class DialplanError(ValueError):

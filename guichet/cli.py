@@ -16,16 +16,21 @@ app = typer.Typer(
     add_completion=False,
 )
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
-) -> None:
-    """Guichet: the dispatch server of a town hall's single front desk."""
-    if version:
+def _print_version(asked: bool) -> None:
+    if asked:
         from guichet import __version__
 
         typer.echo(f"guichet {__version__}")
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
+    ),
+) -> None:
+    """Guichet: the dispatch server of a town hall's single front desk."""
 
 
 # Modules that add their commands to the app through a ``register(app)`` function.

@@ -1,7 +1,7 @@
 """Build step: compile the routing core and the simulation loop with mypyc.
 
 The modules below are plain, fully typed Python; mypyc turns them into C
-extensions (the same source, three to five times faster), as black and mypy
+extensions (the same source, two to six times faster), as black and mypy
 ship themselves. Everything else stays interpreted. ``compiled-sources.json``
 records the hash of each source compiled, so that an edited module whose
 extension was not rebuilt is caught at import (``dispatcher/compiled.py``).

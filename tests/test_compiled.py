@@ -56,7 +56,10 @@ def _expect_compiled() -> bool:
 def test_the_core_runs_compiled_unless_built_pure() -> None:
     modules = compiled.compiled_modules()
     if _expect_compiled():
-        assert {"dispatcher.router", "dispatcher.waiting", "simulations.engine"} <= set(modules)
+        assert {"dispatcher.router", "dispatcher.waiting", "simulations.engine"} <= set(modules), (
+            "the routing core runs uncompiled: `pip install -e .` compiles it "
+            "(set GUICHET_PURE_PYTHON=1 when testing a pure build on purpose)"
+        )
     else:
         assert modules == []
 
@@ -89,6 +92,7 @@ def test_a_source_edited_after_its_build_is_refused(
 ) -> None:
     if not _expect_compiled():
         pytest.skip("built with GUICHET_PURE_PYTHON=1: nothing compiled to check")
+    assert compiled.RECORD.exists(), "no record of a compiled build: run `pip install -e .`"
     record = json.loads(compiled.RECORD.read_text())
     assert compiled.stale_sources() == []
     record["dispatcher/router.py"] = "0" * 64  # as if router.py had changed since

@@ -25,28 +25,27 @@ def _module_name(path: str) -> str:
     return path.removesuffix(".py").replace("/", ".")
 
 
+def _recorded() -> dict[str, str]:
+    """Source path -> hash of each module the last build compiled (empty for a pure build)."""
+    return json.loads(RECORD.read_text()) if RECORD.exists() else {}
+
+
+def _is_extension(name: str) -> bool:
+    spec = importlib.util.find_spec(name)
+    return spec is not None and spec.origin is not None and not spec.origin.endswith(".py")
+
+
 def compiled_modules() -> list[str]:
     """The modules that import as C extensions in this installation."""
-    if not RECORD.exists():
-        return []
-    names = [_module_name(path) for path in json.loads(RECORD.read_text())]
-    found = []
-    for name in names:
-        spec = importlib.util.find_spec(name)
-        if spec is not None and spec.origin is not None and not spec.origin.endswith(".py"):
-            found.append(name)
-    return found
+    return [_module_name(path) for path in _recorded() if _is_extension(_module_name(path))]
 
 
 def stale_sources() -> list[str]:
     """The sources (relative paths) edited since they were compiled."""
-    if not RECORD.exists():
-        return []
-    compiled = set(compiled_modules())
     stale = []
-    for path, digest in json.loads(RECORD.read_text()).items():
+    for path, digest in _recorded().items():
         source = ROOT / path
-        if _module_name(path) not in compiled or not source.exists():
+        if not source.exists() or not _is_extension(_module_name(path)):
             continue
         if hashlib.sha256(source.read_bytes()).hexdigest() != digest:
             stale.append(path)

@@ -1,4 +1,4 @@
-"""What a wheel (``pip install .``, not editable) carries besides the code."""
+"""What a wheel (``pip install .``, not editable) carries, built here without compiling."""
 
 from __future__ import annotations
 
@@ -45,3 +45,4 @@ def test_the_wheel_carries_the_data_files(tmp_path: Path) -> None:
     assert {data + "extensions.conf", data + "manager.conf"} <= names
     assert {"skills/data/catalogue.yaml", "skills/data/agents.csv", "ivr/menus/default.yaml"} <= names
     assert "dispatcher/router.py" in names
+    assert not [n for n in names if n.endswith(".so")]  # GUICHET_PURE_PYTHON=1 compiles nothing

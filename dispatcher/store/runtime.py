@@ -160,6 +160,7 @@ async def _serve(args: argparse.Namespace) -> None:
             "recovery_s": rec.seconds,
             "replayed": rec.replayed,
             "diverged": rec.diverged,
+            "checkpoint": rec.checkpoint,
             "waiting": len(rec.router.queue),
             "next_seq": rec.next_seq,
         }

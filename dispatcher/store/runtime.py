@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 
@@ -32,6 +33,9 @@ from dispatcher.store.redis_server import RedisServer
 from guichet.config import Settings
 from skills.model import Catalogue, SkillMatrix
 
+if TYPE_CHECKING:
+    from dispatcher.history.writer import HistoryWriter
+
 
 @dataclass
 class Live:
@@ -42,6 +46,8 @@ class Live:
     intake: IntakeReader
     recovered: Recovered
     redis: Redis
+    history: HistoryWriter | None = None
+    """The SQL history writer when the site runs one (``open_site``): ``history.health()`` has its lag."""
 
     def health(self) -> StoreHealth:
         """``ok`` or ``degraded`` (Redis unreachable: routing from memory, backlog growing)."""
@@ -132,6 +138,7 @@ async def open_site(
                 writer = HistoryWriter(
                     live.redis, live.store.keys, engine, callback_deadline_s=deadline_s, triage=catalogue.triage
                 )
+                live.history = writer
                 stop = asyncio.Event()
                 task = asyncio.create_task(writer.run(stop=stop), name="guichet-history")
                 try:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -60,6 +62,8 @@ async def private_redis(redis_url: str | None, data_dir: Path) -> AsyncIterator[
     if redis_url:
         yield redis_url
         return
+    Path(data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
     server = RedisServer(Path(data_dir) / "redis")
     url = await asyncio.to_thread(server.start)
     try:
@@ -157,8 +161,10 @@ async def _serve(args: argparse.Namespace) -> None:
     catalogue, matrix = town(args.agents, args.processes)
     policy = RoutingPolicy(wrap_up_s=args.wrap_up)
     started = time.time()
-    async with open_live(
-        args.redis_url, catalogue, matrix, policy, keys=Keys(args.prefix), snapshot_every=args.snapshot_every
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    async with private_redis(args.redis_url, args.data_dir) as url, open_live(
+        url, catalogue, matrix, policy, keys=Keys(args.prefix), snapshot_every=args.snapshot_every
     ) as live:
         rec = live.recovered
         report = {
@@ -170,15 +176,18 @@ async def _serve(args: argparse.Namespace) -> None:
             "checkpoint": rec.checkpoint,
             "waiting": len(rec.router.queue),
             "next_seq": rec.next_seq,
+            "redis_url": url,
         }
         print("ready " + json.dumps(report), flush=True)
-        await asyncio.Event().wait()
+        await stop.wait()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run a dispatcher on a synthetic town, fed by the intake stream, until killed."""
+    """Run a dispatcher on a synthetic town, fed by the intake stream, until killed (SIGTERM: cleanly)."""
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--redis-url", required=True)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--redis-url")
+    where.add_argument("--data-dir", type=Path, help="Run the private Redis server under this directory.")
     parser.add_argument("--prefix", default="guichet")
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--processes", type=int, default=8)

@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
@@ -43,6 +45,18 @@ from skills.model import Catalogue, SkillMatrix
 log = logging.getLogger(__name__)
 
 STREAM = "events"
+
+
+def sqlite_url(path: Path) -> str:
+    """The URL of a SQLite history file, created owner-only (0600) in an owner-only directory (0700).
+
+    SQLite gives its journal and WAL files the database file's mode.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.chmod(path, 0o600)
+    return f"sqlite+aiosqlite:///{path}"
 
 
 def engine_for(url: str, sqlite_busy_s: float = 5.0) -> AsyncEngine:

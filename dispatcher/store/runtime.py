@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +32,6 @@ from dispatcher.store.keys import Keys, connect
 from dispatcher.store.live import RedisStore, StoreHealth
 from dispatcher.store.recovery import Recovered, recover
 from dispatcher.store.redis_server import RedisServer
-from guichet.config import Settings
 from skills.model import Catalogue, SkillMatrix
 
 if TYPE_CHECKING:
@@ -50,6 +49,25 @@ class Live:
     redis: Redis
     history: HistoryWriter | None = None
     """The SQL history writer when the site runs one (``open_site``): ``history.health()`` has its lag."""
+    _intake_stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _intake_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start deciding: the timers (recovered ones already due fire first) and the intake.
+
+        Call it once every sink is attached: a decision made before a sink is
+        attached is never carried out by it (an offer never rung, then its
+        agent paused ``no_answer``).
+        """
+        if self._intake_task is None:
+            await self.dispatcher.start()
+            self._intake_task = asyncio.create_task(self.intake.run(self._intake_stop), name="guichet-intake")
+
+    async def _stop(self) -> None:
+        self._intake_stop.set()
+        if self._intake_task is not None:
+            await asyncio.gather(self._intake_task, return_exceptions=True)
+        await self.dispatcher.stop()
 
     def health(self) -> StoreHealth:
         """``ok`` or ``degraded`` (Redis unreachable: routing from memory, backlog growing)."""
@@ -82,8 +100,13 @@ async def open_live(
     keys: Keys | None = None,
     clock: Callable[[], float] = time.time,
     snapshot_every: int = 5_000,
+    start: bool = True,
 ) -> AsyncIterator[Live]:
-    """Recover the dispatcher from Redis and run it with its store, intake and timers."""
+    """Recover the dispatcher from Redis and run it with its store, intake and timers.
+
+    ``start=False``: recovered and its store running, but deciding only from
+    ``Live.start`` (the caller attaches its sinks first).
+    """
     keys = keys or Keys()
     redis = connect(redis_url)
     recovered = await recover(redis, keys, catalogue, matrix, policy)
@@ -99,46 +122,50 @@ async def open_live(
     dispatcher.add_sink(store.sink)
     intake = IntakeReader(dispatcher, store, recovered.intake_applied)
     await store.start()
-    await dispatcher.start()
-    intake_stop = asyncio.Event()
-    intake_task = asyncio.create_task(intake.run(intake_stop), name="guichet-intake")
+    live = Live(dispatcher, store, intake, recovered, redis)
     try:
-        yield Live(dispatcher, store, intake, recovered, redis)
+        if start:
+            await live.start()
+        yield live
     finally:
-        intake_stop.set()
-        await asyncio.gather(intake_task, return_exceptions=True)
-        await dispatcher.stop()
+        await live._stop()
         await store.stop()
         await redis.aclose()
 
 
 @asynccontextmanager
 async def open_site(
-    settings: Settings,
     catalogue: Catalogue,
     matrix: SkillMatrix,
     policy: RoutingPolicy | None = None,
+    *,
+    data_dir: Path,
+    redis_url: str | None = None,
+    database_url: str | None = None,
 ) -> AsyncIterator[Live]:
-    """Everything durable a Guichet server needs, from its settings.
+    """Everything durable a Guichet server needs, from the site's settings.
 
-    Redis from ``REDIS_URL`` or the private server under ``data_dir``; the
-    history database from ``DATABASE_URL`` or the SQLite file, migrated to the
-    latest revision, its reference tables synced, and the history writer
-    running alongside the dispatcher.
+    Redis from ``redis_url`` or the private server under ``data_dir``; the
+    history database from ``database_url`` or the SQLite file under
+    ``data_dir`` (owner-only), migrated to the latest revision, its reference
+    tables synced, and the history writer running alongside the dispatcher.
+    The dispatcher is recovered but not started: the caller attaches its
+    sinks, then calls ``Live.start`` (nothing decides before every sink is
+    attached).
     """
     from dispatcher.history.migrate import upgrade
     from dispatcher.history.writer import HistoryWriter, engine_for, sync_reference
 
-    database_url = settings.database_url or settings.sqlite_url
-    if not settings.database_url:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    from dispatcher.history.writer import sqlite_url
+
+    database_url = database_url or sqlite_url(Path(data_dir) / "guichet.sqlite")
     await asyncio.to_thread(upgrade, database_url)
     engine = engine_for(database_url)
     await sync_reference(engine, catalogue, matrix)
     deadline_s = (policy or RoutingPolicy()).callback_deadline_s
     try:
-        async with private_redis(settings.redis_url, settings.data_dir) as url:
-            async with open_live(url, catalogue, matrix, policy) as live:
+        async with private_redis(redis_url, data_dir) as url:
+            async with open_live(url, catalogue, matrix, policy, start=False) as live:
                 writer = HistoryWriter(
                     live.redis, live.store.keys, engine, callback_deadline_s=deadline_s, triage=catalogue.triage
                 )

@@ -42,10 +42,10 @@ def test_restored_router_decides_like_its_twin(strategy: Strategy, batch: bool, 
 
 def _round_trip(
     strategy: Strategy, batch: bool, cut: float, seed: int, rate: float = 0.6, horizon: float = 900.0,
-    busy: bool = False,
+    busy: bool = False, window: int = 20_000,
 ) -> None:
     catalogue, matrix = town(12, processes=5)
-    policy = RoutingPolicy(strategy=strategy, batch_assignment=batch)
+    policy = RoutingPolicy(strategy=strategy, batch_assignment=batch, ended_window=window)
     processes = [p for p in catalogue.processes if p != "triage"]
     load = Load(list(matrix.agents), processes, rate=rate, seed=seed, handle_s=15)
     original = Router(catalogue, matrix, policy)
@@ -66,7 +66,7 @@ def _round_trip(
     behind = _drive(restored, twin_load, cut, cut + horizon, 0.7)
     assert len(ahead) > 100
     assert behind == ahead
-    assert restored.ended == original.ended
+    assert restored.ended == original.ended and restored.ended_before == original.ended_before
     assert [c.contact_id for c in restored.queue.contacts.values()] == [
         c.contact_id for c in original.queue.contacts.values()
     ]
@@ -81,12 +81,14 @@ def _round_trip(
     cut=st.floats(min_value=60.0, max_value=900.0),
     seed=st.integers(min_value=0, max_value=10_000),
     rate=st.sampled_from([0.3, 0.6, 1.2]),
+    window=st.sampled_from([20_000, 30]),
 )
 def test_any_checkpoint_decides_like_its_twin(
-    strategy: Strategy, batch: bool, cut: float, seed: int, rate: float
+    strategy: Strategy, batch: bool, cut: float, seed: int, rate: float, window: int
 ) -> None:
-    """Property: whatever the moment, the policy and the load, checkpoint then restore changes no decision."""
-    _round_trip(strategy, batch, cut, seed, rate, horizon=240.0)
+    """Property: whatever the moment, the policy, the load and the memory of ended contacts,
+    checkpoint then restore changes no decision."""
+    _round_trip(strategy, batch, cut, seed, rate, horizon=240.0, window=window)
 
 
 def _busy_router() -> Router:
@@ -106,6 +108,7 @@ def test_the_tables_cover_every_attribute_of_the_records() -> None:
     agent = next(iter(router.agents.values()))
     assert _attributes(contact) == set(snapshot.CONTACT_FIELDS) | snapshot.CONTACT_LINKS
     assert _attributes(agent) == set(snapshot.AGENT_FIELDS) | snapshot.AGENT_LINKS
+    assert _attributes(router) == snapshot.ROUTER_STATE | snapshot.ROUTER_GIVEN
     doc = snapshot.document(router)
     assert doc["format"] == "guichet-checkpoint" and doc["version"] == snapshot.VERSION
     assert json.loads(snapshot.take(router)) == doc

@@ -164,6 +164,8 @@ AGENT_FIELDS: dict[str, Decode] = {
     "since": _FLOAT,
     "idle_since": _FLOAT,
     "reachable": _BOOL,
+    "endpoint_up": _BOOL,
+    "backoff_until": _OPT_FLOAT,
     "contact_id": _OPT_STR,
     "pending": _pending,
     "logged_in_at": _OPT_FLOAT,
@@ -175,6 +177,13 @@ AGENT_FIELDS: dict[str, Decode] = {
 }
 AGENT_LINKS = frozenset({"main_targets", "relaxed_targets"})
 """Derived from the skills and the catalogue (``AgentPool.build_targets``)."""
+
+ROUTER_STATE = frozenset({
+    "now", "_contact_seq", "contacts", "ended", "ended_before", "queue", "pool", "agents", "timers",
+})
+"""The Router's attributes a checkpoint carries; ``catalogue`` and ``policy`` are the site's own, and
+``_freed`` and ``_fresh`` are empty between two ``handle`` calls."""
+ROUTER_GIVEN = frozenset({"catalogue", "policy", "_freed", "_fresh"})
 
 
 def _plain(value: Any) -> Any:
@@ -235,6 +244,7 @@ def document(router: Router) -> dict[str, Any]:
         "timer_order": router.timers._order,
         "timers": [list(t) for t in router.timers.heap],
         "ended": [[cid, outcome.value] for cid, outcome in router.ended.items()],
+        "ended_before": [[cid, outcome.value] for cid, outcome in router.ended_before.items()],
         "buckets": [_bucket(b) for b in router.queue.buckets.values()],
         "contacts": [_contact(c) for c in router.contacts.values()],
         "queue": list(router.queue.contacts),
@@ -435,13 +445,18 @@ class _Rebuild:
             raise _fail("timers", "two timers with the same order")
         _check_heap(timers, "timers")
         router.timers.heap = timers
-        ended: dict[str, Outcome] = {}
-        for i, pair in enumerate(_list(doc["ended"], "ended")):
-            pair = _list(pair, f"ended[{i}]")
-            if len(pair) != 2:
-                raise _fail(f"ended[{i}]", "not [contact, outcome]")
-            ended[_str(pair[0], f"ended[{i}]")] = _enum(Outcome)(pair[1], f"ended[{i}]")
-        router.ended = ended
+        router.ended = _outcomes(doc["ended"], "ended")
+        router.ended_before = _outcomes(doc["ended_before"], "ended_before")
+
+
+def _outcomes(raw: Any, where: str) -> dict[str, Outcome]:
+    ended: dict[str, Outcome] = {}
+    for i, pair in enumerate(_list(raw, where)):
+        pair = _list(pair, f"{where}[{i}]")
+        if len(pair) != 2:
+            raise _fail(f"{where}[{i}]", "not [contact, outcome]")
+        ended[_str(pair[0], f"{where}[{i}]")] = _enum(Outcome)(pair[1], f"{where}[{i}]")
+    return ended
 
 
 def _float_or_int(value: Any, where: str) -> Any:

@@ -37,6 +37,7 @@ from panoramisk.manager import Manager
 from panoramisk.message import Message
 
 from dispatcher.ami import codec
+from dispatcher.ami.ratelog import RateLimitedLog
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +203,9 @@ class AmiManager(Manager):
         self.reconnect_min = float(config.pop("reconnect_min", 0.5))
         self.reconnect_max = float(config.pop("reconnect_max", 30.0))
         self._on_lost = config.pop("on_lost", None)
+        self.login_timeout = float(config.pop("login_timeout", 10.0))
+        self.problems = RateLimitedLog(log, float(config.pop("log_interval", 60.0)))
+        self._login_timer: asyncio.TimerHandle | None = None
         self._fast: dict[bytes, tuple[FastHandler, bytes | None]] = {}
         self._routes: dict[bytes, Route] = {}
         self.unknown_event: Callable[[str], None] | None = None
@@ -280,7 +284,8 @@ class AmiManager(Manager):
                 f.result()[0].close()
             return
         if not f.cancelled() and isinstance(f.exception(), OSError):
-            log.warning(
+            self.problems.warning(
+                "cannot_connect",
                 "AMI: cannot connect to %s:%s (%s); retry in %.2fs",
                 self.config["host"],
                 self.config["port"],
@@ -291,20 +296,51 @@ class AmiManager(Manager):
             return
         self.connections += 1
         super().connection_made(f)
+        if self.login_timeout > 0 and "username" in self.config:
+            self._login_timer = self.loop.call_later(self.login_timeout, self._login_overdue)
+
+    def _login_overdue(self) -> None:
+        """Asterisk answered nothing to the Login: the link is useless, drop it and retry."""
+        self._login_timer = None
+        protocol = self.protocol
+        if self.authenticated or protocol is None or protocol.closed:
+            return
+        self.problems.error(
+            "login_timeout",
+            "AMI: no answer to Login from %s:%s within %.1fs; dropping the link",
+            self.config["host"],
+            self.config["port"],
+            self.login_timeout,
+        )
+        protocol.transport.abort()
 
     def login(self, future: asyncio.Future[Any]) -> bool:
+        if self._login_timer is not None:
+            self._login_timer.cancel()
+            self._login_timer = None
         if future.cancelled() or future.exception() is not None:
             self.authenticated_future = None
             return False
         ok = bool(super().login(future))
         if ok:
             self._delay = self.reconnect_min
-        else:
-            log.error(
-                "AMI: login refused for user %r: %s",
-                self.config.get("username"),
-                future.result().get("Message", ""),
-            )
+            return ok
+        self.problems.error(
+            "login_refused",
+            "AMI: login refused for user %r by %s:%s: %s; retrying",
+            self.config.get("username"),
+            self.config["host"],
+            self.config["port"],
+            future.result().get("Message", ""),
+        )
+        # Asterisk closes the socket after a failed Login; a server that keeps it open
+        # would leave us waiting: close it ourselves and retry with backoff.
+        if self.pinger is not None:
+            self.pinger.cancel()
+            self.pinger = None
+        protocol = self.protocol
+        if protocol is not None and not protocol.closed:
+            protocol.transport.abort()
         return ok
 
     def connection_lost(self, exc: Any) -> None:
@@ -316,8 +352,12 @@ class AmiManager(Manager):
             self.pinger = None
         if self.closing:
             return
-        log.log(
+        if self._login_timer is not None:
+            self._login_timer.cancel()
+            self._login_timer = None
+        self.problems.log(
             logging.ERROR if was_up else logging.WARNING,
+            "connection_lost" if was_up else "connection_failed",
             "AMI: connection lost (%s); reconnect in %.2fs",
             exc or "closed",
             self._delay,
@@ -346,7 +386,8 @@ class AmiManager(Manager):
     def close(self) -> None:
         """Close the link for good (no reconnection)."""
         self.closing = True
-        if self._retry is not None:
-            self._retry.cancel()
-            self._retry = None
+        for handle in (self._retry, self._login_timer):
+            if handle is not None:
+                handle.cancel()
+        self._retry = self._login_timer = None
         super().close()

@@ -36,6 +36,7 @@ ACTION_CLASSES: dict[str, frozenset[str] | None] = {
     "originate": frozenset({"originate"}),
     "coreshowchannels": frozenset({"system", "reporting"}),
     "devicestatelist": frozenset({"call", "reporting"}),
+    "showdialplan": frozenset({"config", "reporting"}),
     "getvar": frozenset({"call", "reporting"}),
     "setvar": frozenset({"call"}),
     "command": frozenset({"command"}),
@@ -327,17 +328,54 @@ class AmiServer:
         return chan
 
     def action_redirect(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
+        """As redirect-errors.txt shows: a missing context or extension is accepted, then hangs up."""
         name = get("channel")
         chan = self.pbx.channels.get(name)
         if chan is None or not chan.alive:
             session.write(fr.response(action_id, "Error", f"Channel does not exist: {name}"))
             return
         context, exten, prio = get("context"), get("exten"), get("priority", "1")
-        if self.pbx.dialplan.find(context, exten) is None:
-            session.write(fr.response(action_id, "Error", "Extension does not exist."))
+        if not context:
+            session.write(fr.response(action_id, "Error", "Context not specified"))
+            return
+        found = self.pbx.dialplan.find(context, exten)
+        if prio.isdigit():
+            number = int(prio)
+        elif found is not None and prio in found.labels:
+            number = found.labels[prio]
+        else:
+            session.write(fr.response(action_id, "Error", "Priority is invalid"))
             return
         session.write(fr.response(action_id, "Success", "Redirect successful"))
-        self.pbx.redirect(chan, context, exten, int(prio) if prio.isdigit() else 1)
+        self.pbx.redirect(chan, context, exten, number)
+
+    def action_showdialplan(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
+        """``ListDialplan`` items of a context (and extension, matched against its patterns)."""
+        context, exten = get("context"), get("extension")
+        plan = self.pbx.dialplan
+        names = [context] if context else list(plan.contexts)
+        if context and context not in plan.contexts:
+            session.write(fr.response(action_id, "Error", f"Did not find context {context}"))
+            return
+        items = []
+        for ctx in names:
+            for ext in plan.contexts[ctx]:
+                if exten and not ext.matches(exten):
+                    continue
+                for step in ext.steps.values():
+                    items.append((ctx, ext.pattern, step))
+        if exten and not items:
+            session.write(
+                fr.response(action_id, "Error", f"Did not find extension {exten}@{context}")
+            )
+            return
+        session.write(fr.list_start(action_id, "DialPlan list will follow"))
+        for ctx, pattern, step in items:
+            session.write(fr.list_dialplan(action_id, ctx, pattern, step.priority, step.app, step.args))
+        extens = {(c, p) for c, p, _ in items}
+        session.write(
+            fr.show_dialplan_complete(action_id, len(items), len(extens), len({c for c, _ in extens}))
+        )
 
     def action_hangup(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
         chan = self._channel(session, get("channel"), action_id)

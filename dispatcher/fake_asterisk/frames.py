@@ -326,6 +326,27 @@ def list_device_state(action_id: str | None, device: str, state: str) -> bytes:
     )
 
 
+def list_dialplan(
+    action_id: str | None, context: str, exten: str, priority: int, app: str, data: str
+) -> bytes:
+    aid = f"ActionID: {action_id}\r\n" if action_id is not None else ""
+    return (
+        f"Event: ListDialplan\r\n{aid}Context: {context}\r\nExtension: {exten}\r\n"
+        f"Priority: {priority}\r\nApplication: {app}\r\nAppData: {data}\r\n"
+        "Registrar: pbx_config\r\n\r\n"
+    ).encode("utf-8")
+
+
+def show_dialplan_complete(
+    action_id: str | None, items: int, extensions: int, contexts: int
+) -> bytes:
+    aid = f"ActionID: {action_id}\r\n" if action_id is not None else ""
+    return (
+        f"Event: ShowDialPlanComplete\r\n{aid}EventList: Complete\r\nListItems: {items}\r\n"
+        f"ListExtensions: {extensions}\r\nListPriorities: {items}\r\nListContexts: {contexts}\r\n\r\n"
+    ).encode("utf-8")
+
+
 def core_show_channel(
     action_id: str | None, c: ChannelLike, app: str, app_data: str, duration: str, bridge_id: str
 ) -> bytes:

@@ -334,7 +334,8 @@ class PBX:
                     chan.priority,
                     chan.name,
                 )
-                self.hangup(chan, 16, request=False)
+                # No such context or extension: hung up at once with Cause 0 (redirect-errors.txt).
+                self.hangup(chan, 0 if ext is None else 16, request=False)
                 return
             data = substitute(step.args, lambda n: self.var(chan, n))
             self.emit(fr.newexten(chan, step.app, data))

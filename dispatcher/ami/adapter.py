@@ -53,6 +53,7 @@ PROBLEM_LINES = {
     "hangup_without_uniqueid": "AMI: Hangup of %s without a Uniqueid; skipped",
     "dial_to_another_phone": "AMI: %s, not the phone of the agent it was offered to; ignored",
     "offer_refused": "AMI: offer of %s cannot be carried out; declined",
+    "taken_meanwhile": "AMI: caller %s since the core took the offer back; contact closed",
 }
 
 

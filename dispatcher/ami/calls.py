@@ -813,6 +813,8 @@ class PhoneCalls:
         if contact.state == "in_service":
             call.state, call.agent_id = TALKING, contact.agent_id
             return []
+        if with_agent is not None and with_agent.agent_id != contact.agent_id:
+            return self._taken_meanwhile(call, contact, with_agent, at)
         if contact.state == "offered" and contact.agent_id is not None:
             call.state, call.agent_id = RINGING, contact.agent_id
             if with_agent is not None and with_agent.agent_id == contact.agent_id:
@@ -836,6 +838,27 @@ class PhoneCalls:
             # The core took the offer back while away; Asterisk still rings that phone.
             return [Redirect(chan.channel, self.contexts.holding, "s", uid, None)]
         return []
+
+    def _taken_meanwhile(
+        self, call: PhoneCall, contact: CoreContact, line: AgentLine, at: float
+    ) -> list[Step]:
+        """Asterisk bridged the caller with ``line``'s agent after the core took that offer back.
+
+        The core's ring timer fired while the link was down. The caller is never taken
+        from the agent talking to them; the contact ends (served if the core still had
+        it offered, else abandoned: the core has no word for a late answer) and its
+        channel is no longer followed.
+        """
+        self.problems.add(
+            "taken_meanwhile", f"{call.uniqueid} talks to {line.agent_id} (core: {contact.state})"
+        )
+        self._close(call)
+        call.closed = True
+        call.in_core = False
+        self._remember_hung_up(call.uniqueid)
+        if contact.state == "offered":
+            return [ev.ContactCompleted(at=at, contact_id=call.uniqueid)]
+        return [ev.ContactAbandoned(at=at, contact_id=call.uniqueid)]
 
     def _take_callback(
         self, contact: CoreContact, live: Mapping[str, LiveChannel], at: float, gone_at: float

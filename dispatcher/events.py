@@ -356,6 +356,18 @@ class ContactRequeued(Event):
         self.reason = reason
 
 
+class ContactRequalified(Event):
+    """The contact's process changed while an agent holds its offer; the offer stands."""
+
+    fields = ("at", "contact_id", "process", "agent_id")
+
+    def __init__(self, *, at: float, contact_id: str, process: str, agent_id: str) -> None:
+        self.at = at
+        self.contact_id = contact_id
+        self.process = process
+        self.agent_id = agent_id
+
+
 class ContactRelaxed(Event):
     """The contact waited past its overflow delay: lower levels may now take it."""
 
@@ -436,6 +448,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     "contact_queued": ContactQueued,
     "contact_offered": ContactOffered,
     "contact_requeued": ContactRequeued,
+    "contact_requalified": ContactRequalified,
     "contact_relaxed": ContactRelaxed,
     "contact_ended": ContactEnded,
     "agent_state_changed": AgentStateChanged,
@@ -446,7 +459,16 @@ EVENT_TYPES: dict[str, type[Event]] = {
 KIND_OF: dict[type[Event], str] = {cls: kind for kind, cls in EVENT_TYPES.items()}
 
 DECISION_TYPES: frozenset[type[Event]] = frozenset(
-    {ContactQueued, ContactOffered, ContactRequeued, ContactRelaxed, ContactEnded, AgentStateChanged, Rejected}
+    {
+        ContactQueued,
+        ContactOffered,
+        ContactRequeued,
+        ContactRequalified,
+        ContactRelaxed,
+        ContactEnded,
+        AgentStateChanged,
+        Rejected,
+    }
 )
 """The core's answers; every other event is an input."""
 

@@ -188,6 +188,11 @@ class AgentRecord:
         self.since = 0.0
         self.idle_since = 0.0
         self.reachable = True
+        """May the agent's softphone be rung now (its endpoint is up and no back-off runs)."""
+        self.endpoint_up = True
+        """What the last ``EndpointChanged`` (or an ``unavailable`` decline) said."""
+        self.backoff_until: float | None = None
+        """End of the busy back-off under way, if any."""
         self.contact_id: str | None = None
         self.pending: tuple[AgentState, str | None] | None = None
         self.logged_in_at: float | None = None

@@ -400,7 +400,8 @@ def test_requalified_while_ringing_an_agent_who_holds_the_new_process_keeps_the_
     desk.ready("generalist", 0)
     assert offers(desk.arrive("c1", 1, process=None)) == [("c1", "generalist")]
     out = desk(ev.ContactQualified(at=2, contact_id="c1", process="passport"))
-    assert out == []
+    # the offer stands, and the stream says the process changed (issue 14 item 5)
+    assert out == [ev.ContactRequalified(at=2, contact_id="c1", process="passport", agent_id="generalist")]
     assert desk.router.contacts["c1"].process == "passport"
     desk(ev.OfferAnswered(at=3, contact_id="c1", agent_id="generalist"))
     assert of(desk.finish("c1", 60), ev.ContactEnded)[0].outcome is Outcome.SERVED

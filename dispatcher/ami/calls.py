@@ -476,7 +476,7 @@ class PhoneCalls:
         call.dial_started = call.redirected = False
         call.agent_id = None
         line = self.by_agent.get(agent_id)
-        if line is not None and reason is not DeclineReason.NO_ANSWER:
+        if line is not None and reason is DeclineReason.UNAVAILABLE:
             # The core holds this phone unreachable now: the next signal must get through.
             self.phones.setdefault(line.endpoint, Phone()).told = False
         return [ev.OfferDeclined(at=at, contact_id=call.uniqueid, agent_id=agent_id, reason=reason)]

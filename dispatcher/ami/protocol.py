@@ -102,6 +102,9 @@ class FrameProtocol(AMIProtocol):
                 if frame.startswith(b"Event: "):
                     end = frame.find(b"\r\n")
                     name = frame[7:end] if end > 0 else frame[7:]
+                    if name == b"Shutdown":
+                        self._shutdown(codec.parse(codec.decode(frame)))
+                        continue
                     route = route_for(name)
                     if self.responses and b"\nActionID: " in frame and self._is_list_item(frame):
                         self._to_panoramisk(frame)
@@ -124,6 +127,19 @@ class FrameProtocol(AMIProtocol):
                 # One bad frame (or a handler bug on it) must not stop the stream.
                 self.malformed += 1
                 log.exception("AMI: frame skipped after an error: %r", frame[:200])
+
+    def _shutdown(self, headers: codec.Headers) -> None:
+        """Asterisk stops (``core restart``, ``core stop``): it closes the socket next; close ours now.
+
+        The manager reconnects with its backoff and the login resynchronises
+        (shutdown-restart.txt: the new Asterisk accepts a Login 0.4 s later).
+        """
+        log.warning(
+            "AMI: Asterisk is shutting down (%s, restart: %s); reconnecting",
+            headers.get("Shutdown", "?"),
+            headers.get("Restart", "?"),
+        )
+        self.transport.close()
 
     def _is_list_item(self, frame: bytes) -> bool:
         """True if the frame answers an action still waiting (an EventList item)."""
@@ -246,9 +262,7 @@ class AmiManager(Manager):
         if route is None:
             text = name.decode("ascii", "replace")
             fast, must = self._fast.get(name, (None, None))
-            patterned = text.lower() == "shutdown" or any(
-                regexp.match(text) for _pattern, regexp in self.patterns
-            )
+            patterned = any(regexp.match(text) for _pattern, regexp in self.patterns)
             route = Route(fast, must, patterned) if fast or patterned else DROP
             self._routes[name] = route
             if route is DROP and self.unknown_event is not None:

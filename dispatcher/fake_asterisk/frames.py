@@ -326,6 +326,22 @@ def list_device_state(action_id: str | None, device: str, state: str) -> bytes:
     )
 
 
+def peer_status(endpoint: str, status: str) -> bytes:
+    """``PeerStatus`` of a PJSIP endpoint (Reachable / Unreachable), as agent-unreachable-qualify.txt."""
+    return event("PeerStatus", SYSTEM, None, f"ChannelType: PJSIP\r\nPeer: {endpoint}\r\nPeerStatus: {status}\r\n")
+
+
+def contact_status(resource: str, port: int, status: str, rtt_usec: int = 0) -> bytes:
+    """``ContactStatus`` of an agent's AOR (NonQualified, Reachable, Unreachable, Removed)."""
+    return event(
+        "ContactStatus",
+        SYSTEM,
+        None,
+        f"URI: sip:{resource}@127.0.0.1:{port}\r\nContactStatus: {status}\r\n"
+        f"AOR: {resource}\r\nEndpointName: {resource}\r\nRoundtripUsec: {rtt_usec}\r\n",
+    )
+
+
 def list_dialplan(
     action_id: str | None, context: str, exten: str, priority: int, app: str, data: str
 ) -> bytes:

@@ -198,9 +198,11 @@ class FakeAsterisk:
         """The softphone of agent ``number`` (e.g. "101"): set ``mode`` to answer / no_answer / busy."""
         return self._pbx.phones[f"PJSIP/agent{number}"]
 
-    def set_registered(self, number: str, registered: bool) -> None:
-        """The agent's softphone goes unavailable (unregistered) or comes back."""
-        self._pbx.set_registered(f"PJSIP/agent{number}", registered)
+    def set_registered(self, number: str, registered: bool, how: str = "register") -> None:
+        """The agent's softphone goes unavailable or comes back: ``how`` is ``register``
+        (REGISTER / Expires: 0), ``qualify`` (stops or resumes answering OPTIONS) or
+        ``contact`` (a ContactStatus alone, as after an Asterisk restart)."""
+        self._pbx.set_registered(f"PJSIP/agent{number}", registered, how)
 
     def agent_hangup(self, number: str) -> bool:
         """The agent hangs up the call on their phone; False if they had none."""

@@ -87,6 +87,7 @@ async def test_kill_with_callers_waiting_ringing_and_talking_then_restart() -> N
         rig.make_available("a103")
         await rig.until(lambda: rig.fake.bridged_to(waiting) or rig.fake.bridged_to(leaving) or rig.fake.bridged_to(done))
         with_a103 = next(c for c in (waiting, leaving, done) if rig.fake.bridged_to(c))
+        await rig.until(lambda: rig.agent_state("a103") is AgentState.BUSY)  # the answer was seen
 
         restarted = Restarted(rig)  # kill -9
         await asyncio.sleep(0.05)

@@ -126,7 +126,13 @@ class FrameProtocol(AMIProtocol):
             except Exception:
                 # One bad frame (or a handler bug on it) must not stop the stream.
                 self.malformed += 1
-                log.exception("AMI: frame skipped after an error: %r", frame[:200])
+                self.factory.problems.log(
+                    logging.ERROR,
+                    "frame_error",
+                    "AMI: frame skipped after an error: %r",
+                    frame[:200],
+                    exc_info=True,
+                )
 
     def _shutdown(self, headers: codec.Headers) -> None:
         """Asterisk stops (``core restart``, ``core stop``): it closes the socket next; close ours now.
@@ -163,10 +169,13 @@ class FrameProtocol(AMIProtocol):
 
     def _malformed(self, frame: bytes, why: str) -> None:
         self.malformed += 1
-        if self.malformed <= 20 or self.malformed % 1000 == 0:
-            log.warning(
-                "AMI: malformed frame skipped (%s, %d so far): %r", why, self.malformed, frame[:200]
-            )
+        self.factory.problems.warning(
+            "malformed_frame",
+            "AMI: malformed frame skipped (%s, %d so far on this link): %r",
+            why,
+            self.malformed,
+            frame[:200],
+        )
 
     def send(self, data: Any, as_list: bool = False) -> asyncio.Future[Any]:
         if self.closed:

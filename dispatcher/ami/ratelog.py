@@ -25,7 +25,7 @@ class RateLimitedLog:
         self._last: dict[str, float] = {}
         self._held: dict[str, int] = {}
 
-    def log(self, level: int, kind: str, msg: str, *args: object) -> bool:
+    def log(self, level: int, kind: str, msg: str, *args: object, exc_info: bool = False) -> bool:
         """Log unless a line of ``kind`` was written less than ``interval`` ago; True if written."""
         now = self.clock()
         last = self._last.get(kind)
@@ -37,7 +37,7 @@ class RateLimitedLog:
         if held:
             msg += " (%d more like it in the last %.0fs)"
             args = (*args, held, now - (last or now))
-        self.logger.log(level, msg, *args)
+        self.logger.log(level, msg, *args, exc_info=exc_info)
         return True
 
     def warning(self, kind: str, msg: str, *args: object) -> bool:

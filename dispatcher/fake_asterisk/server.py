@@ -220,6 +220,13 @@ class FakeAsterisk:
         if self.ami is not None:
             self.ami.cut()
 
+    def inject(self, raw: bytes) -> None:
+        """Write these bytes on every logged-in AMI connection, as a broken or hostile peer would."""
+        if self.ami is not None:
+            for session in list(self.ami.sessions):
+                if session.user is not None:
+                    session.write(raw)
+
     def refuse_ami(self, refuse: bool = True) -> None:
         """Accept then drop new AMI connections while ``refuse`` (an Asterisk restarting)."""
         if self.ami is not None:

@@ -278,7 +278,8 @@ class AmiAdapter:
         """Make the machine's and the core's view match Asterisk's after (re)connecting."""
         self.stats.resyncs += 1
         try:
-            self.missing_places = await check_dialplan(self.manager, self.calls)
+            self.missing_places, extens = await check_dialplan(self.manager, self.calls)
+            self._run(self.calls.dialplan_checked(extens, self.clock()))
             self.calls.begin_resync()
             devices, channels = await read_asterisk(self.manager, self.calls)
             steps = self.calls.resync(
@@ -294,7 +295,12 @@ class AmiAdapter:
             return  # lost again: the next login resynchronises
         except Exception:
             # A bug here must not leave the link half-followed: drop it, the next login retries.
-            log.exception("AMI: resynchronisation failed; dropping the link to retry")
+            self.problems.log(
+                logging.ERROR,
+                "resync_failed",
+                "AMI: resynchronisation failed; dropping the link to retry",
+                exc_info=True,
+            )
             protocol = self.manager.protocol
             if protocol is not None and not protocol.closed:
                 protocol.transport.abort()

@@ -393,7 +393,7 @@ class PhoneCalls:
         return self._tell(line, phone, at)
 
     def _tell(self, line: AgentLine, phone: Phone, at: float) -> list[Step]:
-        reachable = phone.reachable
+        reachable = False if line.exten in self.refused else phone.reachable
         if reachable is None or phone.told is reachable:
             return []
         phone.told = reachable
@@ -687,9 +687,17 @@ class PhoneCalls:
             self.lost_at = at
         self.link_up = False
 
-    def dialplan_checked(self, missing_extens: Iterable[str]) -> None:
-        """The agent extensions the dialplan lacks: offers to them are declined, never Redirected."""
+    def dialplan_checked(self, missing_extens: Iterable[str], at: float) -> list[Step]:
+        """The agent extensions the dialplan lacks: those agents are unreachable for calls.
+
+        A Redirect there would be accepted and the caller hung up (redirect-errors.txt);
+        an offer that slips through is declined, never Redirected.
+        """
         self.refused = set(missing_extens)
+        steps: list[Step] = []
+        for line in self.lines.values():
+            steps += self._tell(line, self.phones.setdefault(line.endpoint, Phone()), at)
+        return steps
 
     def begin_resync(self) -> None:
         """The resynchronisation starts reading Asterisk: note the channels heard of meanwhile."""

@@ -36,8 +36,9 @@ async def has_place(manager: AmiManager, context: str, exten: str | None = None)
     return any(str(m.get("Priority", "")) == "1" for m in items)
 
 
-async def check_dialplan(manager: AmiManager, calls: PhoneCalls) -> list[str]:
-    """The places missing from the dialplan, as ``exten@context`` or ``context`` (logged)."""
+async def check_dialplan(manager: AmiManager, calls: PhoneCalls) -> tuple[list[str], list[str]]:
+    """The places missing from the dialplan (``exten@context`` or ``context``, logged),
+    and the agent extensions among them."""
     contexts = calls.contexts
     wanted: list[tuple[str, str | None]] = [(contexts.holding, "s"), (contexts.callback, None)]
     lines = sorted(calls.lines.values(), key=lambda line: line.exten)
@@ -48,7 +49,7 @@ async def check_dialplan(manager: AmiManager, calls: PhoneCalls) -> list[str]:
         for (ctx, exten), ok in zip(wanted, found, strict=True)
         if not ok
     ]
-    calls.dialplan_checked(line.exten for line, ok in zip(lines, found[2:], strict=True) if not ok)
+    extens = [line.exten for line, ok in zip(lines, found[2:], strict=True) if not ok]
     if missing:
         log.error(
             "AMI: the dialplan lacks %s; Guichet will not send calls there (see docs/phone.md)",
@@ -56,4 +57,4 @@ async def check_dialplan(manager: AmiManager, calls: PhoneCalls) -> list[str]:
         )
     else:
         log.info("AMI: the dialplan has the holding, callback and %d agent extensions", len(lines))
-    return missing
+    return missing, extens

@@ -202,6 +202,8 @@ class AmiServer:
         self.refusing = False
         self.server: asyncio.base_events.Server | None = None
         self.actions_seen: list[dict[str, list[str]]] = []
+        self.booting = False
+        """Just restarted: the next Login sees the end of the boot."""
         self.on_action: Callable[[str, dict[str, list[str]]], None] | None = None
 
     async def start(self, host: str, port: int) -> int:
@@ -230,6 +232,15 @@ class AmiServer:
             if session.transport is not None:
                 session.transport.abort()
         self.sessions.clear()
+
+    def shutdown(self) -> None:
+        """``core restart now``, after Event: Shutdown: the manager sockets close."""
+        for session in list(self.sessions):
+            session.flush()
+            if session.transport is not None:
+                session.transport.close()
+        self.sessions.clear()
+        self.booting = True
 
     def broadcast(self, frame: bytes) -> None:
         if not self.sessions:
@@ -290,13 +301,23 @@ class AmiServer:
         session.events = events not in ("off", "no", "false", "0")
         session.write(fr.response(action_id, "Success", "Authentication accepted"))
         uptime = int(self.pbx.sched.now() - self.pbx.booted)
-        if session.events and user.may_read(b"system"):
+        booting = self.booting
+        if not booting and session.events and user.may_read(b"system"):
             session.write(fr.fully_booted(uptime))
         if session.events and user.may_read(b"security") and session.transport is not None:
             local = "%s/%s" % session.transport.get_extra_info("sockname")[:2]
             remote = "%s/%s" % session.transport.get_extra_info("peername")[:2]
             tv = time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime(self.pbx.sched.now()))
             session.write(fr.successful_auth(name, f"0x{id(session):x}", local, remote, tv))
+        if booting:
+            # Logged in while Asterisk still boots (shutdown-restart.txt): the dialplan's
+            # globals are set on "Channel: none", then FullyBooted with Uptime 0.
+            self.booting = False
+            if session.events and user.may_read(b"dialplan"):
+                for key, value in self.pbx.dialplan.globals.items():
+                    session.write(fr.global_varset(key, value))
+            if session.events and user.may_read(b"system"):
+                session.write(fr.fully_booted(uptime, booting=True))
 
     def action_logoff(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
         session.write(fr.response(action_id, "Goodbye", "Thanks for all the fish."))

@@ -374,12 +374,28 @@ def core_show_channel(
     ).encode("utf-8")
 
 
-def fully_booted(uptime: int) -> bytes:
+def fully_booted(uptime: int, booting: bool = False) -> bytes:
+    """At Login (login.txt); ``booting``: at the end of the boot, fields in that order (shutdown-restart.txt)."""
+    if booting:
+        fields = f"Status: Fully Booted\r\nUptime: {uptime}\r\nLastReload: {uptime}\r\n"
+    else:
+        fields = f"Uptime: {uptime}\r\nLastReload: {uptime}\r\nStatus: Fully Booted\r\n"
+    return event("FullyBooted", SYSTEM, None, fields)
+
+
+def shutdown(restart: bool) -> bytes:
     return event(
-        "FullyBooted",
-        SYSTEM,
+        "Shutdown", SYSTEM, None, f"Shutdown: Cleanly\r\nRestart: {'True' if restart else 'False'}\r\n"
+    )
+
+
+def global_varset(variable: str, value: str) -> bytes:
+    """A dialplan global set at boot: ``Channel: none``, ``Uniqueid: none``."""
+    return event(
+        "VarSet",
+        DIALPLAN,
         None,
-        f"Uptime: {uptime}\r\nLastReload: {uptime}\r\nStatus: Fully Booted\r\n",
+        f"Channel: none\r\nUniqueid: none\r\nVariable: {variable}\r\nValue: {value}\r\n",
     )
 
 

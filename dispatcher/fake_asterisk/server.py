@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from dispatcher.fake_asterisk import dialplan as dp
+from dispatcher.fake_asterisk import frames as fr
 from dispatcher.fake_asterisk.agi import FastAgiSession
 from dispatcher.fake_asterisk.ami import (
     MANAGER_CONF,
@@ -219,6 +220,31 @@ class FakeAsterisk:
         """Drop every AMI connection now (calls go on inside the PBX)."""
         if self.ami is not None:
             self.ami.cut()
+
+    async def restart(self, down_s: float = 0.4) -> None:
+        """``core restart now`` as shutdown-restart.txt shows: every channel is hung up
+        (SoftHangupRequest Cause 4, then 16, Hangup Cause 0), ``Event: Shutdown``, the
+        manager sockets close; AMI is back ``down_s`` later, still booting at the first Login."""
+        pbx, ami = self._pbx, self.ami
+        assert ami is not None
+        chans = [c for c in pbx.channels.values() if c.alive]
+        for chan in chans:
+            self._emit(fr.soft_hangup_request(chan, 4))
+        for chan in chans:
+            chan.cancel_timers()
+            if chan.moh:
+                chan.moh = False
+                self._emit(fr.moh_stop(chan))
+            self._emit(fr.soft_hangup_request(chan, 16))
+        for chan in chans:
+            chan.bridge = chan.peer = chan.dialing = None
+            pbx._destroy(chan, 0)
+        self._emit(fr.shutdown(restart=True))
+        ami.shutdown()
+        ami.refusing = True
+        await asyncio.sleep(down_s)
+        pbx.booted = pbx.sched.now()
+        ami.refusing = False
 
     def inject(self, raw: bytes) -> None:
         """Write these bytes on every logged-in AMI connection, as a broken or hostile peer would."""

@@ -86,7 +86,7 @@ class Router:
             if problem is not None:
                 return self._refuse(event, problem)
             return self._apply(event)
-        except Exception as exc:  # a fault of the core itself: say it, keep routing
+        except Exception as exc:  # noqa: BLE001  # a fault of the core itself: say it, keep routing
             return [
                 ev.Rejected(
                     at=self.now if self.now > float("-inf") else 0.0,
@@ -608,7 +608,8 @@ class Router:
                 due = at
         contact.timer_at = due
         if due is not None:
-            self._schedule(due, CONTACT, contact.contact_id, due)
+            contact.timer_token += 1
+            self._schedule(due, CONTACT, contact.contact_id, float(contact.timer_token))
         self._fresh.append(contact)
 
     def _relax(self, contact: ContactRecord, now: float, out: list[Event]) -> None:
@@ -682,7 +683,7 @@ class Router:
     def _schedule(self, at: float, kind: str, subject: str, token: float) -> None:
         """Add a timer (never in the past); once stale timers far outnumber the live ones, drop them."""
         timers = self.timers
-        timers.schedule(at if at > self.now else self.now, kind, subject, token)
+        timers.schedule(max(at, self.now), kind, subject, token)
         size = len(timers.heap)
         if size > 1024 and size > 4 * (len(self.contacts) + len(self.agents)):
             timers.keep([t for t in timers.heap if self._timer_is_live(t)])
@@ -695,7 +696,7 @@ class Router:
                 return False
             if kind == OFFER:
                 return contact.state is OFFERED and contact.offers == token
-            return contact.state is WAITING and contact.timer_at == token
+            return contact.state is WAITING and contact.timer_at is not None and contact.timer_token == token
         agent = self.agents.get(subject)
         if agent is None:
             return False

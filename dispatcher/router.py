@@ -72,15 +72,15 @@ class Router:
 
     # ------------------------------------------------------------ public
 
-    def handle(self, event: Event) -> list[Event]:
+    def handle(self, event: Event | object) -> list[Event]:
         """Apply one input event at its time; return the decision events it caused.
 
         An input is applied whole or not at all: one that is not a well-typed input
         event (or that the core cannot apply) is answered ``Rejected`` and otherwise
-        acts as ``TimePassed`` at its time. Nothing raises out of here.
+        acts as ``TimePassed`` at its time. Nothing raises out of here, whatever it is given.
         """
         try:
-            if type(event) not in ev.INPUT_TYPES:
+            if not isinstance(event, Event) or type(event) not in ev.INPUT_TYPES:
                 return self._refuse(event, "not an input event")
             problem = ev.problem(event)
             if problem is not None:

@@ -256,7 +256,10 @@ class Day:
             assert records(self.calm.handle(tick)) == records(first)
         try:
             setattr(event, name, value)
+            held = ev.fits(dict(ev.SCHEMA[type(event)])[name], getattr(event, name))
         except TypeError:  # compiled: the attribute refuses the value, the event cannot exist
+            held = True
+        if held:  # compiled: refused, or converted (True -> 1.0): no ill-typed event exists
             if not at_ok:
                 return
             assert records(self.plain.handle(tick)) == records(first)

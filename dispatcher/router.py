@@ -707,8 +707,27 @@ class Router:
         return agent.state is PAUSED and agent.reason == NO_ANSWER and agent.since == token
 
     def _fire_timers(self, now: float, out: list[Event]) -> None:
-        """Fire every timer due by ``now``, each batch at its own time, settling in between."""
+        """Fire every timer due by ``now``, each batch at its own time, settling in between.
+
+        When the first is later than ``late_timer_s`` (the core was told the time long
+        after, as after a restart), all of them fire at ``now`` instead: what they decide,
+        and the timers those decisions set, count from the time the core learnt.
+        """
         timers = self.timers.heap
+        late = self.policy.late_timer_s
+        if late is not None:
+            while timers and not self._timer_is_live(timers[0]):
+                self.timers.pop()
+                timers = self.timers.heap
+            if timers and now - timers[0][0] > late:
+                self.now = now
+                while timers and timers[0][0] <= now:
+                    timer = self.timers.pop()
+                    if self._timer_is_live(timer):
+                        self._fire(timer, now, out)
+                    timers = self.timers.heap
+                self._settle(now, out)
+                return
         while timers and timers[0][0] <= now:
             at = timers[0][0]
             self.now = at

@@ -101,6 +101,7 @@ def build(pick: Picker) -> tuple[Catalogue, SkillMatrix, RoutingPolicy]:
         },
         busy_backoff_s=pick.of((0.0, 5.0, 30.0)),
         no_answer_unpause_s=pick.of((None, 15.0)),
+        late_timer_s=pick.of((None, None, 1.0, 30.0)),
     )
     return catalogue, SkillMatrix(agents=agents), policy
 

@@ -27,7 +27,7 @@ from dispatcher.state import (
     ContactState,
 )
 from dispatcher.timers import BACKOFF, CONTACT, OFFER, UNPAUSE, WRAP, Timer, TimerQueue
-from dispatcher.waiting import WaitingQueue
+from dispatcher.waiting import WaitingQueue, urgency_key
 from skills.model import AgentProfile, Catalogue, Channel, SkillMatrix
 
 # Enum members as module constants: the hot path reads them many times per decision.
@@ -73,9 +73,46 @@ class Router:
     # ------------------------------------------------------------ public
 
     def handle(self, event: Event) -> list[Event]:
-        """Apply one input event at its time; return the decision events it caused."""
-        if type(event) not in ev.INPUT_TYPES:
-            return [self._rejected(event, "", "not an input event")]
+        """Apply one input event at its time; return the decision events it caused.
+
+        An input is applied whole or not at all: one that is not a well-typed input
+        event (or that the core cannot apply) is answered ``Rejected`` and otherwise
+        acts as ``TimePassed`` at its time. Nothing raises out of here.
+        """
+        try:
+            if type(event) not in ev.INPUT_TYPES:
+                return self._refuse(event, "not an input event")
+            problem = ev.problem(event)
+            if problem is not None:
+                return self._refuse(event, problem)
+            return self._apply(event)
+        except Exception as exc:  # a fault of the core itself: say it, keep routing
+            return [
+                ev.Rejected(
+                    at=self.now if self.now > float("-inf") else 0.0,
+                    input_kind=ev.kind_name(event),
+                    subject="",
+                    reason=f"internal error: {type(exc).__name__}: {exc}",
+                )
+            ]
+
+    def _refuse(self, event: object, reason: str) -> list[Event]:
+        """An input that cannot be applied: time passes to its time, if it has a valid one."""
+        at = getattr(event, "at", None)
+        out = self._apply(ev.TimePassed(at=float(at))) if ev.fits(ev.NUMBER, at) else []  # type: ignore[arg-type]
+        subject = getattr(event, "contact_id", None) or getattr(event, "agent_id", None)
+        out.append(
+            ev.Rejected(
+                at=self.now if self.now > float("-inf") else 0.0,
+                input_kind=ev.kind_name(event),
+                subject=subject if isinstance(subject, str) else "",
+                reason=reason,
+            )
+        )
+        return out
+
+    def _apply(self, event: Event) -> list[Event]:
+        """Apply a well-typed input event."""
         out: list[Event] = []
         now = event.at if event.at > self.now else self.now
         timers = self.timers.heap
@@ -371,6 +408,8 @@ class Router:
         fresh = self._fresh
         if fresh:
             self._fresh = []
+            if len(fresh) > 1:  # rule 2 over everything that became possible at once
+                fresh.sort(key=lambda c: urgency_key(c, now))
             for contact in fresh:
                 if contact.state is not WAITING:
                     continue
@@ -379,7 +418,9 @@ class Router:
                     self._offer(contact, found[0], found[1], now, out)
 
     def _assign_batch(self, freed: list[AgentRecord], now: float, out: list[Event]) -> None:
-        pairs = assign_batch(freed, self._batch_candidates(freed), self.pool.level_for, now)
+        candidates = self._batch_candidates(freed)
+        candidates.sort(key=lambda c: urgency_key(c, now))
+        pairs = assign_batch(freed, candidates, self.pool.level_for, now)
         for agent, contact, level in pairs or ():
             self._offer(contact, agent, level, now, out)
 
@@ -392,18 +433,28 @@ class Router:
         return self.pool.best_free_for(contact, now)
 
     def _batch_candidates(self, agents: list[AgentRecord]) -> list[ContactRecord]:
-        """For each bucket the freed agents serve, its most urgent contacts, one per such agent."""
-        demand: dict[tuple[str, Channel], int] = {}
+        """Every contact an optimal batch may need: in each bucket the freed agents serve,
+        as many of its most urgent contacts as agents look there, and as many of its most
+        urgent relaxed ones as agents look there at the relaxed level only."""
+        looking: dict[tuple[str, Channel], list[int]] = {}
         for agent in agents:
-            for bucket in agent.main_targets + agent.relaxed_targets:
-                if bucket.count:
-                    key = (bucket.process, bucket.channel)
-                    demand[key] = demand.get(key, 0) + 1
-        found: list[ContactRecord] = []
-        for key, count in demand.items():
-            found.extend(self.queue.buckets[key].most_urgent(count))
-        found.sort(key=lambda c: c.seq)
-        return found
+            for targets, relaxed in ((agent.main_targets, 0), (agent.relaxed_targets, 1)):
+                for bucket in targets:
+                    if bucket.count:
+                        key = (bucket.process, bucket.channel)
+                        counts = looking.get(key)
+                        if counts is None:
+                            counts = looking[key] = [0, 0]
+                        counts[relaxed] += 1
+        found: dict[str, ContactRecord] = {}
+        for key, (main, relaxed) in looking.items():
+            bucket = self.queue.buckets[key]
+            for contact in bucket.most_urgent(main + relaxed):
+                found[contact.contact_id] = contact
+            if relaxed:
+                for contact in bucket.most_urgent_relaxed(relaxed):
+                    found[contact.contact_id] = contact
+        return list(found.values())
 
     def _offer(
         self, contact: ContactRecord, agent: AgentRecord, level: int, now: float, out: list[Event]
@@ -629,9 +680,9 @@ class Router:
     # ------------------------------------------------------------ timers
 
     def _schedule(self, at: float, kind: str, subject: str, token: float) -> None:
-        """Add a timer; once stale timers far outnumber the live ones, drop them."""
+        """Add a timer (never in the past); once stale timers far outnumber the live ones, drop them."""
         timers = self.timers
-        timers.schedule(at, kind, subject, token)
+        timers.schedule(at if at > self.now else self.now, kind, subject, token)
         size = len(timers.heap)
         if size > 1024 and size > 4 * (len(self.contacts) + len(self.agents)):
             timers.keep([t for t in timers.heap if self._timer_is_live(t)])

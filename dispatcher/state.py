@@ -95,6 +95,11 @@ class Bucket:
         found = heapq.nsmallest(count, (e for e in self.main if e[ENTRY_CONTACT] is not None))
         return [e[ENTRY_CONTACT] for e in found]  # type: ignore[misc]
 
+    def most_urgent_relaxed(self, count: int) -> list[ContactRecord]:
+        """Up to ``count`` contacts past their overflow delay, most urgent first."""
+        found = heapq.nsmallest(count, (e for e in self.relaxed if e[ENTRY_CONTACT] is not None))
+        return [e[ENTRY_CONTACT] for e in found]  # type: ignore[misc]
+
     def waiting(self) -> list[ContactRecord]:
         """Every waiting contact of the bucket, in no particular order."""
         return [e[ENTRY_CONTACT] for e in self.main if e[ENTRY_CONTACT] is not None]  # type: ignore[misc]

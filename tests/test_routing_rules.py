@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import pytest
 
 from dispatcher import events as ev
@@ -11,6 +13,7 @@ from dispatcher.router import Router
 from tests.factories import CALLBACK, COUNTER, EMAIL, PHONE, agent, catalogue, matrix
 
 READY, PAUSED, OFFLINE = AgentState.AVAILABLE, AgentState.PAUSED, AgentState.OFFLINE
+E = TypeVar("E", bound=Event)
 
 
 def offers(events: list[Event]) -> list[tuple[str, str]]:
@@ -18,7 +21,7 @@ def offers(events: list[Event]) -> list[tuple[str, str]]:
     return [(e.contact_id, e.agent_id) for e in events if isinstance(e, ev.ContactOffered)]
 
 
-def of(events: list[Event], kind: type[Event]) -> list[Event]:
+def of(events: list[Event], kind: type[E]) -> list[E]:
     return [e for e in events if isinstance(e, kind)]
 
 

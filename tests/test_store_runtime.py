@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import stat
 import time
 from pathlib import Path
 
@@ -74,6 +75,10 @@ async def test_open_site_runs_the_history_writer_alongside(tmp_path: Path) -> No
         await engine.dispose()
     assert written == live.store.written_seq > 3
     assert processes == len(catalogue.processes)
+    modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in (tmp_path / "var").rglob("*") if p.is_file()}
+    assert "guichet.sqlite" in modes and "appendonly.aof" in " ".join(modes)
+    assert set(modes.values()) == {"0o600"}, modes
+    assert stat.S_IMODE((tmp_path / "var").stat().st_mode) == 0o700
 
 
 async def test_nothing_decides_before_start_then_recovered_timers_reach_every_sink(tmp_path: Path) -> None:

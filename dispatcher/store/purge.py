@@ -116,7 +116,8 @@ async def purge_streams(redis: Redis, keys: Keys, cutoff: float, dry_run: bool =
         if floor > 0:
             await _rebuild(redis, keys.events, event_id(floor + 1))
         if intake:
-            await _rebuild(redis, keys.intake, "%d-%d" % min(_id_tuple(applied or "0-0"), (int(cutoff * 1000), 0)))
+            ms, seq = min(_id_tuple(applied or "0-0"), (int(cutoff * 1000), 0))
+            await _rebuild(redis, keys.intake, f"{ms}-{seq}")
         if removable or intake:
             try:
                 await redis.execute_command("BGREWRITEAOF")

@@ -37,7 +37,6 @@ from dispatcher.store.audit import Audit
 from dispatcher.store.crashtest import Child
 from dispatcher.store.intake import publish
 from dispatcher.store.keys import Keys, connect
-from dispatcher.store.loadgen import town
 from dispatcher.store.redis_server import RedisServer
 from skills.model import Channel
 

@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, str] = {
     "erlang": "simulations.bench_erlang:run",
     "routing": "dispatcher.bench:run",
     "store": "dispatcher.store.bench:run",
+    "soak": "dispatcher.store.soak:run",
     "sim": "simulations.bench_sim:run",
 }
 

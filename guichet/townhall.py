@@ -10,6 +10,7 @@ the FastAGI IVR and the AMI adapter.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -26,6 +27,23 @@ from ivr.server import IvrServer
 from skills.model import Catalogue, Channel, SkillMatrix
 
 log = logging.getLogger(__name__)
+
+SYNC_TIMEOUT_S = 10.0
+"""How long the start waits for the AMI link's first resynchronisation before deciding anyway."""
+
+
+async def _synchronised(ami: AmiAdapter, timeout: float) -> None:
+    """Wait until the AMI adapter knows Asterisk's calls (logged in, resynchronised), at most ``timeout``.
+
+    The recovered timers fire as soon as the dispatcher starts: the offers they
+    make can only be carried out for callers the adapter has found again.
+    """
+    deadline = time.monotonic() + timeout
+    while not (ami.link_up and not ami.resyncing):
+        if time.monotonic() > deadline:
+            log.warning("AMI not synchronised after %.0f s: routing starts, offers wait for the link", timeout)
+            return
+        await asyncio.sleep(0.01)
 
 
 @dataclass
@@ -73,9 +91,10 @@ async def run_town_hall(
         ivr = IvrServer(live.dispatcher, host=settings.agi_host, port=settings.agi_port)
         ami = AmiAdapter.from_settings(settings, live.dispatcher, matrix)
         ivr.phone = ami
-        await live.start()  # every sink attached: now the core may decide (recovered timers first)
-        await ivr.start()
         await ami.start()
+        await _synchronised(ami, SYNC_TIMEOUT_S)
+        await live.start()  # every sink attached, the PBX's calls known: recovered timers may decide now
+        await ivr.start()
         try:
             yield TownHall(settings, catalogue, matrix, live, stats, ivr, ami)
         finally:

@@ -262,7 +262,7 @@ class HistoryWriter:
         while not stop.is_set():
             try:
                 written = await self.step()
-            except Exception as exc:  # any database or Redis error: wait, then the same page again
+            except Exception as exc:  # noqa: BLE001 - any database or Redis error: wait, then the same page again
                 self._failed(exc)
                 backoff = min(self.max_backoff, max(0.05, backoff * 2))
                 await _wait(stop, backoff)

@@ -111,7 +111,7 @@ async def test_kill_with_callers_waiting_ringing_and_talking_then_restart() -> N
             # Hang-ups after the restart reach the core, whatever the caller was doing.
             rig.fake.phone("102").answer_after = 0.01
             rig.fake.hangup(talking)
-            await_ended = lambda uid: uid in restarted.ended()  # noqa: E731
+            await_ended = lambda uid: uid in restarted.ended()
             for _ in range(400):
                 if await_ended(talking.uniqueid):
                     break

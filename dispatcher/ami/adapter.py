@@ -29,17 +29,10 @@ from typing import Any
 
 from dispatcher.ami import codec
 from dispatcher.ami.actions import ActionSender
-from dispatcher.ami.calls import (
-    HANDLED_EVENTS,
-    Contexts,
-    PhoneCall,
-    PhoneCalls,
-    Redirect,
-    Step,
-    agent_lines,
-)
+from dispatcher.ami.calls import HANDLED_EVENTS, PhoneCalls
 from dispatcher.ami.dialplan import check_dialplan
 from dispatcher.ami.events import KNOWN_EVENTS
+from dispatcher.ami.model import Contexts, PhoneCall, Redirect, Step, agent_lines
 from dispatcher.ami.protocol import AmiDisconnected, AmiManager
 from dispatcher.ami.ratelog import RateLimitedLog
 from dispatcher.ami.resync import core_contacts, read_asterisk
@@ -282,9 +275,21 @@ class AmiAdapter:
             self._run(self.calls.dialplan_checked(extens, self.clock()))
             self.calls.begin_resync()
             devices, channels = await read_asterisk(self.manager, self.calls)
+            router = self.dispatcher.router
+            last_known = router.now if router.now > float("-inf") else None
             steps = self.calls.resync(
-                core_contacts(self.dispatcher.router), channels, devices, self.clock()
+                core_contacts(router), channels, devices, self.clock(), last_known
             )
+            gone = self.calls.gone_while_away
+            if gone:
+                since = min(t for _, t in gone)
+                log.warning(
+                    "AMI: %d callers left while the dispatcher could not see them (after %s);"
+                    " ended with an approximate wait: %s",
+                    len(gone),
+                    time.strftime("%H:%M:%S", time.localtime(since)),
+                    ", ".join(uid for uid, _ in gone[:10]) + (" ..." if len(gone) > 10 else ""),
+                )
             log.info(
                 "AMI: resynchronised: %d channels in Asterisk, %d callers followed",
                 len(channels),

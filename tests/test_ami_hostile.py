@@ -16,6 +16,9 @@ import pytest
 from dispatcher import events as ev
 from dispatcher.ami import codec
 from dispatcher.ami.adapter import AmiAdapter
+from dispatcher.router import Router
+from dispatcher.service import Dispatcher
+from tests import factories as f
 from tests.ami_helpers import SECRET, PhoneRig, phone_matrix
 
 
@@ -140,13 +143,6 @@ class HostileServer:
             self.server.close()
 
 
-class _Clock:
-    clock = staticmethod(lambda: 0.0)
-
-    def add_sink(self, sink: object) -> None:
-        pass
-
-
 @pytest.mark.parametrize(
     ("reply", "expected"),
     [
@@ -161,9 +157,10 @@ async def test_a_server_that_keeps_the_socket_after_a_failed_login_is_detected(
     caplog.set_level(logging.INFO)
     server = HostileServer(reply)
     port = await server.start()
+    matrix = phone_matrix([101])
     adapter = AmiAdapter(
-        _Clock(),
-        phone_matrix([101]),
+        Dispatcher(Router(f.catalogue(), matrix)),
+        matrix,
         port=port,
         secret=SECRET,
         reconnect_min=0.05,

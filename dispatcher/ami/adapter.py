@@ -37,6 +37,7 @@ from dispatcher.ami.protocol import AmiDisconnected, AmiManager
 from dispatcher.ami.ratelog import RateLimitedLog
 from dispatcher.ami.resync import core_contacts, read_asterisk
 from dispatcher.events import Event
+from dispatcher.service import Dispatcher
 from skills.model import SkillMatrix
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class AmiAdapter:
 
     def __init__(
         self,
-        dispatcher: Any,
+        dispatcher: Dispatcher,
         matrix: SkillMatrix,
         *,
         host: str = "127.0.0.1",
@@ -135,7 +136,7 @@ class AmiAdapter:
 
     @classmethod
     def from_settings(
-        cls, settings: Any, dispatcher: Any, matrix: SkillMatrix, **kwargs: Any
+        cls, settings: Any, dispatcher: Dispatcher, matrix: SkillMatrix, **kwargs: Any
     ) -> AmiAdapter:
         """Host, port and credentials from ``guichet.config.Settings`` (GUICHET_AMI_* variables)."""
         secret = settings.ami_secret.get_secret_value() if settings.ami_secret is not None else ""
@@ -221,7 +222,7 @@ class AmiAdapter:
         finally:
             self._in_frame = False
 
-    def _on_batch(self, batch: list[Event]) -> None:
+    def _on_batch(self, batch: Sequence[Event]) -> None:
         steps = self.calls.decided(batch)
         if not steps:
             return

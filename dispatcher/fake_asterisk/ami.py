@@ -163,10 +163,13 @@ class AmiSession(asyncio.Protocol):
 
     def flush(self) -> None:
         self.flush_scheduled = False
-        if self.out and not self.closed and self.transport is not None:
+        transport = self.transport
+        if transport is not None and transport.is_closing():
+            self.closed = True  # the client went away: write nothing more
+        if self.out and not self.closed and transport is not None:
             data = b"".join(self.out)
             self.out.clear()
-            self.transport.write(data)
+            transport.write(data)
         else:
             self.out.clear()
 

@@ -26,7 +26,9 @@ op = st.one_of(
     st.tuples(st.just("cut")),
     st.tuples(st.just("restore")),
     st.tuples(st.just("kill")),
-    st.tuples(st.just("mode"), st.sampled_from(AGENTS), st.sampled_from(["answer", "no_answer", "busy"])),
+    st.tuples(
+        st.just("mode"), st.sampled_from(AGENTS), st.sampled_from(["answer", "no_answer", "busy"])
+    ),
     st.tuples(st.just("register"), st.sampled_from(AGENTS), st.booleans()),
     st.tuples(st.just("ready"), st.sampled_from(AGENTS)),
 )
@@ -55,7 +57,9 @@ def play(world: World, ops: list[tuple[object, ...]]) -> None:
             world.pbx.set_registered(f"PJSIP/agent{item[1]}", bool(item[2]))
             world.pump()
         elif kind == "ready":
-            world.submit(ev.AgentStatusSet(at=world.now, agent_id=f"a{item[1]}", state=AgentState.AVAILABLE))
+            world.submit(
+                ev.AgentStatusSet(at=world.now, agent_id=f"a{item[1]}", state=AgentState.AVAILABLE)
+            )
             world.pump()
 
 
@@ -124,5 +128,7 @@ def test_no_machine_output_is_rejected_by_the_core_in_a_plain_day() -> None:
     world.advance(60)
     rejected = [e for e in world.core_log if isinstance(e, ev.Rejected)]
     assert rejected == []
-    served = [e for e in world.core_log if isinstance(e, ev.ContactEnded) and e.outcome.value == "served"]
+    served = [
+        e for e in world.core_log if isinstance(e, ev.ContactEnded) and e.outcome.value == "served"
+    ]
     assert len(served) >= 8

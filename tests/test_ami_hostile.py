@@ -46,7 +46,9 @@ def arrived(rig: PhoneRig) -> list[str]:
 @pytest.mark.parametrize(
     "junk",
     [
-        pytest.param(os.urandom(1 << 20).replace(b"\r\n\r\n", b"") + os.urandom(4096), id="1MB-binary"),
+        pytest.param(
+            os.urandom(1 << 20).replace(b"\r\n\r\n", b"") + os.urandom(4096), id="1MB-binary"
+        ),
         pytest.param(b"A" * ((10 << 20) + 100), id="10MB-text-no-separator"),
         pytest.param(os.urandom(300_000).replace(b"\r\n\r\n", b""), id="300kB-binary"),
     ],
@@ -94,7 +96,9 @@ async def test_a_hangup_before_the_first_varset_leaves_no_ghost_contact() -> Non
         assert "1796000000.79" not in offered
 
 
-async def test_many_kinds_of_garbage_give_one_line_per_kind(caplog: pytest.LogCaptureFixture) -> None:
+async def test_many_kinds_of_garbage_give_one_line_per_kind(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.INFO)
     async with PhoneRig(available=()) as rig:
         for i in range(30):
@@ -146,7 +150,10 @@ class HostileServer:
 @pytest.mark.parametrize(
     ("reply", "expected"),
     [
-        (b"Response: Error\r\nActionID: {id}\r\nMessage: Authentication failed\r\n\r\n", "login refused"),
+        (
+            b"Response: Error\r\nActionID: {id}\r\nMessage: Authentication failed\r\n\r\n",
+            "login refused",
+        ),
         (None, "no answer to Login"),
     ],
     ids=["refused-socket-kept-open", "silent"],

@@ -203,6 +203,12 @@ class PhoneCalls:
         call = self.calls.get(uid)
         return [] if call is None else self._gone(call, at)
 
+    def _hangup_request(self, h: Headers, at: float) -> list[Step]:
+        call = self.calls.get(_text(h.get("Uniqueid")) or "")
+        if call is not None and call.callback_id is not None and _text(h.get("Cause")) == "17":
+            call.rejected_busy = True  # its OriginateResponse says Reason 0, not 5
+        return []
+
     def _device_state(self, h: Headers, at: float) -> list[Step]:
         line = self.lines.get(_text(h.get("Device")) or "")
         if line is None:
@@ -518,6 +524,8 @@ class PhoneCalls:
         agent_id = call.agent_id
         self._close(call)
         decline = ORIGINATE_REASONS.get(reason, DeclineReason.UNAVAILABLE)
+        if call.rejected_busy:
+            decline = DeclineReason.BUSY
         return [
             ev.OfferDeclined(
                 at=at, contact_id=originate.contact_id, agent_id=agent_id, reason=decline
@@ -566,6 +574,7 @@ _HANDLERS = {
     "DialEnd": PhoneCalls._dial_end,
     "BridgeEnter": PhoneCalls._bridge_enter,
     "Hangup": PhoneCalls._hangup,
+    "HangupRequest": PhoneCalls._hangup_request,
     "DeviceStateChange": PhoneCalls._device_state,
     "ContactStatus": PhoneCalls._contact_status,
     "PeerStatus": PhoneCalls._peer_status,

@@ -131,6 +131,8 @@ class PhoneCall:
     callback_id: str | None = None
     """For a callback's agent leg: the callback contact's id."""
     citizen_answered: bool = False
+    rejected_busy: bool = False
+    """A callback's agent leg got a 486 (HangupRequest Cause 17 before its OriginateResponse)."""
 
 
 @dataclass(slots=True)

@@ -470,8 +470,11 @@ class AmiServer:
 
         def done(ok: bool, chan, reason: int) -> None:  # type: ignore[no-untyped-def]
             if is_async:
+                name = chan.name if ok and chan is not None else endpoint
+                uid = chan.uniqueid if ok and chan is not None else "<unknown>"
                 self.broadcast_to(
-                    session, fr.originate_response(action_id, ok, chan, context, exten, reason)
+                    session,
+                    fr.originate_response(action_id, ok, name, uid, context, exten, reason),
                 )
             elif ok:
                 session.write(fr.response(action_id, "Success", "Originate successfully queued"))

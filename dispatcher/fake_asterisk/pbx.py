@@ -753,7 +753,7 @@ class PBX:
         """AMI Originate to an agent's phone; once answered it runs ``context,exten,priority``."""
         phone = self.phones.get(endpoint)
         if phone is None or not phone.registered:
-            on_result(False, None, 8)
+            on_result(False, None, 0)  # at once, no channel (originate-failures.txt)
             return
         fake_caller = Chan(
             name="Originate", uniqueid="", linkedid="", device="", created=self.sched.now()
@@ -769,7 +769,7 @@ class PBX:
                 self.goto(leg, context, exten, priority)
                 self.run(leg)
             else:
-                on_result(False, leg, {"BUSY": 5, "NOANSWER": 3}.get(status, 8))
+                on_result(False, leg, 3 if status == "NOANSWER" else 0)  # a 486 gives 0, not 5
 
         leg = self._originate_leg(phone, fake_caller, uniqueid)
         leg_holder["leg"] = leg
@@ -791,14 +791,19 @@ class PBX:
         return leg
 
     def _originate_fail(self, dial: Dial, status: str, cause: int) -> None:
+        """The agent's phone did not take the originate: the response first, then the leg's Hangup
+        (Cause 19 after no answer; a 486: HangupRequest Cause 17 before the response)."""
         if dial.caller.dialing is not dial:
             return
         self._end_dial(dial)
         leg = dial.callee
-        if leg is not None and leg.alive:
-            self._destroy(leg, cause)
+        alive = leg is not None and leg.alive
+        if status == "BUSY" and alive:
+            self.emit(fr.hangup_request(leg, 17))  # type: ignore[arg-type]
         if dial.on_result is not None:
             dial.on_result(status)
+        if alive:
+            self._destroy(leg, 19 if status == "NOANSWER" else cause)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------ views
 

@@ -395,10 +395,14 @@ class AmiServer:
             return
         session.write(fr.list_start(action_id, "DialPlan list will follow"))
         for ctx, pattern, step in items:
-            session.write(fr.list_dialplan(action_id, ctx, pattern, step.priority, step.app, step.args))
+            session.write(
+                fr.list_dialplan(action_id, ctx, pattern, step.priority, step.app, step.args)
+            )
         extens = {(c, p) for c, p, _ in items}
         session.write(
-            fr.show_dialplan_complete(action_id, len(items), len(extens), len({c for c, _ in extens}))
+            fr.show_dialplan_complete(
+                action_id, len(items), len(extens), len({c for c, _ in extens})
+            )
         )
 
     def action_hangup(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]

@@ -342,7 +342,12 @@ def list_device_state(action_id: str | None, device: str, state: str) -> bytes:
 
 def peer_status(endpoint: str, status: str) -> bytes:
     """``PeerStatus`` of a PJSIP endpoint (Reachable / Unreachable), as agent-unreachable-qualify.txt."""
-    return event("PeerStatus", SYSTEM, None, f"ChannelType: PJSIP\r\nPeer: {endpoint}\r\nPeerStatus: {status}\r\n")
+    return event(
+        "PeerStatus",
+        SYSTEM,
+        None,
+        f"ChannelType: PJSIP\r\nPeer: {endpoint}\r\nPeerStatus: {status}\r\n",
+    )
 
 
 def contact_status(resource: str, port: int, status: str, rtt_usec: int = 0) -> bytes:
@@ -399,7 +404,10 @@ def fully_booted(uptime: int, booting: bool = False) -> bytes:
 
 def shutdown(restart: bool) -> bytes:
     return event(
-        "Shutdown", SYSTEM, None, f"Shutdown: Cleanly\r\nRestart: {'True' if restart else 'False'}\r\n"
+        "Shutdown",
+        SYSTEM,
+        None,
+        f"Shutdown: Cleanly\r\nRestart: {'True' if restart else 'False'}\r\n",
     )
 
 
@@ -425,7 +433,13 @@ def successful_auth(account: str, session_id: str, local: str, remote: str, tv: 
 
 
 def originate_response(
-    action_id: str | None, ok: bool, channel: str, uniqueid: str, context: str, exten: str, reason: int
+    action_id: str | None,
+    ok: bool,
+    channel: str,
+    uniqueid: str,
+    context: str,
+    exten: str,
+    reason: int,
 ) -> bytes:
     """As originate-callback.txt / originate-failures.txt: a failure names the dial string
     (``PJSIP/agent105``) and ``Uniqueid: <unknown>``."""

@@ -246,7 +246,9 @@ class PBX:
             return
         self.emit(fr.peer_status(endpoint, peer))
         self.update_device(endpoint)
-        self.emit(fr.contact_status(resource, port, "Removed" if how == "register" else "Unreachable"))
+        self.emit(
+            fr.contact_status(resource, port, "Removed" if how == "register" else "Unreachable")
+        )
 
     # ------------------------------------------------------------ channels
 

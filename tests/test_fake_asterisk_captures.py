@@ -170,6 +170,25 @@ async def test_redirect_answers_as_redirect_errors_shows() -> None:
             "Context not specified",
             "Priority is invalid",
         ]
+        # The agent's leg taken away while it rings: it holds in [waiting]; the caller's Dial
+        # returns CHANUNAVAIL with no DialEnd, and the caller is back on hold too.
+        fake.phone("105").mode = "no_answer"
+        assert fake.pbx is not None
+        fake.pbx.redirect(call, "to-agent", "105")
+        leg = next(c for c in fake.pbx.channels.values() if c.device == "PJSIP/agent105")
+        fake.frames.clear()
+        await client.action(
+            "Redirect", ActionID="rl", Channel=leg.name, Context="waiting", Exten="s", Priority="1"
+        )
+        await client.until(lambda: client.responses("rl"))
+        assert client.responses("rl")[0]["Message"] == "Redirect successful"
+        await wait_until(lambda: call.moh and leg.moh)
+        frames = fake_frames(fake)
+        assert not any(f.startswith(b"Event: DialEnd") for f in frames)
+        statuses = [headers_of(f)["Value"] for f in frames if b"Variable: GUICHET_DIALSTATUS" in f]
+        assert statuses == ["CHANUNAVAIL"]
+        await client.action("Hangup", ActionID="hl", Channel=leg.name)
+        await wait_until(lambda: not leg.alive)
         fake.frames.clear()
         await client.action(
             "Redirect",

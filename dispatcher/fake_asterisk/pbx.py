@@ -630,6 +630,19 @@ class PBX:
 
     def redirect(self, chan: Chan, context: str, exten: str, priority: int = 1) -> None:
         """AMI Redirect: stop what the channel does, continue at the new place."""
+        caller = chan.peer
+        dial = caller.dialing if caller is not None else None
+        if caller is not None and dial is not None and dial.callee is chan:
+            # The dialled leg taken away while it rings (redirect-errors.txt): the caller's
+            # Dial returns CHANUNAVAIL with no DialEnd; the leg runs the new place.
+            self._end_dial(dial)
+            caller.peer = chan.peer = None
+            chan.cancel_timers()
+            self.set_var(caller, "DIALSTATUS", "CHANUNAVAIL")
+            self.goto(chan, context, exten, priority)
+            self.run(chan)
+            self.resume(caller)
+            return
         self._interrupt(chan)
         self.goto(chan, context, exten, priority)
         self.run(chan)

@@ -11,7 +11,7 @@ from rich.console import Console
 
 # name -> "module:function"; each function prints its table and returns its figures.
 BENCHMARKS: dict[str, str] = {
-    "ami": "dispatcher.ami.bench:run",
+    "ami": "guichet.bench_ami:run",
     "erlang": "simulations.bench_erlang:run",
     "routing": "dispatcher.bench:run",
     "store": "dispatcher.store.bench:run",

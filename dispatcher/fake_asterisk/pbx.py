@@ -246,7 +246,9 @@ class PBX:
             return
         self.emit(fr.peer_status(endpoint, peer))
         self.update_device(endpoint)
-        self.emit(fr.contact_status(resource, port, "Removed" if how == "register" else "Unreachable"))
+        self.emit(
+            fr.contact_status(resource, port, "Removed" if how == "register" else "Unreachable")
+        )
 
     # ------------------------------------------------------------ channels
 
@@ -628,6 +630,19 @@ class PBX:
 
     def redirect(self, chan: Chan, context: str, exten: str, priority: int = 1) -> None:
         """AMI Redirect: stop what the channel does, continue at the new place."""
+        caller = chan.peer
+        dial = caller.dialing if caller is not None else None
+        if caller is not None and dial is not None and dial.callee is chan:
+            # The dialled leg taken away while it rings (redirect-errors.txt): the caller's
+            # Dial returns CHANUNAVAIL with no DialEnd; the leg runs the new place.
+            self._end_dial(dial)
+            caller.peer = chan.peer = None
+            chan.cancel_timers()
+            self.set_var(caller, "DIALSTATUS", "CHANUNAVAIL")
+            self.goto(chan, context, exten, priority)
+            self.run(chan)
+            self.resume(caller)
+            return
         self._interrupt(chan)
         self.goto(chan, context, exten, priority)
         self.run(chan)
@@ -753,7 +768,7 @@ class PBX:
         """AMI Originate to an agent's phone; once answered it runs ``context,exten,priority``."""
         phone = self.phones.get(endpoint)
         if phone is None or not phone.registered:
-            on_result(False, None, 8)
+            on_result(False, None, 0)  # at once, no channel (originate-failures.txt)
             return
         fake_caller = Chan(
             name="Originate", uniqueid="", linkedid="", device="", created=self.sched.now()
@@ -769,7 +784,7 @@ class PBX:
                 self.goto(leg, context, exten, priority)
                 self.run(leg)
             else:
-                on_result(False, leg, {"BUSY": 5, "NOANSWER": 3}.get(status, 8))
+                on_result(False, leg, 3 if status == "NOANSWER" else 0)  # a 486 gives 0, not 5
 
         leg = self._originate_leg(phone, fake_caller, uniqueid)
         leg_holder["leg"] = leg
@@ -791,14 +806,19 @@ class PBX:
         return leg
 
     def _originate_fail(self, dial: Dial, status: str, cause: int) -> None:
+        """The agent's phone did not take the originate: the response first, then the leg's Hangup
+        (Cause 19 after no answer; a 486: HangupRequest Cause 17 before the response)."""
         if dial.caller.dialing is not dial:
             return
         self._end_dial(dial)
         leg = dial.callee
-        if leg is not None and leg.alive:
-            self._destroy(leg, cause)
+        alive = leg is not None and leg.alive
+        if status == "BUSY" and alive:
+            self.emit(fr.hangup_request(leg, 17))  # type: ignore[arg-type]
         if dial.on_result is not None:
             dial.on_result(status)
+        if alive:
+            self._destroy(leg, 19 if status == "NOANSWER" else cause)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------ views
 

@@ -18,7 +18,7 @@ import logging
 from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import and_, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -134,6 +134,14 @@ async def write_fold(conn: AsyncConnection, fold: Fold) -> None:
             stmt.on_conflict_do_update(index_elements=["contact_id"], set_=set_),
             list(fold.contacts.values()),
         )
+        answered = [c for c, row in fold.contacts.items() if row["answered_at"] is not None or row["ended_at"] is not None]
+        if answered:
+            # The wait until answered, even when the arrival was folded in an earlier page.
+            await conn.execute(
+                update(table)
+                .where(and_(table.c.contact_id.in_(answered), table.c.answered_at.is_not(None), table.c.arrived_at.is_not(None)))
+                .values(waited=table.c.answered_at - table.c.arrived_at)
+            )
 
 
 class HistoryWriter:

@@ -12,17 +12,24 @@ a few words, and the session ends (the dialplan hangs up).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from dispatcher import events as ev
 from dispatcher.events import AgentState
 from ivr.agi import AgiChannel, AgiFailure, AgiRequest, CallerGone
-from ivr.feature_codes import LOGOUT, LOGOUT_REASON, PAUSE, READY
+from ivr.feature_codes import LOGOUT, LOGOUT_REASON, READY
+from skills.model import SkillMatrix
 
 if TYPE_CHECKING:
     from ivr.server import IvrServer
 
 log = logging.getLogger(__name__)
+
+
+def agent_endpoints(matrix: SkillMatrix) -> Mapping[str, str]:
+    """Softphone endpoint -> agent id, from the skill matrix's ``endpoint`` column."""
+    return {p.endpoint: p.agent_id for p in matrix.agents.values() if p.endpoint}
 
 
 def endpoint_of(channel: str) -> str:

@@ -175,7 +175,7 @@ class AgiCommands:
             return f"200 result={ord(key)}\n"
         if head in ("STREAM FILE", "CONTROL STREAM") and len(words) >= 3:
             pbx.set_var(chan, "PLAYBACKSTATUS", "SUCCESS")
-            return "200 result=0 endpos=8000\n"
+            return f"200 result=0 endpos={pbx.sounds.endpos(words[2], chan.language)}\n"
         if upper[0] == "SAY" and len(words) >= 3:
             return "200 result=0\n"
         if head == "SET VARIABLE" and len(words) >= 4:

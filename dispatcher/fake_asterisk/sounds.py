@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import wave
 from collections.abc import Iterable
 from pathlib import Path
 
 SOUND_EXTENSIONS = ("wav", "WAV", "sln16", "sln", "gsm", "ulaw", "alaw", "g722", "sln8")
-CORE_SOUNDS = frozenset({"beep", "silence/1", "silence/2", "silence/5", "silence/10"})
-"""Asterisk's core sounds the captures play; the ``digits/`` files of SAY NUMBER are core sounds too."""
+CORE_SOUNDS: dict[str, int] = {"beep": 3520, "silence/1": 8000, "silence/2": 16000, "silence/5": 40000}
+"""Asterisk's core sounds the captures play, with their length in 8 kHz samples (STREAM FILE's
+``endpos``); the ``digits/`` files of SAY NUMBER are core sounds too."""
 
 
 class SoundLibrary:
@@ -30,3 +33,16 @@ class SoundLibrary:
             if any(base.with_name(f"{base.name}.{ext}").is_file() for ext in SOUND_EXTENSIONS):
                 return True
         return False
+
+    def endpos(self, name: str, language: str) -> int:
+        """The ``endpos`` of a STREAM FILE played to its end (samples at 8 kHz)."""
+        if name in CORE_SOUNDS:
+            return CORE_SOUNDS[name]
+        if self.root is not None:
+            for folder in (language, "en", ""):
+                path = (self.root / folder / name if folder else self.root / name).with_suffix(".wav")
+                if path.is_file():
+                    with contextlib.suppress(wave.Error, OSError, EOFError):
+                        with wave.open(str(path)) as w:
+                            return w.getnframes() * 8000 // max(1, w.getframerate())
+        return 8000

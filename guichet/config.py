@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     sounds_dir: Path | None = Field(
         default=None, description="Asterisk's sounds directory as the server sees it, checked for the prompts at start."
     )
+    no_answer_unpause_s: float | None = Field(
+        default=None, ge=0, description="An agent paused no_answer is ready again after this long; unset: only by *21."
+    )
     ready_on_register: bool = Field(
         default=False, description="An agent whose softphone registers becomes ready (default: only by *21)."
     )

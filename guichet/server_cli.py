@@ -63,6 +63,7 @@ def serve(
 
 
 async def _serve(config: Path | None) -> None:
+    from dispatcher.policy import RoutingPolicy
     from guichet.config import ConfigError, load_settings
     from guichet.startup import StartupError, check_all
     from guichet.townhall import run_town_hall
@@ -84,8 +85,9 @@ async def _serve(config: Path | None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    policy = RoutingPolicy(no_answer_unpause_s=settings.no_answer_unpause_s)
     try:
-        async with run_town_hall(settings, catalogue, matrix, ivr_config=menu) as hall:
+        async with run_town_hall(settings, catalogue, matrix, policy, ivr_config=menu) as hall:
             banner = (
                 f"Guichet serving: AMI {settings.ami_host}:{settings.ami_port}, FastAGI on "
                 f"{settings.agi_host}:{hall.ivr.port}, Redis {settings.redis_url or 'private, under ' + str(settings.data_dir)}, "

@@ -87,6 +87,7 @@ async def test_an_agent_who_dials_the_ready_code_is_offered_the_next_call(tmp_pa
         await serve.start(fake)
         log = "\n".join(serve.err)
         assert "FastAGI IVR listening" in log and "AMI: connected" in log and "all 52 prompts found" in log
+        assert "AMI protocol version: '11.0.0'" in log
         assert "Traceback" not in log
 
         code, listing, _ = await guichet(env, "agents", "list")
@@ -104,6 +105,8 @@ async def test_an_agent_who_dials_the_ready_code_is_offered_the_next_call(tmp_pa
         heard = [f for f in fake.frames if b"guichet/agent-pret" in f and chan.uniqueid.encode() in f]
         assert heard
         await wait_until(lambda: fake.channel(call) is None, timeout=15)  # served, hung up
+        log = "\n".join(serve.err)
+        assert "handed over, process passport" in log and "agent a101 ready by feature code *21" in log
 
         # The supervisor pauses her for lunch, then she comes back from her phone.
         code, out, err = await guichet(env, "agents", "pause", "a101", "lunch")

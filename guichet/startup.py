@@ -60,7 +60,7 @@ def check_listen(settings: Settings) -> None:
             probe.bind((settings.agi_host, settings.agi_port))
         except OSError as exc:
             raise StartupError(
-                "GUICHET_AGI_PORT", f"cannot listen on {settings.agi_host}:{settings.agi_port} ({_reason(exc)})"
+                "GUICHET_AGI_PORT", f"cannot listen on {settings.agi_host}:{settings.agi_port} ({exc.strerror or _reason(exc)})"
             ) from None
 
 

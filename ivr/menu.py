@@ -208,8 +208,8 @@ def parse_menu(
         prompts[name] = Prompt(default)
     for name, value in prompts_raw.items():
         if name not in PROMPT_NAMES and name not in AGENT_PROMPTS:
-            known = ", ".join((*PROMPT_NAMES, *AGENT_PROMPTS))
-            problems.append(f"prompts.{name}: unknown prompt (known: {known})")
+            names = ", ".join((*PROMPT_NAMES, *AGENT_PROMPTS))
+            problems.append(f"prompts.{name}: unknown prompt (known: {names})")
             continue
         prompt = _prompt(value, f"prompts.{name}", languages, problems)
         if prompt is not None:

@@ -137,10 +137,11 @@ async def write_fold(conn: AsyncConnection, fold: Fold) -> None:
         answered = [c for c, row in fold.contacts.items() if row["answered_at"] is not None or row["ended_at"] is not None]
         if answered:
             # The wait until answered, even when the arrival was folded in an earlier page.
+            row = ContactRow
             await conn.execute(
-                update(table)
-                .where(and_(table.c.contact_id.in_(answered), table.c.answered_at.is_not(None), table.c.arrived_at.is_not(None)))
-                .values(waited=table.c.answered_at - table.c.arrived_at)
+                update(row)
+                .where(and_(row.contact_id.in_(answered), row.answered_at.is_not(None), row.arrived_at.is_not(None)))
+                .values(waited=row.answered_at - row.arrived_at)
             )
 
 

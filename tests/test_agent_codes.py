@@ -3,6 +3,7 @@ by the FastAGI server over TCP, with the spoken confirmation; calls then reach t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -126,3 +127,27 @@ def test_codes_and_endpoints() -> None:
     assert any("agents.ready" in p for p in problems)
     assert any("agents.logout" in p and "pause code" in p for p in problems)
     assert any("pause_reasons.12" in p for p in problems) and any("no_answer" in p for p in problems)
+
+
+async def test_registering_makes_ready_only_when_the_site_asks() -> None:
+    from dispatcher.fake_asterisk.pbx import AgentPhone
+    from guichet.phone_watch import ReadyOnRegister
+
+    phones = [AgentPhone(f"PJSIP/agent{n}", str(n), registered=False) for n in (101, 102, 103)]
+    async with rig(agents=phones) as r:
+        r.fake.set_registered("102", True)  # the site did not ask: nothing changes
+        await r.until(
+            lambda: any(e.agent_id == "a102" and e.reachable for e in r.events(ev.EndpointChanged))  # type: ignore[attr-defined]
+        )
+        await asyncio.sleep(0.1)
+        assert r.agent_state("a102") is AgentState.OFFLINE
+        r.dispatcher.add_sink(ReadyOnRegister(r.dispatcher).sink)
+        r.fake.set_registered("101", True)
+        await r.until(lambda: r.agent_state("a101") is AgentState.AVAILABLE)
+        await dial(r, "101", "*23")  # logged out by hand: a new registration does not log in again
+        r.fake.set_registered("101", False)
+        r.fake.set_registered("101", True)
+        await asyncio.sleep(0.2)
+        assert r.agent_state("a101") is AgentState.OFFLINE
+        await dial(r, "101", "*21")
+        assert r.agent_state("a101") is AgentState.AVAILABLE

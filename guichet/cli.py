@@ -40,7 +40,7 @@ COMMAND_MODULES: list[str] = [
     "simulations.staffing_cli",
     "simulations.sim_cli",
     "skills.cli",
-    "dispatcher.history.cli",
+    "guichet.history_commands",
     "guichet.agents_cli",
     "guichet.ivr_cli",
 ]

@@ -8,8 +8,9 @@ registers changes nothing: agents become ready by ``*21`` (or ``guichet agents
 ready``). The reason of the last log-out is part of the routing state, so this
 holds across restarts.
 
-``AmiWatch`` logs the AMI link as it goes: connected and logged in, the
-resynchronisation done, the link lost.
+``AmiWatch`` logs the AMI link as it goes: connected (logged in and
+resynchronised) with the number of agents' phones reachable, lost, not
+answering yet.
 """
 
 from __future__ import annotations
@@ -79,25 +80,24 @@ class AmiWatch:
                 await self._task
 
     async def _run(self) -> None:
-        up, syncing = False, False
-        waiting_since = asyncio.get_running_loop().time()
-        warned = False
+        up = False
+        loop = asyncio.get_running_loop()
+        waiting_since, warned = loop.time(), False
         while True:
-            adapter = self.adapter
-            now_up, now_syncing = bool(adapter.link_up), bool(adapter.resyncing)
+            now_up = bool(self.adapter.link_up)
             if now_up and not up:
-                log.info("AMI: connected to %s and logged in; resynchronising", self.where)
+                phones = getattr(getattr(self.adapter, "calls", None), "phones", {})
+                reachable = sum(1 for p in phones.values() if getattr(p, "reachable", False))
+                log.info(
+                    "AMI: connected to %s, logged in and resynchronised; %d agents' phones reachable",
+                    self.where,
+                    reachable,
+                )
             if up and not now_up:
                 log.warning("AMI: link to %s lost; reconnecting (calls go on inside Asterisk)", self.where)
-                waiting_since, warned = asyncio.get_running_loop().time(), False
-            if now_up and syncing and not now_syncing or (now_up and not up and not now_syncing):
-                log.info(
-                    "AMI: resynchronised with Asterisk: %d calls followed, %d agents' phones reachable",
-                    len(getattr(adapter, "calls", {})),
-                    sum(1 for v in getattr(adapter, "reachable", {}).values() if v),
-                )
-            if not now_up and not warned and asyncio.get_running_loop().time() - waiting_since > 5.0:
+                waiting_since, warned = loop.time(), False
+            if not now_up and not warned and loop.time() - waiting_since > 5.0:
                 warned = True
                 log.warning("AMI: no answer from Asterisk at %s yet; still trying", self.where)
-            up, syncing = now_up, now_syncing
+            up = now_up
             await asyncio.sleep(self.every)

@@ -64,7 +64,10 @@ async def run_town_hall(
     ivr_config: IvrConfig | None = None,
 ) -> AsyncIterator[TownHall]:
     """Start every part of the server; stop them all, in reverse order, on exit."""
-    async with open_site(settings, catalogue, matrix, policy) as live:
+    async with open_site(
+        catalogue, matrix, policy,
+        data_dir=settings.data_dir, redis_url=settings.redis_url, database_url=settings.database_url,
+    ) as live:
         stats = LiveStats(
             since=time.time(),
             sla_seconds=lambda process, channel: catalogue.target(
@@ -78,9 +81,10 @@ async def run_town_hall(
         ivr = IvrServer(
             live.dispatcher, ivr_config, endpoints=agent_endpoints(matrix), host=settings.agi_host, port=settings.agi_port
         )
-        await ivr.start()
         ami = AmiAdapter.from_settings(settings, live.dispatcher, matrix)
         ivr.phone = ami
+        await live.start()  # every sink attached: now the core may decide (recovered timers first)
+        await ivr.start()
         await ami.start()
         watch = AmiWatch(ami, f"{settings.ami_host}:{settings.ami_port}")
         watch.start()

@@ -58,7 +58,7 @@ class Serve:
         assert "Guichet serving" in banner, banner
         self._reader = asyncio.create_task(self._read_err())
         await wait_until(lambda: fake.ami_clients == 1, timeout=15)
-        await wait_until(lambda: any("resynchronised" in line for line in self.err), timeout=15)
+        await wait_until(lambda: any("logged in and resynchronised" in line for line in self.err), timeout=15)
 
     async def _read_err(self) -> None:
         assert self.proc is not None and self.proc.stderr is not None

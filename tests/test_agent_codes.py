@@ -151,3 +151,16 @@ async def test_registering_makes_ready_only_when_the_site_asks() -> None:
         assert r.agent_state("a101") is AgentState.OFFLINE
         await dial(r, "101", "*21")
         assert r.agent_state("a101") is AgentState.AVAILABLE
+
+
+async def test_the_ready_code_ends_a_wrap_up_early() -> None:
+    from dispatcher.policy import RoutingPolicy
+
+    async with rig(policy=RoutingPolicy(wrap_up_s=600)) as r:
+        await dial(r, "101", "*21")
+        call = r.fake.place_call("0600000104", dtmf=["1", "1"], talk_time=0.2)
+        await r.until(lambda: r.agent_state("a101") is AgentState.WRAP_UP, timeout=10)
+        assert r.fake.channel(call) is None
+        said = await dial(r, "101", "*21")
+        assert 'STREAM FILE guichet/agent-pret ""' in said
+        assert r.agent_state("a101") is AgentState.AVAILABLE

@@ -99,16 +99,21 @@ class AgiCommands:
         chan, pbx = self.chan, self.pbx
         words = split_command(line)
         dead = self.dead or not chan.alive
-        if dead and (words is None or _head(words) not in DEAD_ALLOWED):
+        if dead and (words is None or not chan.alive):
             return DEAD
         if words is None:
             return "520 Invalid command syntax.  Proper usage not available.\n"
         if not words:
             return "510 Invalid or unknown command\n"
-        if dead:
-            return self._run_dead(words)
         command_id = pbx.rng.getrandbits(31)
         pbx.emit(fr.agi_exec_start(chan, command_id, line))
+        if dead:
+            # A hung-up channel that the script still holds: res_agi runs only what its table allows.
+            allowed = _head(words) in DEAD_ALLOWED
+            reply = self._run_dead(words) if allowed else DEAD
+            result = "Success" if allowed else "Command not permitted on a dead channel or intercept routine"
+            pbx.emit(fr.agi_exec_end(chan, command_id, line, int(reply[:3]), result))
+            return reply
         reply = self._run([w for w in words], line)
         code = int(reply[:3]) if reply[:3].isdigit() else 510
         pbx.emit(

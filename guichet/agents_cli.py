@@ -39,20 +39,13 @@ def _fail(message: str) -> typer.Exit:
 
 def _site() -> tuple[Any, Any, Any]:
     """Settings, skill matrix and menu of the site, as ``guichet serve`` reads them."""
-    from guichet.config import ConfigError, load_settings
-    from ivr.menu import MenuError, load_menu
-    from skills.catalogue import default_catalogue, load_catalogue
-    from skills.errors import SkillFileError
-    from skills.matrix import default_matrix, load_matrix
+    from guichet.site import SiteError, load_site
 
     try:
-        settings = load_settings()
-        catalogue = load_catalogue(settings.catalogue) if settings.catalogue else default_catalogue()
-        matrix = load_matrix(settings.skill_matrix, catalogue) if settings.skill_matrix else default_matrix(catalogue)
-        menu = load_menu(settings.ivr_menu, catalogue)
-    except (ConfigError, SkillFileError, MenuError) as exc:
+        site = load_site()
+    except SiteError as exc:
         raise UserError(str(exc)) from None
-    return settings, matrix, menu
+    return site.settings, site.matrix, site.menu
 
 
 def _redis_url(settings: Any) -> str:

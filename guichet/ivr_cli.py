@@ -13,6 +13,8 @@ from pathlib import Path
 
 import typer
 
+from ivr.menu import IvrConfig
+
 EXIT_USER = 2
 
 ivr_app = typer.Typer(
@@ -30,17 +32,12 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_USER)
 
 
-def _menu(path: Path | None):  # type: ignore[no-untyped-def]
-    from guichet.config import ConfigError, load_settings
-    from ivr.menu import MenuError, load_menu
-    from skills.catalogue import default_catalogue, load_catalogue
-    from skills.errors import SkillFileError
+def _menu(path: Path | None) -> IvrConfig:
+    from guichet.site import SiteError, load_site
 
     try:
-        settings = load_settings()
-        catalogue = load_catalogue(settings.catalogue) if settings.catalogue else default_catalogue()
-        return load_menu(path or settings.ivr_menu, catalogue)
-    except (ConfigError, MenuError, SkillFileError) as exc:
+        return load_site(menu=path).menu
+    except SiteError as exc:
         raise _fail(str(exc)) from None
 
 

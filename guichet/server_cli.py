@@ -64,22 +64,16 @@ def serve(
 
 async def _serve(config: Path | None) -> None:
     from dispatcher.policy import RoutingPolicy
-    from guichet.config import ConfigError, load_settings
+    from guichet.site import SiteError, load_site
     from guichet.startup import StartupError, check_all
     from guichet.townhall import run_town_hall
-    from ivr.menu import MenuError, load_menu
-    from skills.catalogue import default_catalogue, load_catalogue
-    from skills.errors import SkillFileError
-    from skills.matrix import default_matrix, load_matrix
 
     try:
-        settings = load_settings(config)
-        catalogue = load_catalogue(settings.catalogue) if settings.catalogue else default_catalogue()
-        matrix = load_matrix(settings.skill_matrix, catalogue) if settings.skill_matrix else default_matrix(catalogue)
-        menu = load_menu(settings.ivr_menu, catalogue)
-        await check_all(settings, menu)
-    except (ConfigError, SkillFileError, MenuError, StartupError) as exc:
+        site = load_site(config)
+        await check_all(site.settings, site.menu)
+    except (SiteError, StartupError) as exc:
         raise _fail(str(exc)) from None
+    settings, catalogue, matrix, menu = site.settings, site.catalogue, site.matrix, site.menu
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

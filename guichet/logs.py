@@ -22,7 +22,7 @@ from dispatcher.events import Event
 LEVELS = ("debug", "info", "warning", "error")
 FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-QUIET = ("aiosqlite", "asyncio", "alembic.runtime.migration")
+QUIET = ("aiosqlite", "asyncio", "alembic")
 """Libraries that are chatty at INFO/DEBUG about their own plumbing."""
 
 decisions_log = logging.getLogger("guichet.decisions")

@@ -78,6 +78,7 @@ async def check_redis(url: str) -> None:
         raise StartupError("REDIS_URL", f"Redis at {_where(url)} does not answer ({_reason(exc)})") from None
     finally:
         await client.aclose()
+    log.info("live state: Redis at %s answers", _where(url))
 
 
 async def check_database(url: str) -> None:
@@ -105,6 +106,7 @@ async def check_database(url: str) -> None:
         ) from None
     finally:
         await engine.dispose()
+    log.info("history: the database at %s answers", _where(url))
 
 
 def check_sounds(config: IvrConfig, sounds_dir: Path | None) -> list[tuple[str, str]]:
@@ -130,8 +132,12 @@ async def check_all(settings: Settings, config: IvrConfig) -> None:
     resolves("GUICHET_AMI_HOST", settings.ami_host)
     if settings.redis_url:
         await check_redis(settings.redis_url)
+    else:
+        log.info("live state: a private Redis under %s", settings.data_dir / "redis")
     if settings.database_url:
         await check_database(settings.database_url)
+    else:
+        log.info("history: SQLite at %s", settings.data_dir / "guichet.sqlite")
     check_sounds(config, settings.sounds_dir)
 
 

@@ -55,6 +55,8 @@ def prompts(
         made = generate(config, target)
     except PromptError as exc:
         raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"{exc.filename or target}: {exc.strerror or exc} (choose another folder with --out)") from None
     for m in made:
         typer.echo(f"{m.path}  {m.seconds:4.1f} s")
     typer.echo(f"{len(made)} prompts in {target} ({sum(m.seconds for m in made):.0f} s of speech)")

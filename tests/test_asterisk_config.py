@@ -50,3 +50,10 @@ def test_the_feature_codes_reach_the_fastagi_server() -> None:
         apps = [step.app for _p, step in sorted(ext.steps.items())]
         assert apps == ["Answer", "AGI", "Hangup"]
         assert ext.steps[2].args == "${GUICHET_AGENT_AGI}"
+
+
+def test_the_files_asterisk_cannot_find_are_tried_not_required() -> None:
+    for name in ("manager.conf", "pjsip.conf"):
+        text = (asterisk_config_dir() / name).read_text(encoding="utf-8")
+        assert "#include" not in text  # a missing #include'd file makes Asterisk refuse the whole file
+        assert "#tryinclude" in text

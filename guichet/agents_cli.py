@@ -118,7 +118,7 @@ async def _list() -> None:
     Console().print(table)
 
 
-async def _set(agent_id: str, state_name: str, reason: str | None) -> str:
+async def _set(agent_id: str, state_name: str, reason: str | None, wait_s: float = APPLY_TIMEOUT_S) -> str:
     from dispatcher import events as ev
     from dispatcher.events import AgentState
     from dispatcher.store.intake import publish
@@ -139,10 +139,16 @@ async def _set(agent_id: str, state_name: str, reason: str | None) -> str:
     try:
         event = ev.AgentStatusSet(at=time.time(), agent_id=agent_id, state=AgentState(state_name), reason=reason)
         [intake_id] = await publish(redis, keys.intake, event)
-        deadline = time.monotonic() + APPLY_TIMEOUT_S
+        deadline = time.monotonic() + wait_s
         while not await _applied(redis, keys, intake_id):
             if time.monotonic() > deadline:
-                raise UserError(f"no running server applied the change within {APPLY_TIMEOUT_S:.0f} s (is guichet serve running?)")
+                # Withdrawn: a server started tomorrow must not apply today's click.
+                await redis.xdel(keys.intake, intake_id)
+                if await _applied(redis, keys, intake_id):
+                    break
+                raise UserError(
+                    f"no running server applied the change within {wait_s:g} s; withdrawn (is guichet serve running?)"
+                )
             await asyncio.sleep(0.05)
         answer = await _answer(redis, keys, intake_id)
     finally:
@@ -197,27 +203,37 @@ def list_agents() -> None:
     _run(_list())
 
 
+WAIT_HELP = "Seconds to wait for the running server to apply it (then it is withdrawn)."
+
+
 @agents_app.command("ready")
-def ready(agent: str = typer.Argument(..., metavar="AGENT", help="Agent id, e.g. a101.")) -> None:
+def ready(
+    agent: str = typer.Argument(..., metavar="AGENT", help="Agent id, e.g. a101."),
+    wait: float = typer.Option(APPLY_TIMEOUT_S, "--wait", min=0.1, help=WAIT_HELP),
+) -> None:
     """Make an agent ready (also ends a wrap-up or a pause, as *21 does)."""
-    typer.echo(_run(_set(agent, "available", None)))
+    typer.echo(_run(_set(agent, "available", None, wait)))
 
 
 @agents_app.command("pause")
 def pause(
     agent: str = typer.Argument(..., metavar="AGENT", help="Agent id, e.g. a101."),
     reason: str = typer.Argument(..., metavar="REASON", help="A reason of the site (e.g. lunch) or its digit (2)."),
+    wait: float = typer.Option(APPLY_TIMEOUT_S, "--wait", min=0.1, help=WAIT_HELP),
 ) -> None:
     """Pause an agent with a reason (as *22 and the reason's digit does)."""
-    typer.echo(_run(_set(agent, "paused", reason)))
+    typer.echo(_run(_set(agent, "paused", reason, wait)))
 
 
 @agents_app.command("logout")
-def logout(agent: str = typer.Argument(..., metavar="AGENT", help="Agent id, e.g. a101.")) -> None:
+def logout(
+    agent: str = typer.Argument(..., metavar="AGENT", help="Agent id, e.g. a101."),
+    wait: float = typer.Option(APPLY_TIMEOUT_S, "--wait", min=0.1, help=WAIT_HELP),
+) -> None:
     """Log an agent out (as *23 does)."""
     from ivr.feature_codes import LOGOUT_REASON
 
-    typer.echo(_run(_set(agent, "offline", LOGOUT_REASON)))
+    typer.echo(_run(_set(agent, "offline", LOGOUT_REASON, wait)))
 
 
 def register(app: typer.Typer) -> None:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from dispatcher import events as ev
@@ -78,6 +78,9 @@ class IvrServer:
         self.host, self.port = host, port
         self.handoff_timeout = handoff_timeout
         self.missing = MissingSounds()
+        self.estimate: Callable[[str], float | None] | None = None
+        """The wait of a queued caller by contact id (seconds; inf: nobody staffed; None: no
+        estimate), set by the town hall; unset, the router's rough ``estimated_wait``."""
         self.app: IvrApplication | None = None
         self.server: asyncio.base_events.Server | None = None
         self.active = 0
@@ -175,6 +178,9 @@ class IvrSession(AgiChannel):
         queued = True
         if server.phone is not None:
             queued = await server.phone.wait_contact(self.uniqueid, server.handoff_timeout)
+        if queued and server.estimate is not None:
+            estimate = server.estimate(self.uniqueid)
+            wait = wait if estimate is None else estimate
         if config.announce_wait:
             await self._announce(wait)
         above = config.callback_above_s

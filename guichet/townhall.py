@@ -23,6 +23,10 @@ from dispatcher.policy import RoutingPolicy
 from dispatcher.service import Dispatcher
 from dispatcher.store.runtime import Live, open_site
 from guichet.config import Settings
+from guichet.logs import log_decisions
+from guichet.phone_watch import AmiWatch, ReadyOnRegister
+from ivr.agent_session import agent_endpoints
+from ivr.menu import IvrConfig
 from ivr.server import IvrServer
 from skills.model import Catalogue, Channel, SkillMatrix
 
@@ -75,6 +79,7 @@ async def run_town_hall(
     catalogue: Catalogue,
     matrix: SkillMatrix,
     policy: RoutingPolicy | None = None,
+    ivr_config: IvrConfig | None = None,
 ) -> AsyncIterator[TownHall]:
     """Start every part of the server; stop them all, in reverse order, on exit."""
     async with open_site(
@@ -88,15 +93,23 @@ async def run_town_hall(
             ).sla_seconds,
         )
         live.dispatcher.add_sink(stats.sink)
-        ivr = IvrServer(live.dispatcher, host=settings.agi_host, port=settings.agi_port)
+        live.dispatcher.add_sink(log_decisions)
+        if settings.ready_on_register:
+            live.dispatcher.add_sink(ReadyOnRegister(live.dispatcher).sink)
+        ivr = IvrServer(
+            live.dispatcher, ivr_config, endpoints=agent_endpoints(matrix), host=settings.agi_host, port=settings.agi_port
+        )
         ami = AmiAdapter.from_settings(settings, live.dispatcher, matrix)
         ivr.phone = ami
         await ami.start()
         await _synchronised(ami, SYNC_TIMEOUT_S)
         await live.start()  # every sink attached, the PBX's calls known: recovered timers may decide now
         await ivr.start()
+        watch = AmiWatch(ami, f"{settings.ami_host}:{settings.ami_port}")
+        watch.start()
         try:
             yield TownHall(settings, catalogue, matrix, live, stats, ivr, ami)
         finally:
+            await watch.stop()
             await ami.stop()
             await ivr.stop()

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from dispatcher.fake_asterisk import frames as fr
 from dispatcher.fake_asterisk.dialplan import Dialplan, split_args, substitute
+from dispatcher.fake_asterisk.sounds import SoundLibrary
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ class AgentPhone:
     answer_after: float = 0.005
     """Seconds of ringing before an ``answer`` phone picks up (real seconds, not scaled)."""
     registered: bool = True
+    language: str = "fr"
+    """The channel language of calls it places (pjsip.conf's ``language = fr`` of the agents' template)."""
 
     @property
     def resource(self) -> str:
@@ -132,6 +135,8 @@ class Chan:
     packets: int = 0
     hangup_cause: int = 16
     on_end: Callable[[Chan], None] | None = None
+    hangup_after_agi: int | None = None
+    """The caller hung up during a FastAGI session: the cause, applied once the script closes."""
 
     def touch(self) -> None:
         self.block = None
@@ -187,6 +192,8 @@ class PBX:
         self.agi_runner = agi_runner
         self.citizens_answer = citizens_answer or (lambda number: True)
         self.rng = random.Random(seed)
+        self.sounds = SoundLibrary()
+        """The sound files this PBX has (``SoundLibrary(root)``; default: all of them)."""
         self.on_bridge: Callable[[Chan, Chan], None] | None = None
         """Called when a caller and the leg it dialled are bridged (the traffic's accounting)."""
         self.channels: dict[str, Chan] = {}
@@ -210,7 +217,7 @@ class PBX:
             return "INUSE" if chans else "NOT_INUSE"
         if not phone.registered and not chans:
             return "UNAVAILABLE"
-        if any(c.state == UP for c in chans):
+        if any(c.state in (UP, RING) for c in chans):  # RING: a call the phone places
             return "RINGINUSE" if any(c.state == RINGING for c in chans) else "INUSE"
         if any(c.state == RINGING for c in chans):
             return "RINGING"
@@ -293,6 +300,23 @@ class PBX:
         chan.script = script
         self.emit(fr.newchannel(chan))
         self.emit(fr.varset(chan, "SIPDOMAIN", "127.0.0.1"))
+        self.run(chan)
+        return chan
+
+    def from_phone(
+        self, endpoint: str, exten: str, script: CallScript | None = None, context: str = "from-agents"
+    ) -> Chan | None:
+        """The agent dials ``exten`` on their softphone (a feature code); None if it is not registered."""
+        phone = self.phones.get(endpoint)
+        if phone is None or not phone.registered:
+            return None
+        chan = self.new_channel(endpoint, context, exten)
+        chan.state = RING
+        chan.caller_num, chan.caller_name = phone.number, phone.number
+        chan.language = phone.language
+        chan.script = script
+        self.emit(fr.newchannel(chan))
+        self.update_device(endpoint)
         self.run(chan)
         return chan
 
@@ -444,8 +468,12 @@ class PBX:
         return "block"
 
     def agi_done(self, chan: Chan, status: str = "SUCCESS") -> None:
-        """The AGI session ended: AGISTATUS, then the next priority."""
+        """The AGI session ended: AGISTATUS, then the next priority (or the pending hang-up)."""
         chan.agi = None
+        if chan.hangup_after_agi is not None and chan.alive:
+            cause, chan.hangup_after_agi = chan.hangup_after_agi, None
+            self.hangup(chan, cause, request=False)
+            return
         if chan.alive:
             self.set_var(chan, "AGISTATUS", status)
             self.resume(chan)
@@ -674,6 +702,12 @@ class PBX:
             return
         if request:
             self.emit(fr.hangup_request(chan, None if chan.moh else cause))
+        if chan.agi is not None and getattr(chan.agi, "holds_channel", False):
+            # As res_agi does: the script hears HANGUP; the channel ends when it closes the socket.
+            chan.cancel_timers()
+            chan.hangup_after_agi = cause
+            chan.agi.hung_up()
+            return
         self._interrupt(chan)
         if chan.peer is not None and chan.peer.dialing is not None:
             # A dialled leg hanging up while it rings: its caller's Dial fails.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import sqlite3
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -61,13 +62,29 @@ def test_upgrade_stats_csv_and_purge(tmp_path: Path, monkeypatch) -> None:
 def test_user_errors_are_one_line_with_exit_2(tmp_path: Path) -> None:
     runner = CliRunner()
     url = f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite'}"
+    sqlite3.connect(tmp_path / "empty.sqlite").close()  # a database without the tables
+    missing = f"sqlite+aiosqlite:///{tmp_path / 'missing.sqlite'}"
     for args, words in (
         (["stats", "--from", "14/11/2023", "--database-url", url], "not a date"),
         (["stats", "--by", "week", "--database-url", url], "--by 'week'"),
         (["stats", "--from", "2023-11-14", "--database-url", url], "guichet db upgrade"),
+        (["stats", "--database-url", missing], f"no history at {tmp_path / 'missing.sqlite'}"),
         (["purge", "--retention-days", "0", "--database-url", url], "at least 1"),
     ):
         result = runner.invoke(app, args)
         assert result.exit_code == 2, (args, result.output)
         assert words in result.output
         assert "Traceback" not in result.output
+    assert not (tmp_path / "missing.sqlite").exists()
+
+
+def test_stats_without_a_data_directory_creates_nothing(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GUICHET_DATA_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("GUICHET_DATABASE_URL", raising=False)
+    result = CliRunner().invoke(app, ["stats"])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"error: no history at {tmp_path / 'nowhere' / 'guichet.sqlite'}")
+    assert "db upgrade" not in result.output
+    assert not (tmp_path / "nowhere").exists() and list(tmp_path.iterdir()) == []

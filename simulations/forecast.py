@@ -266,7 +266,16 @@ def staff_day(
         domain_labels = {code: getattr(d, "label", code) for code, d in
                          getattr(cat, "domains", {}).items()}
 
+    known: dict[tuple[str, str, str | None], tuple[float, float, str]] = {}
+
     def target_of(row: ForecastRow) -> tuple[float, float, str]:
+        key = (row.process, row.channel, row.domain)
+        found = known.get(key)
+        if found is None:
+            found = known[key] = look_up(row)
+        return found
+
+    def look_up(row: ForecastRow) -> tuple[float, float, str]:
         nonlocal used_catalogue
         sl, within = DEFAULT_TARGETS[row.channel]
         domain = row.domain or NO_DOMAIN

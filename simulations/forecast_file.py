@@ -29,6 +29,7 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 __all__ = [
@@ -75,6 +76,7 @@ _DURATION = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{2})$")
 _SPACES = str.maketrans("", "", " \u00a0\u202f\u2009")
 
 
+@lru_cache(maxsize=1024)
 def _key(name: str) -> str:
     """A name without case, accents, punctuation or extra spaces: ``DMT (s)`` -> ``dmt s``."""
     plain = unicodedata.normalize("NFKD", name.strip().lstrip("\ufeff").lower())
@@ -173,6 +175,11 @@ class _Problems:
 def _number(raw: str, decimal_comma: bool) -> float:
     """``3,5`` / ``1 234,5`` / ``1.234,5`` (French) or ``3.5`` / ``1,234.5`` as a float."""
     text = raw.strip().translate(_SPACES)
+    if "," not in text and text.isascii():
+        value = float(text)  # the common case: plain digits
+        if not math.isfinite(value):
+            raise ValueError(raw)
+        return value
     if decimal_comma or re.fullmatch(r"[-+]?\d+,\d+", text):
         if "," in text:
             text = text.replace(".", "").replace(",", ".")

@@ -118,9 +118,31 @@ def test_bench_quick_figures(capsys) -> None:
 
     figures = bench_erlang.run(Console(width=100), quick=True)
     for key in ("grid_ms", "pyworkforce_ms", "speedup", "answers_differ",
-                "answers_differ_vs_reference", "max_rel_err_vs_mpmath"):
+                "answers_differ_vs_reference", "max_rel_err_vs_mpmath", "command_s",
+                "command_cpu_s"):
         assert key in figures
     assert figures["answers_differ_vs_reference"] == 0
     assert figures["max_rel_err_vs_mpmath"] < 1e-9
     assert figures["cells"] == bench_erlang.QUICK_INTERVALS * bench_erlang.QUICK_PROCESSES
+    assert figures["command_s"] > 0 and figures["command_runs"] == 1
+    assert "guichet staffing day, 24 intervals x 10 processes" in capsys.readouterr().out
     json.dumps(figures)
+
+
+def test_bench_erlang_without_the_bench_extra_says_what_to_install(tmp_path: Path) -> None:
+    """Without mpmath and pyworkforce: no traceback, the install line with its brackets intact."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['mpmath'] = None; sys.modules['pyworkforce'] = None; "
+            "sys.argv = ['guichet', 'bench', 'erlang', '--quick']; "
+            "from guichet.cli import main; main()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, check=False, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "mpmath is not installed (pip install 'guichet[bench]')" in done.stdout
+    assert "pyworkforce is not installed (pip install 'guichet[bench]')" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["answers_differ_vs_reference"] is None
+    assert set(figures["bars_unchecked"]) == {"speedup", "reference"}

@@ -298,8 +298,8 @@ def parse_forecast(text: str, source: str = "<forecast>", interval_min: int | No
                    encoding: str = "utf-8") -> Forecast:
     """The forecast in ``text``; a :class:`ForecastError` gives every kind of problem."""
     if interval_min is not None and (not 1 <= interval_min <= 1440 or 1440 % interval_min):
-        raise ForecastError([f"{source}: the interval length must divide a day, "
-                             f"got {interval_min}"])
+        raise ForecastError([(f"{source}: the interval length must divide a day, "
+                             f"got {interval_min}")])
     problems = _Problems(source)
     content = [(i + 1, ln) for i, ln in enumerate(text.lstrip("\ufeff").splitlines())
                if ln.strip(" \t;,") and not ln.lstrip().startswith("#")]

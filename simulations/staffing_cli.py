@@ -110,8 +110,8 @@ def interval_cmd(
     )
     table = Table(title=None)
     cols = ["agents", "service level", "ASA", "occupancy", "P(wait)"]
-    if patience is not None:
-        cols.append("abandoned")
+    if patience is not None:  # Erlang A: say of which calls each figure is
+        cols = ["agents", "SL of offered", "ASA of answered", "occupancy", "P(wait)", "abandoned"]
     for c in cols:
         table.add_column(c, justify="right")
     for k in (n - 1, n, n + 1):

@@ -59,7 +59,10 @@ async def run_town_hall(
     policy: RoutingPolicy | None = None,
 ) -> AsyncIterator[TownHall]:
     """Start every part of the server; stop them all, in reverse order, on exit."""
-    async with open_site(settings, catalogue, matrix, policy) as live:
+    async with open_site(
+        catalogue, matrix, policy,
+        data_dir=settings.data_dir, redis_url=settings.redis_url, database_url=settings.database_url,
+    ) as live:
         stats = LiveStats(
             since=time.time(),
             sla_seconds=lambda process, channel: catalogue.target(
@@ -68,9 +71,10 @@ async def run_town_hall(
         )
         live.dispatcher.add_sink(stats.sink)
         ivr = IvrServer(live.dispatcher, host=settings.agi_host, port=settings.agi_port)
-        await ivr.start()
         ami = AmiAdapter.from_settings(settings, live.dispatcher, matrix)
         ivr.phone = ami
+        await live.start()  # every sink attached: now the core may decide (recovered timers first)
+        await ivr.start()
         await ami.start()
         try:
             yield TownHall(settings, catalogue, matrix, live, stats, ivr, ami)

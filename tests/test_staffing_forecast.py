@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from simulations import forecast as fc
-from simulations import report, staffing
+from simulations import erlang, report, staffing
 
 HEADER = "interval,process,channel,arrivals,aht_s\n"
 
@@ -234,3 +234,21 @@ def test_reports_are_written_in_french_by_default(tmp_path: Path) -> None:
 def test_an_empty_history_cannot_be_staffed() -> None:
     with pytest.raises(fc.ForecastError):
         fc.staff_day(fc.forecast_from_history([]))
+
+
+def test_erlang_a_per_channel_with_a_maximum_abandon_rate() -> None:
+    forecast = fc.parse_forecast(HEADER + "08:30,triage,phone,30,180\n08:30,triage,counter,6,600\n"
+                                 "08:45,triage,phone,40,180\n08:45,triage,counter,6,600\n", "day.csv")
+    day = fc.staff_day(forecast, catalogue=None, patience_s={"phone": 60.0}, max_abandon=0.02)
+    for r in day.by_channel:
+        if r.channel == "counter":  # no patience given: Erlang C, nobody abandons
+            assert r.p_abandon == 0.0
+            continue
+        assert 0 < r.p_abandon <= 0.02
+        # the fewest agents: one less misses the abandon cap or the service level
+        less = erlang.erlang_a(r.agents - 1, r.load_erl, r.aht_s, 60.0, r.within_s)
+        assert float(less.p_abandon) > 0.02 or float(less.sl_offered) < r.sl_target
+    plain = fc.staff_day(forecast, catalogue=None, patience_s={"phone": 60.0})
+    assert sum(r.agents for r in day.by_channel) > sum(r.agents for r in plain.by_channel)
+    with pytest.raises(ValueError, match="needs a patience"):
+        fc.staff_day(forecast, catalogue=None, max_abandon=0.02)

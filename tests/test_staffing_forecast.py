@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from simulations import forecast as fc
 from simulations import erlang, report, staffing
+from simulations import forecast as fc
 
 HEADER = "interval,process,channel,arrivals,aht_s\n"
 

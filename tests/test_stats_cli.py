@@ -53,6 +53,14 @@ def test_upgrade_stats_csv_and_purge(tmp_path: Path, monkeypatch) -> None:
     assert rows[0]["interval"] == "2023-11-14 23:15"
     assert (rows[0]["offered"], rows[0]["answered"], rows[0]["abandoned"]) == ("2", "1", "1")
     assert float(rows[0]["service_level"]) == 0.5
+    french = tmp_path / "stats-fr.csv"
+    shown = runner.invoke(app, ["stats", "--from", "2023-11-14", "--database-url", url, "--csv", str(french),
+                                "--csv-locale", "fr"])
+    assert shown.exit_code == 0, shown.output
+    raw = french.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    (row,) = list(csv.DictReader(raw.decode("utf-8-sig").splitlines(), delimiter=";"))
+    assert row["service_level"] == "0,5" and row["interval"] == "2023-11-14 23:15"
     by_agent = runner.invoke(app, ["stats", "--from", "2023-11-14", "--by", "agent", "--database-url", url])
     assert by_agent.exit_code == 0 and "a1" in by_agent.output
     purged = runner.invoke(app, ["purge", "--dry-run", "--database-url", url])

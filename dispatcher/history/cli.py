@@ -160,10 +160,13 @@ def stats(
     csv_path: Path = typer.Option(None, "--csv", help="Also write the figures to this CSV file."),
     database_url: str = typer.Option(None, "--database-url", help="Default: DATABASE_URL, else the SQLite file."),
     tz: str = typer.Option("Europe/Paris", "--tz", help="Time zone of the intervals and days."),
+    csv_locale: str = typer.Option("en", "--csv-locale", help="fr: the CSV as French Excel opens it (';', decimal commas)."),
 ) -> None:
     """Offered, answered, abandoned, service level, pick-up rate, ASA, AHT, occupancy, callbacks,
     and the equal treatment of each process across channels (SITIV)."""
-    show_stats(start, end, by, csv_path, database_url, tz)
+    if csv_locale not in ("fr", "en"):
+        raise _fail(f"--csv-locale {csv_locale!r}: fr or en")
+    show_stats(start, end, by, csv_path, database_url, tz, csv_locale=csv_locale)
 
 
 def show_stats(
@@ -174,6 +177,7 @@ def show_stats(
     database_url: str | None,
     tz: str,
     per_day_figures: bool = True,
+    csv_locale: str = "en",
 ) -> None:
     """Print the statistics of a period (``per_day_figures=False``: time is not real, as in
     the demo, so figures per agent and day are left out of the field comparison)."""
@@ -266,11 +270,17 @@ def show_stats(
     console.print(ref)
     if csv_path is not None:
         try:
-            with csv_path.open("w", newline="", encoding="utf-8") as out:
-                writer = csv.DictWriter(out, fieldnames=[f.name for f in dataclasses.fields(StatRow)])
+            french = csv_locale == "fr"
+            with csv_path.open("w", newline="", encoding="utf-8-sig" if french else "utf-8") as out:
+                writer = csv.DictWriter(
+                    out, fieldnames=[f.name for f in dataclasses.fields(StatRow)], delimiter=";" if french else ","
+                )
                 writer.writeheader()
                 for r in rows:
-                    writer.writerow(dataclasses.asdict(r))
+                    record = dataclasses.asdict(r)
+                    if french:
+                        record = {k: str(v).replace(".", ",") if isinstance(v, float) else v for k, v in record.items()}
+                    writer.writerow(record)
         except OSError as exc:
             raise _fail(f"{csv_path}: {exc.strerror}") from None
         console.print(f"{len(rows)} rows written to {csv_path}")

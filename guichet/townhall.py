@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from dispatcher.ami.adapter import AmiAdapter
 from dispatcher.history.live_stats import LiveStats
 from dispatcher.http.app import HttpServer, make_app
-from dispatcher.http.roles import Principal, Role
-from dispatcher.http.tokens import load_tokens
+from dispatcher.counter.service import CounterService
+from dispatcher.counter.sites import Sites, counter_policy, default_sites
+from dispatcher.counter.tickets import TicketSeries
+from dispatcher.http.tokens import device_subjects, load_tokens
 from dispatcher.policy import RoutingPolicy
 from dispatcher.service import Dispatcher
 from dispatcher.store.runtime import Live, open_site
@@ -43,6 +45,7 @@ class TownHall:
     ivr: IvrServer
     ami: AmiAdapter
     http: HttpServer
+    counter: CounterService
 
     @property
     def database_url(self) -> str:
@@ -61,13 +64,16 @@ async def run_town_hall(
     catalogue: Catalogue,
     matrix: SkillMatrix,
     policy: RoutingPolicy | None = None,
+    sites: Sites | None = None,
 ) -> AsyncIterator[TownHall]:
     """Start every part of the server; stop them all, in reverse order, on exit."""
-    token_file = settings.device_tokens_file
-    subjects = {a: Principal(a, frozenset({Role.COUNTER_AGENT})) for a in matrix.agents}
+    sites = sites or default_sites(catalogue)
     tokens = load_tokens(
-        subjects, settings.device_tokens.get_secret_value() if settings.device_tokens else None, token_file
+        device_subjects(sites, matrix),
+        settings.device_tokens.get_secret_value() if settings.device_tokens else None,
+        settings.device_tokens_file,
     )
+    policy = counter_policy(policy or RoutingPolicy(), sites)
     async with open_site(settings, catalogue, matrix, policy) as live:
         stats = LiveStats(
             since=time.time(),
@@ -81,10 +87,14 @@ async def run_town_hall(
         ami = AmiAdapter.from_settings(settings, live.dispatcher, matrix)
         ivr.phone = ami
         await ami.start()
-        http = HttpServer(make_app(live.dispatcher, catalogue, [tokens]), settings.http_host, settings.http_port)
+        keys = live.store.keys
+        series = TicketSeries(live.redis, keys.intake, keys.prefix, sites.timezone)
+        counter = CounterService(live.dispatcher, catalogue, matrix, sites, series)
+        app = make_app(live.dispatcher, catalogue, [tokens], counter=counter)
+        http = HttpServer(app, settings.http_host, settings.http_port)
         try:
             await http.start()
-            yield TownHall(settings, catalogue, matrix, live, stats, ivr, ami, http)
+            yield TownHall(settings, catalogue, matrix, live, stats, ivr, ami, http, counter)
         finally:
             await http.stop()
             await ami.stop()

@@ -33,21 +33,22 @@ class TicketPrint:
 
 
 def _lines(ticket: TicketPrint, width: int) -> tuple[list[str], list[str]]:
-    head = [ticket.site_label.center(width)[:width]]
-    body = textwrap.wrap(ticket.process_label, width) + [
+    head = textwrap.wrap(ticket.site_label, width)
+    paragraphs = [
+        ticket.process_label,
         f"Position : {ticket.position}",
         f"Attente estimée : {ticket.wait_text}",
         ticket.issued_text,
     ]
-    return head, body
+    return head, [line for text in paragraphs for line in textwrap.wrap(text, width)]
 
 
 def text(ticket: TicketPrint, paper_mm: int = 80) -> str:
     """Plain text lines fitting the paper (58 or 80 mm)."""
     width = COLUMNS[paper_mm]
     head, body = _lines(ticket, width)
-    number = " ".join(ticket.ticket).center(width)
-    return "\n".join([*head, "-" * width, number, "-" * width, *body, ""])
+    number = " ".join(ticket.ticket).center(width).rstrip()
+    return "\n".join([*(line.center(width).rstrip() for line in head), "-" * width, number, "-" * width, *body, ""])
 
 
 def escpos(ticket: TicketPrint, paper_mm: int = 80) -> bytes:

@@ -154,9 +154,9 @@ async def kiosk_socket(request: web.Request) -> web.WebSocketResponse:
                 answer = await _issue(counter, site, TicketRequest.model_validate(frame))
                 reply = {"type": "ticket", **answer.model_dump()}
         except ValidationError as exc:
-            reply = {"type": "problem", **from_validation(exc).document()}
+            reply = {"type": "problem", "problem": from_validation(exc).document()}
         except Problem as problem:
-            reply = {"type": "problem", **problem.document()}
+            reply = {"type": "problem", "problem": problem.document()}
         if ref is not None:
             reply["id"] = ref
         await ws.send_json(reply)

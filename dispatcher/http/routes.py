@@ -32,7 +32,7 @@ ROUTES: list[Route] = [
           "WebSocket de borne : trames {type: menu|issue}", "kiosk", answer_kind=Answer.WEBSOCKET,
           query=STREAM_TOKEN,
           description='Send `{"type": "issue", "process": "passport", "id": 1}`; the answer is '
-          '`{"type": "ticket", ...TicketAnswer, "id": 1}` or `{"type": "problem", ...}`. '
+          '`{"type": "ticket", ...TicketAnswer, "id": 1}` or `{"type": "problem", "problem": <RFC 9457 document>}`. '
           "A frame that is not JSON closes the socket with code 1007 and the reason."),
     # displays
     Route("GET", f"{API}/display/ws", display.display_socket, DISPLAY,

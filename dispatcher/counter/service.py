@@ -170,14 +170,14 @@ class CounterService:
         letter = self.sites.letters.get(found.domain)
         if letter is None:
             raise IssueRefused(422, "body.process", f"le domaine {found.domain} n'a pas de lettre de ticket")
-        advance = 0.0
+        now = self.clock()
+        arrival: float | None = None
         if priority_class is not None:
             klass = self.sites.priority_classes.get(priority_class)
             if klass is None:
                 raise IssueRefused(422, "body.priority_class", f"classe de priorité inconnue : {priority_class!r}")
-            advance = klass.advance_s
-        now = self.clock()
-        issued = await self.series.issue(site, letter, process, now, now - advance if advance else None)
+            arrival = klass.arrival(now)
+        issued = await self.series.issue(site, letter, process, now, arrival)
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._applied[issued.contact_id] = waiter
         if issued.contact_id in self.dispatcher.router.contacts or issued.contact_id in self.dispatcher.router.ended:

@@ -34,6 +34,14 @@ class PriorityClass:
     label_en: str
     advance_s: float
 
+    def arrival(self, issued_at: float) -> float:
+        """The arrival the queue orders the ticket by: ``advance_s`` earlier, never more.
+
+        A later regular ticket can be passed only by priority tickets issued
+        within ``advance_s`` after it: its wait stays bounded however many come.
+        """
+        return issued_at - self.advance_s
+
 
 @dataclass(frozen=True, slots=True)
 class Site:

@@ -96,7 +96,7 @@ class CounterService:
         self.series = series
         self.clock = clock
         self.desks = Desks(sites, matrix)
-        self.times = ewt.HandlingTimes()
+        self.times = ewt.Recent()
         self.boards: dict[str, Board] = {code: Board() for code in sites.sites}
         self.feeds: set[DisplayFeed] = set()
         self._applied: dict[str, asyncio.Future[None]] = {}

@@ -20,6 +20,7 @@ def demo(
     visitors: float = typer.Option(30.0, "--visitors-per-minute", min=0.0, help="Counter visitors per minute."),
     seed: int = typer.Option(1, "--seed", help="Seed of the simulated citizens."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Where Redis and SQLite live (default: a new temporary folder)."),
+    http_port: int = typer.Option(8080, "--http-port", envvar="GUICHET_HTTP_PORT", min=0, max=65535, help="HTTP side's port (0: any free one)."),
 ) -> None:
     """Run the embedded town hall: simulated Asterisk, IVR, dispatcher, Redis and SQL, live."""
     from rich.console import Console
@@ -27,7 +28,7 @@ def demo(
     from guichet.demo import DemoPlan, main
 
     plan = DemoPlan(seconds=seconds, calls_per_minute=calls, visitors_per_minute=visitors, seed=seed)
-    main(plan, data_dir, Console())
+    main(plan, data_dir, Console(), http_port)
 
 
 def serve(

@@ -177,23 +177,20 @@ def contact_wait(router: Router, contact_id: str, now: float, recent: Recent) ->
     if mine is None:
         return None
     fallback = router.queue.buckets.get((mine.bucket.rules.fallback, mine.channel))
-    agents = [a for a in router.agents.values() if a.state not in (AgentState.OFFLINE, AgentState.PAUSED)]
-    lines: dict[Key, _Line] = {}
+    lines: dict[Bucket, _Line] = {}
+    for key, bucket in router.queue.buckets.items():
+        rate = recent.rate(key, now)
+        waiting = [c for c in bucket.waiting() if c is not mine] if bucket.count else []
+        if not waiting and rate == 0.0:
+            continue  # nobody there now, nobody expected
+        waiting.sort(key=lambda c: (-c.rank, c.arrived_at, c.seq))
+        spacing = 1.0 / rate if rate > 0 else float("inf")
+        lines[bucket] = _Line(bucket, waiting, recent.mean(router, key), now + spacing / 2, spacing)
     serves: list[tuple[AgentRecord, list[_Line], float | None]] = []
-    for agent in agents:
-        own: list[_Line] = []
-        for bucket in agent.main_targets:
-            key = (bucket.process, bucket.channel)
-            line = lines.get(key)
-            if line is None:
-                rate = recent.rate(key, now)
-                waiting = sorted(
-                    (c for c in bucket.waiting() if c is not mine), key=lambda c: (-c.rank, c.arrived_at, c.seq)
-                )
-                spacing = 1.0 / rate if rate > 0 else float("inf")
-                line = _Line(bucket, waiting, recent.mean(router, key), now + spacing / 2, spacing)
-                lines[key] = line
-            own.append(line)
+    for agent in router.agents.values():
+        if agent.state in (AgentState.OFFLINE, AgentState.PAUSED):
+            continue
+        own = [lines[b] for b in agent.main_targets if b in lines]
         serves.append((agent, own, _mine_from(agent, mine, now, fallback)))
     if all(start is None for _a, _o, start in serves):
         return UNSTAFFED

@@ -31,7 +31,7 @@ from skills.model import Catalogue, Channel, SkillMatrix
 log = logging.getLogger(__name__)
 
 APPLY_TIMEOUT_S = 5.0
-DISPLAY_QUEUE = 64
+DISPLAY_QUEUE = 256
 """Frames a display may lag behind before it is dropped as too slow."""
 
 

@@ -133,7 +133,7 @@ class SimulatedCitizens:
             if isinstance(e, ev.ContactOffered):
                 self.tally.offers[e.channel.value] += 1
                 if e.channel is Channel.COUNTER:
-                    self.loop.call_later(1.0, self.spawn, self.visitor_at_desk(e.agent_id))
+                    self.loop.call_later(1.0, self.at_desk, e.agent_id)
             elif isinstance(e, ev.ContactEnded):
                 self.tally.outcomes[e.outcome.value] += 1
             elif isinstance(e, ev.AgentStateChanged) and e.state is AgentState.PAUSED and e.reason == "no_answer":
@@ -147,6 +147,9 @@ class SimulatedCitizens:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"}
         async with self.http.post(f"{self.hall.http.url}/api/v1/{path}", json=body, headers=headers) as r:
             return r.status, await r.json()
+
+    def at_desk(self, agent_id: str) -> None:
+        self.spawn(self.visitor_at_desk(agent_id))
 
     async def visitor_at_desk(self, agent_id: str) -> None:
         """The agent takes the visitor pushed to them (called on the display), then serves them."""

@@ -311,6 +311,8 @@ async def _run(console: Console, seconds: float) -> dict[str, Any]:
         "issue_vs_health_p99": round(_pct(clients.issue_s, 0.99) / max(1e-9, _pct(clients.health_s, 0.99)), 2),
         "duplicates": duplicates,
         "lost": lost_tickets + lost_calls,
+        "lost_tickets": lost_tickets,
+        "lost_calls": lost_calls,
         "refused": clients.refused,
         "display_frames": len(clients.display_s),
         "display_p50_ms": round(1000 * _pct(clients.display_s, 0.5), 2),

@@ -96,7 +96,8 @@ class CounterService:
         self.series = series
         self.clock = clock
         self.desks = Desks(sites, matrix)
-        self.times = ewt.Recent()
+        self.recent = ewt.Recent()
+        """Recent handling times and arrival rates: the estimated wait's inputs (the IVR may use it too)."""
         self.boards: dict[str, Board] = {code: Board() for code in sites.sites}
         self.feeds: set[DisplayFeed] = set()
         self._applied: dict[str, asyncio.Future[None]] = {}
@@ -107,7 +108,7 @@ class CounterService:
 
     def sink(self, batch: Sequence[Event]) -> None:
         """Follow every input and decision: applied tickets, desk states, calls, handling times."""
-        self.times.sink(batch)
+        self.recent.sink(batch)
         first = batch[0]
         if isinstance(first, ev.ContactArrived):
             waiter = self._applied.pop(first.contact_id, None)
@@ -191,7 +192,7 @@ class CounterService:
         self.issued += 1
         router = self.dispatcher.router
         position = router.position(issued.contact_id) or 0
-        wait = ewt.contact_wait(router, issued.contact_id, self.clock(), self.times) or 0.0
+        wait = ewt.contact_wait(router, issued.contact_id, self.clock(), self.recent) or 0.0
         return Ticket(
             ticket=issued.ticket,
             contact_id=issued.contact_id,

@@ -23,7 +23,7 @@ from dispatcher.counter import ewt
 from dispatcher.counter.board import Board, Call
 from dispatcher.counter.desks import DeskError, Desks
 from dispatcher.counter.sites import Sites
-from dispatcher.counter.tickets import TicketSeries, local_day
+from dispatcher.counter.tickets import TicketSeries, local_day, site_of
 from dispatcher.events import Event
 from dispatcher.service import Dispatcher
 from skills.model import Catalogue, Channel, SkillMatrix
@@ -31,6 +31,8 @@ from skills.model import Catalogue, Channel, SkillMatrix
 log = logging.getLogger(__name__)
 
 APPLY_TIMEOUT_S = 5.0
+SHOWN_WAITS = 20
+"""Waiting tickets whose estimated wait a display's state gives."""
 DISPLAY_QUEUE = 256
 """Frames a display may lag behind before it is dropped as too slow."""
 
@@ -222,13 +224,19 @@ class CounterService:
         self.feeds.discard(feed)
 
     def state_frame(self, site: str) -> dict[str, Any]:
+        """The site's last calls, and its waiting tickets with their estimated waits (first 20)."""
         router = self.dispatcher.router
-        waiting = sum(
-            1
-            for c in router.queue.contacts.values()
-            if c.channel is Channel.COUNTER and c.contact_id.startswith(f"{site}-")
+        now = self.clock()
+        mine = sorted(
+            (c for c in router.queue.contacts.values() if c.channel is Channel.COUNTER and site_of(c.contact_id) == site),
+            key=lambda c: (-c.rank, c.arrived_at, c.seq),
         )
-        return {"type": "state", "site": site, "calls": self.boards[site].state(), "waiting": waiting}
+        waits = []
+        for contact in mine[:SHOWN_WAITS]:
+            wait = ewt.contact_wait(router, contact.contact_id, now, self.recent)
+            shown = -1.0 if wait is None or wait == ewt.UNSTAFFED else round(wait, 1)
+            waits.append({"ticket": contact.ticket, "estimated_wait_s": shown})
+        return {"type": "state", "site": site, "calls": self.boards[site].state(), "waiting": len(mine), "waits": waits}
 
     def close_feeds(self) -> None:
         """Server stopping: every display's stream ends."""

@@ -39,11 +39,11 @@ def _fail(message: str) -> typer.Exit:
 
 def _site() -> tuple[Any, Any, Any]:
     """Settings, skill matrix and menu of the site, as ``guichet serve`` reads them."""
-    from guichet.site import SiteError, load_site
+    from guichet.town_files import TownFilesError, load_town_files
 
     try:
-        site = load_site()
-    except SiteError as exc:
+        site = load_town_files()
+    except TownFilesError as exc:
         raise UserError(str(exc)) from None
     return site.settings, site.matrix, site.menu
 

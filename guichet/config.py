@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     )
     catalogue: Path | None = Field(default=None, description="Process catalogue YAML; unset: bundled sample.")
     skill_matrix: Path | None = Field(default=None, description="Skill matrix CSV/YAML; unset: bundled sample.")
+    sites: Path | None = Field(default=None, description="Sites file (kiosks, counters, displays); unset: bundled sample.")
     ami_host: str = "127.0.0.1"
     ami_port: int = Field(default=5038, ge=1, le=65535)
     ami_username: str = "guichet"
@@ -43,6 +44,10 @@ class Settings(BaseSettings):
     agi_port: int = Field(default=4573, ge=0, le=65535)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    device_tokens: SecretStr | None = Field(
+        default=None, description="Device and counter-agent tokens: id=token,id=token (never in a committed file)."
+    )
+    device_tokens_file: Path | None = Field(default=None, description="Secrets file of id=token lines.")
     retention_days: int = Field(default=365, ge=1, description="Citizens' data kept this long (CNIL).")
     ivr_menu: Path | None = Field(default=None, description="IVR menu and feature codes YAML; unset: bundled sample.")
     sounds_dir: Path | None = Field(

@@ -33,11 +33,11 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _menu(path: Path | None) -> IvrConfig:
-    from guichet.site import SiteError, load_site
+    from guichet.town_files import TownFilesError, load_town_files
 
     try:
-        return load_site(menu=path).menu
-    except SiteError as exc:
+        return load_town_files(menu=path).menu
+    except TownFilesError as exc:
         raise _fail(str(exc)) from None
 
 

@@ -26,6 +26,7 @@ def demo(
     visitors: float = typer.Option(30.0, "--visitors-per-minute", min=0.0, help="Counter visitors per minute."),
     seed: int = typer.Option(1, "--seed", help="Seed of the simulated citizens."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Where Redis and SQLite live (default: a new temporary folder)."),
+    http_port: int = typer.Option(8080, "--http-port", envvar="GUICHET_HTTP_PORT", min=0, max=65535, help="HTTP side's port (0: any free one)."),
 ) -> None:
     """Run the embedded town hall: simulated Asterisk, IVR, dispatcher, Redis and SQL, live."""
     from rich.console import Console
@@ -33,7 +34,7 @@ def demo(
     from guichet.demo import DemoPlan, main
 
     plan = DemoPlan(seconds=seconds, calls_per_minute=calls, visitors_per_minute=visitors, seed=seed)
-    main(plan, data_dir, Console())
+    main(plan, data_dir, Console(), http_port)
 
 
 def serve(
@@ -64,16 +65,17 @@ def serve(
 
 async def _serve(config: Path | None) -> None:
     from dispatcher.policy import RoutingPolicy
-    from guichet.site import SiteError, load_site
+    from dispatcher.http.tokens import TokenConfigError
     from guichet.startup import StartupError, check_all
+    from guichet.town_files import TownFilesError, load_town_files
     from guichet.townhall import run_town_hall
 
     try:
-        site = load_site(config)
-        await check_all(site.settings, site.menu)
-    except (SiteError, StartupError) as exc:
+        town = load_town_files(config)
+        await check_all(town.settings, town.menu)
+    except (TownFilesError, StartupError) as exc:
         raise _fail(str(exc)) from None
-    settings, catalogue, matrix, menu = site.settings, site.catalogue, site.matrix, site.menu
+    settings, catalogue, matrix, menu = town.settings, town.catalogue, town.matrix, town.menu
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -81,10 +83,10 @@ async def _serve(config: Path | None) -> None:
         loop.add_signal_handler(sig, stop.set)
     policy = RoutingPolicy(no_answer_unpause_s=settings.no_answer_unpause_s)
     try:
-        async with run_town_hall(settings, catalogue, matrix, policy, ivr_config=menu) as hall:
+        async with run_town_hall(settings, catalogue, matrix, policy, ivr_config=menu, sites=town.sites) as hall:
             banner = (
                 f"Guichet serving: AMI {settings.ami_host}:{settings.ami_port}, FastAGI on "
-                f"{settings.agi_host}:{hall.ivr.port}, Redis {settings.redis_url or 'private, under ' + str(settings.data_dir)}, "
+                f"{settings.agi_host}:{hall.ivr.port}, HTTP {hall.http.url}, Redis {settings.redis_url or 'private, under ' + str(settings.data_dir)}, "
                 f"history {hall.database_url}; "
                 f"{len(hall.dispatcher.router.queue)} contacts recovered waiting."
             )
@@ -94,6 +96,8 @@ async def _serve(config: Path | None) -> None:
             log.info("stopping")
     except OSError as exc:
         raise _fail(f"{exc.strerror or exc}") from None
+    except TokenConfigError as exc:
+        raise _fail(str(exc)) from None
     except Exception as exc:
         from dispatcher.store.redis_server import RedisLaunchError
 

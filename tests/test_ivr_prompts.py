@@ -123,7 +123,7 @@ async def test_serve_names_the_missing_prompts_and_logs_as_json(tmp_path: Path) 
     async with FakeAsterisk(agents=["101"], secrets={"guichet": "s"}, agi_address=("127.0.0.1", agi_port)) as fake:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_") and k not in ("REDIS_URL", "DATABASE_URL")}
         env.update(
-            GUICHET_DATA_DIR=str(tmp_path / "data"), GUICHET_AGI_PORT=str(agi_port), GUICHET_SOUNDS_DIR=str(sounds),
+            GUICHET_DATA_DIR=str(tmp_path / "data"), GUICHET_AGI_PORT=str(agi_port), GUICHET_HTTP_PORT="0", GUICHET_SOUNDS_DIR=str(sounds),
             GUICHET_AMI_PORT=str(fake.ami_port), GUICHET_AMI_SECRET="s", GUICHET_LOG_FORMAT="json",
         )
         proc = await asyncio.create_subprocess_exec(

@@ -86,6 +86,7 @@ async def run_town_hall(
     catalogue: Catalogue,
     matrix: SkillMatrix,
     policy: RoutingPolicy | None = None,
+    *,
     ivr_config: IvrConfig | None = None,
     sites: Sites | None = None,
 ) -> AsyncIterator[TownHall]:

@@ -27,13 +27,16 @@ DESCRIPTIONS: dict[str, str] = {
     "routing": "routing core: decisions/s and latency vs. a naive router",
     "store": "Redis store: events written/s, recovery after a crash",
     "sim": "a simulated day: contacts/s through the routing core",
+    "ewt": "estimated wait at arrival against the wait then had",
+    "kiosk": "kiosks and displays against a running server, calls flowing",
+    "soak": "200,000 contacts: memory and checkpoints stay flat",
 }
 """One line per benchmark for ``guichet bench --help``."""
 
 
 def help_text() -> str:
     """The ``guichet bench`` help: what it does, then each benchmark on its own line."""
-    lines = [f"  {name:<8} {DESCRIPTIONS.get(name, '')}" for name in sorted(BENCHMARKS)]
+    lines = [f"  {name:<8} {DESCRIPTIONS.get(name, BENCHMARKS[name])}" for name in sorted(BENCHMARKS)]
     return (
         "Run a benchmark: a readable table, then one JSON line with its figures.\n\n"
         "\b\nBenchmarks (guichet bench NAME):\n" + "\n".join(lines)

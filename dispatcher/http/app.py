@@ -115,9 +115,13 @@ def make_app(
     if counter is not None:
         app[keys.COUNTER] = counter
 
+        async def _restore(app: web.Application) -> None:
+            await counter.restore()
+
         async def _close_feeds(app: web.Application) -> None:
             counter.close_feeds()
 
+        app.on_startup.append(_restore)
         app.on_shutdown.append(_close_feeds)
     add_routes(app, routes)
     return app

@@ -93,7 +93,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         return from_http_error(exc).response(request.path)
     except asyncio.CancelledError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - logged with an id, answered 500 with that id
         return internal_error(request, exc)
 
 

@@ -322,8 +322,8 @@ async def run_demo(
 
 
 def main(plan: DemoPlan, data_dir: Path | None, console: Console, http_port: int = 8080) -> None:
-    """Run the demo, then print the day's statistics from the SQL history."""
-    from dispatcher.history.cli import stats
+    """Run the demo, then print the day's statistics from the SQL history, and where it is."""
+    from dispatcher.history.cli import show_stats
 
     where = data_dir or Path(tempfile.mkdtemp(prefix="guichet-demo-"))
     logging.basicConfig(level=logging.WARNING, handlers=[RichHandler(console=console, show_path=False)], force=True)
@@ -338,5 +338,11 @@ def main(plan: DemoPlan, data_dir: Path | None, console: Console, http_port: int
         f"outcomes: {dict(tally.outcomes)}; ring-no-answer: {tally.rona}; "
         f"{len(tally.tickets)} tickets from the kiosk API, {len(tally.displayed)} calls on the display."
     )
-    today: Any = None  # typer's defaults: today, no CSV
-    stats(start=today, end=today, by="process,channel", csv_path=today, database_url=database_url, tz="Europe/Paris")
+    # 40 s of compressed time are not a day: per-agent-per-day figures are left out.
+    show_stats(None, None, "process,channel", None, database_url, "Europe/Paris", per_day_figures=False)
+    console.print(
+        f"The demo's history is kept in {where}; read it again with: "
+        f"guichet stats --database-url '{database_url}' (or GUICHET_DATA_DIR={where} guichet stats)",
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -293,7 +293,7 @@ async def run_demo(
     )
     policy = RoutingPolicy(wrap_up_s=1.5)
     try:
-        async with run_town_hall(settings, catalogue, matrix, policy, sites) as hall:
+        async with run_town_hall(settings, catalogue, matrix, policy, sites=sites) as hall:
             fake.agi_address = ("127.0.0.1", hall.ivr.port)
             await wait_until(lambda: hall.ami.link_up and not hall.ami.resyncing, timeout=10.0)
             for agent_id in matrix.agents:

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date
 import multiprocessing
 import random
 import secrets
 import tempfile
 import time
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 

@@ -18,11 +18,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from dispatcher.ami.adapter import AmiAdapter
-from dispatcher.history.live_stats import LiveStats
-from dispatcher.http.app import HttpServer, make_app
 from dispatcher.counter.service import CounterService
 from dispatcher.counter.sites import Sites, counter_policy, default_sites
 from dispatcher.counter.tickets import TicketSeries
+from dispatcher.history.live_stats import LiveStats
+from dispatcher.http.app import HttpServer, make_app
 from dispatcher.http.tokens import device_subjects, load_tokens
 from dispatcher.policy import RoutingPolicy
 from dispatcher.service import Dispatcher

@@ -188,6 +188,8 @@ async def test_visitor_no_show_after_k_recalls_over_t_back_once_then_recorded(re
         await asyncio.sleep(0.35)
         status, desk = await s.post("/api/v1/desk/no-show", "a01")
         assert status == 200
+        remembered = await s.live.redis.smembers(s.counter.no_shows_key)
+        assert {m.decode() for m in remembered} == {ticket["contact_id"]}  # a restart keeps the rule
         contact = s.router.contacts[ticket["contact_id"]]
         assert contact.arrived_at == arrived  # back in line, arrival kept
         assert desk["offered"]["ticket"] == ticket["ticket"]  # first in line again: offered again
@@ -243,3 +245,26 @@ async def test_requalify_keeps_the_wait_and_a_refused_action_says_why(redis_serv
         assert s.router.agents["a01"].state in (AgentState.OFFLINE, AgentState.RESERVED, AgentState.BUSY)
         status, problem = await s.post("/api/v1/desk/close", "a02")
         assert status == 409
+
+
+async def test_a_visitor_sent_back_once_before_a_restart_is_recorded_absent_the_next_time(
+    redis_server: RedisServer, redis_prefix: str
+) -> None:
+    async def absent(s: Stack) -> int:
+        await s.post("/api/v1/desk/answer", "a01")
+        for _ in range(2):
+            await s.post("/api/v1/desk/recall", "a01")
+        await asyncio.sleep(0.35)
+        status, _desk = await s.post("/api/v1/desk/no-show", "a01")
+        return status
+
+    async with counter_stack(redis_server.url, redis_prefix, sites=quick_sites()) as s:
+        ticket = await _ticket(s)
+        await s.post("/api/v1/desk/open", "a01", {"counter": "guichet 1"})
+        assert await absent(s) == 200 and ticket["contact_id"] in s.router.contacts  # back in line
+        await s.post("/api/v1/desk/close", "a01")
+    async with counter_stack(redis_server.url, redis_prefix, sites=quick_sites()) as s:  # the server restarted
+        assert ticket["contact_id"] in s.router.contacts
+        await s.post("/api/v1/desk/open", "a01", {"counter": "guichet 1"})
+        assert await absent(s) == 200
+        assert s.router.ended[ticket["contact_id"]] is Outcome.ABANDONED

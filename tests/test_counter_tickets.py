@@ -7,7 +7,7 @@ import os
 import re
 import signal
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -24,7 +24,7 @@ KIOSK = "hdv-borne-1"
 
 
 def utc(text: str) -> float:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
 
 def test_the_local_day_turns_at_paris_midnight_in_winter_summer_and_on_dst_nights() -> None:
@@ -107,7 +107,7 @@ async def test_kill9_in_the_middle_of_the_day_gives_no_ticket_twice_and_loses_no
                             async with http.post(f"{url}/api/v1/kiosk/tickets", json={"process": "passport"}, headers=headers) as r:
                                 if r.status == 201:
                                     answered.append((await r.json())["ticket"])
-                        except (aiohttp.ClientError, asyncio.TimeoutError):
+                        except (TimeoutError, aiohttp.ClientError):
                             await asyncio.sleep(0.05)
 
                 for round_ in range(2):

@@ -17,7 +17,15 @@ from dispatcher.router import Router
 from dispatcher.service import Dispatcher
 from skills.catalogue import default_catalogue
 from skills.matrix import default_matrix
-from tests.http_helpers import AGENT_TOKEN, DISPLAY_TOKEN, KIOSK_TOKEN, bearer, problem_fields, serving, device_tokens
+from tests.http_helpers import (
+    AGENT_TOKEN,
+    DISPLAY_TOKEN,
+    KIOSK_TOKEN,
+    bearer,
+    device_tokens,
+    problem_fields,
+    serving,
+)
 
 
 class Echo(BaseModel):
@@ -47,10 +55,9 @@ def _app(routes: list[Route] | None = None) -> web.Application:
 
 
 async def test_public_routes_answer_without_credentials() -> None:
-    async with serving(_app()) as (url, http):
-        async with http.get(f"{url}/api/v1/health") as r:
-            assert r.status == 200
-            assert (await r.json())["status"] == "ok"
+    async with serving(_app()) as (url, http), http.get(f"{url}/api/v1/health") as r:
+        assert r.status == 200
+        assert (await r.json())["status"] == "ok"
 
 
 @pytest.mark.parametrize(
@@ -167,10 +174,9 @@ def test_two_routes_with_one_name_are_refused() -> None:
 
 
 async def test_openapi_describes_every_route_of_the_table_and_validates() -> None:
-    async with serving(_app()) as (url, http):
-        async with http.get(f"{url}/api/v1/openapi.json") as r:
-            assert r.status == 200
-            doc = await r.json()
+    async with serving(_app()) as (url, http), http.get(f"{url}/api/v1/openapi.json") as r:
+        assert r.status == 200
+        doc = await r.json()
     validate(doc)
     assert doc["openapi"].startswith("3.1")
     operations = {op["operationId"]: (path, method, op) for path, item in doc["paths"].items() for method, op in item.items()}

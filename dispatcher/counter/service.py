@@ -261,6 +261,25 @@ class CounterService:
             decisions.extend(answer)
         return decisions
 
+    @property
+    def no_shows_key(self) -> str:
+        """Redis set of the visitors already sent back once after a no-show (so a restart keeps the rule)."""
+        return f"{self.series.prefix}:counter:no_shows"
+
+    async def restore(self) -> None:
+        """At start: the visitors already sent back once."""
+        found = await self.series.redis.smembers(self.no_shows_key)  # type: ignore[misc]
+        self.desks.no_shows |= {m.decode() if isinstance(m, bytes) else str(m) for m in found}
+
+    async def no_show(self, agent_id: str) -> None:
+        """The called visitor did not come: back once (remembered in Redis first), then a no-show."""
+        called = self.desks.called.get(agent_id)
+        events = self.desks.no_show(agent_id, self.clock())
+        if called is not None and isinstance(events[0], ev.ContactQualified):
+            await self.series.redis.sadd(self.no_shows_key, called.contact_id)  # type: ignore[misc]
+            await self.series.redis.expire(self.no_shows_key, 2 * 86400)
+        self.act(events)
+
     def desk_state(self, agent_id: str) -> dict[str, Any]:
         """What the agent's desk shows: state, counter, offered and called visitor."""
         router = self.dispatcher.router

@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from yaml.nodes import Node
 
+from dispatcher.policy import RoutingPolicy
 from skills._files import Doc, Entry, compose, load_text
 from skills.catalogue import parse_duration
 from skills.errors import Problems
-from dispatcher.policy import RoutingPolicy
 from skills.model import Catalogue, Channel
 
 DEVICE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")

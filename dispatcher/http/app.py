@@ -93,7 +93,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         return from_http_error(exc).response(request.path)
     except asyncio.CancelledError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - logged with an id, answered 500 with that id
         return internal_error(request, exc)
 
 
@@ -115,9 +115,13 @@ def make_app(
     if counter is not None:
         app[keys.COUNTER] = counter
 
+        async def _restore(app: web.Application) -> None:
+            await counter.restore()
+
         async def _close_feeds(app: web.Application) -> None:
             counter.close_feeds()
 
+        app.on_startup.append(_restore)
         app.on_shutdown.append(_close_feeds)
     add_routes(app, routes)
     return app

@@ -96,7 +96,13 @@ async def desk_recall(request: web.Request) -> web.Response:
 
 async def desk_no_show(request: web.Request) -> web.Response:
     """The visitor did not come: back in line once (arrival kept), then a recorded no-show."""
-    return _act(request, lambda c, agent, at: c.desks.no_show(agent, at))
+    counter = counter_of(request)
+    agent = principal_of(request).subject
+    try:
+        await counter.no_show(agent)
+    except DeskError as exc:
+        raise Problem(409, "desk-refused", str(exc)) from None
+    return web.json_response(counter.desk_state(agent))
 
 
 async def desk_done(request: web.Request) -> web.Response:

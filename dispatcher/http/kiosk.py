@@ -157,7 +157,7 @@ async def kiosk_socket(request: web.Request) -> web.WebSocketResponse:
             reply = {"type": "problem", "problem": from_validation(exc).document()}
         except Problem as problem:
             reply = {"type": "problem", "problem": problem.document()}
-        except Exception as exc:  # logged with an id; the kiosk gets the id, never a traceback
+        except Exception as exc:  # noqa: BLE001 - logged with an id; the kiosk gets the id, never a traceback
             error_id = log_error(request, exc)
             reply = {"type": "problem", "problem": Problem(500, "internal-error", f"erreur interne, identifiant {error_id}").document()}
         if ref is not None:

@@ -171,7 +171,8 @@ async def test_a_locked_sqlite_file_delays_the_history_and_loses_nothing(
 def _mount_tmpfs(where: Path) -> bool:
     """A 2 MB tmpfs at ``where``; False where the machine does not allow it (not root)."""
     where.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)], capture_output=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)], capture_output=True,
+                          check=False)
     return done.returncode == 0
 
 
@@ -220,7 +221,7 @@ async def test_a_full_disk_delays_the_history_and_loses_nothing(
     """On a 2 MB tmpfs filled to the last byte (as root), else with SQLite's page cap: the same error."""
     caplog.set_level(logging.INFO)
     disk = tmp_path / "disk"
-    mounted = _mount_tmpfs(disk)
+    mounted = await asyncio.to_thread(_mount_tmpfs, disk)
     try:
         url = f"sqlite+aiosqlite:///{disk / 'history.sqlite'}"
         await asyncio.to_thread(upgrade, url)
@@ -253,7 +254,7 @@ async def test_a_full_disk_delays_the_history_and_loses_nothing(
             await engine.dispose()
     finally:
         if mounted:
-            subprocess.run(["umount", "-l", str(disk)], check=False)
+            await asyncio.to_thread(subprocess.run, ["umount", "-l", str(disk)], check=False)
 
 
 async def _admin(url: str) -> object:

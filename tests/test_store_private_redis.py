@@ -22,9 +22,9 @@ def _servers(directory: Path) -> list[int]:
     found = []
     for proc in psutil.process_iter(["name"]):
         try:
-            if "redis" in (proc.info["name"] or "") and Path(proc.cwd()) == directory.resolve():
-                if proc.status() != psutil.STATUS_ZOMBIE:
-                    found.append(proc.pid)
+            if ("redis" in (proc.info["name"] or "") and Path(proc.cwd()) == directory.resolve()
+                    and proc.status() != psutil.STATUS_ZOMBIE):
+                found.append(proc.pid)
         except psutil.Error:
             continue
     return found

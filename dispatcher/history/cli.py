@@ -290,8 +290,11 @@ def purge(
     retention_days: int = typer.Option(None, "--retention-days", help="Default: the configured retention (365)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only count what would be removed."),
     database_url: str = typer.Option(None, "--database-url", help="Default: DATABASE_URL, else the SQLite file."),
+    redis_url: str = typer.Option(
+        None, "--redis-url", help="Default: REDIS_URL, else the private Redis under the data directory."
+    ),
 ) -> None:
-    """Remove citizens' personal data older than the retention period (CNIL)."""
+    """Remove citizens' personal data older than the retention period (CNIL), from SQL and Redis."""
     import time
 
     from dispatcher.history.purge import purge as run_purge
@@ -305,27 +308,71 @@ def purge(
     except UserError as exc:
         raise _fail(str(exc)) from None
 
-    async def _run() -> Any:
+    async def _run() -> tuple[Any, Any]:
         from sqlalchemy.exc import OperationalError, ProgrammingError
 
         engine = engine_for(url)
         try:
-            return await run_purge(engine, days, time.time(), dry_run=dry_run)
+            result = await run_purge(engine, days, time.time(), dry_run=dry_run)
         except (OperationalError, ProgrammingError) as exc:
             raise UserError(f"{url}: cannot purge ({exc.orig}); run `guichet db upgrade`") from None
         finally:
             await engine.dispose()
+        return result, await _purge_redis(redis_url, result.cutoff, dry_run)
 
     try:
-        result = asyncio.run(_run())
+        result, streams = asyncio.run(_run())
     except UserError as exc:
         raise _fail(str(exc)) from None
     verb = "would lose" if dry_run else "lost"
+    removed = "would be removed" if dry_run else "removed"
     cutoff = datetime.fromtimestamp(result.cutoff).date()
     typer.echo(
-        f"before {cutoff}: {result.citizens} citizens, {result.contacts} contacts and "
+        f"SQL history, before {cutoff}: {result.citizens} citizens, {result.contacts} contacts and "
         f"{result.callbacks} callbacks {verb} their personal data"
     )
+    if streams is None:
+        typer.echo("Redis: no live state found (no REDIS_URL, no private Redis under the data directory)")
+        return
+    typer.echo(
+        f"Redis, before {cutoff}: {streams.events} events {removed} from the event stream "
+        f"({streams.personal} with a caller's number or a citizen id), {streams.intake} intake entries {removed}"
+        + (f"; {streams.kept} kept, not yet in the SQL history (removed at the next purge)" if streams.kept else "")
+    )
+
+
+async def _purge_redis(given: str | None, cutoff: float, dry_run: bool) -> Any:
+    """The Redis part of the purge: REDIS_URL, or the private server (reused if it runs, else started)."""
+    from redis.exceptions import RedisError
+
+    from dispatcher.store.keys import Keys, connect
+    from dispatcher.store.purge import purge_streams
+    from dispatcher.store.redis_server import RedisLaunchError, RedisServer
+
+    site = _site()
+    url = given or site.redis_url
+    server = None
+    if url is None:
+        where = site.data_dir / "redis"
+        if not where.is_dir():
+            return None
+        server = RedisServer(where)
+        try:
+            url = await asyncio.to_thread(server.start)
+        except RedisLaunchError as exc:
+            raise UserError(f"{where}: cannot start the private Redis ({exc})") from None
+    try:
+        redis = connect(url)
+    except ValueError as exc:
+        raise UserError(f"REDIS_URL {url!r}: {exc}") from None
+    try:
+        return await purge_streams(redis, Keys(), cutoff, dry_run=dry_run)
+    except (RedisError, OSError) as exc:
+        raise UserError(f"{url}: Redis unreachable ({exc})") from None
+    finally:
+        await redis.aclose()
+        if server is not None:
+            await asyncio.to_thread(server.stop, adopted=False)
 
 
 @db_app.command("upgrade")

@@ -148,11 +148,12 @@ class RedisServer:
         except OSError:
             return False
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the server cleanly (SIGTERM: it writes its AOF and exits), a reused one too."""
-        adopted, self.adopted = self.adopted, None
-        if adopted is not None:
-            _terminate(adopted, timeout)
+    def stop(self, timeout: float = 10.0, adopted: bool = True) -> None:
+        """Stop the server cleanly (SIGTERM: it writes its AOF and exits); a reused one too if ``adopted``
+        (False: leave a server found running to whoever runs it, e.g. a live dispatcher)."""
+        found, self.adopted = self.adopted, None
+        if found is not None and adopted:
+            _terminate(found, timeout)
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return

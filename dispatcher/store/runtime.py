@@ -154,9 +154,7 @@ async def open_site(
     attached).
     """
     from dispatcher.history.migrate import upgrade
-    from dispatcher.history.writer import HistoryWriter, engine_for, sync_reference
-
-    from dispatcher.history.writer import sqlite_url
+    from dispatcher.history.writer import HistoryWriter, engine_for, sqlite_url, sync_reference
 
     database_url = database_url or sqlite_url(Path(data_dir) / "guichet.sqlite")
     await asyncio.to_thread(upgrade, database_url)

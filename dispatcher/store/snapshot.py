@@ -10,14 +10,18 @@ replays the event stream instead.
 
 Recovery replays the inputs logged after the checkpoint, so a restored
 Router must decide exactly like the one the checkpoint was taken from: heap
-entries are written as they are (blanked ones included, with their push
-numbers), dicts in their order, so ties break the same way.
+entries keep their push numbers (a total order: the same head, the same
+most urgent contacts whatever the layout), dicts their order, so ties break
+the same way. Blanked queue entries and stale free-agent entries, which no
+decision reads, are left out: a checkpoint holds what is live, not the
+history of the heaps.
 ``tests/test_store_snapshot.py`` checks a restored router against its
 uncrashed twin, and that the tables cover every attribute of the records.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 from collections.abc import Callable, Iterable
@@ -212,6 +216,11 @@ def _free(entry: tuple[object, ...]) -> list[Any]:
     return [*entry[:-1], agent.agent_id]
 
 
+def _live_free(entry: tuple[object, ...]) -> bool:
+    agent = entry[-1]
+    return isinstance(agent, AgentRecord) and agent.indexed and entry[-2] == agent.index_token
+
+
 def _bucket(b: Bucket) -> dict[str, Any]:
     return {
         "process": b.process,
@@ -219,10 +228,10 @@ def _bucket(b: Bucket) -> dict[str, Any]:
         "count": b.count,
         "relaxed_count": b.relaxed_count,
         "head": b.head.contact_id if b.head is not None else None,
-        "main": [_entry(e) for e in b.main],
-        "relaxed": [_entry(e) for e in b.relaxed],
-        "free_main": [_free(e) for e in b.free_main],
-        "free_relaxed": [_free(e) for e in b.free_relaxed],
+        "main": [_entry(e) for e in b.main if e[4] is not None],
+        "relaxed": [_entry(e) for e in b.relaxed if e[4] is not None],
+        "free_main": [_free(e) for e in b.free_main if _live_free(e)],
+        "free_relaxed": [_free(e) for e in b.free_relaxed if _live_free(e)],
     }
 
 
@@ -371,7 +380,7 @@ class _Rebuild:
                 raise _fail(at, f"push number {entry[3]} twice")
             into[entry[3]] = entry  # type: ignore[index]
             heap.append(entry)
-        _check_heap(heap, where)
+        heapq.heapify(heap)
         return heap
 
     def _free_heap(self, raw: Any, where: str) -> list[tuple[object, ...]]:
@@ -384,7 +393,7 @@ class _Rebuild:
             heap.append((*(_float_or_int(v, at) for v in e[:-1]), self._agent_ref(e[-1], at)))
         if len({h[:-1] for h in heap}) != len(heap):
             raise _fail(where, "two entries with the same key")
-        _check_heap(heap, where)
+        heapq.heapify(heap)
         return heap
 
     def heaps(self, raw: dict[str, Any], where: str) -> None:

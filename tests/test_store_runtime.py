@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import stat
+import time
 from pathlib import Path
 
 from dispatcher import events as ev
@@ -56,7 +58,8 @@ async def test_open_site_runs_the_history_writer_alongside(tmp_path: Path) -> No
 
     catalogue, matrix = town(2, processes=2)
     settings = Settings(data_dir=tmp_path / "var")
-    async with open_site(settings, catalogue, matrix) as live:
+    async with open_site(catalogue, matrix, data_dir=settings.data_dir) as live:
+        await live.start()
         for i in range(3):
             live.dispatcher.submit(ev.ContactArrived(at=float(i), contact_id=f"c{i}", channel=Channel.EMAIL))
         await live.store.drained()
@@ -72,3 +75,39 @@ async def test_open_site_runs_the_history_writer_alongside(tmp_path: Path) -> No
         await engine.dispose()
     assert written == live.store.written_seq > 3
     assert processes == len(catalogue.processes)
+    modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in (tmp_path / "var").rglob("*") if p.is_file()}
+    assert "guichet.sqlite" in modes and "appendonly.aof" in " ".join(modes)
+    assert set(modes.values()) == {"0o600"}, modes
+    assert stat.S_IMODE((tmp_path / "var").stat().st_mode) == 0o700
+
+
+async def test_nothing_decides_before_start_then_recovered_timers_reach_every_sink(tmp_path: Path) -> None:
+    """A wrap-up due while the dispatcher was down: its offer is decided at ``start``, after the sinks."""
+    from dispatcher.policy import RoutingPolicy
+
+    catalogue, matrix = town(1, processes=2)
+    policy = RoutingPolicy(wrap_up_s=0.3)
+    async with private_redis(None, tmp_path) as url:
+        async with open_live(url, catalogue, matrix, policy) as live:
+            now = time.time()
+            d = live.dispatcher
+            d.submit(ev.AgentStatusSet(at=now, agent_id="a0000", state=AgentState.AVAILABLE))
+            d.submit(ev.ContactArrived(at=now, contact_id="first", channel=Channel.EMAIL, process="p00"))
+            d.submit(ev.OfferAnswered(at=now, contact_id="first", agent_id="a0000"))
+            d.submit(ev.ContactCompleted(at=now, contact_id="first"))
+            d.submit(ev.ContactArrived(at=now, contact_id="second", channel=Channel.EMAIL, process="p00"))
+            assert d.router.agents["a0000"].state is AgentState.WRAP_UP
+            await live.store.drained()
+        await asyncio.sleep(0.5)  # the wrap-up ends while nothing runs
+        async with open_live(url, catalogue, matrix, policy, start=False) as live:
+            seen: list[ev.Event] = []
+            live.dispatcher.add_sink(seen.extend)
+            await asyncio.sleep(0.3)
+            assert seen == [], "nothing may decide before start"
+            await live.start()
+            for _ in range(100):
+                if any(isinstance(e, ev.ContactOffered) for e in seen):
+                    break
+                await asyncio.sleep(0.01)
+            offers = [e for e in seen if isinstance(e, ev.ContactOffered)]
+            assert [(o.contact_id, o.agent_id) for o in offers] == [("second", "a0000")]

@@ -209,8 +209,18 @@ def bridge_event(
     return (body + "\r\n").encode("utf-8")
 
 
+SIP_CAUSES = {17: 486, 19: 480}
+"""Hangup causes that come from a phone's SIP answer, and that answer (``TechCause``)."""
+
+
+def _tech(cause: int) -> str:
+    tech = SIP_CAUSES.get(cause)
+    return f"TechCause: {tech}\r\n" if tech is not None else ""
+
+
 def hangup_request(c: ChannelLike, cause: int | None = None) -> bytes:
-    return event("HangupRequest", CALL, c, "" if cause is None else f"Cause: {cause}\r\n")
+    fields = "" if cause is None else f"Cause: {cause}\r\n" + _tech(cause)
+    return event("HangupRequest", CALL, c, fields)
 
 
 def soft_hangup_request(c: ChannelLike, cause: int = 16) -> bytes:
@@ -221,7 +231,8 @@ CAUSE_TEXT = {
     0: "Unknown",
     16: "Normal Clearing",
     17: "User busy",
-    19: "No user responding",
+    18: "No user responding",
+    19: "User alerting, no answer",
     20: "Subscriber absent",
     21: "Call Rejected",
 }
@@ -229,7 +240,10 @@ CAUSE_TEXT = {
 
 def hangup(c: ChannelLike, cause: int) -> bytes:
     return event(
-        "Hangup", CALL, c, f"Cause: {cause}\r\nCause-txt: {CAUSE_TEXT.get(cause, 'Unknown')}\r\n"
+        "Hangup",
+        CALL,
+        c,
+        f"Cause: {cause}\r\nCause-txt: {CAUSE_TEXT.get(cause, 'Unknown')}\r\n" + _tech(cause),
     )
 
 
@@ -326,6 +340,48 @@ def list_device_state(action_id: str | None, device: str, state: str) -> bytes:
     )
 
 
+def peer_status(endpoint: str, status: str) -> bytes:
+    """``PeerStatus`` of a PJSIP endpoint (Reachable / Unreachable), as agent-unreachable-qualify.txt."""
+    return event(
+        "PeerStatus",
+        SYSTEM,
+        None,
+        f"ChannelType: PJSIP\r\nPeer: {endpoint}\r\nPeerStatus: {status}\r\n",
+    )
+
+
+def contact_status(resource: str, port: int, status: str, rtt_usec: int = 0) -> bytes:
+    """``ContactStatus`` of an agent's AOR (NonQualified, Reachable, Unreachable, Removed)."""
+    return event(
+        "ContactStatus",
+        SYSTEM,
+        None,
+        f"URI: sip:{resource}@127.0.0.1:{port}\r\nContactStatus: {status}\r\n"
+        f"AOR: {resource}\r\nEndpointName: {resource}\r\nRoundtripUsec: {rtt_usec}\r\n",
+    )
+
+
+def list_dialplan(
+    action_id: str | None, context: str, exten: str, priority: int, app: str, data: str
+) -> bytes:
+    aid = f"ActionID: {action_id}\r\n" if action_id is not None else ""
+    return (
+        f"Event: ListDialplan\r\n{aid}Context: {context}\r\nExtension: {exten}\r\n"
+        f"Priority: {priority}\r\nApplication: {app}\r\nAppData: {data}\r\n"
+        "Registrar: pbx_config\r\n\r\n"
+    ).encode("utf-8")
+
+
+def show_dialplan_complete(
+    action_id: str | None, items: int, extensions: int, contexts: int
+) -> bytes:
+    aid = f"ActionID: {action_id}\r\n" if action_id is not None else ""
+    return (
+        f"Event: ShowDialPlanComplete\r\n{aid}EventList: Complete\r\nListItems: {items}\r\n"
+        f"ListExtensions: {extensions}\r\nListPriorities: {items}\r\nListContexts: {contexts}\r\n\r\n"
+    ).encode("utf-8")
+
+
 def core_show_channel(
     action_id: str | None, c: ChannelLike, app: str, app_data: str, duration: str, bridge_id: str
 ) -> bytes:
@@ -337,12 +393,31 @@ def core_show_channel(
     ).encode("utf-8")
 
 
-def fully_booted(uptime: int) -> bytes:
+def fully_booted(uptime: int, booting: bool = False) -> bytes:
+    """At Login (login.txt); ``booting``: at the end of the boot, fields in that order (shutdown-restart.txt)."""
+    if booting:
+        fields = f"Status: Fully Booted\r\nUptime: {uptime}\r\nLastReload: {uptime}\r\n"
+    else:
+        fields = f"Uptime: {uptime}\r\nLastReload: {uptime}\r\nStatus: Fully Booted\r\n"
+    return event("FullyBooted", SYSTEM, None, fields)
+
+
+def shutdown(restart: bool) -> bytes:
     return event(
-        "FullyBooted",
+        "Shutdown",
         SYSTEM,
         None,
-        f"Uptime: {uptime}\r\nLastReload: {uptime}\r\nStatus: Fully Booted\r\n",
+        f"Shutdown: Cleanly\r\nRestart: {'True' if restart else 'False'}\r\n",
+    )
+
+
+def global_varset(variable: str, value: str) -> bytes:
+    """A dialplan global set at boot: ``Channel: none``, ``Uniqueid: none``."""
+    return event(
+        "VarSet",
+        DIALPLAN,
+        None,
+        f"Channel: none\r\nUniqueid: none\r\nVariable: {variable}\r\nValue: {value}\r\n",
     )
 
 
@@ -358,13 +433,19 @@ def successful_auth(account: str, session_id: str, local: str, remote: str, tv: 
 
 
 def originate_response(
-    action_id: str | None, ok: bool, c: ChannelLike | None, context: str, exten: str, reason: int
+    action_id: str | None,
+    ok: bool,
+    channel: str,
+    uniqueid: str,
+    context: str,
+    exten: str,
+    reason: int,
 ) -> bytes:
+    """As originate-callback.txt / originate-failures.txt: a failure names the dial string
+    (``PJSIP/agent105``) and ``Uniqueid: <unknown>``."""
     aid = f"ActionID: {action_id}\r\n" if action_id is not None else ""
-    chan = c.name if c is not None else ""
-    uid = c.uniqueid if c is not None else "<null>"
     return (
         f"Event: OriginateResponse\r\nPrivilege: call,all\r\n{aid}Response: {'Success' if ok else 'Failure'}\r\n"
-        f"Channel: {chan}\r\nContext: {context}\r\nExten: {exten}\r\nApplication: \r\nData: \r\n"
-        f"Reason: {reason}\r\nUniqueid: {uid}\r\nCallerIDNum: <unknown>\r\nCallerIDName: <unknown>\r\n\r\n"
+        f"Channel: {channel}\r\nContext: {context}\r\nExten: {exten}\r\n"
+        f"Reason: {reason}\r\nUniqueid: {uniqueid}\r\nCallerIDNum: <unknown>\r\nCallerIDName: <unknown>\r\n\r\n"
     ).encode("utf-8")

@@ -12,6 +12,7 @@ system when there is no Asterisk.
     await fake.start()                    # AMI on 127.0.0.1:fake.ami_port
     call = fake.place_call("0612345678", "Hélène Dupont", dtmf=["1", "2"])
     fake.phone("101").mode = "no_answer"
+    fake.dial("101", "*21")               # the agent dials a feature code on their softphone
     fake.hangup(call)
     fake.cut_ami()
     await fake.stop()
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from dispatcher.fake_asterisk import dialplan as dp
+from dispatcher.fake_asterisk import frames as fr
 from dispatcher.fake_asterisk.agi import FastAgiSession
 from dispatcher.fake_asterisk.ami import (
     MANAGER_CONF,
@@ -35,6 +37,7 @@ from dispatcher.fake_asterisk.ami import (
     users_from_manager_conf,
 )
 from dispatcher.fake_asterisk.pbx import PBX, AgentPhone, CallScript, Chan, LoopScheduler, Scheduler
+from dispatcher.fake_asterisk.sounds import SoundLibrary
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,7 @@ class FakeAsterisk:
         citizens_answer: Callable[[str], bool] | None = None,
         scheduler: Scheduler | None = None,
         record_to: BinaryIO | None = None,
+        sounds_dir: str | Path | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.agi_address = agi_address
@@ -83,6 +87,9 @@ class FakeAsterisk:
         self._scheduler = scheduler
         self.record_to = record_to
         """A file that gets every event frame written, as sent (the benchmark's recording)."""
+        self.sounds_dir = sounds_dir
+        """Asterisk's sounds directory (``<dir>/fr/guichet/...``): a prompt not there fails as in
+        the captures; None: every prompt is installed."""
 
     # ------------------------------------------------------------ life
 
@@ -98,6 +105,7 @@ class FakeAsterisk:
             agi_runner=self._run_agi,
             citizens_answer=self._citizens_answer,
         )
+        self.pbx.sounds = SoundLibrary(self.sounds_dir)
         for agent in self._agents:
             phone = (
                 agent if isinstance(agent, AgentPhone) else AgentPhone(f"PJSIP/agent{agent}", agent)
@@ -198,9 +206,21 @@ class FakeAsterisk:
         """The softphone of agent ``number`` (e.g. "101"): set ``mode`` to answer / no_answer / busy."""
         return self._pbx.phones[f"PJSIP/agent{number}"]
 
-    def set_registered(self, number: str, registered: bool) -> None:
-        """The agent's softphone goes unavailable (unregistered) or comes back."""
-        self._pbx.set_registered(f"PJSIP/agent{number}", registered)
+    def dial(self, number: str, exten: str, dtmf: Sequence[str] = ()) -> Chan | None:
+        """Agent ``number`` dials ``exten`` (e.g. a feature code, ``*21``) on their softphone.
+
+        ``dtmf``: the keys they press at each prompt that reads keys. None if the phone
+        is not registered (it cannot place a call)."""
+        chan = self._pbx.from_phone(f"PJSIP/agent{number}", exten, CallScript(list(dtmf)))
+        if chan is not None:
+            self.calls.append(chan)
+        return chan
+
+    def set_registered(self, number: str, registered: bool, how: str = "register") -> None:
+        """The agent's softphone goes unavailable or comes back: ``how`` is ``register``
+        (REGISTER / Expires: 0), ``qualify`` (stops or resumes answering OPTIONS) or
+        ``contact`` (a ContactStatus alone, as after an Asterisk restart)."""
+        self._pbx.set_registered(f"PJSIP/agent{number}", registered, how)
 
     def agent_hangup(self, number: str) -> bool:
         """The agent hangs up the call on their phone; False if they had none."""
@@ -217,6 +237,38 @@ class FakeAsterisk:
         """Drop every AMI connection now (calls go on inside the PBX)."""
         if self.ami is not None:
             self.ami.cut()
+
+    async def restart(self, down_s: float = 0.4) -> None:
+        """``core restart now`` as shutdown-restart.txt shows: every channel is hung up
+        (SoftHangupRequest Cause 4, then 16, Hangup Cause 0), ``Event: Shutdown``, the
+        manager sockets close; AMI is back ``down_s`` later, still booting at the first Login."""
+        pbx, ami = self._pbx, self.ami
+        assert ami is not None
+        chans = [c for c in pbx.channels.values() if c.alive]
+        for chan in chans:
+            self._emit(fr.soft_hangup_request(chan, 4))
+        for chan in chans:
+            chan.cancel_timers()
+            if chan.moh:
+                chan.moh = False
+                self._emit(fr.moh_stop(chan))
+            self._emit(fr.soft_hangup_request(chan, 16))
+        for chan in chans:
+            chan.bridge = chan.peer = chan.dialing = None
+            pbx._destroy(chan, 0)
+        self._emit(fr.shutdown(restart=True))
+        ami.shutdown()
+        ami.refusing = True
+        await asyncio.sleep(down_s)
+        pbx.booted = pbx.sched.now()
+        ami.refusing = False
+
+    def inject(self, raw: bytes) -> None:
+        """Write these bytes on every logged-in AMI connection, as a broken or hostile peer would."""
+        if self.ami is not None:
+            for session in list(self.ami.sessions):
+                if session.user is not None:
+                    session.write(raw)
 
     def refuse_ami(self, refuse: bool = True) -> None:
         """Accept then drop new AMI connections while ``refuse`` (an Asterisk restarting)."""

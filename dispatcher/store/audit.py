@@ -4,12 +4,17 @@
 counts the violations: a missing or repeated event number, an intake entry
 applied twice, a contact offered while already with an agent, an agent
 offered a second contact, a contact ended twice. ``compare_history`` then
-checks the SQL history row for row against what the stream held.
+checks the SQL history row for row against what the stream held, and
+``compare_pbx`` checks it against what the PBX really did to every call (the
+fake Asterisk's ledger, or any record with the same fields): one outcome per
+call, the same outcome, the same agent, the right wait.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from redis.asyncio import Redis
 from sqlalchemy import select
@@ -111,3 +116,99 @@ async def compare_history(engine: AsyncEngine, audit: Audit) -> dict[str, int]:
         "contacts_extra": len(set(contacts) - audit.queued),
         "outcomes_differ": sum(1 for c, o in audit.outcomes.items() if contacts.get(c) != o),
     }
+
+
+class PbxCall(Protocol):
+    """What the PBX saw of one caller (``dispatcher.fake_asterisk.ledger.CallFate`` has these)."""
+
+    uniqueid: str
+    held_at: float | None
+    answered_at: float | None
+    agent_device: str | None
+    ended_at: float | None
+
+    @property
+    def outcome(self) -> str: ...
+
+    @property
+    def waited(self) -> float | None: ...
+
+
+SAME_OUTCOME = {"served": {"served"}, "abandoned": {"abandoned", "callback_scheduled"}}
+"""History outcomes that match what the PBX saw (a callback request is a caller hanging up unserved)."""
+
+
+async def compare_pbx(
+    engine: AsyncEngine,
+    calls: Iterable[PbxCall],
+    agent_of_device: dict[str, str],
+    *,
+    outages: Sequence[tuple[float, float]] = (),
+    tolerance: float = 1.0,
+) -> dict[str, object]:
+    """Differences between the PBX's account of every call that reached the queue and the SQL history.
+
+    The history's wait is its own timestamps (answered or ended, minus
+    arrived); it must match the PBX's (on hold until answered or hung up)
+    within ``tolerance`` seconds, plus, when the caller came or went while the
+    dispatcher was down (``outages``: (down, back) times), the rest of that
+    outage: such a wait can only be known approximately. Every count but
+    ``calls`` and ``unseen`` must be 0 (``unseen``: callers who came on hold
+    and hung up while the dispatcher was down: once gone, Asterisk keeps no
+    trace of them that AMI could show); ``details`` names the first
+    differences.
+    """
+    calls = list(calls)
+    async with engine.connect() as conn:
+        rows = {r.contact_id: r for r in await conn.execute(
+            select(ContactRow.contact_id, ContactRow.channel, ContactRow.outcome, ContactRow.agent_id,
+                   ContactRow.arrived_at, ContactRow.answered_at, ContactRow.ended_at)
+        )}
+    report: dict[str, int] = dict.fromkeys(
+        ("calls", "unseen", "not_in_history", "still_open", "outcome_differs", "agent_differs", "wait_off",
+         "extra_in_history"),
+        0,
+    )
+    details: list[str] = []
+    seen: set[str] = set()
+    for call in calls:
+        if call.held_at is None or call.ended_at is None:
+            continue  # hung up in the IVR, before the queue (or still there: the caller's business)
+        report["calls"] += 1
+        seen.add(call.uniqueid)
+        row = rows.get(call.uniqueid)
+        problem = None
+        if row is None and any(a <= call.held_at and call.ended_at <= b for a, b in outages):
+            report["unseen"] += 1  # came to the queue and left while the dispatcher was down: no trace of it
+            problem = "came and went during an outage"
+        elif row is None:
+            report["not_in_history"] += 1
+            problem = "not in the history"
+        elif row.outcome is None:
+            report["still_open"] += 1
+            problem = "no outcome in the history"
+        elif row.outcome not in SAME_OUTCOME[call.outcome]:
+            report["outcome_differs"] += 1
+            problem = f"PBX {call.outcome}, history {row.outcome}"
+        elif call.outcome == "served" and row.agent_id != agent_of_device.get(call.agent_device or ""):
+            report["agent_differs"] += 1
+            problem = f"PBX agent {call.agent_device}, history {row.agent_id}"
+        else:
+            end = row.answered_at if call.outcome == "served" else row.ended_at
+            pbx_wait = call.waited
+            pbx_end = call.answered_at if call.outcome == "served" else call.ended_at
+            if end is not None and row.arrived_at is not None and pbx_wait is not None and pbx_end is not None:
+                wait = end - row.arrived_at
+                slack = sum(b - max(a, t) for t in (call.held_at, pbx_end) for a, b in outages if a <= t <= b)
+                if abs(wait - pbx_wait) > tolerance + slack:
+                    report["wait_off"] += 1
+                    problem = f"PBX waited {pbx_wait:.2f} s, history {wait:.2f} s"
+        if problem is not None and len(details) < 10:
+            details.append(f"{call.uniqueid}: {problem}")
+    report["extra_in_history"] = sum(1 for cid, r in rows.items() if r.channel == "phone" and cid not in seen
+                                     and r.outcome is not None and cid not in _in_ivr(calls))
+    return {**report, "details": details}
+
+
+def _in_ivr(calls: Iterable[PbxCall]) -> set[str]:
+    return {c.uniqueid for c in calls if c.held_at is None or c.ended_at is None}

@@ -38,7 +38,8 @@ class Keys:
 
     @property
     def meta(self) -> str:
-        """Hash: ``last_seq`` written, ``intake_applied`` id, ``snapshot_upto``, ``history_seq`` (in SQL)."""
+        """Hash: ``last_seq`` written, ``intake_applied`` id, ``snapshot_upto``, ``checkpoint_ms``,
+        ``history_seq`` (in SQL)."""
         return f"{self.prefix}:meta"
 
     @property

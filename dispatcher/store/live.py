@@ -116,6 +116,8 @@ class RedisStore:
         self._down_since: float | None = None
         self._last_error: str | None = None
         self._verify_on_reconnect = False
+        self.checkpoint_ms: float | None = None
+        """How long the last checkpoint held routing (ms); written to ``meta`` with it."""
 
     # -------------------------------------------------------------- sink
 
@@ -127,7 +129,9 @@ class RedisStore:
         self.source = None
         self._inputs_since_snapshot += 1
         if self.checkpoint is not None and self._inputs_since_snapshot >= self.snapshot_every:
+            started = time.perf_counter()
             item.snapshot = self.checkpoint()
+            self.checkpoint_ms = (time.perf_counter() - started) * 1000.0
             self._inputs_since_snapshot = 0
         self._buffer.append(item)
         self._backlog += len(batch)
@@ -249,6 +253,8 @@ class RedisStore:
             meta["intake_applied"] = source
         if snapshot is not None:
             meta["snapshot_upto"] = str(snapshot[0])
+            if self.checkpoint_ms is not None:
+                meta["checkpoint_ms"] = f"{self.checkpoint_ms:.3f}"
             pipe.set(self.keys.snapshot, snapshot[1])
         pipe.hset(self.keys.meta, mapping=meta)
         await pipe.execute()

@@ -40,6 +40,7 @@ COMMAND_MODULES: list[str] = [
     "simulations.sim_cli",
     "skills.cli",
     "dispatcher.history.cli",
+    "guichet.users_cli",
 ]
 
 

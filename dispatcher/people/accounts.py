@@ -15,7 +15,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dispatcher.history.models import UserRow
@@ -81,7 +81,7 @@ class Accounts:
             if (await conn.execute(select(UserRow.username).where(UserRow.username == username))).first():
                 raise AccountError(f"l'identifiant {username!r} existe déjà")
             await conn.execute(
-                UserRow.__table__.insert().values(
+                insert(UserRow).values(
                     username=username, display_name=display_name or username, role=role.value,
                     agent_id=agent_id, password_hash=digest, active=True, created_at=now,
                     password_changed_at=now,

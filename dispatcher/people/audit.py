@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dispatcher.history.models import AuditRow
@@ -35,7 +35,7 @@ async def record(
 ) -> None:
     """Add one entry inside the caller's transaction (it commits with the change it records)."""
     await conn.execute(
-        AuditRow.__table__.insert().values(
+        insert(AuditRow).values(
             at=time.time(), actor=actor, action=action, target=target,
             detail=json.dumps(detail, ensure_ascii=False, sort_keys=True), source=source,
         )

@@ -29,7 +29,9 @@ class LoginLimiter:
         """Seconds until a login may be tried again (0: now)."""
         by_name, by_source = self._keys(username, source)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(by_name).ttl(by_name).get(by_source).ttl(by_source)
+            for key in (by_name, by_source):
+                pipe.get(key)
+                pipe.ttl(key)
             name_n, name_ttl, source_n, source_ttl = await pipe.execute()
         wait = 0
         if name_n is not None and int(name_n) >= self.per_name:
@@ -42,7 +44,8 @@ class LoginLimiter:
         """Count one failed login."""
         async with self.redis.pipeline(transaction=True) as pipe:
             for key in self._keys(username, source):
-                pipe.incr(key).expire(key, self.window_s, nx=True)
+                pipe.set(key, 0, ex=self.window_s, nx=True)
+                pipe.incr(key)
             await pipe.execute()
 
     async def succeeded(self, username: str) -> None:

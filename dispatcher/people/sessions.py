@@ -26,7 +26,8 @@ COOKIE = "guichet_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-PERSON_KEY = "guichet.person"
+PERSON_KEY: web.RequestKey[Person | None] = web.RequestKey("guichet_person")
+"""The person a request was found to belong to (looked up once per request)."""
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,7 @@ class PeopleSessions:
     async def person(self, request: web.Request) -> Person | None:
         """The logged-in, active person of ``request``, or None (an expired session is emptied)."""
         if PERSON_KEY in request:
-            found: Person | None = request[PERSON_KEY]
-            return found
+            return request[PERSON_KEY]
         person = await self._lookup(request)
         request[PERSON_KEY] = person
         return person

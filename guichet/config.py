@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     agi_port: int = Field(default=4573, ge=0, le=65535)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    device_tokens: SecretStr | None = Field(
+        default=None, description="Device and counter-agent tokens: id=token,id=token (never in a committed file)."
+    )
+    device_tokens_file: Path | None = Field(default=None, description="Secrets file of id=token lines.")
     retention_days: int = Field(default=365, ge=1, description="Citizens' data kept this long (CNIL).")
 
     @property

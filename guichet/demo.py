@@ -208,6 +208,7 @@ async def run_demo(
     console: Console,
     catalogue: Catalogue | None = None,
     matrix: SkillMatrix | None = None,
+    http_port: int = 0,
 ) -> tuple[DemoTally, str]:
     """Run the embedded town hall for ``plan.seconds``; returns the tally and the history URL."""
     catalogue = catalogue or default_catalogue()
@@ -221,7 +222,9 @@ async def run_demo(
     ]
     fake = FakeAsterisk(agents=phones, secrets={"guichet": secret}, agi_address=("127.0.0.1", 9))
     await fake.start()
-    settings = Settings(data_dir=data_dir, ami_port=fake.ami_port, ami_secret=SecretStr(secret), agi_port=0)
+    settings = Settings(
+        data_dir=data_dir, ami_port=fake.ami_port, ami_secret=SecretStr(secret), agi_port=0, http_port=http_port
+    )
     policy = RoutingPolicy(wrap_up_s=1.5)
     try:
         async with run_town_hall(settings, catalogue, matrix, policy) as hall:

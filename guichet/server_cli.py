@@ -36,6 +36,7 @@ def serve(
     """Run the server against the Asterisk of the settings (GUICHET_AMI_*), until Ctrl-C."""
     from rich.console import Console
 
+    from dispatcher.http.tokens import TokenConfigError
     from guichet.config import ConfigError, load_settings
     from guichet.townhall import run_town_hall
     from skills.catalogue import default_catalogue, load_catalogue
@@ -58,7 +59,7 @@ def serve(
         async with run_town_hall(settings, catalogue, matrix) as hall:
             console.print(
                 f"Guichet serving: AMI {settings.ami_host}:{settings.ami_port}, FastAGI on "
-                f"{settings.agi_host}:{hall.ivr.port}, Redis {settings.redis_url or 'private, under ' + str(settings.data_dir)}, "
+                f"{settings.agi_host}:{hall.ivr.port}, HTTP {hall.http.url}, Redis {settings.redis_url or 'private, under ' + str(settings.data_dir)}, "
                 f"history {hall.database_url}; "
                 f"{len(hall.dispatcher.router.queue)} contacts recovered waiting."
             )
@@ -67,7 +68,7 @@ def serve(
 
     try:
         asyncio.run(_run())
-    except OSError as exc:
+    except (OSError, TokenConfigError) as exc:
         raise _fail(str(exc)) from None
 
 

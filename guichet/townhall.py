@@ -5,7 +5,7 @@ demo`` (the simulated town hall) both run: the durable site of
 ``dispatcher.store.runtime.open_site`` (live state in Redis, the private
 server when no ``REDIS_URL``; the dispatcher recovered from it; the SQL
 history kept up to date from the event stream), then the live statistics,
-the FastAGI IVR and the AMI adapter.
+the FastAGI IVR, the AMI adapter and the HTTP side.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from dataclasses import dataclass
 
 from dispatcher.ami.adapter import AmiAdapter
 from dispatcher.history.live_stats import LiveStats
+from dispatcher.http.app import HttpServer, make_app
+from dispatcher.http.roles import Principal, Role
+from dispatcher.http.tokens import load_tokens
 from dispatcher.policy import RoutingPolicy
 from dispatcher.service import Dispatcher
 from dispatcher.store.runtime import Live, open_site
@@ -39,6 +42,7 @@ class TownHall:
     stats: LiveStats
     ivr: IvrServer
     ami: AmiAdapter
+    http: HttpServer
 
     @property
     def database_url(self) -> str:
@@ -59,6 +63,11 @@ async def run_town_hall(
     policy: RoutingPolicy | None = None,
 ) -> AsyncIterator[TownHall]:
     """Start every part of the server; stop them all, in reverse order, on exit."""
+    token_file = settings.device_tokens_file
+    subjects = {a: Principal(a, frozenset({Role.COUNTER_AGENT})) for a in matrix.agents}
+    tokens = load_tokens(
+        subjects, settings.device_tokens.get_secret_value() if settings.device_tokens else None, token_file
+    )
     async with open_site(settings, catalogue, matrix, policy) as live:
         stats = LiveStats(
             since=time.time(),
@@ -72,8 +81,11 @@ async def run_town_hall(
         ami = AmiAdapter.from_settings(settings, live.dispatcher, matrix)
         ivr.phone = ami
         await ami.start()
+        http = HttpServer(make_app(live.dispatcher, catalogue, [tokens]), settings.http_host, settings.http_port)
         try:
-            yield TownHall(settings, catalogue, matrix, live, stats, ivr, ami)
+            await http.start()
+            yield TownHall(settings, catalogue, matrix, live, stats, ivr, ami, http)
         finally:
+            await http.stop()
             await ami.stop()
             await ivr.stop()

@@ -21,6 +21,8 @@ from dispatcher.history.live_stats import LiveStats
 from dispatcher.http.app import HttpServer, make_app
 from dispatcher.http.roles import Principal, Role
 from dispatcher.http.tokens import load_tokens
+from dispatcher.pages.setup import PagesParts
+from dispatcher.pages.site import open_pages
 from dispatcher.policy import RoutingPolicy
 from dispatcher.service import Dispatcher
 from dispatcher.store.runtime import Live, open_site
@@ -43,6 +45,7 @@ class TownHall:
     ivr: IvrServer
     ami: AmiAdapter
     http: HttpServer
+    pages: PagesParts
 
     @property
     def database_url(self) -> str:
@@ -81,11 +84,16 @@ async def run_town_hall(
         ami = AmiAdapter.from_settings(settings, live.dispatcher, matrix)
         ivr.phone = ami
         await ami.start()
-        http = HttpServer(make_app(live.dispatcher, catalogue, [tokens]), settings.http_host, settings.http_port)
+        app = make_app(live.dispatcher, catalogue, [tokens])
+        database_url = settings.database_url or settings.sqlite_url
         try:
-            await http.start()
-            yield TownHall(settings, catalogue, matrix, live, stats, ivr, ami, http)
+            async with open_pages(app, live, stats, matrix, database_url, lambda: ami.link_up) as pages:
+                http = HttpServer(app, settings.http_host, settings.http_port)
+                await http.start()
+                try:
+                    yield TownHall(settings, catalogue, matrix, live, stats, ivr, ami, http, pages)
+                finally:
+                    await http.stop()
         finally:
-            await http.stop()
             await ami.stop()
             await ivr.stop()

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from dispatcher.people.roles import Role
+from dispatcher.people.roles import PersonRole, Role
 
 T = TypeVar("T")
 
@@ -69,14 +69,14 @@ def _password(from_stdin: bool) -> str:
 @users_app.command("add")
 def add(
     username: str = typer.Argument(..., help="Login name (lower case, digits, . _ -)."),
-    role: Role = typer.Option(..., "--role", help="What the person may do."),
+    role: PersonRole = typer.Option(..., "--role", help="What the person may do."),
     agent: str = typer.Option(None, "--agent", help="The agent of the skill matrix (agent accounts)."),
     name: str = typer.Option(None, "--name", help="The name shown on the pages."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
 ) -> None:
     """Create an account."""
     password = _password(password_stdin)
-    person = _run(lambda a: a.add(username, password, role, display_name=name, agent_id=agent))
+    person = _run(lambda a: a.add(username, password, Role(role.value), display_name=name, agent_id=agent))
     typer.echo(f"compte {person.username} créé ({person.role.value})")
 
 

@@ -4,151 +4,128 @@ from __future__ import annotations
 
 import asyncio
 import html
-import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 
+import aiohttp
 import pytest
-from aiohttp import ClientSession, web
-from aiohttp.test_utils import TestClient, TestServer
-from argon2 import PasswordHasher
 
-from dispatcher.history.migrate import upgrade
-from dispatcher.history.writer import engine_for
-from dispatcher.pages import login
-from dispatcher.pages.keys import SESSIONS
-from dispatcher.pages.setup import install
-from dispatcher.people.accounts import Accounts
 from dispatcher.people.audit import entries
-from dispatcher.people.limiter import LoginLimiter
-from dispatcher.people.roles import Role
 from dispatcher.people.sessions import COOKIE, SessionPolicy
-from dispatcher.store.keys import connect
 from dispatcher.store.redis_server import RedisServer
-
-FAST = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-async def whoami(request: web.Request) -> web.Response:
-    person = await request.app[SESSIONS].person(request)
-    return web.json_response({"user": person.username if person else None})
-
-
-@dataclass
-class Site:
-    client: TestClient
-    accounts: Accounts
+from tests.pages_helpers import PASSWORD, PagesSite, browser_like, csrf_of, log_in, pages_site
 
 
 @pytest.fixture
-async def site(redis_server: RedisServer, redis_prefix: str, tmp_path: Path) -> AsyncIterator[Site]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'h.sqlite'}"
-    await asyncio.to_thread(upgrade, url)
-    engine = engine_for(url)
-    accounts = Accounts(engine, FAST)
-    await accounts.add("claire", "un mot de passe long", Role.SUPERVISOR)
-    redis = connect(redis_server.url)
-    app = web.Application()
-    install(app, accounts, redis, SessionPolicy(idle_s=3, absolute_s=3600, touch_every_s=0),
-            LoginLimiter(redis, redis_prefix, per_name=3, per_source=10, window_s=60))
-    app.router.add_get("/login", login.login_form)
-    app.router.add_post("/login", login.login_submit)
-    app.router.add_post("/logout", login.logout)
-    app.router.add_get("/whoami", whoami)
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    try:
-        yield Site(client, accounts)
-    finally:
-        await client.close()
-        await redis.aclose()
-        await engine.dispose()
+async def site(redis_server: RedisServer, redis_prefix: str, sqlite_url: str) -> AsyncIterator[PagesSite]:
+    async with pages_site(redis_server.url, redis_prefix, sqlite_url) as running:
+        yield running
 
 
-async def _token(client: TestClient | ClientSession, path: str = "/login") -> str:
-    response = await client.get(path)
-    match = CSRF.search(await response.text())
-    assert match, "no CSRF field on the login page"
-    return match.group(1)
+def _cookie(http: aiohttp.ClientSession) -> str | None:
+    return next((c.value for c in http.cookie_jar if c.key == COOKIE), None)
 
 
-async def _login(client: TestClient, password: str = "un mot de passe long", username: str = "claire") -> int:
-    token = await _token(client)
-    response = await client.post(
-        "/login", data={"username": username, "password": password, "csrf_token": token, "next": "/whoami"},
-        allow_redirects=False,
-    )
-    return response.status
+async def _board(http: aiohttp.ClientSession, site: PagesSite) -> int:
+    async with http.get(f"{site.url}/wallboard", allow_redirects=False) as r:
+        return r.status
 
 
-def _cookie(client: TestClient) -> str | None:
-    for cookie in client.session.cookie_jar:
-        if cookie.key == COOKIE:
-            return cookie.value
-    return None
+async def _login(http: aiohttp.ClientSession, site: PagesSite, password: str, username: str = "superviseur") -> int:
+    token = await csrf_of(http, site.url)
+    async with http.post(f"{site.url}/login", data={"username": username, "password": password, "csrf_token": token},
+                         allow_redirects=False) as r:
+        return r.status
 
 
-async def test_login_rotates_the_session_and_logout_ends_it(site: Site) -> None:
-    client = site.client
-    await _token(client)
-    before = _cookie(client)
-    assert before
-    assert await _login(client) == 303
-    after = _cookie(client)
-    assert after and after != before, "the session id must change at login"
-    assert (await (await client.get("/whoami")).json()) == {"user": "claire"}
-    page = await client.get("/login")
-    token = CSRF.search(await page.text()).group(1)
-    assert (await client.post("/logout", data={"csrf_token": token}, allow_redirects=False)).status == 303
-    assert (await (await client.get("/whoami")).json()) == {"user": None}
-    actions = [e.action for e in await entries(site.accounts.engine)]
-    assert actions[0] == "login"
+async def test_login_rotates_the_session_and_logout_ends_it(site: PagesSite) -> None:
+    async with browser_like() as http:
+        await csrf_of(http, site.url)
+        before = _cookie(http)
+        assert before
+        assert await _login(http, site, PASSWORD) == 303
+        after = _cookie(http)
+        assert after and after != before, "the session id must change at login"
+        assert await _board(http, site) == 200
+        token = await csrf_of(http, site.url)
+        async with http.post(f"{site.url}/logout", data={"csrf_token": token}, allow_redirects=False) as r:
+            assert r.status == 303 and r.headers["Location"] == "/login"
+        assert await _board(http, site) == 401
+    assert [e.action for e in await entries(site.engine, 2)] == ["logout", "login"]
 
 
-async def test_wrong_password_is_refused_and_audited(site: Site) -> None:
-    assert await _login(site.client, "pas le bon mot") == 401
-    assert (await (await site.client.get("/whoami")).json()) == {"user": None}
-    assert [e.action for e in await entries(site.accounts.engine)][0] == "login_failed"
+async def test_login_goes_home_or_back_where_asked(site: PagesSite) -> None:
+    async with browser_like() as http:
+        token = await csrf_of(http, site.url)
+        async with http.post(f"{site.url}/login", allow_redirects=False, data={
+            "username": "planif", "password": PASSWORD, "csrf_token": token, "next": "//evil.example/"}) as r:
+            assert r.headers["Location"] == "/planner"
 
 
-async def test_post_without_csrf_token_is_refused(site: Site) -> None:
-    client = site.client
-    await _token(client)
-    response = await client.post("/login", data={"username": "claire", "password": "un mot de passe long"})
-    assert response.status == 403
-    assert response.content_type == "application/problem+json"
-    assert "CSRF" in (await response.json())["detail"]
-    wrong = await client.post("/login", data={"username": "claire", "password": "un mot de passe long",
-                                              "csrf_token": "forged"})
-    assert wrong.status == 403
-    assert (await (await client.get("/whoami")).json()) == {"user": None}
+async def test_wrong_password_is_refused_and_audited(site: PagesSite) -> None:
+    async with browser_like() as http:
+        assert await _login(http, site, "pas le bon mot") == 401
+        assert await _board(http, site) == 401
+    last = (await entries(site.engine, 1))[0]
+    assert (last.action, last.target, last.source) == ("login_failed", "superviseur", "127.0.0.1")
 
 
-async def test_login_is_rate_limited_per_account(site: Site) -> None:
-    for _ in range(3):
-        assert await _login(site.client, "mauvais mot de passe") == 401
-    token = await _token(site.client)
-    response = await site.client.post(
-        "/login", data={"username": "claire", "password": "un mot de passe long", "csrf_token": token},
-        allow_redirects=False,
-    )
-    assert response.status == 429
-    assert 0 < int(response.headers["Retry-After"]) <= 60
-    assert "Trop d'essais manqués" in html.unescape(await response.text())
+async def test_unsafe_requests_need_the_csrf_token(site: PagesSite) -> None:
+    async with browser_like() as http:
+        await csrf_of(http, site.url)
+        form = {"username": "superviseur", "password": PASSWORD}
+        async with http.post(f"{site.url}/login", data=form) as r:
+            assert r.status == 403 and r.content_type == "application/problem+json"
+            assert "CSRF" in (await r.json())["detail"]
+        async with http.post(f"{site.url}/login", data={**form, "csrf_token": "forged"}) as r:
+            assert r.status == 403
+        assert await _board(http, site) == 401
+        await log_in(http, site.url, "superviseur")
+        async with http.post(f"{site.url}/logout", allow_redirects=False) as r:
+            assert r.status == 403, "logout without its token must be refused"
+        assert await _board(http, site) == 200
+    async with aiohttp.ClientSession() as no_cookie:
+        async with no_cookie.post(f"{site.url}/login", data={**form, "csrf_token": "x"}) as r:
+            assert r.status == 403
 
 
-async def test_sessions_expire_when_idle_and_die_when_the_account_changes(site: Site) -> None:
-    client = site.client
-    assert await _login(client) == 303
-    assert (await (await client.get("/whoami")).json()) == {"user": "claire"}
-    await site.accounts.set_password("claire", "un autre mot de passe", actor="admin")
-    assert (await (await client.get("/whoami")).json()) == {"user": None}
-    assert await _login(client, "un autre mot de passe") == 303
-    await site.accounts.set_active("claire", False, actor="admin")
-    assert (await (await client.get("/whoami")).json()) == {"user": None}
-    await site.accounts.set_active("claire", True, actor="admin")
-    assert await _login(client, "un autre mot de passe") == 303
-    await asyncio.sleep(3.5)
-    assert (await (await client.get("/whoami")).json()) == {"user": None}, "idle session must expire"
+async def test_login_is_rate_limited_per_account(site: PagesSite, redis_prefix: str) -> None:
+    limiter = site.parts.limiter
+    assert limiter is not None
+    limiter.per_name = 3
+    async with browser_like() as http:
+        for _ in range(3):
+            assert await _login(http, site, "mauvais mot de passe") == 401
+        token = await csrf_of(http, site.url)
+        async with http.post(f"{site.url}/login", allow_redirects=False,
+                             data={"username": "superviseur", "password": PASSWORD, "csrf_token": token}) as r:
+            assert r.status == 429
+            assert 0 < int(r.headers["Retry-After"]) <= 900
+            assert "Trop d'essais manqués" in html.unescape(await r.text())
+        assert await _login(http, site, PASSWORD, "planif") == 303, "another account is not locked"
+
+
+async def test_sessions_die_when_the_account_changes(site: PagesSite) -> None:
+    async with browser_like() as http:
+        await log_in(http, site.url, "superviseur")
+        assert await _board(http, site) == 200
+        await site.accounts.set_password("superviseur", "un autre mot de passe", actor="admin")
+        assert await _board(http, site) == 401
+        await log_in(http, site.url, "superviseur", "un autre mot de passe")
+        await site.accounts.set_active("superviseur", False, actor="admin")
+        assert await _board(http, site) == 401
+        assert await _login(http, site, "un autre mot de passe") == 401
+
+
+async def test_idle_and_absolute_expiry(redis_server: RedisServer, redis_prefix: str, sqlite_url: str) -> None:
+    short = SessionPolicy(idle_s=2, absolute_s=5, touch_every_s=0)
+    async with pages_site(redis_server.url, redis_prefix, sqlite_url, policy=short) as site, browser_like() as http:
+        await log_in(http, site.url, "superviseur")
+        await asyncio.sleep(2.5)
+        assert await _board(http, site) == 401, "a session idle longer than idle_s must end"
+        await log_in(http, site.url, "superviseur")
+        for _ in range(6):  # active every second: the idle expiry never comes, the absolute one does
+            await asyncio.sleep(1.0)
+            if await _board(http, site) == 401:
+                break
+        else:
+            raise AssertionError("a session must end absolute_s after login, however active")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dispatcher.http import meta
 from dispatcher.http.roles import Role
 from dispatcher.http.route import Route, roles
+from dispatcher.pages.routes import ROUTES as PAGE_ROUTES
 
 API = "/api/v1"
 
@@ -17,4 +18,5 @@ ROUTES: list[Route] = [
           "Description OpenAPI 3.1 de l'API", "meta"),
     Route("GET", f"{API}/health", meta.health, roles(Role.PUBLIC),
           "État du serveur (sans donnée personnelle)", "meta", answer=meta.Health),
+    *PAGE_ROUTES,
 ]

@@ -12,6 +12,7 @@ from dispatcher.pages.i18n import LANGUAGES, _, gettext_of
 from dispatcher.pages.keys import ACCOUNTS, LIMITER, SESSIONS
 from dispatcher.pages.render import HOME_OF_ROLE, page
 from dispatcher.people.audit import audit
+from dispatcher.people.sessions import csrf_ok, csrf_refusal
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ async def login_form(request: web.Request) -> web.Response:
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
     """Check the password; a fresh session and a redirect home, or the form again with the reason."""
+    if not await csrf_ok(request):
+        return csrf_refusal(request)
     form = await request.post()
     username = str(form.get("username", "")).strip().lower()
     password = str(form.get("password", ""))
@@ -67,7 +70,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 
 async def logout(request: web.Request) -> web.StreamResponse:
     """End the session; back to the login form."""
+    person = await request.app[SESSIONS].person(request)
     await request.app[SESSIONS].log_out(request)
+    if person is not None:
+        await audit(request.app[ACCOUNTS].engine, person.username, "logout", person.username, source=source_of(request))
     raise web.HTTPSeeOther("/login")
 
 

@@ -1,52 +1,117 @@
-"""Plugging the pages into the application: sessions, CSRF, templates, their state."""
+"""Plugging the pages into the application: sessions, CSRF, templates, live streams, metrics."""
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 from aiohttp_session import session_middleware
+from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
-from dispatcher.pages.keys import ACCOUNTS, LIMITER, SESSIONS
-from dispatcher.pages.render import setup_templates
+from dispatcher.history.live_stats import LiveStats
+from dispatcher.http import keys as http_keys
+from dispatcher.http.route import Answer
+from dispatcher.observe.endpoints import PROBES, REGISTRY
+from dispatcher.observe.health import Probes
+from dispatcher.observe.metrics import LiveCollector, http_latency
+from dispatcher.pages.i18n import gettext_of
+from dispatcher.pages.keys import ACCOUNTS, DESKS, LIMITER, MATRIX, SESSIONS, STATS, WALLBOARD
+from dispatcher.pages.live import Broadcast
+from dispatcher.pages.render import page, setup_templates
+from dispatcher.pages.wallboard import snapshot
 from dispatcher.people.accounts import Accounts
 from dispatcher.people.limiter import LoginLimiter
-from dispatcher.people.sessions import PeopleSessions, SessionPolicy, csrf_ok, storage
+from dispatcher.people.sessions import COOKIE, PeopleSessions, SessionPolicy, csrf_ok, csrf_refusal, storage
+from skills.model import SkillMatrix
 
-CSRF_PROBLEM = {
-    "type": "https://guichet.example/problems/csrf",
-    "title": "Accès refusé",
-    "status": 403,
-    "detail": "jeton CSRF absent ou faux : rechargez la page",
-}
+
+
+@dataclass
+class PagesParts:
+    """What the pages need from the running server."""
+
+    accounts: Accounts
+    redis: Redis
+    stats: LiveStats
+    matrix: SkillMatrix
+    probes: Probes
+    sessions: SessionPolicy = field(default_factory=SessionPolicy)
+    limiter: LoginLimiter | None = None
 
 
 @web.middleware
 async def csrf_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse an unsafe request of a browser session without its CSRF token."""
-    if not await csrf_ok(request):
-        return web.Response(
-            status=403, text=json.dumps({**CSRF_PROBLEM, "instance": request.path}, ensure_ascii=False),
-            content_type="application/problem+json",
-        )
+    """Refuse an unsafe request of a browser session without its CSRF token.
+
+    Without a session cookie there is nothing to forge (the guard answers 401);
+    the login form checks its own token.
+    """
+    if COOKIE in request.cookies and not await csrf_ok(request):
+        return csrf_refusal(request)
     return await handler(request)
 
 
-def install(
-    app: web.Application,
-    accounts: Accounts,
-    redis: Redis,
-    policy: SessionPolicy = SessionPolicy(),
-    limiter: LoginLimiter | None = None,
-) -> PeopleSessions:
-    """Sessions (outermost), then CSRF, before the app's own middlewares; the templates."""
-    sessions = PeopleSessions(accounts, policy)
-    app.middlewares.insert(0, session_middleware(storage(redis, policy)))
-    app.middlewares.insert(1, csrf_guard)
-    app[ACCOUNTS] = accounts
+@web.middleware
+async def page_refusals(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A page refused by the guard shows the login form (401) or says whose page it is (403), in HTML."""
+    response = await handler(request)
+    if response.status not in (401, 403) or request.method != "GET":
+        return response
+    route = request.app[http_keys.ROUTES].get(request.match_info.route.name or "")
+    if route is None or route.answer_kind is not Answer.HTML:
+        return response
+    if response.status == 401:
+        target = request.path_qs
+        return await page(request, "login.html", {"next": target, "error": None}, status=401)
+    tr = gettext_of(request)
+    message = tr.gettext("This page is not for your role.")
+    return await page(request, "refused.html", {"message": message, "login": "/login?next=" + quote(request.path_qs)},
+                      status=403)
+
+
+def install(app: web.Application, parts: PagesParts) -> PeopleSessions:
+    """Everything the pages add to ``make_app``'s application; returns the session authenticator.
+
+    Middlewares, outermost first: sessions, CSRF, latency, page refusals, then the guard.
+    """
+    sessions = PeopleSessions(parts.accounts, parts.sessions)
+    registry = CollectorRegistry()
+    _histogram, measure = http_latency(registry)
+    ours: list[Middleware] = [session_middleware(storage(parts.redis, parts.sessions)), csrf_guard, measure, page_refusals]
+    for position, middleware in enumerate(ours):
+        app.middlewares.insert(position, middleware)
+    app[http_keys.AUTHENTICATORS].append(sessions)
+    app[ACCOUNTS] = parts.accounts
     app[SESSIONS] = sessions
-    app[LIMITER] = limiter or LoginLimiter(redis)
+    app[LIMITER] = parts.limiter or LoginLimiter(parts.redis)
+    app[STATS] = parts.stats
+    app[MATRIX] = parts.matrix
+    app[PROBES] = parts.probes
+    dispatcher = app[http_keys.DISPATCHER]
+    catalogue = app[http_keys.CATALOGUE]
+    collector = LiveCollector(dispatcher.router, parts.stats, parts.probes)
+    registry.register(collector)
+    dispatcher.add_sink(collector.sink)
+    app[REGISTRY] = registry
+    wallboard = Broadcast("wallboard", lambda: snapshot(dispatcher.router, parts.stats, catalogue, parts.matrix))
+    desks = Broadcast("desks", lambda: {}, min_interval_s=0.05, refresh_s=30.0)
+    for broadcast in (wallboard, desks):
+        dispatcher.add_sink(broadcast.sink)
+    app[WALLBOARD] = wallboard
+    app[DESKS] = desks
     setup_templates(app)
+
+    async def start(_app: web.Application) -> None:
+        await wallboard.start()
+        await desks.start()
+
+    async def stop(_app: web.Application) -> None:
+        await wallboard.stop()
+        await desks.stop()
+
+    app.on_startup.append(start)
+    app.on_shutdown.append(stop)
     return sessions

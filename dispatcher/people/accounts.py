@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dispatcher.history.models import UserRow
 from dispatcher.people.audit import record
-from dispatcher.people.roles import Role
+from dispatcher.people.roles import PERSON_ROLES, Role
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 MIN_PASSWORD = 10
@@ -72,6 +72,8 @@ class Accounts:
         """Create an account; an agent account must name its agent of the skill matrix."""
         if not USERNAME.match(username):
             raise AccountError(f"identifiant {username!r} invalide : minuscules, chiffres, . _ - (2 à 64)")
+        if role not in PERSON_ROLES:
+            raise AccountError(f"rôle {role.value!r} impossible pour une personne")
         if role is Role.AGENT and not agent_id:
             raise AccountError("un compte agent doit nommer son agent de la matrice (--agent)")
         check_password(password)

@@ -1,12 +1,19 @@
-"""The roles an endpoint may require; a person or a device holds exactly one."""
+"""The roles a person's account may hold: the route table's roles, less public and device-only ones."""
 
 from __future__ import annotations
 
 from enum import Enum
 
+from dispatcher.http.roles import Role
 
-class Role(str, Enum):
-    """Who is asking: a device (kiosk, display) or a person's session."""
+PERSON_ROLES: tuple[Role, ...] = (Role.KIOSK, Role.DISPLAY, Role.AGENT, Role.SUPERVISOR, Role.PLANNER, Role.ADMIN)
+"""A kiosk or display account is for a site without dedicated devices (a tablet logged in at the door)."""
+
+__all__ = ["PERSON_ROLES", "PersonRole", "Role"]
+
+
+class PersonRole(str, Enum):
+    """The same six roles, as the choices of ``guichet users add --role``."""
 
     KIOSK = "kiosk"
     DISPLAY = "display"
@@ -14,6 +21,3 @@ class Role(str, Enum):
     SUPERVISOR = "supervisor"
     PLANNER = "planner"
     ADMIN = "admin"
-
-
-ROLES: tuple[Role, ...] = tuple(Role)

@@ -11,6 +11,7 @@ is disabled or its password changed after it began.
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from aiohttp_session import Session, get_session, new_session
 from aiohttp_session.redis_storage import RedisStorage
 from redis.asyncio import Redis
 
+from dispatcher.http.roles import Principal
 from dispatcher.people.accounts import Accounts, Person
 
 COOKIE = "guichet_session"
@@ -74,10 +76,33 @@ async def csrf_ok(request: web.Request) -> bool:
     return isinstance(expected, str) and given is not None and hmac.compare_digest(given, expected)
 
 
+CSRF_PROBLEM: dict[str, object] = {
+    "type": "https://guichet.example/problems/csrf",
+    "title": "Accès refusé",
+    "status": 403,
+    "detail": "jeton CSRF absent ou faux : rechargez la page",
+}
+
+
+def csrf_refusal(request: web.Request) -> web.Response:
+    """The 403 problem of a missing or wrong CSRF token."""
+    return web.Response(
+        status=403, text=json.dumps({**CSRF_PROBLEM, "instance": request.path}, ensure_ascii=False),
+        content_type="application/problem+json",
+    )
+
+
 class PeopleSessions:
-    """Finds the person of a request from its session cookie."""
+    """Finds the person of a request from its session cookie (an ``Authenticator`` of the guard)."""
 
     scheme = "session"
+
+    async def authenticate(self, request: web.Request) -> Principal | None:
+        """The guard's principal of the session's person (roles: the account's one)."""
+        person = await self.person(request)
+        if person is None:
+            return None
+        return Principal(person.username, frozenset({person.role}))
 
     def __init__(self, accounts: Accounts, policy: SessionPolicy) -> None:
         self.accounts = accounts

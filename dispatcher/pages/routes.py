@@ -1,0 +1,34 @@
+"""The pages' lines of the route table (``dispatcher.http.routes`` adds them to THE table)."""
+
+from __future__ import annotations
+
+from dispatcher.http.roles import Role
+from dispatcher.http.route import Answer, Route, roles
+from dispatcher.observe import endpoints
+from dispatcher.pages import boards, login, static_files
+
+SUPERVISION = roles(Role.SUPERVISOR, Role.ADMIN)
+
+ROUTES: list[Route] = [
+    Route("GET", "/", login.home, roles(Role.PUBLIC), "Accueil : la page du rôle, ou la connexion", "pages",
+          answer_kind=Answer.HTML),
+    Route("GET", "/login", login.login_form, roles(Role.PUBLIC), "Formulaire de connexion", "pages",
+          answer_kind=Answer.HTML, query={"next": "page où revenir"}),
+    Route("POST", "/login", login.login_submit, roles(Role.PUBLIC), "Connexion (formulaire, jeton CSRF)", "pages",
+          answer_kind=Answer.HTML, refusals=(401, 403, 429)),
+    Route("POST", "/logout", login.logout, roles(Role.PUBLIC), "Déconnexion", "pages", answer_kind=Answer.HTML,
+          refusals=(403,)),
+    Route("GET", "/lang/{lang}", login.switch_language, roles(Role.PUBLIC), "Choix de la langue (fr, en)", "pages",
+          answer_kind=Answer.HTML, query={"next": "page où revenir"}, refusals=(404,)),
+    Route("GET", "/static/{name}", static_files.static_file, roles(Role.PUBLIC), "Feuilles de style et scripts",
+          "pages", answer_kind=Answer.BYTES, refusals=(404,)),
+    Route("GET", "/wallboard", boards.wallboard, SUPERVISION, "Tableau de bord du superviseur", "pages",
+          answer_kind=Answer.HTML),
+    Route("GET", "/wallboard/events", boards.wallboard_events, SUPERVISION,
+          "Tableau de bord en direct (SSE, aucune donnée personnelle)", "pages", answer_kind=Answer.SSE),
+    Route("GET", "/metrics", endpoints.metrics, roles(Role.PUBLIC),
+          "Métriques Prometheus (chiffres agrégés, aucune donnée personnelle)", "observability", answer_kind=Answer.TEXT),
+    Route("GET", "/health/live", endpoints.health_live, roles(Role.PUBLIC), "Le processus répond", "observability"),
+    Route("GET", "/health/ready", endpoints.health_ready, roles(Role.PUBLIC),
+          "Prêt : AMI, Redis et SQL répondent (503 sinon, avec ce qui manque)", "observability", refusals=(503,)),
+]

@@ -1,0 +1,44 @@
+"""The pages' parts opened for a running server (accounts on the history database, probes)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from dispatcher.history.live_stats import LiveStats
+from dispatcher.history.writer import engine_for
+from dispatcher.observe.health import Probes
+from dispatcher.pages.setup import PagesParts, install
+from dispatcher.people.accounts import Accounts
+from dispatcher.people.sessions import SessionPolicy
+from dispatcher.store.runtime import Live
+from skills.model import SkillMatrix
+
+
+@contextlib.asynccontextmanager
+async def open_pages(
+    app: web.Application,
+    live: Live,
+    stats: LiveStats,
+    matrix: SkillMatrix,
+    database_url: str,
+    ami_up: Callable[[], bool],
+    policy: SessionPolicy | None = None,
+) -> AsyncIterator[PagesParts]:
+    """Install the pages on ``app`` (built by ``make_app``); their SQL engine closes on exit.
+
+    ``database_url`` must already be migrated (``open_site`` does it).
+    """
+    engine = engine_for(database_url)
+    probes = Probes(
+        ami_up=ami_up, redis=live.redis, engine=engine,
+        written_seq=lambda: live.store.written_seq, meta_key=live.store.keys.meta,
+    )
+    parts = PagesParts(Accounts(engine), live.redis, stats, matrix, probes, policy or SessionPolicy())
+    install(app, parts)
+    try:
+        yield parts
+    finally:
+        await engine.dispose()

@@ -41,6 +41,7 @@ COMMAND_MODULES: list[str] = [
     "skills.cli",
     "dispatcher.history.cli",
     "guichet.users_cli",
+    "dispatcher.counter.cli",
 ]
 
 

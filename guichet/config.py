@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     )
     catalogue: Path | None = Field(default=None, description="Process catalogue YAML; unset: bundled sample.")
     skill_matrix: Path | None = Field(default=None, description="Skill matrix CSV/YAML; unset: bundled sample.")
+    sites: Path | None = Field(default=None, description="Sites file (kiosks, counters, displays); unset: bundled sample.")
     ami_host: str = "127.0.0.1"
     ami_port: int = Field(default=5038, ge=1, le=65535)
     ami_username: str = "guichet"

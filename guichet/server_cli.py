@@ -36,6 +36,7 @@ def serve(
     """Run the server against the Asterisk of the settings (GUICHET_AMI_*), until Ctrl-C."""
     from rich.console import Console
 
+    from dispatcher.counter.sites import default_sites, load_sites
     from dispatcher.http.tokens import TokenConfigError
     from guichet.config import ConfigError, load_settings
     from guichet.townhall import run_town_hall
@@ -48,6 +49,7 @@ def serve(
         settings = load_settings(config)
         catalogue = load_catalogue(settings.catalogue) if settings.catalogue else default_catalogue()
         matrix = load_matrix(settings.skill_matrix, catalogue) if settings.skill_matrix else default_matrix(catalogue)
+        sites = load_sites(settings.sites, catalogue) if settings.sites else default_sites(catalogue)
     except (ConfigError, SkillFileError) as exc:
         raise _fail(str(exc)) from None
 
@@ -56,7 +58,7 @@ def serve(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with run_town_hall(settings, catalogue, matrix) as hall:
+        async with run_town_hall(settings, catalogue, matrix, sites=sites) as hall:
             console.print(
                 f"Guichet serving: AMI {settings.ami_host}:{settings.ami_port}, FastAGI on "
                 f"{settings.agi_host}:{hall.ivr.port}, HTTP {hall.http.url}, Redis {settings.redis_url or 'private, under ' + str(settings.data_dir)}, "

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from dispatcher.ami.adapter import AmiAdapter
 from dispatcher.history.live_stats import LiveStats
 from dispatcher.http.app import HttpServer, make_app
-from dispatcher.http.roles import Principal, Role
-from dispatcher.http.tokens import load_tokens
+from dispatcher.counter.service import CounterService
+from dispatcher.counter.sites import Sites, counter_policy, default_sites
+from dispatcher.counter.tickets import TicketSeries
+from dispatcher.http.tokens import device_subjects, load_tokens
 from dispatcher.pages.setup import PagesParts
 from dispatcher.pages.site import open_pages
 from dispatcher.policy import RoutingPolicy
@@ -45,6 +47,7 @@ class TownHall:
     ivr: IvrServer
     ami: AmiAdapter
     http: HttpServer
+    counter: CounterService
     pages: PagesParts
 
     @property
@@ -64,13 +67,16 @@ async def run_town_hall(
     catalogue: Catalogue,
     matrix: SkillMatrix,
     policy: RoutingPolicy | None = None,
+    sites: Sites | None = None,
 ) -> AsyncIterator[TownHall]:
     """Start every part of the server; stop them all, in reverse order, on exit."""
-    token_file = settings.device_tokens_file
-    subjects = {a: Principal(a, frozenset({Role.COUNTER_AGENT})) for a in matrix.agents}
+    sites = sites or default_sites(catalogue)
     tokens = load_tokens(
-        subjects, settings.device_tokens.get_secret_value() if settings.device_tokens else None, token_file
+        device_subjects(sites, matrix),
+        settings.device_tokens.get_secret_value() if settings.device_tokens else None,
+        settings.device_tokens_file,
     )
+    policy = counter_policy(policy or RoutingPolicy(), sites)
     async with open_site(settings, catalogue, matrix, policy) as live:
         stats = LiveStats(
             since=time.time(),
@@ -84,14 +90,17 @@ async def run_town_hall(
         ami = AmiAdapter.from_settings(settings, live.dispatcher, matrix)
         ivr.phone = ami
         await ami.start()
-        app = make_app(live.dispatcher, catalogue, [tokens])
+        keys = live.store.keys
+        series = TicketSeries(live.redis, keys.intake, keys.prefix, sites.timezone)
+        counter = CounterService(live.dispatcher, catalogue, matrix, sites, series)
+        app = make_app(live.dispatcher, catalogue, [tokens], counter=counter)
         database_url = settings.database_url or settings.sqlite_url
         try:
             async with open_pages(app, live, stats, matrix, database_url, lambda: ami.link_up) as pages:
                 http = HttpServer(app, settings.http_host, settings.http_port)
                 await http.start()
                 try:
-                    yield TownHall(settings, catalogue, matrix, live, stats, ivr, ami, http, pages)
+                    yield TownHall(settings, catalogue, matrix, live, stats, ivr, ami, http, counter, pages)
                 finally:
                     await http.stop()
         finally:

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from aiohttp import web
 from pydantic import ValidationError
 
+from dispatcher.counter.service import CounterService
 from dispatcher.http import keys
 from dispatcher.http.problems import Problem, from_http_error, from_validation, internal_error
 from dispatcher.http.roles import Authenticator, BadCredentials, Principal
@@ -101,6 +102,7 @@ def make_app(
     catalogue: Catalogue,
     authenticators: Iterable[Authenticator],
     *,
+    counter: CounterService | None = None,
     routes: Iterable[Route] = ROUTES,
     max_body_bytes: int = MAX_BODY_BYTES,
 ) -> web.Application:
@@ -110,6 +112,13 @@ def make_app(
     app[keys.CATALOGUE] = catalogue
     app[keys.AUTHENTICATORS] = list(authenticators)
     app[keys.ROUTES] = {}
+    if counter is not None:
+        app[keys.COUNTER] = counter
+
+        async def _close_feeds(app: web.Application) -> None:
+            counter.close_feeds()
+
+        app.on_shutdown.append(_close_feeds)
     add_routes(app, routes)
     return app
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from dispatcher.http.roles import DeviceTokens, Principal
+from dispatcher.counter.sites import Sites
+from dispatcher.http.roles import DeviceTokens, Principal, Role
+from skills.model import SkillMatrix
 
 MIN_TOKEN_LENGTH = 16
 
@@ -67,3 +69,14 @@ def load_tokens(
         seen[subject] = place
         by_token[token] = principal
     return DeviceTokens(by_token)
+
+
+def device_subjects(sites: Sites, matrix: SkillMatrix) -> dict[str, Principal]:
+    """Who each token id may be: the sites' kiosks and displays, and the agents (counter agents)."""
+    found: dict[str, Principal] = {a: Principal(a, frozenset({Role.COUNTER_AGENT})) for a in matrix.agents}
+    for site in sites.sites.values():
+        for kiosk in site.kiosks:
+            found[kiosk] = Principal(kiosk, frozenset({Role.KIOSK}), site.code)
+        for display in site.displays:
+            found[display] = Principal(display, frozenset({Role.DISPLAY}), site.code)
+    return found

@@ -96,7 +96,7 @@ async def run_town_hall(
         app = make_app(live.dispatcher, catalogue, [tokens], counter=counter)
         database_url = settings.database_url or settings.sqlite_url
         try:
-            async with open_pages(app, live, stats, matrix, database_url, lambda: ami.link_up) as pages:
+            async with open_pages(app, live, stats, matrix, database_url, lambda: ami.link_up, ami.reachable) as pages:
                 http = HttpServer(app, settings.http_host, settings.http_port)
                 await http.start()
                 try:

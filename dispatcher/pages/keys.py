@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 from dispatcher.history.live_stats import LiveStats
@@ -17,5 +19,7 @@ LIMITER = web.AppKey("login_limiter", LoginLimiter)
 STATS = web.AppKey("live_stats", LiveStats)
 MATRIX = web.AppKey("skill_matrix", SkillMatrix)
 WALLBOARD = web.AppKey("wallboard_broadcast", Broadcast)
+SOFTPHONE: web.AppKey[Callable[[str], str]] = web.AppKey("softphone")
+"""agent id -> its softphone as Asterisk reports it: ready, unreachable, unknown, none, link_down."""
 DESKS = web.AppKey("desks_broadcast", Broadcast)
 """Ticks the agent pages and the displays (each builds its own small view)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dispatcher.http.roles import Role
 from dispatcher.http.route import Answer, Route, roles
 from dispatcher.observe import endpoints
-from dispatcher.pages import boards, login, static_files
+from dispatcher.pages import agent, boards, login, static_files, tracking, visitors
 
 SUPERVISION = roles(Role.SUPERVISOR, Role.ADMIN)
 
@@ -26,6 +26,22 @@ ROUTES: list[Route] = [
           answer_kind=Answer.HTML),
     Route("GET", "/wallboard/events", boards.wallboard_events, SUPERVISION,
           "Tableau de bord en direct (SSE, aucune donnée personnelle)", "pages", answer_kind=Answer.SSE),
+    Route("GET", "/agent", agent.agent_page, roles(Role.AGENT), "Page de l'agent", "pages", answer_kind=Answer.HTML,
+          refusals=(409,)),
+    Route("GET", "/agent/events", agent.agent_events, roles(Role.AGENT), "Vue de l'agent en direct (SSE)", "pages",
+          answer_kind=Answer.SSE, refusals=(409,)),
+    Route("POST", "/agent/action", agent.agent_action, roles(Role.AGENT),
+          "Action de l'agent sur lui-même (prêt, pause, fin, transfert, requalification, guichet)", "pages",
+          body=agent.AgentAction, refusals=(409,)),
+    Route("GET", "/kiosk", visitors.kiosk, roles(Role.KIOSK), "Borne tactile (sites sans borne dédiée)", "pages",
+          answer_kind=Answer.HTML, refusals=(503,)),
+    Route("POST", "/kiosk/ticket", visitors.kiosk_ticket, roles(Role.KIOSK), "Ticket pris sur la borne tactile",
+          "pages", answer_kind=Answer.HTML, refusals=(409, 422, 503)),
+    Route("GET", "/display", visitors.display, roles(Role.DISPLAY), "Écran d'appel (sites sans écran dédié)", "pages",
+          answer_kind=Answer.HTML, refusals=(503,)),
+    Route("GET", "/track", tracking.tracking, roles(Role.PUBLIC),
+          "Suivi d'une demande par son code (aucune donnée personnelle)", "pages", answer_kind=Answer.HTML,
+          query={"code": "code de la demande"}, refusals=(404,)),
     Route("GET", "/metrics", endpoints.metrics, roles(Role.PUBLIC),
           "Métriques Prometheus (chiffres agrégés, aucune donnée personnelle)", "observability", answer_kind=Answer.TEXT),
     Route("GET", "/health/live", endpoints.health_live, roles(Role.PUBLIC), "Le processus répond", "observability"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -18,7 +19,7 @@ from dispatcher.observe.endpoints import PROBES, REGISTRY
 from dispatcher.observe.health import Probes
 from dispatcher.observe.metrics import LiveCollector, http_latency
 from dispatcher.pages.i18n import gettext_of
-from dispatcher.pages.keys import ACCOUNTS, DESKS, LIMITER, MATRIX, SESSIONS, STATS, WALLBOARD
+from dispatcher.pages.keys import ACCOUNTS, DESKS, LIMITER, MATRIX, SESSIONS, SOFTPHONE, STATS, WALLBOARD
 from dispatcher.pages.live import Broadcast
 from dispatcher.pages.render import page, setup_templates
 from dispatcher.pages.wallboard import snapshot
@@ -40,6 +41,7 @@ class PagesParts:
     probes: Probes
     sessions: SessionPolicy = field(default_factory=SessionPolicy)
     limiter: LoginLimiter | None = None
+    softphone: Callable[[str], str] = lambda _agent: "unknown"
 
 
 @web.middleware
@@ -77,7 +79,8 @@ def install(app: web.Application, parts: PagesParts) -> PeopleSessions:
 
     Middlewares, outermost first: sessions, CSRF, latency, page refusals, then the guard.
     """
-    sessions = PeopleSessions(parts.accounts, parts.sessions)
+    counter = app.get(http_keys.COUNTER)
+    sessions = PeopleSessions(parts.accounts, parts.sessions, next(iter(counter.sites.sites)) if counter else None)
     registry = CollectorRegistry()
     _histogram, measure = http_latency(registry)
     ours: list[Middleware] = [session_middleware(storage(parts.redis, parts.sessions)), csrf_guard, measure, page_refusals]
@@ -90,6 +93,7 @@ def install(app: web.Application, parts: PagesParts) -> PeopleSessions:
     app[STATS] = parts.stats
     app[MATRIX] = parts.matrix
     app[PROBES] = parts.probes
+    app[SOFTPHONE] = parts.softphone
     dispatcher = app[http_keys.DISPATCHER]
     catalogue = app[http_keys.CATALOGUE]
     collector = LiveCollector(dispatcher.router, parts.stats, parts.probes)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from aiohttp import web
 
@@ -17,6 +17,21 @@ from dispatcher.store.runtime import Live
 from skills.model import SkillMatrix
 
 
+def softphones(matrix: SkillMatrix, ami_up: Callable[[], bool], reachable: Mapping[str, bool]) -> Callable[[str], str]:
+    """An agent's softphone as Asterisk last reported its device (``reachable`` by endpoint)."""
+
+    def softphone(agent_id: str) -> str:
+        profile = matrix.agents.get(agent_id)
+        if profile is None or not profile.endpoint:
+            return "none"
+        if not ami_up():
+            return "link_down"
+        known = reachable.get(profile.endpoint)
+        return "unknown" if known is None else "ready" if known else "unreachable"
+
+    return softphone
+
+
 @contextlib.asynccontextmanager
 async def open_pages(
     app: web.Application,
@@ -25,6 +40,7 @@ async def open_pages(
     matrix: SkillMatrix,
     database_url: str,
     ami_up: Callable[[], bool],
+    reachable: Mapping[str, bool] | None = None,
     policy: SessionPolicy | None = None,
 ) -> AsyncIterator[PagesParts]:
     """Install the pages on ``app`` (built by ``make_app``); their SQL engine closes on exit.
@@ -36,7 +52,8 @@ async def open_pages(
         ami_up=ami_up, redis=live.redis, engine=engine,
         written_seq=lambda: live.store.written_seq, meta_key=live.store.keys.meta,
     )
-    parts = PagesParts(Accounts(engine), live.redis, stats, matrix, probes, policy or SessionPolicy())
+    parts = PagesParts(Accounts(engine), live.redis, stats, matrix, probes, policy or SessionPolicy(),
+                       softphone=softphones(matrix, ami_up, reachable or {}))
     install(app, parts)
     try:
         yield parts

@@ -31,6 +31,11 @@ class Thresholds:
     deadline_within_s: float = 4 * 3600.0
 
 
+def _label(catalogue: Catalogue, process: str) -> str:
+    found = catalogue.processes.get(process)
+    return found.label if found else process
+
+
 def _ratio(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
@@ -59,11 +64,10 @@ def snapshot(
     for process, channel in keys:
         waits = waiting.get((process, channel), [])
         row = by_group.get((process, channel))
-        proc = catalogue.processes.get(process)
         groups.append(
             {
                 "process": process,
-                "label": proc.label if proc else process,
+                "label": _label(catalogue, process),
                 "channel": channel,
                 "waiting": len(waits),
                 "longest_wait_s": round(max(waits), 1) if waits else 0.0,
@@ -85,6 +89,7 @@ def snapshot(
                 "reason": record.reason,
                 "since_s": round(max(0.0, now - record.since), 1) if record.state is not AgentState.OFFLINE else None,
                 "process": held.process if held else None,
+                "process_label": _label(catalogue, held.process) if held else None,
                 "channel": held.channel.value if held else None,
             }
         )

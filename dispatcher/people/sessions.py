@@ -98,15 +98,17 @@ class PeopleSessions:
     scheme = "session"
 
     async def authenticate(self, request: web.Request) -> Principal | None:
-        """The guard's principal of the session's person (roles: the account's one)."""
+        """The guard's principal of the session's person: its role; an agent is its agent id."""
         person = await self.person(request)
         if person is None:
             return None
-        return Principal(person.username, frozenset({person.role}))
+        return Principal(person.agent_id or person.username, frozenset({person.role}), self.site)
 
-    def __init__(self, accounts: Accounts, policy: SessionPolicy) -> None:
+    def __init__(self, accounts: Accounts, policy: SessionPolicy, site: str | None = None) -> None:
         self.accounts = accounts
         self.policy = policy
+        self.site = site
+        """The site of the people's kiosk and display pages (the sites file's first)."""
 
     async def person(self, request: web.Request) -> Person | None:
         """The logged-in, active person of ``request``, or None (an expired session is emptied)."""

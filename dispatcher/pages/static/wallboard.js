@@ -40,7 +40,7 @@
       badge.textContent = G.label("state", a.state) + (a.reason ? ` (${a.reason})` : "");
       state.append(badge);
       tr.append(G.cell(a.name), state, G.cell(a.since_s === null ? "–" : G.duration(a.since_s + elapsed), "num"),
-        G.cell(a.process ? `${a.process} · ${G.label("channel", a.channel)}` : "–"));
+        G.cell(a.process ? `${a.process_label} · ${G.label("channel", a.channel)}` : "–"));
       return tr;
     }));
   };

@@ -1,0 +1,64 @@
+"""The pages in a real headless Chromium against the whole town hall (fake Asterisk over TCP).
+
+Each page is checked with axe-core (no serious or critical WCAG 2.1 AA
+violation) and photographed (test-artefacts/screenshots).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from playwright.async_api import Page, expect
+
+from tests.browser_helpers import LAPTOP, WALL, accessibility, chromium, log_in_page, screenshot
+from tests.pages_helpers import PASSWORD
+from tests.town_helpers import AGENT, keys_for, town
+
+WALLBOARD_ROW = f"#agents tr:has-text('Nathalie Lefèvre')"
+
+
+async def _wallboard_shows(board: Page, text: str, within_s: float) -> float:
+    """Seconds until the wallboard's row of the agent shows ``text`` (fails past ``within_s``)."""
+    started = time.monotonic()
+    await expect(board.locator(WALLBOARD_ROW)).to_contain_text(text, timeout=within_s * 1000)
+    return time.monotonic() - started
+
+
+async def test_agent_takes_a_call_and_the_wallboard_follows(tmp_path: Path) -> None:
+    async with town(tmp_path) as (hall, fake), chromium() as browser:
+        url = hall.http.url
+        supervisor = await browser.new_context(viewport=WALL, locale="fr-FR")
+        board = await supervisor.new_page()
+        await log_in_page(board, url, "superviseur", PASSWORD)
+        assert board.url.endswith("/wallboard")
+        await expect(board.locator("#live-status")).to_have_text("En direct")
+        agent_context = await browser.new_context(viewport=LAPTOP, locale="fr-FR")
+        desk = await agent_context.new_page()
+        await log_in_page(desk, url, "nathalie", PASSWORD)
+        assert desk.url.endswith("/agent")
+        await expect(desk.locator("#state")).to_have_text("déconnecté")
+        await accessibility(desk, "agent page")
+        await desk.get_by_role("button", name="Prêt").first.click()
+        await expect(desk.locator("#state")).to_have_text("disponible")
+        assert await _wallboard_shows(board, "disponible", 1.0) <= 1.0
+        keys = keys_for(hall.ivr.config.menu, "passport")
+        assert keys is not None
+        fake.place_call("0612345678", "Hélène", dtmf=[*keys, "2"], patience=60.0, talk_time=30.0)
+        await expect(desk.locator("#c-label")).to_contain_text("Passeport", timeout=10_000)
+        await expect(desk.locator("#contact")).to_be_visible()
+        await expect(desk.locator("#c-citizen")).to_contain_text("0612345678")
+        assert await _wallboard_shows(board, "Passeport", 1.0) <= 1.0
+        await screenshot(desk, "agent-with-call-1366x768")
+        await accessibility(desk, "agent page with a call")
+        await desk.get_by_role("button", name="Terminé").click()
+        await expect(desk.locator("#contact-none")).to_be_visible()
+        await expect(desk.locator("#state")).to_have_text("disponible", timeout=5_000)
+        assert await _wallboard_shows(board, "disponible", 2.0) <= 2.0
+        await expect(board.locator("[data-figure=answered]")).to_have_text("1")
+        await screenshot(board, "wallboard-1920x1080")
+        await accessibility(board, "wallboard")
+        router = hall.dispatcher.router
+        assert router.agents[AGENT].contact_id is None
+        ended = [c for c, outcome in router.ended.items()]
+        assert ended, "the call ended in the core"

@@ -62,3 +62,48 @@ async def test_agent_takes_a_call_and_the_wallboard_follows(tmp_path: Path) -> N
         assert router.agents[AGENT].contact_id is None
         ended = [c for c, outcome in router.ended.items()]
         assert ended, "the call ended in the core"
+
+
+async def test_kiosk_ticket_is_called_on_the_display_and_tracked(tmp_path: Path) -> None:
+    async with town(tmp_path) as (hall, _fake), chromium() as browser:
+        url = hall.http.url
+        kiosk = await (await browser.new_context(viewport=LAPTOP, locale="fr-FR", has_touch=True)).new_page()
+        await log_in_page(kiosk, url, "borne", PASSWORD)
+        assert kiosk.url.endswith("/kiosk")
+        await accessibility(kiosk, "kiosk")
+        await screenshot(kiosk, "kiosk-1366x768")
+        screen = await (await browser.new_context(viewport=WALL, locale="fr-FR")).new_page()
+        await log_in_page(screen, url, "ecran", PASSWORD)
+        assert screen.url.endswith("/display")
+        await expect(screen.locator("#live-status")).to_have_text("En direct")
+        await accessibility(screen, "display")
+        await kiosk.get_by_role("button", name="Passeport (demande, renouvellement)").tap()
+        number = (await kiosk.locator("#ticket-number").inner_text()).strip()
+        code = (await kiosk.locator("#ticket-code").inner_text()).strip()
+        assert number.startswith("A") and len(number) == 4
+        await expect(kiosk.locator("#ticket-wait")).to_have_text("aucun agent disponible pour le moment")
+        await screenshot(kiosk, "kiosk-ticket")
+        await accessibility(kiosk, "kiosk ticket")
+        citizen = await (await browser.new_context(viewport=LAPTOP, locale="fr-FR")).new_page()
+        await citizen.goto(f"{url}/track")
+        await citizen.get_by_label("Code de la demande").fill(code)
+        await citizen.get_by_role("button", name="Rechercher").click()
+        await expect(citizen.locator("#track-status")).to_have_text("en attente")
+        await accessibility(citizen, "tracking")
+        desk = await (await browser.new_context(viewport=LAPTOP, locale="fr-FR")).new_page()
+        await log_in_page(desk, url, "nathalie", PASSWORD)
+        await desk.get_by_role("combobox", name="Guichet", exact=True).select_option("guichet 1")
+        await desk.get_by_role("button", name="Ouvrir le guichet").click()
+        await expect(desk.locator("#desk-line")).to_have_text("guichet 1")
+        await expect(desk.locator("#c-label")).to_contain_text("Passeport", timeout=5_000)
+        await desk.get_by_role("button", name="Appeler le visiteur").click()
+        await expect(screen.locator("#calls li").first).to_contain_text(number, timeout=1_000)
+        await expect(screen.locator("#calls li").first).to_contain_text("guichet 1")
+        await screenshot(screen, "display-1920x1080")
+        await citizen.reload()
+        await expect(citizen.locator("#track-status")).to_have_text("en cours de traitement")
+        await screenshot(citizen, "tracking-1366x768")
+        await desk.get_by_role("button", name="Visiteur servi").click()
+        await expect(desk.locator("#contact-none")).to_be_visible()
+        await citizen.reload()
+        await expect(citizen.locator("#track-status")).to_have_text("traitée", timeout=5_000)

@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from dispatcher.history.models import ContactRow
 from dispatcher.http import keys as http_keys
+from dispatcher.http.kiosk import wait_text
 from dispatcher.pages.keys import ACCOUNTS
 from dispatcher.pages.render import page
-from dispatcher.pages.visitors import wait_text
 from dispatcher.pages.i18n import language_of
 
 CODE = re.compile(r"^[A-Za-z0-9._-]{3,64}$")
@@ -35,6 +35,7 @@ async def lookup(request: web.Request, code: str) -> dict[str, Any] | None:
         if contact.deadline is not None:
             found["deadline"] = contact.deadline
         return found
+    outcome = router.ended.get(code)
     engine = request.app[ACCOUNTS].engine
     async with engine.connect() as conn:
         row = (await conn.execute(
@@ -44,8 +45,8 @@ async def lookup(request: web.Request, code: str) -> dict[str, Any] | None:
     if row is None:
         return None
     process = catalogue.processes.get(row.process or "")
-    return {"process": process.label if process else row.process, "channel": row.channel,
-            "status": row.outcome or "waiting", "ended_at": row.ended_at}
+    status = outcome.value if outcome is not None else row.outcome or "waiting"
+    return {"process": process.label if process else row.process, "channel": row.channel, "status": status}
 
 
 async def tracking(request: web.Request) -> web.Response:

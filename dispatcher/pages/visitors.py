@@ -13,6 +13,7 @@ from aiohttp import web
 from dispatcher.counter.service import IssueRefused
 from dispatcher.counter.tickets import SeriesFull
 from dispatcher.http import keys as http_keys
+from dispatcher.http.kiosk import wait_text
 from dispatcher.http.problems import Problem
 from dispatcher.pages.i18n import gettext_of, language_of
 from dispatcher.pages.render import page
@@ -22,16 +23,6 @@ from dispatcher.store.live import OUTAGE_ERRORS
 def _site(request: web.Request) -> str:
     counter = http_keys.counter_of(request)
     return next(iter(counter.sites.sites))
-
-
-def wait_text(seconds: float, lang: str) -> str:
-    """A visitor's estimated wait in words, rounded to 5 minutes past the first ones."""
-    minutes = int(round(seconds / 60.0))
-    if minutes > 10:
-        minutes = 5 * round(minutes / 5)
-    if lang == "en":
-        return "less than 2 minutes" if minutes < 2 else f"about {minutes} minutes"
-    return "moins de 2 minutes" if minutes < 2 else f"environ {minutes} minutes"
 
 
 async def kiosk(request: web.Request) -> web.Response:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     )
     device_tokens_file: Path | None = Field(default=None, description="Secrets file of id=token lines.")
     retention_days: int = Field(default=365, ge=1, description="Citizens' data kept this long (CNIL).")
+    log_format: Literal["text", "json"] = Field(default="text", description="Server logs: text lines or JSON objects.")
 
     @property
     def sqlite_url(self) -> str:

@@ -53,6 +53,10 @@ def serve(
     except (ConfigError, SkillFileError) as exc:
         raise _fail(str(exc)) from None
 
+    from guichet.logs import configure
+
+    configure(settings.log_format)
+
     async def _run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -107,3 +107,41 @@ async def test_kiosk_ticket_is_called_on_the_display_and_tracked(tmp_path: Path)
         await expect(desk.locator("#contact-none")).to_be_visible()
         await citizen.reload()
         await expect(citizen.locator("#track-status")).to_have_text("traitée", timeout=5_000)
+
+
+async def test_planner_runs_a_staffing_day_and_shows_its_chart(tmp_path: Path) -> None:
+    async with town(tmp_path) as (hall, _fake), chromium() as browser:
+        url = hall.http.url
+        context = await browser.new_context(viewport=LAPTOP, locale="fr-FR", accept_downloads=True)
+        planner = await context.new_page()
+        await log_in_page(planner, url, "planif", PASSWORD)
+        assert planner.url.endswith("/planner")
+        await accessibility(planner, "planner")
+        bad = tmp_path / "prevision.csv"
+        bad.write_text("interval,process,channel,arrivals,aht_s\n08:30,passport,phone,deux,300\n", encoding="utf-8")
+        await planner.get_by_label("Prévision (CSV", exact=False).set_input_files(str(bad))
+        await planner.get_by_role("button", name="Lancer").click()
+        await expect(planner.locator("#problems")).to_contain_text("prevision.csv:2")
+        forecast = Path(__file__).resolve().parents[1] / "simulations" / "data" / "forecast.csv"
+        await planner.get_by_label("Prévision (CSV", exact=False).set_input_files(str(forecast))
+        await planner.get_by_label("Calcul", exact=True).select_option("staffing")
+        await planner.get_by_role("button", name="Lancer").click()
+        await expect(planner.locator("#job-status")).to_have_text("terminé", timeout=30_000)
+        bars = planner.locator("#agents-chart rect")
+        assert await bars.count() >= 30
+        await expect(planner.locator("#sl-chart text").nth(1)).to_contain_text("%")
+        assert await planner.locator("#sl-chart rect").count() >= 3
+        await screenshot(planner, "planner-staffing-1366x768")
+        await accessibility(planner, "planner result")
+        async with planner.expect_download() as download:
+            await planner.get_by_role("link", name="Télécharger le CSV").click()
+        saved = await (await download.value).path()
+        head = Path(saved).read_text(encoding="utf-8").splitlines()[0]
+        assert head.startswith("interval,process,channel")
+        await planner.goto(f"{url}/planner")
+        await planner.get_by_label("Calcul", exact=True).select_option("simulation")
+        await planner.get_by_label("Réplications", exact=False).fill("1")
+        await planner.get_by_role("button", name="Lancer").click()
+        await expect(planner.locator("#job-status")).to_have_text("terminé", timeout=60_000)
+        assert await planner.locator("#sl-chart rect").count() >= 3
+        await screenshot(planner, "planner-simulation-1366x768")

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from dispatcher.history.live_stats import LiveStats
 from dispatcher.pages.live import Broadcast
+from dispatcher.pages.planning import Planning
 from dispatcher.people.accounts import Accounts
 from dispatcher.people.limiter import LoginLimiter
 from dispatcher.people.sessions import PeopleSessions
@@ -23,3 +24,4 @@ SOFTPHONE: web.AppKey[Callable[[str], str]] = web.AppKey("softphone")
 """agent id -> its softphone as Asterisk reports it: ready, unreachable, unknown, none, link_down."""
 DESKS = web.AppKey("desks_broadcast", Broadcast)
 """Ticks the agent pages and the displays (each builds its own small view)."""
+PLANNING = web.AppKey("planning", Planning)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dispatcher.http.roles import Role
 from dispatcher.http.route import Answer, Route, roles
 from dispatcher.observe import endpoints
-from dispatcher.pages import agent, boards, login, static_files, tracking, visitors
+from dispatcher.pages import agent, boards, login, planner, static_files, tracking, visitors
 
 SUPERVISION = roles(Role.SUPERVISOR, Role.ADMIN)
+PLANNING = roles(Role.PLANNER, Role.ADMIN)
 
 ROUTES: list[Route] = [
     Route("GET", "/", login.home, roles(Role.PUBLIC), "Accueil : la page du rôle, ou la connexion", "pages",
@@ -39,6 +40,16 @@ ROUTES: list[Route] = [
           "pages", answer_kind=Answer.HTML, refusals=(409, 422, 503)),
     Route("GET", "/display", visitors.display, roles(Role.DISPLAY), "Écran d'appel (sites sans écran dédié)", "pages",
           answer_kind=Answer.HTML, refusals=(503,)),
+    Route("GET", "/planner", planner.planner, PLANNING, "Page du planificateur", "pages", answer_kind=Answer.HTML),
+    Route("POST", "/planner/jobs", planner.start_job, PLANNING,
+          "Lancer un calcul (prévision et matrice en CSV : effectifs, simulation, et si)", "pages",
+          answer_kind=Answer.HTML, refusals=(422,)),
+    Route("GET", "/planner/jobs/{job_id}", planner.job_page, PLANNING, "Un calcul : progression, graphiques", "pages",
+          answer_kind=Answer.HTML, refusals=(404,)),
+    Route("GET", "/planner/jobs/{job_id}/status", planner.job_status, PLANNING, "Progression et résultat d'un calcul",
+          "pages", refusals=(404,)),
+    Route("GET", "/planner/jobs/{job_id}/csv", planner.job_csv, PLANNING, "Résultat d'un calcul en CSV (audité)",
+          "pages", answer_kind=Answer.CSV, refusals=(404, 409)),
     Route("GET", "/track", tracking.tracking, roles(Role.PUBLIC),
           "Suivi d'une demande par son code (aucune donnée personnelle)", "pages", answer_kind=Answer.HTML,
           query={"code": "code de la demande"}, refusals=(404,)),

@@ -19,7 +19,8 @@ from dispatcher.observe.endpoints import PROBES, REGISTRY
 from dispatcher.observe.health import Probes
 from dispatcher.observe.metrics import LiveCollector, http_latency
 from dispatcher.pages.i18n import gettext_of
-from dispatcher.pages.keys import ACCOUNTS, DESKS, LIMITER, MATRIX, SESSIONS, SOFTPHONE, STATS, WALLBOARD
+from dispatcher.pages.keys import ACCOUNTS, DESKS, LIMITER, MATRIX, PLANNING, SESSIONS, SOFTPHONE, STATS, WALLBOARD
+from dispatcher.pages.planning import Planning
 from dispatcher.pages.live import Broadcast
 from dispatcher.pages.render import page, setup_templates
 from dispatcher.pages.wallboard import snapshot
@@ -106,6 +107,8 @@ def install(app: web.Application, parts: PagesParts) -> PeopleSessions:
         dispatcher.add_sink(broadcast.sink)
     app[WALLBOARD] = wallboard
     app[DESKS] = desks
+    planning = Planning()
+    app[PLANNING] = planning
     setup_templates(app)
 
     async def start(_app: web.Application) -> None:
@@ -115,6 +118,7 @@ def install(app: web.Application, parts: PagesParts) -> PeopleSessions:
     async def stop(_app: web.Application) -> None:
         await wallboard.stop()
         await desks.stop()
+        await planning.stop()
 
     app.on_startup.append(start)
     app.on_shutdown.append(stop)

@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, str] = {
     "routing": "dispatcher.bench:run",
     "store": "dispatcher.store.bench:run",
     "sim": "simulations.bench_sim:run",
+    "wallboard": "guichet.bench_wallboard:run",
 }
 
 BenchFunction = Callable[[Console, bool], dict[str, Any]]

@@ -23,7 +23,7 @@ from dispatcher.pages.keys import ACCOUNTS, DESKS, LIMITER, MATRIX, PLANNING, SE
 from dispatcher.pages.planning import Planning
 from dispatcher.pages.live import Broadcast
 from dispatcher.pages.render import page, setup_templates
-from dispatcher.pages.wallboard import snapshot
+from dispatcher.pages.wallboard import TodayFigures, snapshot
 from dispatcher.people.accounts import Accounts
 from dispatcher.people.limiter import LoginLimiter
 from dispatcher.people.sessions import COOKIE, PeopleSessions, SessionPolicy, csrf_ok, csrf_refusal, storage
@@ -101,7 +101,8 @@ def install(app: web.Application, parts: PagesParts) -> PeopleSessions:
     registry.register(collector)
     dispatcher.add_sink(collector.sink)
     app[REGISTRY] = registry
-    wallboard = Broadcast("wallboard", lambda: snapshot(dispatcher.router, parts.stats, catalogue, parts.matrix))
+    today = TodayFigures(parts.stats)
+    wallboard = Broadcast("wallboard", lambda: snapshot(dispatcher.router, today, catalogue, parts.matrix))
     desks = Broadcast("desks", lambda: {}, min_interval_s=0.05, refresh_s=30.0)
     for broadcast in (wallboard, desks):
         dispatcher.add_sink(broadcast.sink)

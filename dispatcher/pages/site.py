@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 
 from aiohttp import web
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from dispatcher.history.live_stats import LiveStats
 from dispatcher.history.writer import engine_for
@@ -15,6 +16,18 @@ from dispatcher.people.accounts import Accounts
 from dispatcher.people.sessions import SessionPolicy
 from dispatcher.store.runtime import Live
 from skills.model import SkillMatrix
+
+
+def people_redis(store: Redis, size: int = 256) -> Redis:
+    """A client of the same Redis for sessions and logins, its own pool that waits when all are busy.
+
+    200 wallboards opening at once must queue for a connection, not fail,
+    and must never take the connections the live store writes with.
+    """
+    pool = store.connection_pool
+    return Redis(connection_pool=BlockingConnectionPool(
+        connection_class=pool.connection_class, max_connections=size, timeout=30, **pool.connection_kwargs
+    ))
 
 
 def softphones(matrix: SkillMatrix, ami_up: Callable[[], bool], reachable: Mapping[str, bool]) -> Callable[[str], str]:
@@ -48,14 +61,16 @@ async def open_pages(
     ``database_url`` must already be migrated (``open_site`` does it).
     """
     engine = engine_for(database_url)
+    redis = people_redis(live.redis)
     probes = Probes(
-        ami_up=ami_up, redis=live.redis, engine=engine,
+        ami_up=ami_up, redis=redis, engine=engine,
         written_seq=lambda: live.store.written_seq, meta_key=live.store.keys.meta,
     )
-    parts = PagesParts(Accounts(engine), live.redis, stats, matrix, probes, policy or SessionPolicy(),
+    parts = PagesParts(Accounts(engine), redis, stats, matrix, probes, policy or SessionPolicy(),
                        softphone=softphones(matrix, ami_up, reachable or {}))
     install(app, parts)
     try:
         yield parts
     finally:
+        await redis.aclose()
         await engine.dispose()

@@ -16,6 +16,7 @@ from typing import Any
 from dispatcher.events import AgentState
 from dispatcher.router import Router
 from dispatcher.history.live_stats import LiveStats
+from dispatcher.history.stats import StatRow
 from skills.model import Catalogue, SkillMatrix
 
 LIVE_CHANNELS = ("phone", "counter")
@@ -31,6 +32,28 @@ class Thresholds:
     deadline_within_s: float = 4 * 3600.0
 
 
+class TodayFigures:
+    """Today's statistics for the wallboard, recomputed at most every ``max_age_s``.
+
+    The waiting contacts and the agents are read fresh for every snapshot; the
+    day's service level and pick-up rate fold every contact of the day, so
+    they are refreshed once a second, not once per routing event.
+    """
+
+    def __init__(self, stats: LiveStats, max_age_s: float = 1.0) -> None:
+        self.stats = stats
+        self.max_age_s = max_age_s
+        self._at = float("-inf")
+        self._rows: tuple[list[StatRow], list[StatRow]] = ([], [])
+
+    def rows(self, now: float) -> tuple[list[StatRow], list[StatRow]]:
+        """(per process and channel, total)."""
+        if now - self._at >= self.max_age_s or now < self._at:
+            self._rows = (self.stats.rows(now, by=("process", "channel")), self.stats.rows(now, by=()))
+            self._at = now
+        return self._rows
+
+
 def _label(catalogue: Catalogue, process: str) -> str:
     found = catalogue.processes.get(process)
     return found.label if found else process
@@ -42,7 +65,7 @@ def _ratio(value: float | None) -> float | None:
 
 def snapshot(
     router: Router,
-    stats: LiveStats,
+    stats: LiveStats | TodayFigures,
     catalogue: Catalogue,
     matrix: SkillMatrix,
     now: float | None = None,
@@ -56,8 +79,9 @@ def snapshot(
         waiting[(contact.process, contact.channel.value)].append(now - contact.arrived_at)
         if contact.deadline is not None and contact.deadline - now < thresholds.deadline_within_s:
             deadlines.append((contact.deadline, contact.process, contact.channel.value))
-    by_group = {(r.process, r.channel): r for r in stats.rows(now, by=("process", "channel"))}
-    total_rows = stats.rows(now, by=())
+    today = stats if isinstance(stats, TodayFigures) else TodayFigures(stats)
+    group_rows, total_rows = today.rows(now)
+    by_group = {(r.process, r.channel): r for r in group_rows}
     total = total_rows[0] if total_rows else None
     keys = sorted(set(waiting) | set(by_group))
     groups = []

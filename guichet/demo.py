@@ -34,7 +34,6 @@ from dispatcher import events as ev
 from dispatcher.events import AgentState, Event
 from dispatcher.fake_asterisk import FakeAsterisk, wait_until
 from dispatcher.fake_asterisk.pbx import AgentPhone
-from dispatcher.counter.desks import DeskError
 from dispatcher.people.roles import Role
 from dispatcher.policy import RoutingPolicy
 from guichet.config import Settings
@@ -97,10 +96,11 @@ class SimulatedCitizens:
         self.fake = fake
         self.plan = plan
         self.rng = random.Random(plan.seed)
+        self.choices = random.Random(plan.seed + 1)
+        """The callers' and agents' choices: a stream of their own, the arrivals stay as they were."""
         self.paths = menu_paths(hall.ivr.config.menu)
         self.tally = DemoTally()
         self.loop = asyncio.get_running_loop()
-        self._tickets: set[asyncio.Task[Any]] = set()
         hall.dispatcher.add_sink(self.on_events)
 
     def on_events(self, batch: Sequence[Event]) -> None:
@@ -126,24 +126,20 @@ class SimulatedCitizens:
         if self.rng.random() < self.plan.no_show:
             self.submit(ev.ContactAbandoned, {"contact_id": contact_id})
             return
-        counter = self.hall.counter
-        try:
-            counter.act(counter.desks.answer(agent_id, self.hall.dispatcher.clock()))
-        except DeskError:
-            self.submit(ev.OfferAnswered, {"contact_id": contact_id, "agent_id": agent_id})
+        self.submit(ev.OfferAnswered, {"contact_id": contact_id, "agent_id": agent_id})
         self.loop.call_later(self.rng.uniform(*self.plan.desk_s), self.submit, ev.ContactCompleted, {"contact_id": contact_id})
 
     def deferred_work(self, contact_id: str, agent_id: str) -> None:
         """A callback or written request offered to an agent: taken, then done a little later."""
         self.submit(ev.OfferAnswered, {"contact_id": contact_id, "agent_id": agent_id})
-        self.loop.call_later(self.rng.uniform(*self.plan.talk_s), self.submit, ev.ContactCompleted, {"contact_id": contact_id})
+        self.loop.call_later(self.choices.uniform(*self.plan.talk_s), self.submit, ev.ContactCompleted, {"contact_id": contact_id})
 
     def agent_break(self) -> None:
         """One available agent goes on a short break, and comes back."""
         router = self.hall.dispatcher.router
         free = [a for a, r in router.agents.items() if r.state is AgentState.AVAILABLE]
         if free:
-            agent_id = self.rng.choice(sorted(free))
+            agent_id = self.choices.choice(sorted(free))
             self.submit(ev.AgentStatusSet, {"agent_id": agent_id, "state": AgentState.PAUSED, "reason": "break"})
             self.loop.call_later(10.0, self.submit, ev.AgentStatusSet, {"agent_id": agent_id, "state": AgentState.AVAILABLE})
 
@@ -158,7 +154,7 @@ class SimulatedCitizens:
         else:
             keys = self.rng.choice(self.paths)[0]
         number = f"06{self.rng.randrange(10**8):08d}"
-        wait_choice = "1" if self.rng.random() < self.plan.callback_share else "2"
+        wait_choice = "1" if self.choices.random() < self.plan.callback_share else "2"
         self.fake.place_call(
             number,
             self.rng.choice(FIRST_NAMES),
@@ -168,12 +164,17 @@ class SimulatedCitizens:
         )
 
     def visit(self) -> None:
-        """A visitor takes a ticket at the kiosk (the counter's series, as a real kiosk does)."""
+        """A visitor takes a ticket at the kiosk."""
         self.tally.visitors += 1
-        site = next(iter(self.hall.counter.sites.sites))
-        task = self.loop.create_task(self.hall.counter.issue(site, self.rng.choice(COUNTER_PROCESSES)))
-        self._tickets.add(task)
-        task.add_done_callback(self._tickets.discard)
+        self.submit(
+            ev.ContactArrived,
+            {
+                "contact_id": f"T{self.tally.visitors:04d}",
+                "channel": Channel.COUNTER,
+                "process": self.rng.choice(COUNTER_PROCESSES),
+                "ticket": f"A{self.tally.visitors:03d}",
+            },
+        )
 
     async def run(self, seconds: float | None, stop: asyncio.Event | None = None) -> None:
         """Citizens arrive as two Poisson streams for ``seconds`` (None: until ``stop``)."""
@@ -194,7 +195,6 @@ class SimulatedCitizens:
                 next_break += self.plan.break_every_s
             wake = min(next_call, next_visit, next_break, end, now + 0.5) - time.monotonic()
             await asyncio.sleep(max(0.0, wake))
-        await asyncio.gather(*self._tickets, return_exceptions=True)
 
 
 def board(hall: TownHall, tally: DemoTally, elapsed: float) -> Group:

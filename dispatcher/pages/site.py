@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 
 from aiohttp import web
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import ConnectionPool, Redis
 
 from dispatcher.history.live_stats import LiveStats
 from dispatcher.history.writer import engine_for
@@ -18,16 +18,14 @@ from dispatcher.store.runtime import Live
 from skills.model import SkillMatrix
 
 
-def people_redis(store: Redis, size: int = 256) -> Redis:
-    """A client of the same Redis for sessions and logins, its own pool that waits when all are busy.
+def people_redis(store: Redis) -> Redis:
+    """A client of the same Redis for sessions and logins, with a pool of its own.
 
-    200 wallboards opening at once must queue for a connection, not fail,
+    200 wallboards opening at once must not fail for want of a connection,
     and must never take the connections the live store writes with.
     """
     pool = store.connection_pool
-    return Redis(connection_pool=BlockingConnectionPool(
-        connection_class=pool.connection_class, max_connections=size, timeout=30, **pool.connection_kwargs
-    ))
+    return Redis(connection_pool=ConnectionPool(connection_class=pool.connection_class, **pool.connection_kwargs))
 
 
 def softphones(matrix: SkillMatrix, ami_up: Callable[[], bool], reachable: Mapping[str, bool]) -> Callable[[str], str]:

@@ -18,14 +18,16 @@ from dispatcher.store.runtime import Live
 from skills.model import SkillMatrix
 
 
-def people_redis(store: Redis) -> Redis:
+def people_redis(store: Redis, size: int = 512) -> Redis:
     """A client of the same Redis for sessions and logins, with a pool of its own.
 
     200 wallboards opening at once must not fail for want of a connection,
     and must never take the connections the live store writes with.
     """
     pool = store.connection_pool
-    return Redis(connection_pool=ConnectionPool(connection_class=pool.connection_class, **pool.connection_kwargs))
+    return Redis(connection_pool=ConnectionPool(
+        connection_class=pool.connection_class, max_connections=size, **pool.connection_kwargs
+    ))
 
 
 def softphones(matrix: SkillMatrix, ami_up: Callable[[], bool], reachable: Mapping[str, bool]) -> Callable[[str], str]:

@@ -19,8 +19,9 @@ for storage.
 from __future__ import annotations
 
 import json
+import math
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from skills.model import Channel
 
@@ -356,6 +357,18 @@ class ContactRequeued(Event):
         self.reason = reason
 
 
+class ContactRequalified(Event):
+    """The contact's process changed while an agent holds its offer; the offer stands."""
+
+    fields = ("at", "contact_id", "process", "agent_id")
+
+    def __init__(self, *, at: float, contact_id: str, process: str, agent_id: str) -> None:
+        self.at = at
+        self.contact_id = contact_id
+        self.process = process
+        self.agent_id = agent_id
+
+
 class ContactRelaxed(Event):
     """The contact waited past its overflow delay: lower levels may now take it."""
 
@@ -436,6 +449,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     "contact_queued": ContactQueued,
     "contact_offered": ContactOffered,
     "contact_requeued": ContactRequeued,
+    "contact_requalified": ContactRequalified,
     "contact_relaxed": ContactRelaxed,
     "contact_ended": ContactEnded,
     "agent_state_changed": AgentStateChanged,
@@ -446,19 +460,146 @@ EVENT_TYPES: dict[str, type[Event]] = {
 KIND_OF: dict[type[Event], str] = {cls: kind for kind, cls in EVENT_TYPES.items()}
 
 DECISION_TYPES: frozenset[type[Event]] = frozenset(
-    {ContactQueued, ContactOffered, ContactRequeued, ContactRelaxed, ContactEnded, AgentStateChanged, Rejected}
+    {
+        ContactQueued,
+        ContactOffered,
+        ContactRequeued,
+        ContactRequalified,
+        ContactRelaxed,
+        ContactEnded,
+        AgentStateChanged,
+        Rejected,
+    }
 )
 """The core's answers; every other event is an input."""
 
 INPUT_TYPES: frozenset[type[Event]] = frozenset(EVENT_TYPES.values()) - DECISION_TYPES
 """What the outside world may tell the core."""
 
-_ENUM_FIELDS: dict[str, type[Enum]] = {
-    "channel": Channel,
-    "state": AgentState,
-    "outcome": Outcome,
-    "reason": DeclineReason,
+NUMBER: Final = 0
+NUMBER_OR_NONE: Final = 1
+TEXT: Final = 2
+TEXT_OR_NONE: Final = 3
+INTEGER: Final = 4
+FLAG: Final = 5
+CHANNEL: Final = 6
+CHANNELS: Final = 7
+SKILLS: Final = 8
+STATE: Final = 9
+OUTCOME: Final = 10
+DECLINE: Final = 11
+"""What a field may hold: a finite number, text, an integer, a boolean, an enum member,
+a tuple of channels, a skill map (process -> level, an integer >= 0); ``..._OR_NONE``: or None."""
+
+_EXPECTED: Final = (
+    "a finite number",
+    "a finite number or null",
+    "a string",
+    "a string or null",
+    "an integer",
+    "true or false",
+    "a channel",
+    "a list of channels",
+    "a map of process to level (integer >= 0)",
+    "an agent state",
+    "an outcome",
+    "a decline reason",
+)
+
+_BY_NAME: dict[str, int] = {
+    "at": NUMBER,
+    "contact_id": TEXT,
+    "agent_id": TEXT,
+    "callback_id": TEXT,
+    "channel": CHANNEL,
+    "channels": CHANNELS,
+    "process": TEXT,
+    "priority": INTEGER,
+    "level": INTEGER,
+    "min_level": INTEGER,
+    "arrived_at": NUMBER_OR_NONE,
+    "deadline": NUMBER_OR_NONE,
+    "waited": NUMBER,
+    "ticket": TEXT_OR_NONE,
+    "caller": TEXT_OR_NONE,
+    "citizen_id": TEXT_OR_NONE,
+    "number": TEXT_OR_NONE,
+    "reason": TEXT,
+    "outcome": OUTCOME,
+    "state": STATE,
+    "skills": SKILLS,
+    "reachable": FLAG,
+    "input_kind": TEXT,
+    "subject": TEXT,
 }
+
+_BY_CLASS: dict[tuple[type[Event], str], int] = {
+    (ContactArrived, "process"): TEXT_OR_NONE,
+    (OfferDeclined, "reason"): DECLINE,
+    (AgentStatusSet, "reason"): TEXT_OR_NONE,
+    (AgentStateChanged, "reason"): TEXT_OR_NONE,
+    (AgentStateChanged, "contact_id"): TEXT_OR_NONE,
+    (ContactEnded, "agent_id"): TEXT_OR_NONE,
+    (ContactEnded, "waited"): NUMBER_OR_NONE,
+}
+
+SCHEMA: dict[type[Event], tuple[tuple[str, int], ...]] = {
+    cls: tuple((name, _BY_CLASS.get((cls, name), _BY_NAME[name])) for name in cls.fields)
+    for cls in EVENT_TYPES.values()
+}
+"""Each event class's fields with what each may hold."""
+
+_ENUMS: dict[int, type[Enum]] = {CHANNEL: Channel, STATE: AgentState, OUTCOME: Outcome, DECLINE: DeclineReason}
+
+
+def kind_name(value: object) -> str:
+    """The kind of an event, or the class name of anything else (for a rejection)."""
+    for cls, kind in KIND_OF.items():
+        if type(value) is cls:
+            return kind
+    return type(value).__name__
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (float, int)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def fits(what: int, value: object) -> bool:
+    """Does ``value`` hold what a field of this kind may (see ``NUMBER``...)."""
+    if what == NUMBER:
+        return _is_number(value)
+    if what == NUMBER_OR_NONE:
+        return value is None or _is_number(value)
+    if what == TEXT:
+        return isinstance(value, str)
+    if what == TEXT_OR_NONE:
+        return value is None or isinstance(value, str)
+    if what == INTEGER:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if what == FLAG:
+        return type(value) is bool
+    if what == CHANNELS:
+        return isinstance(value, tuple) and all(isinstance(c, Channel) for c in value)
+    if what == SKILLS:
+        if not isinstance(value, dict):
+            return False
+        for process, level in value.items():
+            if not isinstance(process, str) or not isinstance(level, int) or isinstance(level, bool) or level < 0:
+                return False
+        return True
+    return isinstance(value, _ENUMS[what])
+
+
+def problem(event: Event) -> str | None:
+    """Why this event is not well-typed (the first bad field), or None when it is."""
+    schema = SCHEMA.get(type(event))
+    if schema is None:
+        return f"{type(event).__name__} is no event"
+    for name, what in schema:
+        value = getattr(event, name, None)
+        if not fits(what, value):
+            return f"field {name!r}: expected {_EXPECTED[what]}, got {value!r}"
+    return None
 
 
 def to_record(event: Event) -> dict[str, Any]:
@@ -474,25 +615,51 @@ def to_record(event: Event) -> dict[str, Any]:
     return record
 
 
+def _from_json(what: int, value: Any) -> Any:
+    """A record's value as the event holds it (enums from their values, numbers as floats)."""
+    if what in _ENUMS and isinstance(value, str):
+        try:
+            return _ENUMS[what](value)
+        except ValueError:
+            return value
+    if what == CHANNELS and isinstance(value, (list, tuple)):
+        found = []
+        for item in value:
+            try:
+                found.append(Channel(item) if isinstance(item, str) else item)
+            except ValueError:
+                found.append(item)
+        return tuple(found)
+    if (what == NUMBER or what == NUMBER_OR_NONE) and _is_number(value):
+        return float(value)
+    if what == SKILLS and isinstance(value, dict):
+        return dict(value)
+    return value
+
+
 def from_record(record: dict[str, Any]) -> Event:
-    """The event a ``to_record`` dict describes; ValueError with the reason if it is not one."""
+    """The event a ``to_record`` dict describes; ValueError with the reason if it is not one.
+
+    Every field is checked (type, finite numbers, known enum values), so that the
+    routing core only ever receives well-typed events.
+    """
+    if not isinstance(record, dict):
+        raise ValueError(f"an event record is a JSON object, got {type(record).__name__}")
     kind = record.get("kind")
     cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ValueError(f"unknown event kind {kind!r}")
-    names = set(cls.fields)
+    schema = dict(SCHEMA[cls])
     values: dict[str, Any] = {}
     for name, value in record.items():
         if name == "kind":
             continue
-        if name not in names:
+        what = schema.get(name)
+        if what is None:
             raise ValueError(f"{kind}: unknown field {name!r}")
-        if name == "channels":
-            value = tuple(Channel(v) for v in value)
-        elif name == "reason" and cls is OfferDeclined:
-            value = DeclineReason(value)
-        elif name in _ENUM_FIELDS and name != "reason" and value is not None:
-            value = _ENUM_FIELDS[name](value)
+        value = _from_json(what, value)
+        if not fits(what, value):
+            raise ValueError(f"{kind}: field {name!r}: expected {_EXPECTED[what]}, got {record[name]!r}")
         values[name] = value
     try:
         return cls(**values)

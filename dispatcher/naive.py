@@ -12,7 +12,6 @@ from dispatcher.events import AgentState
 from dispatcher.router import Router
 from dispatcher.state import ENDPOINT_CHANNELS, AgentRecord, ContactRecord
 from dispatcher.waiting import is_more_urgent
-from skills.model import Channel
 
 
 def scan_best_contact(router: Router, agent: AgentRecord, now: float) -> ContactRecord | None:
@@ -44,20 +43,4 @@ class NaiveRouter(Router):
         return self.pool.pick(contact, free, now)
 
     def _batch_candidates(self, agents: list[AgentRecord]) -> list[ContactRecord]:
-        demand: dict[tuple[str, Channel], int] = {}
-        for agent in agents:
-            for process in agent.skills:
-                for channel in agent.channels:
-                    key = (process, channel)
-                    demand[key] = demand.get(key, 0) + 1
-        groups: dict[tuple[str, Channel], list[ContactRecord]] = {}
-        for contact in self.queue.contacts.values():
-            key = (contact.process, contact.channel)
-            if key in demand:
-                groups.setdefault(key, []).append(contact)
-        found: list[ContactRecord] = []
-        for key, members in groups.items():
-            members.sort(key=lambda c: (-c.priority, c.arrived_at, c.seq))
-            found.extend(members[: demand[key]])
-        found.sort(key=lambda c: c.seq)
-        return found
+        return list(self.queue.contacts.values())

@@ -53,6 +53,13 @@ class RoutingPolicy:
     - ``max_wait_s``: a contact still waiting after this long ends ``expired`` (e.g. counter
       tickets left at closing time); None: never.
     - ``batch_assignment``: assign several freed agents at once optimally (rule 3).
+    - ``busy_backoff_s``: after a ``busy`` decline (486 Busy Here, do-not-disturb) the agent
+      gets no call (phone, callback) for this long, whatever its device state says
+      meanwhile; then its softphone is as the last ``EndpointChanged`` said.
+    - ``no_answer_unpause_s``: an agent paused ``no_answer`` by ring-no-answer is available
+      again after this long; None: it stays paused until it says it is ready.
+    - ``ended_window``: how many ended contact ids the core remembers to refuse a duplicate
+      (it keeps at least the last half of them): memory stays flat over a long day.
     """
 
     strategy: Strategy = Strategy.MOST_SUITABLE
@@ -63,3 +70,6 @@ class RoutingPolicy:
     callback_deadline_s: float = 48 * 3600.0
     max_wait_s: dict[Channel, float | None] = field(default_factory=_max_waits)
     batch_assignment: bool = True
+    busy_backoff_s: float = 30.0
+    no_answer_unpause_s: float | None = None
+    ended_window: int = 20_000

@@ -26,8 +26,8 @@ from dispatcher.state import (
     ContactRecord,
     ContactState,
 )
-from dispatcher.timers import CONTACT, OFFER, WRAP, Timer, TimerQueue
-from dispatcher.waiting import WaitingQueue
+from dispatcher.timers import BACKOFF, CONTACT, OFFER, UNPAUSE, WRAP, Timer, TimerQueue
+from dispatcher.waiting import WaitingQueue, urgency_key
 from skills.model import AgentProfile, Catalogue, Channel, SkillMatrix
 
 # Enum members as module constants: the hot path reads them many times per decision.
@@ -42,7 +42,7 @@ WAITING: Final = ContactState.WAITING
 OFFERED: Final = ContactState.OFFERED
 IN_SERVICE: Final = ContactState.IN_SERVICE
 ENDED: Final = ContactState.ENDED
-
+NO_ANSWER: Final = DeclineReason.NO_ANSWER.value
 
 
 @mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
@@ -57,6 +57,9 @@ class Router:
         self.queue = WaitingQueue(self._bucket_rules)
         self.contacts: dict[str, ContactRecord] = {}
         self.ended: dict[str, Outcome] = {}
+        """Outcomes of the contacts ended lately (duplicate detection); see ``ended_before``."""
+        self.ended_before: dict[str, Outcome] = {}
+        """The generation of ended contacts before ``ended``: together at most ``ended_window``."""
         self.pool = AgentPool(catalogue, self.queue, self.policy.strategy)
         self.agents = self.pool.agents
         self.timers = TimerQueue()
@@ -70,9 +73,46 @@ class Router:
     # ------------------------------------------------------------ public
 
     def handle(self, event: Event) -> list[Event]:
-        """Apply one input event at its time; return the decision events it caused."""
-        if type(event) not in ev.INPUT_TYPES:
-            return [self._rejected(event, "", "not an input event")]
+        """Apply one input event at its time; return the decision events it caused.
+
+        An input is applied whole or not at all: one that is not a well-typed input
+        event (or that the core cannot apply) is answered ``Rejected`` and otherwise
+        acts as ``TimePassed`` at its time. Nothing raises out of here.
+        """
+        try:
+            if type(event) not in ev.INPUT_TYPES:
+                return self._refuse(event, "not an input event")
+            problem = ev.problem(event)
+            if problem is not None:
+                return self._refuse(event, problem)
+            return self._apply(event)
+        except Exception as exc:  # a fault of the core itself: say it, keep routing
+            return [
+                ev.Rejected(
+                    at=self.now if self.now > float("-inf") else 0.0,
+                    input_kind=ev.kind_name(event),
+                    subject="",
+                    reason=f"internal error: {type(exc).__name__}: {exc}",
+                )
+            ]
+
+    def _refuse(self, event: object, reason: str) -> list[Event]:
+        """An input that cannot be applied: time passes to its time, if it has a valid one."""
+        at = getattr(event, "at", None)
+        out = self._apply(ev.TimePassed(at=float(at))) if ev.fits(ev.NUMBER, at) else []  # type: ignore[arg-type]
+        subject = getattr(event, "contact_id", None) or getattr(event, "agent_id", None)
+        out.append(
+            ev.Rejected(
+                at=self.now if self.now > float("-inf") else 0.0,
+                input_kind=ev.kind_name(event),
+                subject=subject if isinstance(subject, str) else "",
+                reason=reason,
+            )
+        )
+        return out
+
+    def _apply(self, event: Event) -> list[Event]:
+        """Apply a well-typed input event."""
         out: list[Event] = []
         now = event.at if event.at > self.now else self.now
         timers = self.timers.heap
@@ -80,6 +120,9 @@ class Router:
             self._fire_timers(now, out)
         self.now = now
         self._dispatch(event, now, out)
+        timers = self.timers.heap
+        if timers and timers[0][0] <= now:
+            self._fire_timers(now, out)
         self._settle(now, out)
         return out
 
@@ -145,13 +188,13 @@ class Router:
     # ----------------------------------------------------- input handlers
 
     def _on_arrived(self, e: ev.ContactArrived, now: float, out: list[Event]) -> None:
-        if e.contact_id in self.contacts or e.contact_id in self.ended:
+        if e.contact_id in self.contacts or self._was_ended(e.contact_id):
             out.append(self._rejected(e, e.contact_id, "contact already known"))
             return
         self._contact_seq += 1
-        arrived_at = e.arrived_at if e.arrived_at is not None else e.at
+        arrived_at = e.arrived_at if e.arrived_at is not None and e.arrived_at < e.at else e.at
         contact = self._new_contact(
-            e.contact_id, e.channel, e.process, e.priority, arrived_at, self._contact_seq
+            e.contact_id, e.channel, e.process, e.priority, arrived_at, self._contact_seq, arrived_at
         )
         contact.ticket, contact.caller, contact.citizen_id = e.ticket, e.caller, e.citizen_id
         if e.deadline is not None:
@@ -166,31 +209,28 @@ class Router:
             agent = self.agents[contact.agent_id or ""]
             code = self._process_code(e.process)
             if contact.state is OFFERED and agent.skills.get(code, 0) >= self.catalogue.processes[code].min_level:
-                self._retag(contact, code)
+                self._set_process(contact, e.process, now)
+                out.append(
+                    ev.ContactRequalified(
+                        at=now, contact_id=contact.contact_id, process=contact.process, agent_id=agent.agent_id
+                    )
+                )
                 return
+            served = contact.state is IN_SERVICE
+            contact.state, contact.agent_id = WAITING, None
             out.append(ev.ContactRequeued(at=now, contact_id=contact.contact_id, reason="requalified"))
-            self._release(agent, now, out, served=contact.state is IN_SERVICE)
+            self._release(agent, now, out, served=served)
         self._move(contact, e.process, now, out)
 
-    def _retag(self, contact: ContactRecord, process: str) -> None:
-        """A ringing contact re-qualified to a process its agent holds: the offer stands."""
-        retagged = self._new_contact(
-            contact.contact_id, contact.channel, process, contact.priority, contact.arrived_at, contact.seq
-        )
-        for name in ("ticket", "caller", "citizen_id", "deadline", "offers", "state", "agent_id"):
-            setattr(retagged, name, getattr(contact, name))
-        self.contacts[contact.contact_id] = retagged
-        self._arm(retagged)
+    def _move(self, contact: ContactRecord, process: str | None, now: float, out: list[Event]) -> None:
+        """Queue the contact for another process, keeping its arrival time and place.
 
-    def _move(self, contact: ContactRecord, process: str, now: float, out: list[Event]) -> None:
-        """Queue the contact for another process, keeping its arrival time and place."""
+        Its relaxation and expiry still count from its arrival; its fallback to the
+        wider group counts from now, so that the move itself is never undone at once.
+        """
         self.queue.remove(contact)
-        moved = self._new_contact(
-            contact.contact_id, contact.channel, process, contact.priority, contact.arrived_at, contact.seq
-        )
-        for name in ("ticket", "caller", "citizen_id", "deadline", "offers"):
-            setattr(moved, name, getattr(contact, name))
-        self._enqueue(moved, now, out)
+        self._set_process(contact, process, now)
+        self._enqueue(contact, now, out)
 
     def _on_abandoned(self, e: ev.ContactAbandoned, now: float, out: list[Event]) -> None:
         contact = self._live_contact(e, e.contact_id, out)
@@ -199,9 +239,10 @@ class Router:
         if contact.state is IN_SERVICE:
             self._complete(contact, Outcome.SERVED, now, out)
             return
-        if contact.state is OFFERED:
-            self._release(self.agents[contact.agent_id or ""], now, out, served=False)
+        agent_id = contact.agent_id
         self._end(contact, Outcome.ABANDONED, now, out)
+        if agent_id is not None:
+            self._release(self.agents[agent_id or ""], now, out, served=False)
 
     def _on_callback(self, e: ev.CallbackRequested, now: float, out: list[Event]) -> None:
         contact = self._live_contact(e, e.contact_id, out)
@@ -210,12 +251,13 @@ class Router:
         if contact.state is IN_SERVICE:
             out.append(self._rejected(e, e.contact_id, "contact is already with an agent"))
             return
-        if e.callback_id in self.contacts or e.callback_id in self.ended:
+        if e.callback_id in self.contacts or self._was_ended(e.callback_id):
             out.append(self._rejected(e, e.callback_id, "callback id already known"))
             return
-        if contact.state is OFFERED:
-            self._release(self.agents[contact.agent_id or ""], now, out, served=False)
+        agent_id = contact.agent_id
         self._end(contact, Outcome.CALLBACK_SCHEDULED, now, out)
+        if agent_id is not None:
+            self._release(self.agents[agent_id], now, out, served=False)
         callback = self._new_contact(
             e.callback_id,
             Channel.CALLBACK,
@@ -223,6 +265,7 @@ class Router:
             contact.priority,
             contact.arrived_at,
             contact.seq,
+            now,
         )
         callback.caller = e.number or contact.caller
         callback.citizen_id = contact.citizen_id
@@ -242,12 +285,20 @@ class Router:
             return
         agent = self.agents[e.agent_id]
         self._requeue(contact, e.reason.value, now, out)
-        if e.reason in (DeclineReason.BUSY, DeclineReason.UNAVAILABLE):
-            agent.reachable = False
+        if e.reason is DeclineReason.BUSY:
+            backoff = self.policy.busy_backoff_s
+            if backoff > 0:
+                agent.backoff_until = now + backoff
+                self._schedule(now + backoff, BACKOFF, agent.agent_id, now + backoff)
+            self._set_reachable(agent, agent.endpoint_up and agent.backoff_until is None)
+            self._release(agent, now, out, served=False)
+        elif e.reason is DeclineReason.UNAVAILABLE:
+            agent.endpoint_up = False
+            self._set_reachable(agent, False)
             self._release(agent, now, out, served=False)
         else:
             agent.contact_id = None
-            self.pool.set_state(agent, PAUSED, e.reason.value, now, out)
+            self._pause_after_offer(agent, e.reason.value, now, out)
 
     def _on_completed(self, e: ev.ContactCompleted, now: float, out: list[Event]) -> None:
         contact = self._live_contact(e, e.contact_id, out)
@@ -319,9 +370,15 @@ class Router:
         if agent is None:
             out.append(self._rejected(e, e.agent_id, "unknown agent"))
             return
-        if agent.reachable == e.reachable:
+        agent.endpoint_up = e.reachable
+        if agent.backoff_until is None:
+            self._set_reachable(agent, e.reachable)
+
+    def _set_reachable(self, agent: AgentRecord, reachable: bool) -> None:
+        """May the agent's softphone be rung; a free agent looks again at what it may take."""
+        if agent.reachable == reachable:
             return
-        agent.reachable = e.reachable
+        agent.reachable = reachable
         if agent.state is AVAILABLE:
             self.pool.unindex(agent)
             self._freed.append(agent)
@@ -351,6 +408,8 @@ class Router:
         fresh = self._fresh
         if fresh:
             self._fresh = []
+            if len(fresh) > 1:  # rule 2 over everything that became possible at once
+                fresh.sort(key=lambda c: urgency_key(c, now))
             for contact in fresh:
                 if contact.state is not WAITING:
                     continue
@@ -359,7 +418,9 @@ class Router:
                     self._offer(contact, found[0], found[1], now, out)
 
     def _assign_batch(self, freed: list[AgentRecord], now: float, out: list[Event]) -> None:
-        pairs = assign_batch(freed, self._batch_candidates(freed), self.pool.level_for, now)
+        candidates = self._batch_candidates(freed)
+        candidates.sort(key=lambda c: urgency_key(c, now))
+        pairs = assign_batch(freed, candidates, self.pool.level_for, now)
         for agent, contact, level in pairs or ():
             self._offer(contact, agent, level, now, out)
 
@@ -372,18 +433,28 @@ class Router:
         return self.pool.best_free_for(contact, now)
 
     def _batch_candidates(self, agents: list[AgentRecord]) -> list[ContactRecord]:
-        """For each bucket the freed agents serve, its most urgent contacts, one per such agent."""
-        demand: dict[tuple[str, Channel], int] = {}
+        """Every contact an optimal batch may need: in each bucket the freed agents serve,
+        as many of its most urgent contacts as agents look there, and as many of its most
+        urgent relaxed ones as agents look there at the relaxed level only."""
+        looking: dict[tuple[str, Channel], list[int]] = {}
         for agent in agents:
-            for bucket in agent.main_targets + agent.relaxed_targets:
-                if bucket.count:
-                    key = (bucket.process, bucket.channel)
-                    demand[key] = demand.get(key, 0) + 1
-        found: list[ContactRecord] = []
-        for key, count in demand.items():
-            found.extend(self.queue.buckets[key].most_urgent(count))
-        found.sort(key=lambda c: c.seq)
-        return found
+            for targets, relaxed in ((agent.main_targets, 0), (agent.relaxed_targets, 1)):
+                for bucket in targets:
+                    if bucket.count:
+                        key = (bucket.process, bucket.channel)
+                        counts = looking.get(key)
+                        if counts is None:
+                            counts = looking[key] = [0, 0]
+                        counts[relaxed] += 1
+        found: dict[str, ContactRecord] = {}
+        for key, (main, relaxed) in looking.items():
+            bucket = self.queue.buckets[key]
+            for contact in bucket.most_urgent(main + relaxed):
+                found[contact.contact_id] = contact
+            if relaxed:
+                for contact in bucket.most_urgent_relaxed(relaxed):
+                    found[contact.contact_id] = contact
+        return list(found.values())
 
     def _offer(
         self, contact: ContactRecord, agent: AgentRecord, level: int, now: float, out: list[Event]
@@ -407,8 +478,9 @@ class Router:
         )
         self.pool.set_state(agent, RESERVED, None, now, out, contact.contact_id)
         timeout = contact.bucket.rules.offer_timeout_s
+        contact.timer_at = None
         if timeout is not None:
-            self.timers.schedule(now + timeout, OFFER, contact.contact_id, contact.offers)
+            self._schedule(now + timeout, OFFER, contact.contact_id, contact.offers)
 
     # ------------------------------------------------- contact lifecycle
 
@@ -425,40 +497,55 @@ class Router:
         priority: int,
         arrived_at: float,
         seq: int,
+        since: float,
     ) -> ContactRecord:
-        code = self._process_code(process)
+        """A waiting contact; its fallback to the wider group counts from ``since``."""
         if not 0 <= priority <= MAX_PRIORITY:
             priority = 0 if priority < 0 else MAX_PRIORITY
-        bucket = self.queue.bucket(code, channel)
-        rules = bucket.rules
-        base_level = rules.base_level
-        relax_at = fallback_at = None
-        overflow = rules.overflow_after_s
-        if overflow is not None and rules.relaxed_level < base_level:
-            relax_at = arrived_at + overflow
-        factor = self.policy.fallback_after_overflows
-        if overflow is not None and factor is not None and code != rules.fallback:
-            fallback_at = arrived_at + factor * overflow
-        max_wait = rules.max_wait_s
+        bucket = self.queue.bucket(self._process_code(process), channel)
         contact = ContactRecord(
             contact_id=contact_id,
             channel=channel,
-            process=code,
+            process=bucket.process,
             priority=priority,
             arrived_at=arrived_at,
             seq=seq,
-            rank=(LIVE_RANK if bucket.live else 0) + priority,
+            rank=0,
             inv_sla=bucket.inv_sla,
-            required_level=base_level,
-            relax_at=relax_at,
-            fallback_at=fallback_at,
-            qualified=code == process,
-            expire_at=arrived_at + max_wait if max_wait is not None else None,
+            required_level=bucket.base_level,
+            relax_at=None,
             bucket=bucket,
         )
+        self._set_process(contact, process, since)
         if not bucket.live:
-            contact.deadline = arrived_at + rules.sla_seconds
+            contact.deadline = arrived_at + bucket.rules.sla_seconds
         return contact
+
+    def _set_process(self, contact: ContactRecord, process: str | None, since: float) -> None:
+        """Put the contact under ``process`` (triage if unknown) with that process's timers.
+
+        Relaxation and expiry count from the arrival, the fallback from ``since``.
+        """
+        code = self._process_code(process)
+        bucket = self.queue.bucket(code, contact.channel)
+        rules = bucket.rules
+        contact.bucket = bucket
+        contact.process = code
+        contact.qualified = code == process
+        contact.rank = (LIVE_RANK if bucket.live else 0) + contact.priority
+        contact.inv_sla = bucket.inv_sla
+        contact.required_level = rules.base_level
+        arrived_at = contact.arrived_at
+        overflow = rules.overflow_after_s
+        contact.relax_at = None
+        if overflow is not None and rules.relaxed_level < rules.base_level:
+            contact.relax_at = arrived_at + overflow
+        factor = self.policy.fallback_after_overflows
+        contact.fallback_at = None
+        if overflow is not None and factor is not None and code != rules.fallback:
+            contact.fallback_at = since + factor * overflow
+        max_wait = rules.max_wait_s
+        contact.expire_at = arrived_at + max_wait if max_wait is not None else None
 
     def _bucket_rules(self, process: str, channel: Channel) -> BucketRules:
         target = self.catalogue.target(process, channel)
@@ -487,20 +574,7 @@ class Router:
                 arrived_at=contact.arrived_at,
             )
         )
-        if contact.relax_at is not None and contact.relax_at <= now:
-            self._relax(contact, now, out)
-        self._arm(contact)
-        self._fresh.append(contact)
-
-    def _arm(self, contact: ContactRecord) -> None:
-        """One timer per contact: its next relaxation, fallback or expiry."""
-        due = contact.relax_at
-        for at in (contact.fallback_at, contact.expire_at):
-            if at is not None and (due is None or at < due):
-                due = at
-        contact.timer_at = due
-        if due is not None:
-            self.timers.schedule(due, CONTACT, contact.contact_id, due)
+        self._wake(contact, now, out)
 
     def _requeue(self, contact: ContactRecord, reason: str, now: float, out: list[Event]) -> None:
         """Back to the queue with its original arrival time (rule 5)."""
@@ -508,17 +582,42 @@ class Router:
         contact.agent_id = None
         self.queue.push(contact)
         out.append(ev.ContactRequeued(at=now, contact_id=contact.contact_id, reason=reason))
+        self._wake(contact, now, out)
+
+    def _wake(self, contact: ContactRecord, now: float, out: list[Event]) -> None:
+        """A contact (again) waiting: what fell due while it was not waiting happens now
+        (expiry, relaxation (rule 4), then the wider group), then its next timer is armed.
+
+        Only a waiting contact has a timer of its own: an offered one has its offer's,
+        one with an agent none.
+        """
+        expire_at = contact.expire_at
+        if expire_at is not None and expire_at <= now:
+            self._end(contact, Outcome.EXPIRED, now, out)
+            return
+        if contact.relax_at is not None and contact.relax_at <= now:
+            self._relax(contact, now, out)
+        fallback_at = contact.fallback_at
+        if fallback_at is not None and fallback_at <= now:
+            out.append(ev.ContactRequeued(at=now, contact_id=contact.contact_id, reason="fallback"))
+            self._move(contact, contact.bucket.rules.fallback, now, out)
+            return
+        due = contact.relax_at
+        for at in (fallback_at, expire_at):
+            if at is not None and (due is None or at < due):
+                due = at
+        contact.timer_at = due
+        if due is not None:
+            self._schedule(due, CONTACT, contact.contact_id, due)
         self._fresh.append(contact)
 
     def _relax(self, contact: ContactRecord, now: float, out: list[Event]) -> None:
-        contact.required_level = self.policy.relaxed_level
+        contact.required_level = contact.bucket.relaxed_level
         contact.relax_at = None
         out.append(
             ev.ContactRelaxed(at=now, contact_id=contact.contact_id, min_level=contact.required_level)
         )
-        if contact.state is WAITING:
-            self.queue.mark_relaxed(contact)
-            self._fresh.append(contact)
+        self.queue.mark_relaxed(contact)
 
     def _complete(self, contact: ContactRecord, outcome: Outcome, now: float, out: list[Event]) -> None:
         agent = self.agents[contact.agent_id or ""]
@@ -529,7 +628,11 @@ class Router:
         self.queue.remove(contact)
         contact.state = ENDED
         del self.contacts[contact.contact_id]
-        self.ended[contact.contact_id] = outcome
+        ended = self.ended
+        ended[contact.contact_id] = outcome
+        if len(ended) * 2 >= self.policy.ended_window:
+            self.ended_before = ended
+            self.ended = {}
         out.append(
             ev.ContactEnded(
                 at=now,
@@ -555,7 +658,7 @@ class Router:
         if served and self.policy.wrap_up_s is not None and self.policy.wrap_up_s > 0:
             self.pool.set_state(agent, WRAP_UP, None, now, out)
             agent.wrap_token += 1
-            self.timers.schedule(now + self.policy.wrap_up_s, WRAP, agent.agent_id, agent.wrap_token)
+            self._schedule(now + self.policy.wrap_up_s, WRAP, agent.agent_id, agent.wrap_token)
         elif served and self.policy.wrap_up_s is None:
             self.pool.set_state(agent, WRAP_UP, None, now, out)
         else:
@@ -566,19 +669,41 @@ class Router:
         agent.idle_since = now
         self._freed.append(agent)
 
+    def _pause_after_offer(self, agent: AgentRecord, reason: str, now: float, out: list[Event]) -> None:
+        """The agent let an offer go: paused with the reason (rule 5), back by itself
+        after ``no_answer_unpause_s`` when the policy says so."""
+        self.pool.set_state(agent, PAUSED, reason, now, out)
+        unpause = self.policy.no_answer_unpause_s
+        if reason == NO_ANSWER and unpause is not None:
+            self._schedule(now + unpause, UNPAUSE, agent.agent_id, now)
+
     # ------------------------------------------------------------ timers
+
+    def _schedule(self, at: float, kind: str, subject: str, token: float) -> None:
+        """Add a timer (never in the past); once stale timers far outnumber the live ones, drop them."""
+        timers = self.timers
+        timers.schedule(at if at > self.now else self.now, kind, subject, token)
+        size = len(timers.heap)
+        if size > 1024 and size > 4 * (len(self.contacts) + len(self.agents)):
+            timers.keep([t for t in timers.heap if self._timer_is_live(t)])
 
     def _timer_is_live(self, timer: Timer) -> bool:
         _at, _seq, kind, subject, token = timer
-        if kind == WRAP:
-            agent = self.agents.get(subject)
-            return bool(agent and agent.state is WRAP_UP and agent.wrap_token == token)
-        contact = self.contacts.get(subject)
-        if contact is None:
+        if kind == CONTACT or kind == OFFER:
+            contact = self.contacts.get(subject)
+            if contact is None:
+                return False
+            if kind == OFFER:
+                return contact.state is OFFERED and contact.offers == token
+            return contact.state is WAITING and contact.timer_at == token
+        agent = self.agents.get(subject)
+        if agent is None:
             return False
-        if kind == OFFER:
-            return contact.state is OFFERED and contact.offers == token
-        return contact.timer_at == token
+        if kind == WRAP:
+            return agent.state is WRAP_UP and agent.wrap_token == token
+        if kind == BACKOFF:
+            return agent.backoff_until == token
+        return agent.state is PAUSED and agent.reason == NO_ANSWER and agent.since == token
 
     def _fire_timers(self, now: float, out: list[Event]) -> None:
         """Fire every timer due by ``now``, each batch at its own time, settling in between."""
@@ -590,48 +715,35 @@ class Router:
                 timer = self.timers.pop()
                 if self._timer_is_live(timer):
                     self._fire(timer, at, out)
+                timers = self.timers.heap
             self._settle(at, out)
+            timers = self.timers.heap
 
     def _fire(self, timer: Timer, at: float, out: list[Event]) -> None:
         kind, subject = timer[2], timer[3]
-        if kind == WRAP:
-            self._make_available(self.agents[subject], at, out)
-            return
-        contact = self.contacts[subject]
         if kind == CONTACT:
-            self._fire_contact(contact, at, out)
-        else:
+            self._wake(self.contacts[subject], at, out)
+        elif kind == OFFER:
+            contact = self.contacts[subject]
             agent = self.agents[contact.agent_id or ""]
-            self._requeue(contact, DeclineReason.NO_ANSWER.value, at, out)
+            self._requeue(contact, NO_ANSWER, at, out)
             agent.contact_id = None
-            self.pool.set_state(agent, PAUSED, DeclineReason.NO_ANSWER.value, at, out)
-
-    def _fire_contact(self, contact: ContactRecord, at: float, out: list[Event]) -> None:
-        """The contact's own timer: relax (rule 4), then the wider group, then expiry.
-
-        A contact with an agent when its fallback or expiry comes keeps going.
-        """
-        if contact.relax_at is not None and contact.relax_at <= at:
-            self._relax(contact, at, out)
-        if contact.fallback_at is not None and contact.fallback_at <= at:
-            contact.fallback_at = None
-            if contact.state is WAITING:
-                out.append(ev.ContactRequeued(at=at, contact_id=contact.contact_id, reason="fallback"))
-                self._move(contact, contact.bucket.rules.fallback, at, out)
-                return
-        if contact.expire_at is not None and contact.expire_at <= at:
-            contact.expire_at = None
-            if contact.state is WAITING:
-                self._end(contact, Outcome.EXPIRED, at, out)
-                return
-        self._arm(contact)
+            self._pause_after_offer(agent, NO_ANSWER, at, out)
+        elif kind == WRAP:
+            self._make_available(self.agents[subject], at, out)
+        elif kind == BACKOFF:
+            agent = self.agents[subject]
+            agent.backoff_until = None
+            self._set_reachable(agent, agent.endpoint_up)
+        else:
+            self._make_available(self.agents[subject], at, out)
 
     # ----------------------------------------------------------- helpers
 
     def _live_contact(self, e: Event, contact_id: str, out: list[Event]) -> ContactRecord | None:
         contact = self.contacts.get(contact_id)
         if contact is None:
-            reason = "contact already ended" if contact_id in self.ended else "unknown contact"
+            reason = "contact already ended" if self._was_ended(contact_id) else "unknown contact"
             out.append(self._rejected(e, contact_id, reason))
         return contact
 
@@ -646,9 +758,12 @@ class Router:
             return None
         return contact
 
-    @staticmethod
-    def _rejected(e: Event, subject: str, reason: str) -> ev.Rejected:
-        return ev.Rejected(at=e.at, input_kind=e.kind, subject=subject, reason=reason)
+    def _was_ended(self, contact_id: str) -> bool:
+        """Did a contact of this id end lately (within ``ended_window``)?"""
+        return contact_id in self.ended or contact_id in self.ended_before
+
+    def _rejected(self, e: Event, subject: str, reason: str) -> ev.Rejected:
+        return ev.Rejected(at=self.now, input_kind=e.kind, subject=subject, reason=reason)
 
 
 def profile_event(profile: AgentProfile, at: float) -> ev.AgentProfileChanged:

@@ -36,8 +36,15 @@ class Dispatcher:
         self.applied = 0
 
     def add_sink(self, sink: Sink) -> None:
-        """Register a consumer of every ``[input, *decisions]`` batch."""
+        """Register a consumer of every ``[input, *decisions]`` batch (before the first input: see ``started``)."""
+        if self.applied:
+            log.error("sink %r attached after %d inputs were decided: it missed their decisions", sink, self.applied)
         self._sinks.append(sink)
+
+    @property
+    def started(self) -> bool:
+        """Whether the timer task runs (every sink must be attached before)."""
+        return self._timer_task is not None
 
     def submit(self, event: Event) -> list[Event]:
         """Apply one input event now; returns its decisions (already sent to the sinks)."""

@@ -95,6 +95,11 @@ class Bucket:
         found = heapq.nsmallest(count, (e for e in self.main if e[ENTRY_CONTACT] is not None))
         return [e[ENTRY_CONTACT] for e in found]  # type: ignore[misc]
 
+    def most_urgent_relaxed(self, count: int) -> list[ContactRecord]:
+        """Up to ``count`` contacts past their overflow delay, most urgent first."""
+        found = heapq.nsmallest(count, (e for e in self.relaxed if e[ENTRY_CONTACT] is not None))
+        return [e[ENTRY_CONTACT] for e in found]  # type: ignore[misc]
+
     def waiting(self) -> list[ContactRecord]:
         """Every waiting contact of the bucket, in no particular order."""
         return [e[ENTRY_CONTACT] for e in self.main if e[ENTRY_CONTACT] is not None]  # type: ignore[misc]
@@ -188,6 +193,11 @@ class AgentRecord:
         self.since = 0.0
         self.idle_since = 0.0
         self.reachable = True
+        """May the agent's softphone be rung now (its endpoint is up and no back-off runs)."""
+        self.endpoint_up = True
+        """What the last ``EndpointChanged`` (or an ``unavailable`` decline) said."""
+        self.backoff_until: float | None = None
+        """End of the busy back-off under way, if any."""
         self.contact_id: str | None = None
         self.pending: tuple[AgentState, str | None] | None = None
         self.logged_in_at: float | None = None

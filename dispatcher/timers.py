@@ -1,7 +1,8 @@
 """The routing core's timers: one heap of (time, order, kind, subject, token).
 
 A timer is never cancelled: its owner changes the token it expects
-(``ContactRecord.timer_at``, ``offers``, ``AgentRecord.wrap_token``), and the
+(``ContactRecord.timer_at``, ``offers``, ``AgentRecord.wrap_token``,
+``AgentRecord.backoff_until``, ``AgentRecord.since``), and the
 core drops a timer whose token no longer matches when it comes due.
 """
 
@@ -18,7 +19,10 @@ Timer = tuple[float, int, str, str, float]
 CONTACT: Final = "contact"
 OFFER: Final = "offer"
 WRAP: Final = "wrap"
-"""A contact's relaxation/fallback/expiry, an offer's ring-no-answer, an agent's wrap-up."""
+BACKOFF: Final = "backoff"
+UNPAUSE: Final = "unpause"
+"""A contact's relaxation/fallback/expiry, an offer's ring-no-answer, an agent's wrap-up,
+the end of an agent's busy back-off, an agent's automatic return from ``no_answer``."""
 
 
 @mypyc_attr(serializable=True)
@@ -46,3 +50,8 @@ class TimerQueue:
     def pop(self) -> Timer:
         """Take the first timer."""
         return heapq.heappop(self.heap)
+
+    def keep(self, live: list[Timer]) -> None:
+        """Keep only ``live`` (a subset of the timers): stale ones stop taking memory."""
+        heapq.heapify(live)
+        self.heap = live

@@ -36,6 +36,11 @@ def is_more_urgent(a: ContactRecord, b: ContactRecord, now: float) -> bool:
     return (a.arrived_at, a.seq) < (b.arrived_at, b.seq)
 
 
+def urgency_key(contact: ContactRecord, now: float) -> tuple[float, float, float, int]:
+    """Rule 2 as a sort key, most urgent first (the order ``is_more_urgent`` says)."""
+    return (-contact.rank, -((now - contact.arrived_at) * contact.inv_sla), contact.arrived_at, contact.seq)
+
+
 @mypyc_attr(serializable=True)
 class WaitingQueue:
     """All waiting contacts, whatever their channel, in buckets per process and channel."""

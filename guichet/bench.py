@@ -13,6 +13,8 @@ from rich.console import Console
 BENCHMARKS: dict[str, str] = {
     "ami": "dispatcher.ami.bench:run",
     "erlang": "simulations.bench_erlang:run",
+    "ewt": "dispatcher.counter.bench_ewt:run",
+    "kiosk": "guichet.bench_kiosk:run",
     "routing": "dispatcher.bench:run",
     "store": "dispatcher.store.bench:run",
     "sim": "simulations.bench_sim:run",

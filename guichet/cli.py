@@ -39,7 +39,7 @@ COMMAND_MODULES: list[str] = [
     "simulations.staffing_cli",
     "simulations.sim_cli",
     "skills.cli",
-    "dispatcher.history.cli",
+    "guichet.history_commands",
     "guichet.users_cli",
     "dispatcher.counter.cli",
 ]

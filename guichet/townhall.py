@@ -77,7 +77,10 @@ async def run_town_hall(
         settings.device_tokens_file,
     )
     policy = counter_policy(policy or RoutingPolicy(), sites)
-    async with open_site(settings, catalogue, matrix, policy) as live:
+    async with open_site(
+        catalogue, matrix, policy,
+        data_dir=settings.data_dir, redis_url=settings.redis_url, database_url=settings.database_url,
+    ) as live:
         stats = LiveStats(
             since=time.time(),
             sla_seconds=lambda process, channel: catalogue.target(
@@ -86,23 +89,24 @@ async def run_town_hall(
         )
         live.dispatcher.add_sink(stats.sink)
         ivr = IvrServer(live.dispatcher, host=settings.agi_host, port=settings.agi_port)
-        await ivr.start()
         ami = AmiAdapter.from_settings(settings, live.dispatcher, matrix)
         ivr.phone = ami
-        await ami.start()
         keys = live.store.keys
         series = TicketSeries(live.redis, keys.intake, keys.prefix, sites.timezone)
-        counter = CounterService(live.dispatcher, catalogue, matrix, sites, series)
+        counter = CounterService(live.dispatcher, catalogue, matrix, sites, series)  # a sink
         app = make_app(live.dispatcher, catalogue, [tokens], counter=counter)
         database_url = settings.database_url or settings.sqlite_url
-        try:
-            async with open_pages(app, live, stats, matrix, database_url, lambda: ami.link_up, ami.reachable) as pages:
-                http = HttpServer(app, settings.http_host, settings.http_port)
+        phones = ami.calls.phones
+        softphone = lambda endpoint: phone.reachable if (phone := phones.get(endpoint)) else None  # noqa: E731
+        async with open_pages(app, live, stats, matrix, database_url, lambda: ami.link_up, softphone) as pages:
+            http = HttpServer(app, settings.http_host, settings.http_port)
+            await live.start()  # every sink attached (the pages' too): now the core may decide
+            await ivr.start()
+            await ami.start()
+            try:
                 await http.start()
-                try:
-                    yield TownHall(settings, catalogue, matrix, live, stats, ivr, ami, http, counter, pages)
-                finally:
-                    await http.stop()
-        finally:
-            await ami.stop()
-            await ivr.stop()
+                yield TownHall(settings, catalogue, matrix, live, stats, ivr, ami, http, counter, pages)
+            finally:
+                await http.stop()
+                await ami.stop()
+                await ivr.stop()

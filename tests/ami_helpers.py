@@ -21,7 +21,7 @@ from skills.model import Channel, SkillMatrix
 from tests import factories as f
 
 CAPTURES = Path(__file__).resolve().parent / "data" / "ami-transcripts"
-CAPTURE_FILES = sorted(p.name for p in CAPTURES.glob("*.txt") if p.name != "fastagi-session.txt")
+CAPTURE_FILES = sorted(p.name for p in CAPTURES.glob("*.txt") if not p.name.startswith("fastagi-"))
 SECRET = "test-secret"
 
 
@@ -29,11 +29,23 @@ def capture(name: str) -> bytes:
     return (CAPTURES / name).read_bytes()
 
 
+BANNER = b"Asterisk Call Manager/"
+
+
+def connections_of(data: bytes) -> list[bytes]:
+    """A capture cut where a new connection's banner starts (shutdown-restart.txt holds two)."""
+    parts = [p for p in data.split(BANNER) if p]
+    return [BANNER + p if data.startswith(BANNER) or i else p for i, p in enumerate(parts)]
+
+
 def frames_of(data: bytes) -> list[bytes]:
-    """The frames of a capture, split independently of the code under test."""
-    if data.startswith(b"Asterisk Call Manager/"):
-        data = data[data.index(b"\r\n") + 2 :]
-    return [f for f in data.split(b"\r\n\r\n") if f]
+    """The frames of a capture, split independently of the code under test (banners left out)."""
+    frames = []
+    for part in connections_of(data):
+        if part.startswith(BANNER):
+            part = part[part.index(b"\r\n") + 2 :]
+        frames += [f for f in part.split(b"\r\n\r\n") if f]
+    return frames
 
 
 def headers_of(frame: bytes) -> dict[str, str]:
@@ -99,6 +111,7 @@ class Replay:
         self.protocol.factory = self.manager
         self.protocol.encoding = "utf-8"
         self.manager.protocol = self.protocol
+        self.frames_before = self.malformed_before = 0
         self.adapter.link_up = True
         for agent in available:
             self.dispatcher.submit(
@@ -109,7 +122,32 @@ class Replay:
     def feed(self, data: bytes, seed: int | None = None) -> None:
         """Feed the bytes frame by frame (advancing the clock), each cut at random places if ``seed``."""
         rng = random.Random(seed)
-        if data.startswith(b"Asterisk Call Manager/"):
+        for i, part in enumerate(connections_of(data)):
+            if i:
+                self.reconnect()
+            self._feed_connection(part, rng, seed)
+
+    def reconnect(self) -> None:
+        """A new AMI connection (the capture's next banner): a fresh protocol, counts kept."""
+        self.frames_before += self.protocol.frames_in
+        self.malformed_before += self.protocol.malformed
+        self.transport = _Transport()
+        self.protocol = FrameProtocol()
+        self.protocol.connection_made(self.transport)  # type: ignore[arg-type]
+        self.protocol.factory = self.manager
+        self.protocol.encoding = "utf-8"
+        self.manager.protocol = self.protocol
+
+    @property
+    def frames_in(self) -> int:
+        return self.frames_before + self.protocol.frames_in
+
+    @property
+    def malformed(self) -> int:
+        return self.malformed_before + self.protocol.malformed
+
+    def _feed_connection(self, data: bytes, rng: random.Random, seed: int | None) -> None:
+        if data.startswith(BANNER):
             end = data.index(b"\r\n") + 2
             self.protocol.data_received(data[:end])
             data = data[end:]

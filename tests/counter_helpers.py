@@ -84,11 +84,12 @@ async def counter_stack(
     matrix = matrix or small_matrix(catalogue)
     policy = counter_policy(policy or RoutingPolicy(wrap_up_s=0.0), sites)
     keys = Keys(prefix)
-    async with open_live(redis_url, catalogue, matrix, policy, keys=keys) as live:
+    async with open_live(redis_url, catalogue, matrix, policy, keys=keys, start=False) as live:
         series = TicketSeries(live.redis, keys.intake, keys.prefix, sites.timezone)
         extra = {"clock": clock} if clock else {}
         counter = CounterService(live.dispatcher, catalogue, matrix, sites, series, **extra)
         app = make_app(live.dispatcher, catalogue, [tokens(sites, matrix)], counter=counter)
+        await live.start()
         server = HttpServer(app, "127.0.0.1", 0)
         await server.start()
         try:

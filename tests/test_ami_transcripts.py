@@ -11,7 +11,7 @@ import pytest
 
 from dispatcher import events as ev
 from dispatcher.ami import codec
-from dispatcher.ami.adapter import KNOWN_EVENTS
+from dispatcher.ami.events import KNOWN_EVENTS
 from dispatcher.events import AgentState, DeclineReason, Outcome
 from tests.ami_helpers import CAPTURE_FILES, Replay, capture, frames_of, headers_of
 
@@ -23,8 +23,8 @@ async def test_every_frame_is_parsed_and_understood(name: str, seed: int | None)
     replay = Replay(available=("a101",))
     replay.feed(data, seed=seed)
     frames = frames_of(data)
-    assert replay.protocol.frames_in == len(frames)
-    assert replay.protocol.malformed == 0
+    assert replay.frames_in == len(frames)
+    assert replay.malformed == 0
     assert replay.adapter.stats.unknown_events == set()
     for frame in frames:
         parsed = codec.parse(codec.decode(frame))

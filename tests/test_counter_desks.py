@@ -115,6 +115,12 @@ async def test_a_display_that_reconnects_gets_the_last_calls_at_once(redis_serve
         assert again["calls"][0]["ticket"] == "B001" and len(again["calls"]) == 6
         status, polled = await s.get("/api/v1/display/state", DISPLAY)
         assert status == 200 and polled["calls"] == again["calls"]
+        await s.post("/api/v1/desk/open", "a01", {"counter": "guichet 1"})  # busy with the first ticket
+        tickets = [await _ticket(s) for _ in range(3)]
+        status, polled = await s.get("/api/v1/display/state", DISPLAY)
+        assert polled["waiting"] == 2 and [w["ticket"] for w in polled["waits"]] == [t["ticket"] for t in tickets[1:]]
+        first, second = (w["estimated_wait_s"] for w in polled["waits"])
+        assert 0 < first < second  # the later ticket waits longer
 
 
 async def test_displays_refuse_missing_or_wrong_tokens(redis_server: RedisServer, redis_prefix: str) -> None:

@@ -166,7 +166,7 @@ class Checker:
         a = router.agents[offer.agent_id]
         for cid, level_before in waiting_before.items():
             other = router.queue.contacts.get(cid)
-            if other is None or other.required_level != level_before:
+            if other is None or (other.required_level, other.process) != level_before:
                 continue
             eligible = (
                 other.channel in a.channels
@@ -186,7 +186,7 @@ def run_sequence(seed: int, steps: int, policy: RoutingPolicy, check_order: bool
     for _ in range(steps):
         event = script.next_event(router)
         inputs.append(event)
-        waiting_before = {k: c.required_level for k, c in router.queue.contacts.items()}
+        waiting_before = {k: (c.required_level, c.process) for k, c in router.queue.contacts.items()}
         out = router.handle(event)
         assert [ev.to_record(e) for e in naive.handle(event)] == [ev.to_record(e) for e in out]
         checker.step(event, out, waiting_before)

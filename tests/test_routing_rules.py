@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import pytest
 
 from dispatcher import events as ev
@@ -11,6 +13,7 @@ from dispatcher.router import Router
 from tests.factories import CALLBACK, COUNTER, EMAIL, PHONE, agent, catalogue, matrix
 
 READY, PAUSED, OFFLINE = AgentState.AVAILABLE, AgentState.PAUSED, AgentState.OFFLINE
+E = TypeVar("E", bound=Event)
 
 
 def offers(events: list[Event]) -> list[tuple[str, str]]:
@@ -18,7 +21,7 @@ def offers(events: list[Event]) -> list[tuple[str, str]]:
     return [(e.contact_id, e.agent_id) for e in events if isinstance(e, ev.ContactOffered)]
 
 
-def of(events: list[Event], kind: type[Event]) -> list[Event]:
+def of(events: list[Event], kind: type[E]) -> list[E]:
     return [e for e in events if isinstance(e, kind)]
 
 
@@ -400,7 +403,8 @@ def test_requalified_while_ringing_an_agent_who_holds_the_new_process_keeps_the_
     desk.ready("generalist", 0)
     assert offers(desk.arrive("c1", 1, process=None)) == [("c1", "generalist")]
     out = desk(ev.ContactQualified(at=2, contact_id="c1", process="passport"))
-    assert out == []
+    # the offer stands, and the stream says the process changed (issue 14 item 5)
+    assert out == [ev.ContactRequalified(at=2, contact_id="c1", process="passport", agent_id="generalist")]
     assert desk.router.contacts["c1"].process == "passport"
     desk(ev.OfferAnswered(at=3, contact_id="c1", agent_id="generalist"))
     assert of(desk.finish("c1", 60), ev.ContactEnded)[0].outcome is Outcome.SERVED

@@ -56,7 +56,8 @@ async def test_open_site_runs_the_history_writer_alongside(tmp_path: Path) -> No
 
     catalogue, matrix = town(2, processes=2)
     settings = Settings(data_dir=tmp_path / "var")
-    async with open_site(settings, catalogue, matrix) as live:
+    async with open_site(catalogue, matrix, data_dir=settings.data_dir) as live:
+        await live.start()
         for i in range(3):
             live.dispatcher.submit(ev.ContactArrived(at=float(i), contact_id=f"c{i}", channel=Channel.EMAIL))
         await live.store.drained()

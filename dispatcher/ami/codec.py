@@ -14,6 +14,7 @@ them and ``dispatcher.ami.adapter`` translates them.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 
 log = logging.getLogger(__name__)
@@ -21,8 +22,12 @@ log = logging.getLogger(__name__)
 EOL = b"\r\n"
 SEP = b"\r\n\r\n"
 BANNER_PREFIX = b"Asterisk Call Manager/"
-MAX_FRAME_BYTES = 1 << 20
-"""A frame larger than this is not AMI: the buffered bytes are dropped (logged)."""
+MAX_BINARY_BYTES = 1 << 20
+"""Bytes that are not text (control bytes, NUL) pending without a frame end: dropped past this."""
+MAX_FRAME_BYTES = 10 << 20
+"""Any bytes pending without a frame end: dropped past this (no AMI frame is that long)."""
+MARKERS = (b"Event: ", b"Response: ")
+_BINARY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 Headers = dict[str, "str | list[str]"]
 
@@ -33,33 +38,119 @@ class FrameReader:
     ``feed(data)`` returns the frames completed by ``data`` (bytes, without
     their separator); an incomplete tail waits for the next read. The banner
     line, when the stream starts with one, is kept in ``banner``.
+
+    Every buffer is bounded: past ``max_binary`` pending bytes holding binary
+    (or ``max_frame`` of any bytes) without a frame end, the pending bytes are
+    dropped (``dropped_bytes``, ``overflows``) and the reader skips to the next
+    frame start (``Event:`` / ``Response:``) or separator, so the next valid
+    frame is not lost.
     """
 
-    __slots__ = ("_tail", "banner", "max_frame", "dropped_bytes", "_started")
+    __slots__ = (
+        "_binary",
+        "_parts",
+        "_pending",
+        "_skipping",
+        "_started",
+        "banner",
+        "dropped_bytes",
+        "max_binary",
+        "max_frame",
+        "overflows",
+    )
 
-    def __init__(self, max_frame: int = MAX_FRAME_BYTES) -> None:
-        self._tail = b""
+    def __init__(self, max_frame: int = MAX_FRAME_BYTES, max_binary: int = MAX_BINARY_BYTES) -> None:
+        self._parts: list[bytes] = []
+        self._pending = 0
+        self._binary = False
+        self._skipping = b""
+        self._started = False
         self.banner: str | None = None
         self.max_frame = max_frame
+        self.max_binary = min(max_binary, max_frame)
         self.dropped_bytes = 0
-        self._started = False
+        self.overflows = 0
 
     def feed(self, data: bytes) -> list[bytes]:
         """The whole frames that ``data`` completes, in order."""
-        buf = self._tail + data if self._tail else data
+        if self._skipping:
+            data = self._skip(data)
+            if not data:
+                return []
         if not self._started:
+            buf = b"".join([*self._parts, data]) if self._parts else data
+            self._parts, self._pending = [], 0
             rest = self._take_banner(buf)
             if rest is None:
                 return []
-            buf = rest
+            data = rest
+        if self._parts:
+            edge = b"".join(self._parts[-3:])[-3:] + data[:3]
+            if SEP not in edge and SEP not in data:
+                return self._hold(data)
+            buf = b"".join([*self._parts, data])
+            self._parts, self._pending, self._binary = [], 0, False
+        elif SEP not in data:
+            return self._hold(data)
+        else:
+            buf = data
         frames = buf.split(SEP)
         tail = frames.pop()
-        if len(tail) > self.max_frame:
-            log.warning("AMI: %d bytes without a frame end; dropped", len(tail))
-            self.dropped_bytes += len(tail)
-            tail = b""
-        self._tail = tail
-        return _resplit(frames) if frames else frames
+        out = _resplit(frames) if frames else frames
+        if tail:
+            out += self._hold(tail)
+        return out
+
+    def _hold(self, data: bytes) -> list[bytes]:
+        """Keep ``data`` for the next read, unless the pending bytes grew past the bounds."""
+        if not data:
+            return []
+        self._parts.append(data)
+        self._pending += len(data)
+        if self._pending <= self.max_binary:
+            return []
+        if not self._binary:
+            self._binary = _BINARY.search(data) is not None or (
+                len(self._parts) > 1 and _BINARY.search(self._parts[0]) is not None
+            )
+        if self._pending <= (self.max_binary if self._binary else self.max_frame):
+            return []
+        # Too much without a frame end: not AMI. Keep a frame that starts in the last read.
+        start = max(data.rfind(marker) for marker in MARKERS)
+        if start >= 0 and len(data) - start > self.max_binary:
+            start = -1
+        kept = data[start:] if start >= 0 else b""
+        self.dropped_bytes += self._pending - len(kept)
+        self.overflows += 1
+        if self.overflows == 1 or self.overflows % 100 == 0:
+            log.warning(
+                "AMI: %d%s bytes without a frame end (%d times on this link); dropped,"
+                " reading on from the next frame",
+                self._pending - len(kept),
+                " binary" if self._binary else "",
+                self.overflows,
+            )
+        self._parts, self._pending, self._binary = [], 0, False
+        if start < 0:
+            self._skipping = data[-12:] or b" "
+            return []
+        return self._hold(kept)
+
+    def _skip(self, data: bytes) -> bytes:
+        """In skip mode: the bytes from the next frame start or separator on (b"" if none yet)."""
+        window = self._skipping + data
+        offset = len(self._skipping)
+        found = [(i, len(SEP)) for i in [window.find(SEP)] if i >= 0]
+        found += [(i, 0) for marker in MARKERS for i in [window.find(marker)] if i >= 0]
+        if not found:
+            self.dropped_bytes += len(data)
+            self._skipping = window[-12:]
+            return b""
+        at, width = min(found)
+        self._skipping = b""
+        resume = at + width
+        self.dropped_bytes += max(0, resume - offset)
+        return window[max(resume, 0) :] if resume >= offset else window[resume:]
 
     def _take_banner(self, buf: bytes) -> bytes | None:
         """Strip the banner line; None while it is not complete yet."""
@@ -74,17 +165,16 @@ class FrameReader:
             if len(buf) > 200:  # a banner is one short line
                 self._started = True
                 return buf
-            self._tail = buf
+            self._parts, self._pending = [buf], len(buf)
             return None
         self.banner = buf[:end].decode("utf-8", "replace")
         self._started = True
-        self._tail = b""
         return buf[end + 2 :]
 
     @property
     def pending(self) -> int:
         """Bytes waiting for the end of their frame."""
-        return len(self._tail)
+        return self._pending
 
 
 def _resplit(frames: list[bytes]) -> list[bytes]:
@@ -99,6 +189,12 @@ def _resplit(frames: list[bytes]) -> list[bytes]:
     """
     out: list[bytes] = []
     for frame in frames:
+        if not frame.startswith(MARKERS):
+            # Junk before a frame (binary garbage, a truncated line): cut at the first frame start.
+            found = [i for marker in MARKERS for i in [frame.find(marker)] if i > 0]
+            if found:
+                out.append(frame[: min(found)])
+                frame = frame[min(found) :]
         if frame.find(b"Event: ", 7) >= 0 or frame.find(b"Response: ", 10) >= 0:
             out.extend(_cut(frame))
         else:
@@ -133,12 +229,22 @@ def _cut(frame: bytes) -> Iterable[bytes]:
         yield piece
 
 
+_latin1_frames = 0
+
+
 def decode(frame: bytes) -> str:
     """The frame as text: UTF-8, or Latin-1 for the rare trunk that sends it (logged)."""
     try:
         return frame.decode("utf-8")
     except UnicodeDecodeError:
-        log.warning("AMI: a frame is not UTF-8, read as Latin-1: %r", frame[:120])
+        global _latin1_frames
+        _latin1_frames += 1
+        if _latin1_frames == 1 or _latin1_frames % 1000 == 0:
+            log.warning(
+                "AMI: a frame is not UTF-8, read as Latin-1 (%d so far): %r",
+                _latin1_frames,
+                frame[:120],
+            )
         return frame.decode("latin-1")
 
 

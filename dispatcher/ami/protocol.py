@@ -37,6 +37,7 @@ from panoramisk.manager import Manager
 from panoramisk.message import Message
 
 from dispatcher.ami import codec
+from dispatcher.ami.ratelog import RateLimitedLog
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,9 @@ class FrameProtocol(AMIProtocol):
                 if frame.startswith(b"Event: "):
                     end = frame.find(b"\r\n")
                     name = frame[7:end] if end > 0 else frame[7:]
+                    if name == b"Shutdown":
+                        self._shutdown(codec.parse(codec.decode(frame)))
+                        continue
                     route = route_for(name)
                     if self.responses and b"\nActionID: " in frame and self._is_list_item(frame):
                         self._to_panoramisk(frame)
@@ -122,7 +126,26 @@ class FrameProtocol(AMIProtocol):
             except Exception:
                 # One bad frame (or a handler bug on it) must not stop the stream.
                 self.malformed += 1
-                log.exception("AMI: frame skipped after an error: %r", frame[:200])
+                self.factory.problems.log(
+                    logging.ERROR,
+                    "frame_error",
+                    "AMI: frame skipped after an error: %r",
+                    frame[:200],
+                    exc_info=True,
+                )
+
+    def _shutdown(self, headers: codec.Headers) -> None:
+        """Asterisk stops (``core restart``, ``core stop``): it closes the socket next; close ours now.
+
+        The manager reconnects with its backoff and the login resynchronises
+        (shutdown-restart.txt: the new Asterisk accepts a Login 0.4 s later).
+        """
+        log.warning(
+            "AMI: Asterisk is shutting down (%s, restart: %s); reconnecting",
+            headers.get("Shutdown", "?"),
+            headers.get("Restart", "?"),
+        )
+        self.transport.close()
 
     def _is_list_item(self, frame: bytes) -> bool:
         """True if the frame answers an action still waiting (an EventList item)."""
@@ -146,10 +169,13 @@ class FrameProtocol(AMIProtocol):
 
     def _malformed(self, frame: bytes, why: str) -> None:
         self.malformed += 1
-        if self.malformed <= 20 or self.malformed % 1000 == 0:
-            log.warning(
-                "AMI: malformed frame skipped (%s, %d so far): %r", why, self.malformed, frame[:200]
-            )
+        self.factory.problems.warning(
+            "malformed_frame",
+            "AMI: malformed frame skipped (%s, %d so far on this link): %r",
+            why,
+            self.malformed,
+            frame[:200],
+        )
 
     def send(self, data: Any, as_list: bool = False) -> asyncio.Future[Any]:
         if self.closed:
@@ -202,6 +228,9 @@ class AmiManager(Manager):
         self.reconnect_min = float(config.pop("reconnect_min", 0.5))
         self.reconnect_max = float(config.pop("reconnect_max", 30.0))
         self._on_lost = config.pop("on_lost", None)
+        self.login_timeout = float(config.pop("login_timeout", 10.0))
+        self.problems = RateLimitedLog(log, float(config.pop("log_interval", 60.0)))
+        self._login_timer: asyncio.TimerHandle | None = None
         self._fast: dict[bytes, tuple[FastHandler, bytes | None]] = {}
         self._routes: dict[bytes, Route] = {}
         self.unknown_event: Callable[[str], None] | None = None
@@ -242,9 +271,7 @@ class AmiManager(Manager):
         if route is None:
             text = name.decode("ascii", "replace")
             fast, must = self._fast.get(name, (None, None))
-            patterned = text.lower() == "shutdown" or any(
-                regexp.match(text) for _pattern, regexp in self.patterns
-            )
+            patterned = any(regexp.match(text) for _pattern, regexp in self.patterns)
             route = Route(fast, must, patterned) if fast or patterned else DROP
             self._routes[name] = route
             if route is DROP and self.unknown_event is not None:
@@ -280,7 +307,8 @@ class AmiManager(Manager):
                 f.result()[0].close()
             return
         if not f.cancelled() and isinstance(f.exception(), OSError):
-            log.warning(
+            self.problems.warning(
+                "cannot_connect",
                 "AMI: cannot connect to %s:%s (%s); retry in %.2fs",
                 self.config["host"],
                 self.config["port"],
@@ -291,20 +319,51 @@ class AmiManager(Manager):
             return
         self.connections += 1
         super().connection_made(f)
+        if self.login_timeout > 0 and "username" in self.config:
+            self._login_timer = self.loop.call_later(self.login_timeout, self._login_overdue)
+
+    def _login_overdue(self) -> None:
+        """Asterisk answered nothing to the Login: the link is useless, drop it and retry."""
+        self._login_timer = None
+        protocol = self.protocol
+        if self.authenticated or protocol is None or protocol.closed:
+            return
+        self.problems.error(
+            "login_timeout",
+            "AMI: no answer to Login from %s:%s within %.1fs; dropping the link",
+            self.config["host"],
+            self.config["port"],
+            self.login_timeout,
+        )
+        protocol.transport.abort()
 
     def login(self, future: asyncio.Future[Any]) -> bool:
+        if self._login_timer is not None:
+            self._login_timer.cancel()
+            self._login_timer = None
         if future.cancelled() or future.exception() is not None:
             self.authenticated_future = None
             return False
         ok = bool(super().login(future))
         if ok:
             self._delay = self.reconnect_min
-        else:
-            log.error(
-                "AMI: login refused for user %r: %s",
-                self.config.get("username"),
-                future.result().get("Message", ""),
-            )
+            return ok
+        self.problems.error(
+            "login_refused",
+            "AMI: login refused for user %r by %s:%s: %s; retrying",
+            self.config.get("username"),
+            self.config["host"],
+            self.config["port"],
+            future.result().get("Message", ""),
+        )
+        # Asterisk closes the socket after a failed Login; a server that keeps it open
+        # would leave us waiting: close it ourselves and retry with backoff.
+        if self.pinger is not None:
+            self.pinger.cancel()
+            self.pinger = None
+        protocol = self.protocol
+        if protocol is not None and not protocol.closed:
+            protocol.transport.abort()
         return ok
 
     def connection_lost(self, exc: Any) -> None:
@@ -316,8 +375,12 @@ class AmiManager(Manager):
             self.pinger = None
         if self.closing:
             return
-        log.log(
+        if self._login_timer is not None:
+            self._login_timer.cancel()
+            self._login_timer = None
+        self.problems.log(
             logging.ERROR if was_up else logging.WARNING,
+            "connection_lost" if was_up else "connection_failed",
             "AMI: connection lost (%s); reconnect in %.2fs",
             exc or "closed",
             self._delay,
@@ -346,7 +409,8 @@ class AmiManager(Manager):
     def close(self) -> None:
         """Close the link for good (no reconnection)."""
         self.closing = True
-        if self._retry is not None:
-            self._retry.cancel()
-            self._retry = None
+        for handle in (self._retry, self._login_timer):
+            if handle is not None:
+                handle.cancel()
+        self._retry = self._login_timer = None
         super().close()

@@ -23,7 +23,7 @@ from dispatcher.counter import ewt
 from dispatcher.counter.board import Board, Call
 from dispatcher.counter.desks import DeskError, Desks
 from dispatcher.counter.sites import Sites
-from dispatcher.counter.tickets import TicketSeries, local_day
+from dispatcher.counter.tickets import TicketSeries, local_day, site_of
 from dispatcher.events import Event
 from dispatcher.service import Dispatcher
 from skills.model import Catalogue, Channel, SkillMatrix
@@ -31,7 +31,9 @@ from skills.model import Catalogue, Channel, SkillMatrix
 log = logging.getLogger(__name__)
 
 APPLY_TIMEOUT_S = 5.0
-DISPLAY_QUEUE = 64
+SHOWN_WAITS = 20
+"""Waiting tickets whose estimated wait a display's state gives."""
+DISPLAY_QUEUE = 256
 """Frames a display may lag behind before it is dropped as too slow."""
 
 
@@ -96,7 +98,8 @@ class CounterService:
         self.series = series
         self.clock = clock
         self.desks = Desks(sites, matrix)
-        self.times = ewt.HandlingTimes()
+        self.recent = ewt.Recent()
+        """Recent handling times and arrival rates: the estimated wait's inputs (the IVR may use it too)."""
         self.boards: dict[str, Board] = {code: Board() for code in sites.sites}
         self.feeds: set[DisplayFeed] = set()
         self._applied: dict[str, asyncio.Future[None]] = {}
@@ -107,7 +110,7 @@ class CounterService:
 
     def sink(self, batch: Sequence[Event]) -> None:
         """Follow every input and decision: applied tickets, desk states, calls, handling times."""
-        self.times.sink(batch)
+        self.recent.sink(batch)
         first = batch[0]
         if isinstance(first, ev.ContactArrived):
             waiter = self._applied.pop(first.contact_id, None)
@@ -191,7 +194,7 @@ class CounterService:
         self.issued += 1
         router = self.dispatcher.router
         position = router.position(issued.contact_id) or 0
-        wait = ewt.contact_wait(router, issued.contact_id, self.clock(), self.times) or 0.0
+        wait = ewt.contact_wait(router, issued.contact_id, self.clock(), self.recent) or 0.0
         return Ticket(
             ticket=issued.ticket,
             contact_id=issued.contact_id,
@@ -221,13 +224,19 @@ class CounterService:
         self.feeds.discard(feed)
 
     def state_frame(self, site: str) -> dict[str, Any]:
+        """The site's last calls, and its waiting tickets with their estimated waits (first 20)."""
         router = self.dispatcher.router
-        waiting = sum(
-            1
-            for c in router.queue.contacts.values()
-            if c.channel is Channel.COUNTER and c.contact_id.startswith(f"{site}-")
+        now = self.clock()
+        mine = sorted(
+            (c for c in router.queue.contacts.values() if c.channel is Channel.COUNTER and site_of(c.contact_id) == site),
+            key=lambda c: (-c.rank, c.arrived_at, c.seq),
         )
-        return {"type": "state", "site": site, "calls": self.boards[site].state(), "waiting": waiting}
+        waits = []
+        for contact in mine[:SHOWN_WAITS]:
+            wait = ewt.contact_wait(router, contact.contact_id, now, self.recent)
+            shown = -1.0 if wait is None or wait == ewt.UNSTAFFED else round(wait, 1)
+            waits.append({"ticket": contact.ticket, "estimated_wait_s": shown})
+        return {"type": "state", "site": site, "calls": self.boards[site].state(), "waiting": len(mine), "waits": waits}
 
     def close_feeds(self) -> None:
         """Server stopping: every display's stream ends."""

@@ -36,6 +36,7 @@ ACTION_CLASSES: dict[str, frozenset[str] | None] = {
     "originate": frozenset({"originate"}),
     "coreshowchannels": frozenset({"system", "reporting"}),
     "devicestatelist": frozenset({"call", "reporting"}),
+    "showdialplan": frozenset({"config", "reporting"}),
     "getvar": frozenset({"call", "reporting"}),
     "setvar": frozenset({"call"}),
     "command": frozenset({"command"}),
@@ -201,6 +202,8 @@ class AmiServer:
         self.refusing = False
         self.server: asyncio.base_events.Server | None = None
         self.actions_seen: list[dict[str, list[str]]] = []
+        self.booting = False
+        """Just restarted: the next Login sees the end of the boot."""
         self.on_action: Callable[[str, dict[str, list[str]]], None] | None = None
 
     async def start(self, host: str, port: int) -> int:
@@ -229,6 +232,15 @@ class AmiServer:
             if session.transport is not None:
                 session.transport.abort()
         self.sessions.clear()
+
+    def shutdown(self) -> None:
+        """``core restart now``, after Event: Shutdown: the manager sockets close."""
+        for session in list(self.sessions):
+            session.flush()
+            if session.transport is not None:
+                session.transport.close()
+        self.sessions.clear()
+        self.booting = True
 
     def broadcast(self, frame: bytes) -> None:
         if not self.sessions:
@@ -289,13 +301,23 @@ class AmiServer:
         session.events = events not in ("off", "no", "false", "0")
         session.write(fr.response(action_id, "Success", "Authentication accepted"))
         uptime = int(self.pbx.sched.now() - self.pbx.booted)
-        if session.events and user.may_read(b"system"):
+        booting = self.booting
+        if not booting and session.events and user.may_read(b"system"):
             session.write(fr.fully_booted(uptime))
         if session.events and user.may_read(b"security") and session.transport is not None:
             local = "%s/%s" % session.transport.get_extra_info("sockname")[:2]
             remote = "%s/%s" % session.transport.get_extra_info("peername")[:2]
             tv = time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime(self.pbx.sched.now()))
             session.write(fr.successful_auth(name, f"0x{id(session):x}", local, remote, tv))
+        if booting:
+            # Logged in while Asterisk still boots (shutdown-restart.txt): the dialplan's
+            # globals are set on "Channel: none", then FullyBooted with Uptime 0.
+            self.booting = False
+            if session.events and user.may_read(b"dialplan"):
+                for key, value in self.pbx.dialplan.globals.items():
+                    session.write(fr.global_varset(key, value))
+            if session.events and user.may_read(b"system"):
+                session.write(fr.fully_booted(uptime, booting=True))
 
     def action_logoff(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
         session.write(fr.response(action_id, "Goodbye", "Thanks for all the fish."))
@@ -327,17 +349,54 @@ class AmiServer:
         return chan
 
     def action_redirect(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
+        """As redirect-errors.txt shows: a missing context or extension is accepted, then hangs up."""
         name = get("channel")
         chan = self.pbx.channels.get(name)
         if chan is None or not chan.alive:
             session.write(fr.response(action_id, "Error", f"Channel does not exist: {name}"))
             return
         context, exten, prio = get("context"), get("exten"), get("priority", "1")
-        if self.pbx.dialplan.find(context, exten) is None:
-            session.write(fr.response(action_id, "Error", "Extension does not exist."))
+        if not context:
+            session.write(fr.response(action_id, "Error", "Context not specified"))
+            return
+        found = self.pbx.dialplan.find(context, exten)
+        if prio.isdigit():
+            number = int(prio)
+        elif found is not None and prio in found.labels:
+            number = found.labels[prio]
+        else:
+            session.write(fr.response(action_id, "Error", "Priority is invalid"))
             return
         session.write(fr.response(action_id, "Success", "Redirect successful"))
-        self.pbx.redirect(chan, context, exten, int(prio) if prio.isdigit() else 1)
+        self.pbx.redirect(chan, context, exten, number)
+
+    def action_showdialplan(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
+        """``ListDialplan`` items of a context (and extension, matched against its patterns)."""
+        context, exten = get("context"), get("extension")
+        plan = self.pbx.dialplan
+        names = [context] if context else list(plan.contexts)
+        if context and context not in plan.contexts:
+            session.write(fr.response(action_id, "Error", f"Did not find context {context}"))
+            return
+        items = []
+        for ctx in names:
+            for ext in plan.contexts[ctx]:
+                if exten and not ext.matches(exten):
+                    continue
+                for step in ext.steps.values():
+                    items.append((ctx, ext.pattern, step))
+        if exten and not items:
+            session.write(
+                fr.response(action_id, "Error", f"Did not find extension {exten}@{context}")
+            )
+            return
+        session.write(fr.list_start(action_id, "DialPlan list will follow"))
+        for ctx, pattern, step in items:
+            session.write(fr.list_dialplan(action_id, ctx, pattern, step.priority, step.app, step.args))
+        extens = {(c, p) for c, p, _ in items}
+        session.write(
+            fr.show_dialplan_complete(action_id, len(items), len(extens), len({c for c, _ in extens}))
+        )
 
     def action_hangup(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
         chan = self._channel(session, get("channel"), action_id)

@@ -326,6 +326,43 @@ def list_device_state(action_id: str | None, device: str, state: str) -> bytes:
     )
 
 
+def peer_status(endpoint: str, status: str) -> bytes:
+    """``PeerStatus`` of a PJSIP endpoint (Reachable / Unreachable), as agent-unreachable-qualify.txt."""
+    return event("PeerStatus", SYSTEM, None, f"ChannelType: PJSIP\r\nPeer: {endpoint}\r\nPeerStatus: {status}\r\n")
+
+
+def contact_status(resource: str, port: int, status: str, rtt_usec: int = 0) -> bytes:
+    """``ContactStatus`` of an agent's AOR (NonQualified, Reachable, Unreachable, Removed)."""
+    return event(
+        "ContactStatus",
+        SYSTEM,
+        None,
+        f"URI: sip:{resource}@127.0.0.1:{port}\r\nContactStatus: {status}\r\n"
+        f"AOR: {resource}\r\nEndpointName: {resource}\r\nRoundtripUsec: {rtt_usec}\r\n",
+    )
+
+
+def list_dialplan(
+    action_id: str | None, context: str, exten: str, priority: int, app: str, data: str
+) -> bytes:
+    aid = f"ActionID: {action_id}\r\n" if action_id is not None else ""
+    return (
+        f"Event: ListDialplan\r\n{aid}Context: {context}\r\nExtension: {exten}\r\n"
+        f"Priority: {priority}\r\nApplication: {app}\r\nAppData: {data}\r\n"
+        "Registrar: pbx_config\r\n\r\n"
+    ).encode("utf-8")
+
+
+def show_dialplan_complete(
+    action_id: str | None, items: int, extensions: int, contexts: int
+) -> bytes:
+    aid = f"ActionID: {action_id}\r\n" if action_id is not None else ""
+    return (
+        f"Event: ShowDialPlanComplete\r\n{aid}EventList: Complete\r\nListItems: {items}\r\n"
+        f"ListExtensions: {extensions}\r\nListPriorities: {items}\r\nListContexts: {contexts}\r\n\r\n"
+    ).encode("utf-8")
+
+
 def core_show_channel(
     action_id: str | None, c: ChannelLike, app: str, app_data: str, duration: str, bridge_id: str
 ) -> bytes:
@@ -337,12 +374,28 @@ def core_show_channel(
     ).encode("utf-8")
 
 
-def fully_booted(uptime: int) -> bytes:
+def fully_booted(uptime: int, booting: bool = False) -> bytes:
+    """At Login (login.txt); ``booting``: at the end of the boot, fields in that order (shutdown-restart.txt)."""
+    if booting:
+        fields = f"Status: Fully Booted\r\nUptime: {uptime}\r\nLastReload: {uptime}\r\n"
+    else:
+        fields = f"Uptime: {uptime}\r\nLastReload: {uptime}\r\nStatus: Fully Booted\r\n"
+    return event("FullyBooted", SYSTEM, None, fields)
+
+
+def shutdown(restart: bool) -> bytes:
     return event(
-        "FullyBooted",
-        SYSTEM,
+        "Shutdown", SYSTEM, None, f"Shutdown: Cleanly\r\nRestart: {'True' if restart else 'False'}\r\n"
+    )
+
+
+def global_varset(variable: str, value: str) -> bytes:
+    """A dialplan global set at boot: ``Channel: none``, ``Uniqueid: none``."""
+    return event(
+        "VarSet",
+        DIALPLAN,
         None,
-        f"Uptime: {uptime}\r\nLastReload: {uptime}\r\nStatus: Fully Booted\r\n",
+        f"Channel: none\r\nUniqueid: none\r\nVariable: {variable}\r\nValue: {value}\r\n",
     )
 
 

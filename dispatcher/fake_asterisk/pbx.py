@@ -222,9 +222,31 @@ class PBX:
             self.device_states[device] = state
             self.emit(fr.device_state(device, state))
 
-    def set_registered(self, endpoint: str, registered: bool) -> None:
-        self.phones[endpoint].registered = registered
+    def set_registered(self, endpoint: str, registered: bool, how: str = "register") -> None:
+        """The phone registers / unregisters (``how="register"``), answers qualify again or stops
+        (``"qualify"``), or only its contact's status changes with no device state (``"contact"``,
+        seen after an Asterisk restart); the events as agent-unreachable-qualify.txt shows."""
+        phone = self.phones[endpoint]
+        phone.registered = registered
+        resource = phone.resource
+        digits = "".join(ch for ch in resource if ch.isdigit())
+        port = 6000 + int(digits[-3:]) if digits else 6000
+        peer = "Reachable" if registered else "Unreachable"
+        if how == "contact":
+            self.emit(fr.contact_status(resource, port, peer))
+            return
+        if registered:
+            if how == "register":
+                self.emit(fr.contact_status(resource, port, "NonQualified"))
+                self.emit(fr.peer_status(endpoint, peer))
+            else:
+                self.emit(fr.peer_status(endpoint, peer))
+            self.emit(fr.contact_status(resource, port, "Reachable", 1487))
+            self.update_device(endpoint)
+            return
+        self.emit(fr.peer_status(endpoint, peer))
         self.update_device(endpoint)
+        self.emit(fr.contact_status(resource, port, "Removed" if how == "register" else "Unreachable"))
 
     # ------------------------------------------------------------ channels
 
@@ -334,7 +356,8 @@ class PBX:
                     chan.priority,
                     chan.name,
                 )
-                self.hangup(chan, 16, request=False)
+                # No such context or extension: hung up at once with Cause 0 (redirect-errors.txt).
+                self.hangup(chan, 0 if ext is None else 16, request=False)
                 return
             data = substitute(step.args, lambda n: self.var(chan, n))
             self.emit(fr.newexten(chan, step.app, data))
@@ -471,7 +494,17 @@ class PBX:
         chan.dialing = dial
         leg.peer, chan.peer = chan, leg
         if phone.mode == "busy" or self.device_states.get(phone.endpoint) in ("INUSE", "BUSY"):
-            self.later(chan, 0.001, self._dial_fail, dial, "BUSY", 17)
+            # As agent-busy-486.txt: the leg rings, the device shows BUSY, the phone's 486
+            # hangs the leg up (Cause 17) 3 ms after DialBegin, then DialEnd BUSY.
+            leg.state = RINGING
+            leg.touch()
+            self.emit(fr.newstate(leg))
+            self.set_var(chan, "RINGTIME", "0")
+            self.set_var(chan, "RINGTIME_MS", "2")
+            self.device_states[phone.endpoint] = "BUSY"
+            self.emit(fr.device_state(phone.endpoint, "BUSY"))
+            self.emit(fr.dial_state(chan, leg, "RINGING"))
+            self.later(chan, 0.003, self._dial_fail, dial, "BUSY", 17)
             return dial
         self.set_state(leg, RINGING)
         self.set_var(chan, "RINGTIME", "0")
@@ -509,11 +542,19 @@ class PBX:
         if chan.dialing is not dial:
             return
         self._end_dial(dial)
-        if leg is not None and leg.alive:
+        if status == "BUSY" and leg is not None and leg.alive:
+            # The 486: HangupRequest of the leg, DialEnd, its Hangup, DIALSTATUS, then the device.
+            self.emit(fr.hangup_request(leg, cause))
             self.emit(fr.dial_end(chan, leg, status))
-        self.set_var(chan, "DIALSTATUS", status)
-        if leg is not None and leg.alive:
-            self._destroy(leg, cause)
+            self._destroy(leg, cause, update=False)
+            self.set_var(chan, "DIALSTATUS", status)
+            self.update_device(leg.device)
+        else:
+            if leg is not None and leg.alive:
+                self.emit(fr.dial_end(chan, leg, status))
+            self.set_var(chan, "DIALSTATUS", status)
+            if leg is not None and leg.alive:
+                self._destroy(leg, cause)
         chan.peer = None
         if dial.on_result is not None:
             dial.on_result(status)
@@ -674,7 +715,7 @@ class PBX:
         if other is not None and other.alive:
             self._destroy(other, cause, qos=False)
 
-    def _destroy(self, chan: Chan, cause: int, qos: bool = False) -> None:
+    def _destroy(self, chan: Chan, cause: int, qos: bool = False, update: bool = True) -> None:
         if not chan.alive:
             return
         chan.cancel_timers()
@@ -687,7 +728,8 @@ class PBX:
         self.channels.pop(chan.name, None)
         self.by_uniqueid.pop(chan.uniqueid, None)
         self.by_device.get(chan.device, set()).discard(chan)
-        self.update_device(chan.device)
+        if update:
+            self.update_device(chan.device)
         if chan.agi is not None:
             agi, chan.agi = chan.agi, None
             agi.hung_up()

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from dispatcher.fake_asterisk import dialplan as dp
+from dispatcher.fake_asterisk import frames as fr
 from dispatcher.fake_asterisk.agi import FastAgiSession
 from dispatcher.fake_asterisk.ami import (
     MANAGER_CONF,
@@ -198,9 +199,11 @@ class FakeAsterisk:
         """The softphone of agent ``number`` (e.g. "101"): set ``mode`` to answer / no_answer / busy."""
         return self._pbx.phones[f"PJSIP/agent{number}"]
 
-    def set_registered(self, number: str, registered: bool) -> None:
-        """The agent's softphone goes unavailable (unregistered) or comes back."""
-        self._pbx.set_registered(f"PJSIP/agent{number}", registered)
+    def set_registered(self, number: str, registered: bool, how: str = "register") -> None:
+        """The agent's softphone goes unavailable or comes back: ``how`` is ``register``
+        (REGISTER / Expires: 0), ``qualify`` (stops or resumes answering OPTIONS) or
+        ``contact`` (a ContactStatus alone, as after an Asterisk restart)."""
+        self._pbx.set_registered(f"PJSIP/agent{number}", registered, how)
 
     def agent_hangup(self, number: str) -> bool:
         """The agent hangs up the call on their phone; False if they had none."""
@@ -217,6 +220,38 @@ class FakeAsterisk:
         """Drop every AMI connection now (calls go on inside the PBX)."""
         if self.ami is not None:
             self.ami.cut()
+
+    async def restart(self, down_s: float = 0.4) -> None:
+        """``core restart now`` as shutdown-restart.txt shows: every channel is hung up
+        (SoftHangupRequest Cause 4, then 16, Hangup Cause 0), ``Event: Shutdown``, the
+        manager sockets close; AMI is back ``down_s`` later, still booting at the first Login."""
+        pbx, ami = self._pbx, self.ami
+        assert ami is not None
+        chans = [c for c in pbx.channels.values() if c.alive]
+        for chan in chans:
+            self._emit(fr.soft_hangup_request(chan, 4))
+        for chan in chans:
+            chan.cancel_timers()
+            if chan.moh:
+                chan.moh = False
+                self._emit(fr.moh_stop(chan))
+            self._emit(fr.soft_hangup_request(chan, 16))
+        for chan in chans:
+            chan.bridge = chan.peer = chan.dialing = None
+            pbx._destroy(chan, 0)
+        self._emit(fr.shutdown(restart=True))
+        ami.shutdown()
+        ami.refusing = True
+        await asyncio.sleep(down_s)
+        pbx.booted = pbx.sched.now()
+        ami.refusing = False
+
+    def inject(self, raw: bytes) -> None:
+        """Write these bytes on every logged-in AMI connection, as a broken or hostile peer would."""
+        if self.ami is not None:
+            for session in list(self.ami.sessions):
+                if session.user is not None:
+                    session.write(raw)
 
     def refuse_ami(self, refuse: bool = True) -> None:
         """Accept then drop new AMI connections while ``refuse`` (an Asterisk restarting)."""

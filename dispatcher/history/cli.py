@@ -1,4 +1,9 @@
-"""``guichet stats``, ``guichet purge`` and ``guichet db upgrade``."""
+"""``guichet stats``, ``guichet purge`` and ``guichet db upgrade``.
+
+The site's settings are handed in by the application (``register(app, site)``,
+``site`` giving the ``SiteDefaults`` of the configuration when a command runs):
+this module reads no configuration itself.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import csv
 import dataclasses
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,24 +29,47 @@ class UserError(Exception):
     """A mistake of the user: printed as one line, exit code 2."""
 
 
+@dataclass(frozen=True, slots=True)
+class SiteDefaults:
+    """What the history commands take from the site's configuration."""
+
+    database_url: str | None = None
+    """DATABASE_URL; None: the SQLite file under ``data_dir``."""
+    data_dir: Path = Path("var")
+    redis_url: str | None = None
+    """REDIS_URL; None: the private Redis under ``data_dir``."""
+    retention_days: int = 365
+    catalogue: Path | None = None
+    """The process catalogue file; None: the bundled sample."""
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The default history database file."""
+        return self.data_dir / "guichet.sqlite"
+
+
+def _no_site() -> SiteDefaults:
+    return SiteDefaults()
+
+
+_site: Callable[[], SiteDefaults] = _no_site
+"""The provider ``register`` was given (the defaults until then)."""
+
+
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(EXIT_USER)
 
 
 def _database_url(given: str | None) -> str:
-    from guichet.config import ConfigError, load_settings
-
     if given:
         return given
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        raise UserError(str(exc)) from None
-    if settings.database_url:
-        return settings.database_url
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return settings.sqlite_url
+    site = _site()
+    if site.database_url:
+        return site.database_url
+    from dispatcher.history.writer import sqlite_url
+
+    return sqlite_url(site.sqlite_path)
 
 
 def _day(text: str | None, zone: ZoneInfo, option: str) -> datetime:
@@ -52,11 +81,10 @@ def _day(text: str | None, zone: ZoneInfo, option: str) -> datetime:
 
 
 def _sla_lookup() -> Callable[[str, str], float]:
-    from guichet.config import load_settings
     from skills.catalogue import default_catalogue, load_catalogue
     from skills.model import Channel
 
-    path = load_settings().catalogue
+    path = _site().catalogue
     catalogue = load_catalogue(path) if path else default_catalogue()
 
     def sla_seconds(process: str, channel: str) -> float:
@@ -123,11 +151,11 @@ def stats(
         if bad:
             raise UserError(f"--by {bad[0]!r}: not one of {', '.join(DIMENSIONS)}")
         url = _database_url(database_url)
+        sla_seconds = _sla_lookup()
         facts, spans = asyncio.run(_load(url, first.timestamp(), last.timestamp()))
     except UserError as exc:
         raise _fail(str(exc)) from None
     now = datetime.now(zone).timestamp()
-    sla_seconds = _sla_lookup()
     rows = compute(facts, spans, by=dims, sla_seconds=sla_seconds, now=now, tz=tz)
     total = compute(facts, spans, by=(), sla_seconds=sla_seconds, now=now, tz=tz)
     console = Console() if sys.stdout.isatty() else Console(width=160)
@@ -179,11 +207,10 @@ def purge(
 
     from dispatcher.history.purge import purge as run_purge
     from dispatcher.history.writer import engine_for
-    from guichet.config import load_settings
 
     try:
         url = _database_url(database_url)
-        days = retention_days if retention_days is not None else load_settings().retention_days
+        days = retention_days if retention_days is not None else _site().retention_days
         if days < 1:
             raise UserError(f"--retention-days {days}: must be at least 1")
     except UserError as exc:
@@ -233,8 +260,11 @@ def db_upgrade(
         raise _fail(f"{database_url or 'history database'}: {str(exc).splitlines()[0]}") from None
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``stats``, ``purge`` and ``db`` to the ``guichet`` command."""
+def register(app: typer.Typer, site: Callable[[], SiteDefaults] = _no_site) -> None:
+    """Add ``stats``, ``purge`` and ``db`` to the ``guichet`` command; ``site`` reads the configuration
+    (raising UserError with the reason when it is unusable)."""
+    global _site
+    _site = site
     app.command("stats")(stats)
     app.command("purge")(purge)
     app.add_typer(db_app, name="db")

@@ -96,6 +96,12 @@ class Fold:
             if seq > row["updated_seq"]:
                 row.update(channel=event.channel.value, process=event.process, priority=event.priority)
                 row["updated_seq"] = seq
+        elif isinstance(event, ev.ContactRequalified):
+            row = self._contact(event.contact_id)
+            self._first(event.contact_id, qualified_at=event.at)
+            if seq > row["updated_seq"]:
+                row.update(process=event.process)
+                row["updated_seq"] = seq
         elif isinstance(event, ev.ContactArrived):
             self._first(
                 event.contact_id, ticket=event.ticket, citizen_id=event.citizen_id, deadline=event.deadline

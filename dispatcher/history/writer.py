@@ -15,6 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
@@ -36,7 +40,6 @@ from dispatcher.history.models import (
     SkillRow,
 )
 from dispatcher.store.keys import Keys, event_id, read_range, seq_of
-from dispatcher.store.live import OUTAGE_ERRORS
 from skills.model import Catalogue, SkillMatrix
 
 log = logging.getLogger(__name__)
@@ -44,9 +47,23 @@ log = logging.getLogger(__name__)
 STREAM = "events"
 
 
-def engine_for(url: str) -> AsyncEngine:
-    """An async engine (SQLite: WAL journal, so readers never block the writer)."""
-    engine = create_async_engine(url, pool_pre_ping=True)
+def sqlite_url(path: Path) -> str:
+    """The URL of a SQLite history file, created owner-only (0600) in an owner-only directory (0700).
+
+    SQLite gives its journal and WAL files the database file's mode.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.chmod(path, 0o600)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def engine_for(url: str, sqlite_busy_s: float = 5.0) -> AsyncEngine:
+    """An async engine (SQLite: WAL journal, so readers never block the writer;
+    a locked file is waited for ``sqlite_busy_s`` before it is an error)."""
+    connect_args = {"timeout": sqlite_busy_s} if url.startswith("sqlite") else {}
+    engine = create_async_engine(url, pool_pre_ping=True, connect_args=connect_args)
     if engine.dialect.name == "sqlite":
         from sqlalchemy import event
 
@@ -136,6 +153,20 @@ async def write_fold(conn: AsyncConnection, fold: Fold) -> None:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class WriterHealth:
+    """What the health endpoint and the metrics report about the history writer."""
+
+    status: str
+    """``ok``, or ``retrying`` while the database (or Redis) refuses its writes."""
+    lag: int
+    """Events in the stream not yet in SQL."""
+    written_seq: int
+    """The last event number in SQL."""
+    last_error: str | None = None
+    down_since: float | None = None
+
+
 class HistoryWriter:
     """Copies the event stream of one site into the SQL history."""
 
@@ -148,6 +179,7 @@ class HistoryWriter:
         callback_deadline_s: float = 48 * 3600.0,
         triage: str = "triage",
         page: int = 5_000,
+        max_backoff: float = 5.0,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -155,7 +187,23 @@ class HistoryWriter:
         self.callback_deadline_s = callback_deadline_s
         self.triage = triage
         self.page = page
+        self.max_backoff = max_backoff
         self.written = 0
+        self.written_seq = 0
+        self.stream_seq = 0
+        self.down_since: float | None = None
+        self.last_error: str | None = None
+        self.errors = 0
+
+    @property
+    def lag(self) -> int:
+        """Events in the stream not yet in SQL (as of the writer's last look)."""
+        return max(0, self.stream_seq - self.written_seq)
+
+    def health(self) -> WriterHealth:
+        """``ok`` or ``retrying``, with the lag in events."""
+        status = "ok" if self.down_since is None else "retrying"
+        return WriterHealth(status, self.lag, self.written_seq, self.last_error, self.down_since)
 
     async def progress(self) -> int:
         """The number of the last event already in SQL (0: none)."""
@@ -167,7 +215,9 @@ class HistoryWriter:
 
     async def step(self) -> int:
         """Write the next page of whole batches; returns the number of events written."""
-        last = await self.progress()
+        top = await self.redis.hget(self.keys.meta, "last_seq")
+        self.stream_seq = int(top or 0)
+        last = self.written_seq = await self.progress()
         entries = await read_range(self.redis, self.keys.events, event_id(last), self.page)
         if not entries:
             return 0
@@ -188,6 +238,8 @@ class HistoryWriter:
                 stmt.on_conflict_do_update(index_elements=["stream"], set_={"last_seq": stmt.excluded.last_seq}),
                 [{"stream": STREAM, "last_seq": fold.last_seq}],
             )
+        self.written_seq = fold.last_seq
+        self.stream_seq = max(self.stream_seq, fold.last_seq)
         await self.redis.hset(self.keys.meta, "history_seq", str(fold.last_seq))
         self.written += len(decoded)
         return len(decoded)
@@ -200,24 +252,54 @@ class HistoryWriter:
         return total
 
     async def run(self, poll: float = 0.05, stop: asyncio.Event | None = None) -> None:
-        """Write until ``stop`` (waits and retries while Redis is unreachable), then catch up.
+        """Write until ``stop``, retrying with backoff through any error, then catch up.
 
         Stop it with the event rather than by cancelling: a cancellation in the
         middle of a SQLite transaction leaves the database locked.
         """
         stop = stop or asyncio.Event()
+        backoff = poll
         while not stop.is_set():
             try:
-                if not await self.step():
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(poll):
-                            await stop.wait()
-            except OUTAGE_ERRORS as exc:
-                log.warning("history writer waiting for Redis: %s", exc)
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(0.5):
-                        await stop.wait()
-        await self.catch_up()
+                written = await self.step()
+            except Exception as exc:  # any database or Redis error: wait, then the same page again
+                self._failed(exc)
+                backoff = min(self.max_backoff, max(0.05, backoff * 2))
+                await _wait(stop, backoff)
+                continue
+            self._recovered()
+            backoff = poll
+            if not written:
+                await _wait(stop, poll)
+        with contextlib.suppress(Exception):
+            await self.catch_up()
+        if self.lag:
+            log.warning("history writer stopped %d events behind the stream (written at the next start)", self.lag)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.errors += 1
+        self.last_error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        if self.down_since is None:
+            self.down_since = time.time()
+            log.error(
+                "history writer cannot write (routing goes on, events wait in the stream), retrying: %s",
+                self.last_error,
+            )
+
+    def _recovered(self) -> None:
+        if self.down_since is None:
+            return
+        log.warning(
+            "history writer writing again after %.1f s and %d failed tries; %d events to catch up",
+            time.time() - self.down_since, self.errors, self.lag,
+        )
+        self.down_since, self.last_error, self.errors = None, None, 0
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await stop.wait()
 
 
 async def _serve(redis_url: str, prefix: str, database_url: str) -> None:

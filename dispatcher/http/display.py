@@ -81,6 +81,8 @@ async def display_socket(request: web.Request) -> web.WebSocketResponse:
                 except TimeoutError:
                     await _close(ws, WSCloseCode.POLICY_VIOLATION, SLOW)
                     break
+                except ConnectionError:
+                    break
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):

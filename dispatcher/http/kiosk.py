@@ -15,7 +15,7 @@ from dispatcher.counter import printout
 from dispatcher.counter.service import CounterService, IssueRefused, Ticket
 from dispatcher.counter.tickets import SeriesFull
 from dispatcher.http.keys import counter_of
-from dispatcher.http.problems import FieldError, Problem, from_validation
+from dispatcher.http.problems import FieldError, Problem, from_validation, log_error
 from dispatcher.http.route import body_of, principal_of
 from dispatcher.store.live import OUTAGE_ERRORS
 
@@ -157,6 +157,9 @@ async def kiosk_socket(request: web.Request) -> web.WebSocketResponse:
             reply = {"type": "problem", "problem": from_validation(exc).document()}
         except Problem as problem:
             reply = {"type": "problem", "problem": problem.document()}
+        except Exception as exc:  # logged with an id; the kiosk gets the id, never a traceback
+            error_id = log_error(request, exc)
+            reply = {"type": "problem", "problem": Problem(500, "internal-error", f"erreur interne, identifiant {error_id}").document()}
         if ref is not None:
             reply["id"] = ref
         await ws.send_json(reply)

@@ -113,10 +113,16 @@ def from_http_error(exc: web.HTTPException) -> Problem:
     return Problem(exc.status, kinds.get(exc.status, "http-error"), detail, headers=headers)
 
 
-def internal_error(request: web.Request, exc: BaseException) -> web.Response:
-    """Log ``exc`` with a new error id; answer 500 with that id only."""
+def log_error(request: web.Request, exc: BaseException) -> str:
+    """Log ``exc`` with its traceback under a new error id; return the id."""
     error_id = uuid.uuid4().hex[:12]
     log.error("error %s on %s %s", error_id, request.method, request.path, exc_info=exc)
+    return error_id
+
+
+def internal_error(request: web.Request, exc: BaseException) -> web.Response:
+    """Log ``exc`` with a new error id; answer 500 with that id only."""
+    error_id = log_error(request, exc)
     problem = Problem(500, "internal-error", f"erreur interne, identifiant {error_id}")
     response = problem.response(request.path)
     body = problem.document(request.path)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from redis.asyncio import ConnectionPool, Redis
@@ -30,8 +30,10 @@ def people_redis(store: Redis, size: int = 512) -> Redis:
     ))
 
 
-def softphones(matrix: SkillMatrix, ami_up: Callable[[], bool], reachable: Mapping[str, bool]) -> Callable[[str], str]:
-    """An agent's softphone as Asterisk last reported its device (``reachable`` by endpoint)."""
+def softphones(
+    matrix: SkillMatrix, ami_up: Callable[[], bool], reachable: Callable[[str], bool | None]
+) -> Callable[[str], str]:
+    """An agent's softphone as Asterisk last reported it (``reachable(endpoint)``; None: not yet said)."""
 
     def softphone(agent_id: str) -> str:
         profile = matrix.agents.get(agent_id)
@@ -39,7 +41,7 @@ def softphones(matrix: SkillMatrix, ami_up: Callable[[], bool], reachable: Mappi
             return "none"
         if not ami_up():
             return "link_down"
-        known = reachable.get(profile.endpoint)
+        known = reachable(profile.endpoint)
         return "unknown" if known is None else "ready" if known else "unreachable"
 
     return softphone
@@ -53,7 +55,7 @@ async def open_pages(
     matrix: SkillMatrix,
     database_url: str,
     ami_up: Callable[[], bool],
-    reachable: Mapping[str, bool] | None = None,
+    reachable: Callable[[str], bool | None] = lambda _endpoint: None,
     policy: SessionPolicy | None = None,
 ) -> AsyncIterator[PagesParts]:
     """Install the pages on ``app`` (built by ``make_app``); their SQL engine closes on exit.
@@ -67,7 +69,7 @@ async def open_pages(
         written_seq=lambda: live.store.written_seq, meta_key=live.store.keys.meta,
     )
     parts = PagesParts(Accounts(engine), redis, stats, matrix, probes, policy or SessionPolicy(),
-                       softphone=softphones(matrix, ami_up, reachable or {}))
+                       softphone=softphones(matrix, ami_up, reachable))
     install(app, parts)
     try:
         yield parts

@@ -23,7 +23,7 @@ from dispatcher.events import Event
 from dispatcher.policy import RoutingPolicy
 from dispatcher.router import Router
 from dispatcher.store import snapshot
-from dispatcher.store.keys import Keys, event_id, read_range
+from dispatcher.store.keys import Keys, event_id, read_range, seq_of
 from dispatcher.store.live import waiting_view
 from skills.model import Catalogue, SkillMatrix
 
@@ -42,6 +42,8 @@ class Recovered:
     replayed: int
     diverged: int
     seconds: float
+    checkpoint: str = "none"
+    """``none`` (no checkpoint), ``restored``, or ``refused`` (bad or unknown: logged, stream replayed)."""
 
     def waiting_views(self) -> dict[str, str]:
         """The live view of every contact still known to the router (seeds the store)."""
@@ -72,20 +74,29 @@ async def recover(
     raw_meta: Any = await redis.hgetall(keys.meta)
     meta = {k.decode(): v.decode() for k, v in raw_meta.items()}
     raw: Any = await redis.get(keys.snapshot)
-    router, upto = Router(catalogue, matrix, policy), 0
+    router, upto, used = Router(catalogue, matrix, policy), 0, "none"
     if raw is not None:
         try:
-            router, upto = snapshot.restore(raw), int(meta["snapshot_upto"])
-        except snapshot.CheckpointMismatch as exc:
-            log.warning("checkpoint ignored, replaying the whole stream: %s", exc)
+            router, upto, used = snapshot.restore(raw, catalogue, matrix, policy), int(meta["snapshot_upto"]), "restored"
+        except (snapshot.CheckpointError, KeyError, ValueError) as exc:
+            log.error("checkpoint refused, the state is rebuilt from the event stream: %s", exc)
+            router, upto, used = Router(catalogue, matrix, policy), 0, "refused"
     last_seq = int(meta.get("last_seq", "0"))
     replayed = diverged = 0
     expected: list[Event] = []
     after = event_id(upto)
     while True:
         page = await read_range(redis, keys.events, after, PAGE)
-        for _stream_id, fields in page:
-            event = ev.loads(fields[b"ev"])
+        if upto == 0 and page and after == event_id(0) and seq_of(page[0][0]) > 1:
+            log.error(
+                "the event stream starts at event %d: what happened before it is not replayed", seq_of(page[0][0])
+            )
+        for stream_id, fields in page:
+            try:
+                event = ev.loads(fields.get(b"ev", b""))
+            except (ValueError, TypeError, AttributeError) as exc:
+                log.error("event %s of the stream skipped at recovery: %s", stream_id.decode(), exc)
+                continue
             if event.is_input:
                 diverged += len(expected)
                 expected = router.handle(event)
@@ -105,4 +116,5 @@ async def recover(
         replayed=replayed,
         diverged=diverged,
         seconds=time.perf_counter() - started,
+        checkpoint=used,
     )

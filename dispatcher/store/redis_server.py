@@ -5,16 +5,29 @@ Without ``REDIS_URL`` Guichet starts its own ``redis-server`` (the binary the
 directory: append-only file on (``appendfsync everysec``), listening on a
 unix socket only, so it survives a dispatcher crash and restarts with the
 same data.
+
+One data directory has at most one server. The server outlives a dispatcher
+killed with SIGKILL, so ``start`` first looks for it (its pid file
+``redis.pid`` and its socket): one that answers is reused, one that does not
+answer (hung, or another program under a recycled pid) is stopped or ignored,
+and only then is a new one started. The directory is the owner's only (0700)
+and the server creates its files 0600.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
+
+import psutil
+
+log = logging.getLogger(__name__)
 
 
 class RedisLaunchError(RuntimeError):
@@ -55,7 +68,10 @@ class RedisServer:
         self.data_dir = Path(data_dir)
         self.port = port
         self.socket_path = self.data_dir / "redis.sock"
+        self.pid_path = self.data_dir / "redis.pid"
         self.process: subprocess.Popen[bytes] | None = None
+        self.adopted: int | None = None
+        """The pid of a server left running by an earlier process and reused by this one."""
 
     @property
     def url(self) -> str:
@@ -65,8 +81,20 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 10.0) -> str:
-        """Start the server and wait until it answers; returns its URL."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        """Reuse the directory's running server, else start one and wait until it answers; returns its URL."""
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.data_dir, 0o700)
+        found = self._running_pid()
+        if found is not None and self._answers():
+            self.adopted = found
+            log.info("reusing the Redis server already running on %s (pid %d)", self.data_dir, found)
+            return self.url
+        if found is not None:
+            log.warning("stopping the Redis server of %s that does not answer (pid %d)", self.data_dir, found)
+            _terminate(found, timeout)
+        self.pid_path.unlink(missing_ok=True)
+        if self.port is None:
+            self.socket_path.unlink(missing_ok=True)
         args = [
             redis_executable(),
             "--dir", str(self.data_dir),
@@ -75,23 +103,35 @@ class RedisServer:
             "--save", "",
             "--daemonize", "no",
             "--logfile", str(self.data_dir / "redis.log"),
+            "--pidfile", str(self.pid_path),
             "--port", str(self.port or 0),
         ]
         if self.port is None:
             args += ["--unixsocket", str(self.socket_path), "--unixsocketperm", "700"]
         else:
             args += ["--bind", "127.0.0.1"]
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, umask=0o077)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                log = (self.data_dir / "redis.log").read_text(errors="replace")[-500:]
-                raise RedisLaunchError(f"redis-server exited at start: {log.strip()}")
+                tail = (self.data_dir / "redis.log").read_text(errors="replace")[-500:]
+                raise RedisLaunchError(f"redis-server exited at start: {tail.strip()}")
             if self._answers():
                 return self.url
             time.sleep(0.02)
         self.stop()
         raise RedisLaunchError(f"redis-server did not answer within {timeout:.0f} s")
+
+    def _running_pid(self) -> int | None:
+        """The pid of this directory's redis-server if one runs (from its pid file), else None."""
+        try:
+            pid = int(self.pid_path.read_text().strip())
+            proc = psutil.Process(pid)
+            if "redis" not in proc.name() or proc.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return pid if str(self.data_dir.resolve()) in _cwd_or_args(proc) else None
+        except (OSError, ValueError, psutil.Error):
+            return None
 
     def _answers(self) -> bool:
         try:
@@ -109,7 +149,10 @@ class RedisServer:
             return False
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the server cleanly (SIGTERM: it writes its AOF and exits)."""
+        """Stop the server cleanly (SIGTERM: it writes its AOF and exits), a reused one too."""
+        adopted, self.adopted = self.adopted, None
+        if adopted is not None:
+            _terminate(adopted, timeout)
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
@@ -126,3 +169,23 @@ class RedisServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _cwd_or_args(proc: psutil.Process) -> str:
+    """Where a redis-server keeps its data: its ``--dir`` (in its arguments) or its working directory."""
+    try:
+        return " ".join(proc.cmdline()) + " " + proc.cwd()
+    except psutil.Error:
+        return " ".join(proc.cmdline())
+
+
+def _terminate(pid: int, timeout: float) -> None:
+    """SIGTERM, then SIGKILL after ``timeout``."""
+    try:
+        proc = psutil.Process(pid)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout)
+    except psutil.TimeoutExpired:
+        proc.kill()
+    except psutil.Error:
+        pass

@@ -12,12 +12,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 
@@ -29,8 +32,10 @@ from dispatcher.store.keys import Keys, connect
 from dispatcher.store.live import RedisStore, StoreHealth
 from dispatcher.store.recovery import Recovered, recover
 from dispatcher.store.redis_server import RedisServer
-from guichet.config import Settings
 from skills.model import Catalogue, SkillMatrix
+
+if TYPE_CHECKING:
+    from dispatcher.history.writer import HistoryWriter
 
 
 @dataclass
@@ -42,6 +47,27 @@ class Live:
     intake: IntakeReader
     recovered: Recovered
     redis: Redis
+    history: HistoryWriter | None = None
+    """The SQL history writer when the site runs one (``open_site``): ``history.health()`` has its lag."""
+    _intake_stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _intake_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start deciding: the timers (recovered ones already due fire first) and the intake.
+
+        Call it once every sink is attached: a decision made before a sink is
+        attached is never carried out by it (an offer never rung, then its
+        agent paused ``no_answer``).
+        """
+        if self._intake_task is None:
+            await self.dispatcher.start()
+            self._intake_task = asyncio.create_task(self.intake.run(self._intake_stop), name="guichet-intake")
+
+    async def _stop(self) -> None:
+        self._intake_stop.set()
+        if self._intake_task is not None:
+            await asyncio.gather(self._intake_task, return_exceptions=True)
+        await self.dispatcher.stop()
 
     def health(self) -> StoreHealth:
         """``ok`` or ``degraded`` (Redis unreachable: routing from memory, backlog growing)."""
@@ -54,6 +80,8 @@ async def private_redis(redis_url: str | None, data_dir: Path) -> AsyncIterator[
     if redis_url:
         yield redis_url
         return
+    Path(data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
     server = RedisServer(Path(data_dir) / "redis")
     url = await asyncio.to_thread(server.start)
     try:
@@ -72,8 +100,13 @@ async def open_live(
     keys: Keys | None = None,
     clock: Callable[[], float] = time.time,
     snapshot_every: int = 5_000,
+    start: bool = True,
 ) -> AsyncIterator[Live]:
-    """Recover the dispatcher from Redis and run it with its store, intake and timers."""
+    """Recover the dispatcher from Redis and run it with its store, intake and timers.
+
+    ``start=False``: recovered and its store running, but deciding only from
+    ``Live.start`` (the caller attaches its sinks first).
+    """
     keys = keys or Keys()
     redis = connect(redis_url)
     recovered = await recover(redis, keys, catalogue, matrix, policy)
@@ -89,49 +122,54 @@ async def open_live(
     dispatcher.add_sink(store.sink)
     intake = IntakeReader(dispatcher, store, recovered.intake_applied)
     await store.start()
-    await dispatcher.start()
-    intake_stop = asyncio.Event()
-    intake_task = asyncio.create_task(intake.run(intake_stop), name="guichet-intake")
+    live = Live(dispatcher, store, intake, recovered, redis)
     try:
-        yield Live(dispatcher, store, intake, recovered, redis)
+        if start:
+            await live.start()
+        yield live
     finally:
-        intake_stop.set()
-        await asyncio.gather(intake_task, return_exceptions=True)
-        await dispatcher.stop()
+        await live._stop()
         await store.stop()
         await redis.aclose()
 
 
 @asynccontextmanager
 async def open_site(
-    settings: Settings,
     catalogue: Catalogue,
     matrix: SkillMatrix,
     policy: RoutingPolicy | None = None,
+    *,
+    data_dir: Path,
+    redis_url: str | None = None,
+    database_url: str | None = None,
 ) -> AsyncIterator[Live]:
-    """Everything durable a Guichet server needs, from its settings.
+    """Everything durable a Guichet server needs, from the site's settings.
 
-    Redis from ``REDIS_URL`` or the private server under ``data_dir``; the
-    history database from ``DATABASE_URL`` or the SQLite file, migrated to the
-    latest revision, its reference tables synced, and the history writer
-    running alongside the dispatcher.
+    Redis from ``redis_url`` or the private server under ``data_dir``; the
+    history database from ``database_url`` or the SQLite file under
+    ``data_dir`` (owner-only), migrated to the latest revision, its reference
+    tables synced, and the history writer running alongside the dispatcher.
+    The dispatcher is recovered but not started: the caller attaches its
+    sinks, then calls ``Live.start`` (nothing decides before every sink is
+    attached).
     """
     from dispatcher.history.migrate import upgrade
     from dispatcher.history.writer import HistoryWriter, engine_for, sync_reference
 
-    database_url = settings.database_url or settings.sqlite_url
-    if not settings.database_url:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    from dispatcher.history.writer import sqlite_url
+
+    database_url = database_url or sqlite_url(Path(data_dir) / "guichet.sqlite")
     await asyncio.to_thread(upgrade, database_url)
     engine = engine_for(database_url)
     await sync_reference(engine, catalogue, matrix)
     deadline_s = (policy or RoutingPolicy()).callback_deadline_s
     try:
-        async with private_redis(settings.redis_url, settings.data_dir) as url:
-            async with open_live(url, catalogue, matrix, policy) as live:
+        async with private_redis(redis_url, data_dir) as url:
+            async with open_live(url, catalogue, matrix, policy, start=False) as live:
                 writer = HistoryWriter(
                     live.redis, live.store.keys, engine, callback_deadline_s=deadline_s, triage=catalogue.triage
                 )
+                live.history = writer
                 stop = asyncio.Event()
                 task = asyncio.create_task(writer.run(stop=stop), name="guichet-history")
                 try:
@@ -150,8 +188,10 @@ async def _serve(args: argparse.Namespace) -> None:
     catalogue, matrix = town(args.agents, args.processes)
     policy = RoutingPolicy(wrap_up_s=args.wrap_up)
     started = time.time()
-    async with open_live(
-        args.redis_url, catalogue, matrix, policy, keys=Keys(args.prefix), snapshot_every=args.snapshot_every
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    async with private_redis(args.redis_url, args.data_dir) as url, open_live(
+        url, catalogue, matrix, policy, keys=Keys(args.prefix), snapshot_every=args.snapshot_every
     ) as live:
         rec = live.recovered
         report = {
@@ -160,17 +200,21 @@ async def _serve(args: argparse.Namespace) -> None:
             "recovery_s": rec.seconds,
             "replayed": rec.replayed,
             "diverged": rec.diverged,
+            "checkpoint": rec.checkpoint,
             "waiting": len(rec.router.queue),
             "next_seq": rec.next_seq,
+            "redis_url": url,
         }
         print("ready " + json.dumps(report), flush=True)
-        await asyncio.Event().wait()
+        await stop.wait()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run a dispatcher on a synthetic town, fed by the intake stream, until killed."""
+    """Run a dispatcher on a synthetic town, fed by the intake stream, until killed (SIGTERM: cleanly)."""
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--redis-url", required=True)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--redis-url")
+    where.add_argument("--data-dir", type=Path, help="Run the private Redis server under this directory.")
     parser.add_argument("--prefix", default="guichet")
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--processes", type=int, default=8)

@@ -1,0 +1,114 @@
+"""The resynchronisation after each AMI login: read what Asterisk holds, hand it to the machine.
+
+After a (re)connection, the dispatcher may have missed any event (the link
+was down, or the dispatcher itself was killed and restarted from its stream).
+``read_asterisk`` asks Asterisk for its device states (``DeviceStateList``),
+its channels (``CoreShowChannels``: context, application, bridge and linked
+channel of each) and, for the callers holding that the phone side does not
+follow yet, the IVR's variables (``Getvar``); ``core_contacts`` lists the
+phone and callback contacts the core holds open. ``PhoneCalls.resync`` then
+takes over every channel and closes every contact Asterisk no longer has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from dispatcher.ami.calls import CoreContact, LiveChannel, PhoneCalls
+from dispatcher.ami.protocol import AmiManager
+from skills.model import Channel
+
+IVR_VARIABLES = ("GUICHET_PROCESS", "GUICHET_CITIZEN")
+
+
+async def read_asterisk(
+    manager: AmiManager, calls: PhoneCalls
+) -> tuple[dict[str, str], list[LiveChannel]]:
+    """Asterisk's device states and channels now (raises ``AmiDisconnected`` if the link drops)."""
+    devices: dict[str, str] = {}
+    for item in items(
+        await manager.send_action({"Action": "DeviceStateList"}), "DeviceStateChange"
+    ):
+        device, state = item.get("Device"), item.get("State")
+        if isinstance(device, str) and isinstance(state, str):
+            devices[device] = state
+    channels: list[LiveChannel] = []
+    for item in items(await manager.send_action({"Action": "CoreShowChannels"}), "CoreShowChannel"):
+        chan = live_channel(item)
+        if chan is None:
+            continue
+        if (
+            chan.context == calls.contexts.holding
+            and chan.uniqueid not in calls.calls
+            and chan.device not in calls.lines
+        ):
+            values = {}
+            for name in IVR_VARIABLES:
+                reply = await manager.send_action(
+                    {"Action": "Getvar", "Channel": chan.channel, "Variable": name}
+                )
+                ok = getattr(reply, "success", False)
+                values[name] = str(reply.get("Value") or "") if ok else ""
+            chan = LiveChannel(
+                **{
+                    **{slot: getattr(chan, slot) for slot in LiveChannel.__slots__},
+                    "process": values["GUICHET_PROCESS"].strip() or None,
+                    "citizen_id": values["GUICHET_CITIZEN"] or None,
+                }
+            )
+        channels.append(chan)
+    return devices, channels
+
+
+def live_channel(item: Any) -> LiveChannel | None:
+    """A ``CoreShowChannel`` item as a ``LiveChannel`` (None without a Uniqueid)."""
+    uid = item.get("Uniqueid")
+    if not uid:
+        return None
+    return LiveChannel(
+        uniqueid=str(uid),
+        channel=str(item.get("Channel") or ""),
+        context=str(item.get("Context") or ""),
+        exten=str(item.get("Exten") or ""),
+        application=str(item.get("Application") or ""),
+        bridge_id=str(item.get("BridgeId") or ""),
+        linkedid=str(item.get("Linkedid") or uid),
+        age_s=duration(str(item.get("Duration") or "")),
+        caller=_known(item.get("CallerIDNum")),
+        caller_name=_known(item.get("CallerIDName")),
+        language=_known(item.get("Language")),
+    )
+
+
+def core_contacts(router: Any) -> list[CoreContact]:
+    """The phone and callback contacts the core holds open (``dispatcher.router.Router``)."""
+    out = []
+    for record in router.contacts.values():
+        if record.channel not in (Channel.PHONE, Channel.CALLBACK):
+            continue
+        state = getattr(record.state, "value", str(record.state))
+        if state == "ended":
+            continue
+        out.append(CoreContact(record.contact_id, record.channel, state, record.agent_id))
+    return out
+
+
+def items(messages: Any, event: str) -> Iterable[Any]:
+    """The items called ``event`` of an event list answer."""
+    if not isinstance(messages, list):
+        return []
+    return [m for m in messages if m.get("Event") == event]
+
+
+def duration(text: str) -> float:
+    """Seconds of an ``HH:MM:SS`` duration (0 if unreadable)."""
+    try:
+        h, m, s = (int(x) for x in text.split(":"))
+    except ValueError:
+        return 0.0
+    return float(h * 3600 + m * 60 + s)
+
+
+def _known(value: Any) -> str | None:
+    return None if value in (None, "", "<unknown>") else str(value)

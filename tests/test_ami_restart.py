@@ -1,0 +1,152 @@
+"""The dispatcher killed (no goodbye on the AMI socket) and restarted from its event stream.
+
+Over real sockets: the fake Asterisk keeps its callers (waiting, ringing an
+agent, talking to one) while the dispatcher is gone; some hang up meanwhile.
+A new dispatcher rebuilt by replaying the first one's input events, with a new
+AMI adapter that knows nothing, logs in: the resynchronisation takes over every
+channel Asterisk still has and closes every contact Asterisk no longer has.
+What the PBX saw and what the core recorded are then compared call by call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from dispatcher import events as ev
+from dispatcher.ami.adapter import AmiAdapter
+from dispatcher.events import AgentState, Outcome
+from dispatcher.policy import RoutingPolicy
+from dispatcher.router import Router
+from dispatcher.service import Dispatcher
+from skills.catalogue import default_catalogue
+from tests.ami_helpers import SECRET, PhoneRig, phone_matrix
+
+
+class Restarted:
+    """The dispatcher after a kill: a core rebuilt from the inputs, a fresh adapter."""
+
+    def __init__(self, rig: PhoneRig) -> None:
+        old = rig.adapter
+        assert old is not None
+        old.manager.closing = True  # killed: no reconnection, nothing said on the socket
+        old.manager.protocol.transport.abort()
+        rig.dispatcher._sinks.clear()
+        inputs = [e for e in rig.events() if type(e) in ev.INPUT_TYPES]
+        self.router = Router(default_catalogue(), rig.matrix, rig.router.policy)
+        for event in inputs:
+            self.router.handle(event)
+        self.dispatcher = Dispatcher(self.router)
+        self.batches: list[list[ev.Event]] = []
+        self.dispatcher.add_sink(self.batches.append)
+        self.matrix = rig.matrix
+        self.port = rig.fake.ami_port
+        self.before = {
+            e.contact_id: e for e in rig.events(ev.ContactEnded) if isinstance(e, ev.ContactEnded)
+        }
+        self.adapter: AmiAdapter | None = None
+
+    async def start(self) -> None:
+        self.adapter = AmiAdapter(
+            self.dispatcher, self.matrix, port=self.port, secret=SECRET, reconnect_min=0.02
+        )
+        await self.adapter.start()
+        adapter = self.adapter
+        while not (adapter.link_up and not adapter.resyncing):
+            await asyncio.sleep(0.005)
+        await self.dispatcher.start()
+
+    async def stop(self) -> None:
+        await self.dispatcher.stop()
+        if self.adapter is not None:
+            await self.adapter.stop()
+
+    def ended(self) -> dict[str, ev.ContactEnded]:
+        out = dict(self.before)
+        for batch in self.batches:
+            for e in batch:
+                if isinstance(e, ev.ContactEnded):
+                    assert e.contact_id not in out, f"{e.contact_id} ended twice"
+                    out[e.contact_id] = e
+        return out
+
+
+async def test_kill_with_callers_waiting_ringing_and_talking_then_restart() -> None:
+    policy = RoutingPolicy(wrap_up_s=0)
+    matrix = phone_matrix(range(101, 105))
+    async with PhoneRig(available=("a101", "a102"), matrix=matrix, policy=policy, time_scale=0.2) as rig:
+        rig.fake.phone("102").answer_after = 30.0  # rings (Dial timeout: 15 s x 0.2 = 3 s)
+        talking = rig.fake.place_call("0600000001", "Talking")
+        await rig.until(lambda: rig.fake.bridged_to(talking) == "PJSIP/agent101")
+        ringing = rig.fake.place_call("0600000002", "Ringing")
+        await rig.until(lambda: rig.agent_state("a102") is AgentState.RESERVED)
+        await rig.until(lambda: any(c.device == "PJSIP/agent102" for c in rig.fake.pbx.channels.values()))
+        waiting = rig.fake.place_call("0600000003", "Waiting")
+        leaving = rig.fake.place_call("0600000004", "Leaving")
+        done = rig.fake.place_call("0600000005", "Done")
+        await rig.until(lambda: len(rig.fake.holding()) == 3)
+        rig.make_available("a103")
+        await rig.until(lambda: rig.fake.bridged_to(waiting) or rig.fake.bridged_to(leaving) or rig.fake.bridged_to(done))
+        with_a103 = next(c for c in (waiting, leaving, done) if rig.fake.bridged_to(c))
+        await rig.until(lambda: rig.agent_state("a103") is AgentState.BUSY)  # the answer was seen
+
+        restarted = Restarted(rig)  # kill -9
+        await asyncio.sleep(0.05)
+        # While no dispatcher runs, Asterisk goes on:
+        holding = [c for c in (waiting, leaving, done) if c is not with_a103]
+        gone_waiting = holding[0]
+        rig.fake.hangup(gone_waiting)  # a waiting caller gives up
+        rig.fake.agent_hangup("103")  # a conversation ends
+        still_waiting = holding[1]
+        try:
+            await restarted.start()
+            adapter = restarted.adapter
+            assert adapter is not None
+            # Every channel Asterisk has is followed again.
+            for call in (talking, ringing, still_waiting):
+                assert call.uniqueid in adapter.calls.by_contact
+            ended = restarted.ended()
+            assert ended[gone_waiting.uniqueid].outcome is Outcome.ABANDONED
+            assert ended[with_a103.uniqueid].outcome is Outcome.SERVED
+            assert restarted.router.agents["a103"].state is not AgentState.BUSY
+            # Hang-ups after the restart reach the core, whatever the caller was doing.
+            rig.fake.phone("102").answer_after = 0.01
+            rig.fake.hangup(talking)
+            await_ended = lambda uid: uid in restarted.ended()  # noqa: E731
+            for _ in range(400):
+                if await_ended(talking.uniqueid):
+                    break
+                await asyncio.sleep(0.01)
+            assert restarted.ended()[talking.uniqueid].outcome is Outcome.SERVED
+            assert restarted.router.agents["a101"].state is AgentState.AVAILABLE
+            # The ringing caller's Dial ends (no answer after 3 s) or is answered; either way
+            # everyone left ends up with an agent and then ends exactly once.
+            for _ in range(800):
+                if rig.fake.bridged_to(ringing) and rig.fake.bridged_to(still_waiting):
+                    break
+                await asyncio.sleep(0.01)
+            assert rig.fake.bridged_to(ringing) and rig.fake.bridged_to(still_waiting)
+            newcomer = rig.fake.place_call("0600000006", "New")
+            restarted.dispatcher.submit(
+                ev.AgentStatusSet(at=restarted.dispatcher.clock(), agent_id="a104", state=AgentState.AVAILABLE)
+            )
+            for _ in range(400):
+                if rig.fake.bridged_to(newcomer):
+                    break
+                await asyncio.sleep(0.01)
+            assert rig.fake.bridged_to(newcomer)
+            for call in (ringing, still_waiting, newcomer):
+                rig.fake.hangup(call)
+            for _ in range(400):
+                if all(c.uniqueid in restarted.ended() for c in (ringing, still_waiting, newcomer)):
+                    break
+                await asyncio.sleep(0.01)
+            ended = restarted.ended()
+            every = (talking, ringing, waiting, leaving, done, newcomer)
+            assert {c.uniqueid: ended[c.uniqueid].outcome.value for c in every} == {
+                c.uniqueid: "abandoned" if c is gone_waiting else "served" for c in every
+            }
+            assert [c for c in every if c.alive] == []
+            for agent in restarted.router.agents.values():
+                assert agent.state not in (AgentState.BUSY, AgentState.RESERVED), agent.agent_id
+        finally:
+            await restarted.stop()

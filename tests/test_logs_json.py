@@ -13,6 +13,8 @@ from guichet.logs import configure
 
 def test_json_log_lines(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GUICHET_LOG_FORMAT", "json")
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
     configure(load_settings().log_format)
     logging.getLogger("guichet.test").warning("ticket %s refusé", "A042")
     try:
@@ -23,7 +25,9 @@ def test_json_log_lines(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.
     assert lines[0]["message"] == "ticket A042 refusé" and lines[0]["level"] == "warning"
     assert lines[0]["logger"] == "guichet.test" and lines[0]["time"].endswith("Z")
     assert "RuntimeError: boom" in lines[1]["exception"]
-    logging.basicConfig(force=True)
+    for handler in root.handlers[:]:
+        root.removeHandler(handler)
+    root.handlers[:], root.level = saved[0], saved[1]
 
 
 def test_unknown_log_format_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

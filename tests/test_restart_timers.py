@@ -23,6 +23,7 @@ from dispatcher.store.audit import Audit
 from dispatcher.store.crashtest import Child
 from dispatcher.store.intake import publish
 from dispatcher.store.keys import Keys, connect
+from tests.townhall_child import kill_redis
 
 SECRET = "restart-secret"
 WRAP_UP = 2.0
@@ -91,6 +92,7 @@ async def test_wrap_ups_due_during_the_outage_lead_to_offers_carried_out(tmp_pat
             await redis.aclose()
         finally:
             hall.stop()
+            kill_redis(tmp_path / "data")
 
 
 async def _until(check: object, what: str, timeout: float = 20.0) -> None:

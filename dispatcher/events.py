@@ -615,7 +615,7 @@ def to_record(event: Event) -> dict[str, Any]:
     return record
 
 
-def _from_json(what: int, value: Any) -> Any:
+def decode_value(what: int, value: Any) -> Any:
     """A record's value as the event holds it (enums from their values, numbers as floats)."""
     if what in _ENUMS and isinstance(value, str):
         try:
@@ -644,7 +644,7 @@ def from_record(record: dict[str, Any]) -> Event:
     routing core only ever receives well-typed events.
     """
     if not isinstance(record, dict):
-        raise ValueError(f"an event record is a JSON object, got {type(record).__name__}")
+        raise ValueError(f"an event record is a JSON object, got {type(record).__name__}")  # noqa: TRY004
     kind = record.get("kind")
     cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
@@ -657,7 +657,7 @@ def from_record(record: dict[str, Any]) -> Event:
         what = schema.get(name)
         if what is None:
             raise ValueError(f"{kind}: unknown field {name!r}")
-        value = _from_json(what, value)
+        value = decode_value(what, value)
         if not fits(what, value):
             raise ValueError(f"{kind}: field {name!r}: expected {_EXPECTED[what]}, got {record[name]!r}")
         values[name] = value

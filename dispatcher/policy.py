@@ -60,6 +60,10 @@ class RoutingPolicy:
       again after this long; None: it stays paused until it says it is ready.
     - ``ended_window``: how many ended contact ids the core remembers to refuse a duplicate
       (it keeps at least the last half of them): memory stays flat over a long day.
+    - ``late_timer_s``: a timer the core learns is due more than this late (no input or
+      ``TimePassed`` meanwhile: a restart, an outage) fires, with every other one due, at the
+      time given, not at its due time, so that it starts nothing in the past (no offer
+      stamped before the restart, then paused for not ringing); None: always at its due time.
     """
 
     strategy: Strategy = Strategy.MOST_SUITABLE
@@ -73,3 +77,4 @@ class RoutingPolicy:
     busy_backoff_s: float = 30.0
     no_answer_unpause_s: float | None = None
     ended_window: int = 20_000
+    late_timer_s: float | None = None

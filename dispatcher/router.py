@@ -72,21 +72,21 @@ class Router:
 
     # ------------------------------------------------------------ public
 
-    def handle(self, event: Event) -> list[Event]:
+    def handle(self, event: Event | object) -> list[Event]:
         """Apply one input event at its time; return the decision events it caused.
 
         An input is applied whole or not at all: one that is not a well-typed input
         event (or that the core cannot apply) is answered ``Rejected`` and otherwise
-        acts as ``TimePassed`` at its time. Nothing raises out of here.
+        acts as ``TimePassed`` at its time. Nothing raises out of here, whatever it is given.
         """
         try:
-            if type(event) not in ev.INPUT_TYPES:
+            if not isinstance(event, Event) or type(event) not in ev.INPUT_TYPES:
                 return self._refuse(event, "not an input event")
             problem = ev.problem(event)
             if problem is not None:
                 return self._refuse(event, problem)
             return self._apply(event)
-        except Exception as exc:  # a fault of the core itself: say it, keep routing
+        except Exception as exc:  # noqa: BLE001  # a fault of the core itself: say it, keep routing
             return [
                 ev.Rejected(
                     at=self.now if self.now > float("-inf") else 0.0,
@@ -608,7 +608,8 @@ class Router:
                 due = at
         contact.timer_at = due
         if due is not None:
-            self._schedule(due, CONTACT, contact.contact_id, due)
+            contact.timer_token += 1
+            self._schedule(due, CONTACT, contact.contact_id, float(contact.timer_token))
         self._fresh.append(contact)
 
     def _relax(self, contact: ContactRecord, now: float, out: list[Event]) -> None:
@@ -682,7 +683,7 @@ class Router:
     def _schedule(self, at: float, kind: str, subject: str, token: float) -> None:
         """Add a timer (never in the past); once stale timers far outnumber the live ones, drop them."""
         timers = self.timers
-        timers.schedule(at if at > self.now else self.now, kind, subject, token)
+        timers.schedule(max(at, self.now), kind, subject, token)
         size = len(timers.heap)
         if size > 1024 and size > 4 * (len(self.contacts) + len(self.agents)):
             timers.keep([t for t in timers.heap if self._timer_is_live(t)])
@@ -695,7 +696,7 @@ class Router:
                 return False
             if kind == OFFER:
                 return contact.state is OFFERED and contact.offers == token
-            return contact.state is WAITING and contact.timer_at == token
+            return contact.state is WAITING and contact.timer_at is not None and contact.timer_token == token
         agent = self.agents.get(subject)
         if agent is None:
             return False
@@ -706,8 +707,27 @@ class Router:
         return agent.state is PAUSED and agent.reason == NO_ANSWER and agent.since == token
 
     def _fire_timers(self, now: float, out: list[Event]) -> None:
-        """Fire every timer due by ``now``, each batch at its own time, settling in between."""
+        """Fire every timer due by ``now``, each batch at its own time, settling in between.
+
+        When the first is later than ``late_timer_s`` (the core was told the time long
+        after, as after a restart), all of them fire at ``now`` instead: what they decide,
+        and the timers those decisions set, count from the time the core learnt.
+        """
         timers = self.timers.heap
+        late = self.policy.late_timer_s
+        if late is not None:
+            while timers and not self._timer_is_live(timers[0]):
+                self.timers.pop()
+                timers = self.timers.heap
+            if timers and now - timers[0][0] > late:
+                self.now = now
+                while timers and timers[0][0] <= now:
+                    timer = self.timers.pop()
+                    if self._timer_is_live(timer):
+                        self._fire(timer, now, out)
+                    timers = self.timers.heap
+                self._settle(now, out)
+                return
         while timers and timers[0][0] <= now:
             at = timers[0][0]
             self.now = at

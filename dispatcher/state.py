@@ -158,6 +158,9 @@ class ContactRecord:
         self.expire_at = expire_at
         self.qualified = qualified
         self.timer_at: float | None = None
+        """When the contact's own timer is due, while it waits."""
+        self.timer_token = 0
+        """Counts the contact's timers: only the last one armed is live."""
         self.deadline: float | None = None
         self.ticket: str | None = None
         self.caller: str | None = None

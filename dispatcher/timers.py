@@ -1,7 +1,7 @@
 """The routing core's timers: one heap of (time, order, kind, subject, token).
 
 A timer is never cancelled: its owner changes the token it expects
-(``ContactRecord.timer_at``, ``offers``, ``AgentRecord.wrap_token``,
+(``ContactRecord.timer_token``, ``offers``, ``AgentRecord.wrap_token``,
 ``AgentRecord.backoff_until``, ``AgentRecord.since``), and the
 core drops a timer whose token no longer matches when it comes due.
 """

@@ -9,7 +9,7 @@ therefore looks only at one head per bucket it serves: a decision never scans
 the whole queue.
 
 Removal is lazy: a removed contact's entries are blanked and dropped when
-they reach a head. Entries are ``[-priority, arrived_at, seq, push number,
+they reach a head, or all at once when they outnumber the waiting contacts. Entries are ``[-priority, arrived_at, seq, push number,
 contact]``; the push number keeps a requeued contact's new entry apart from
 its blanked old one.
 """
@@ -106,6 +106,10 @@ class WaitingQueue:
             contact.relaxed_entry = None
             bucket.relaxed_count -= 1
         del self.contacts[contact.contact_id]
+        if len(bucket.main) > 2 * bucket.count + 32:
+            bucket.main = _compact(bucket.main)
+        if len(bucket.relaxed) > 2 * bucket.relaxed_count + 32:
+            bucket.relaxed = _compact(bucket.relaxed)
 
     def best_for(
         self, main: Sequence[Bucket], relaxed: Sequence[Bucket], now: float, reachable: bool
@@ -160,6 +164,13 @@ class WaitingQueue:
                 continue
             best, best_rank, best_ratio = contact, rank, ratio
         return best
+
+
+def _compact(heap: list[list[object]]) -> list[list[object]]:
+    """The heap without its blanked entries (removed contacts): memory stays bounded."""
+    kept = [e for e in heap if e[ENTRY_CONTACT] is not None]
+    heapq.heapify(kept)
+    return kept
 
 
 def _later(a: ContactRecord, b: ContactRecord) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import typer
 
@@ -40,12 +41,30 @@ COMMAND_MODULES: list[str] = [
     "simulations.sim_cli",
     "skills.cli",
     "guichet.history_commands",
+    "guichet.agents_cli",
+    "guichet.ivr_cli",
+    "dispatcher.counter.cli",
 ]
 
 
-@app.command("bench")
+def _flags_as_flags() -> None:
+    """typer 0.29's rich help prints a value after every flag (``--dry-run <bool>``): a flag takes none."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_as_flags()
+
+
+@app.command("bench", help=bench_registry.help_text())
 def bench(
-    name: str = typer.Argument(..., help="Benchmark: " + ", ".join(bench_registry.BENCHMARKS)),
+    name: str = typer.Argument(..., metavar="NAME", help="One of: " + ", ".join(sorted(bench_registry.BENCHMARKS))),
     quick: bool = typer.Option(False, "--quick", help="A smaller run, for a smoke test."),
 ) -> None:
     """Run a benchmark: a readable table, then one JSON line with its figures."""

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     )
     catalogue: Path | None = Field(default=None, description="Process catalogue YAML; unset: bundled sample.")
     skill_matrix: Path | None = Field(default=None, description="Skill matrix CSV/YAML; unset: bundled sample.")
+    sites: Path | None = Field(default=None, description="Sites file (kiosks, counters, displays); unset: bundled sample.")
     ami_host: str = "127.0.0.1"
     ami_port: int = Field(default=5038, ge=1, le=65535)
     ami_username: str = "guichet"
@@ -43,7 +44,21 @@ class Settings(BaseSettings):
     agi_port: int = Field(default=4573, ge=0, le=65535)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    device_tokens: SecretStr | None = Field(
+        default=None, description="Device and counter-agent tokens: id=token,id=token (never in a committed file)."
+    )
+    device_tokens_file: Path | None = Field(default=None, description="Secrets file of id=token lines.")
     retention_days: int = Field(default=365, ge=1, description="Citizens' data kept this long (CNIL).")
+    ivr_menu: Path | None = Field(default=None, description="IVR menu and feature codes YAML; unset: bundled sample.")
+    sounds_dir: Path | None = Field(
+        default=None, description="Asterisk's sounds directory as the server sees it, checked for the prompts at start."
+    )
+    no_answer_unpause_s: float | None = Field(
+        default=None, ge=0, description="An agent paused no_answer is ready again after this long; unset: only by *21."
+    )
+    ready_on_register: bool = Field(
+        default=False, description="An agent whose softphone registers becomes ready (default: only by *21)."
+    )
 
     @property
     def sqlite_url(self) -> str:
@@ -75,8 +90,18 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     try:
         return Settings(**values)
     except ValidationError as exc:
-        where = str(path) if path else "environment"
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '?'}: {err['msg']}" for err in exc.errors()
+            f"{setting_name(str(err['loc'][0]) if err['loc'] else '?', path, values)}: {err['msg']}"
+            for err in exc.errors()
         )
-        raise ConfigError(f"{where}: {problems}") from None
+        raise ConfigError(problems) from None
+
+
+ENV_NAMES = {"redis_url": "REDIS_URL", "database_url": "DATABASE_URL"}
+
+
+def setting_name(field: str, path: Path | None = None, file_values: dict[str, Any] | None = None) -> str:
+    """How a user names a setting: ``GUICHET_AMI_PORT`` (or ``file.toml: ami_port`` when it came from the file)."""
+    if path is not None and file_values is not None and field in file_values:
+        return f"{path}: {field}"
+    return ENV_NAMES.get(field, f"GUICHET_{field.upper()}")

@@ -3,8 +3,11 @@
 A simulated Asterisk (real AMI and FastAGI over TCP on 127.0.0.1) receives
 calls from citizens who press keys in the IVR, wait with music, hang up when
 their patience runs out, and talk with the agent whose softphone the
-dispatcher rings. Visitors take counter tickets (the kiosk's
-``ContactArrived``) and desk agents call them, serve them or mark a no-show.
+dispatcher rings. Visitors take their tickets at a kiosk of the town hall
+through the real kiosk API (HTTP, a device token); desk agents acknowledge
+the visitor the dispatcher pushes to them, recall, serve or mark a no-show
+through the desk API, and the calls appear on a waiting-room display (a
+WebSocket client of the display API) shown beside the board.
 All of it goes through the real server (``guichet.townhall``): the private
 Redis, the recovered dispatcher, the routing core, the SQL history. Time is
 compressed: a talk lasts seconds, not minutes.
@@ -13,17 +16,20 @@ compressed: a talk lasts seconds, not minutes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import logging
 import random
 import secrets
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from pydantic import SecretStr
 from rich.console import Console, Group
 from rich.live import Live
@@ -31,6 +37,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from dispatcher import events as ev
+from dispatcher.counter.sites import CounterRules, Sites, default_sites
 from dispatcher.events import AgentState, Event
 from dispatcher.fake_asterisk import FakeAsterisk, wait_until
 from dispatcher.fake_asterisk.pbx import AgentPhone
@@ -69,6 +76,21 @@ class DemoTally:
     outcomes: Counter[str] = field(default_factory=Counter)
     offers: Counter[str] = field(default_factory=Counter)
     rona: int = 0
+    tickets: list[str] = field(default_factory=list)
+    displayed: list[dict[str, Any]] = field(default_factory=list)
+    refused: int = 0
+
+
+KIOSK = "hdv-borne-1"
+DISPLAY = "hdv-ecran-1"
+DEMO_RULES = CounterRules(recalls=1, no_show_after_s=1.5, agent_away_after_s=20.0)
+"""Counter rules in compressed time: one recall over 1.5 s before a no-show."""
+
+
+def demo_tokens(sites: Sites, matrix: SkillMatrix) -> dict[str, str]:
+    """A fresh token for every kiosk, display and agent of the demo (never written anywhere)."""
+    subjects = [*matrix.agents, *(d for s in sites.sites.values() for d in (*s.kiosks, *s.displays))]
+    return {subject: secrets.token_urlsafe(18) for subject in subjects}
 
 
 def menu_paths(menu: Menu, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
@@ -83,25 +105,35 @@ def menu_paths(menu: Menu, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str
 
 
 class SimulatedCitizens:
-    """Callers and visitors arriving at random, and the desk agents' clicks."""
+    """Callers and visitors arriving at random, and the desk agents' clicks, through the APIs."""
 
-    def __init__(self, hall: TownHall, fake: FakeAsterisk, plan: DemoPlan) -> None:
+    def __init__(
+        self, hall: TownHall, fake: FakeAsterisk, plan: DemoPlan, http: aiohttp.ClientSession, tokens: dict[str, str]
+    ) -> None:
         self.hall = hall
         self.fake = fake
         self.plan = plan
+        self.http = http
+        self.tokens = tokens
         self.rng = random.Random(plan.seed)
         self.paths = menu_paths(hall.ivr.config.menu)
         self.tally = DemoTally()
         self.loop = asyncio.get_running_loop()
+        self.tasks: set[asyncio.Task[None]] = set()
         hall.dispatcher.add_sink(self.on_events)
 
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = self.loop.create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
     def on_events(self, batch: Sequence[Event]) -> None:
-        """Desk agents answer their tickets; a paused agent (ring-no-answer) comes back later."""
+        """Desk agents acknowledge their visitor; a paused agent (ring-no-answer) comes back later."""
         for e in batch:
             if isinstance(e, ev.ContactOffered):
                 self.tally.offers[e.channel.value] += 1
                 if e.channel is Channel.COUNTER:
-                    self.loop.call_later(1.0, self.visitor_at_desk, e.contact_id, e.agent_id)
+                    self.loop.call_later(1.0, self.at_desk, e.agent_id)
             elif isinstance(e, ev.ContactEnded):
                 self.tally.outcomes[e.outcome.value] += 1
             elif isinstance(e, ev.AgentStateChanged) and e.state is AgentState.PAUSED and e.reason == "no_answer":
@@ -111,12 +143,36 @@ class SimulatedCitizens:
     def submit(self, kind: Any, fields: dict[str, Any]) -> None:
         self.hall.dispatcher.submit(kind(at=self.hall.dispatcher.clock(), **fields))
 
-    def visitor_at_desk(self, contact_id: str, agent_id: str) -> None:
-        if self.rng.random() < self.plan.no_show:
-            self.submit(ev.ContactAbandoned, {"contact_id": contact_id})
+    async def api(self, who: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"}
+        async with self.http.post(f"{self.hall.http.url}/api/v1/{path}", json=body, headers=headers) as r:
+            return r.status, await r.json()
+
+    def at_desk(self, agent_id: str) -> None:
+        self.spawn(self.visitor_at_desk(agent_id))
+
+    async def visitor_at_desk(self, agent_id: str) -> None:
+        """The agent takes the visitor pushed to them (called on the display), then serves them."""
+        status, _desk = await self.api(agent_id, "desk/answer")
+        if status != 200:
             return
-        self.submit(ev.OfferAnswered, {"contact_id": contact_id, "agent_id": agent_id})
-        self.loop.call_later(self.rng.uniform(*self.plan.desk_s), self.submit, ev.ContactCompleted, {"contact_id": contact_id})
+        if self.rng.random() < self.plan.no_show:
+            await asyncio.sleep(0.5)
+            await self.api(agent_id, "desk/recall")
+            await asyncio.sleep(DEMO_RULES.no_show_after_s)
+            await self.api(agent_id, "desk/no-show")
+            return
+        await asyncio.sleep(self.rng.uniform(*self.plan.desk_s))
+        await self.api(agent_id, "desk/done")
+
+    async def watch_display(self) -> None:
+        """The waiting-room screen of the town hall: every call, as a display receives it."""
+        url = f"{self.hall.http.url}/api/v1/display/ws?token={self.tokens[DISPLAY]}"
+        async with self.http.ws_connect(url) as ws:
+            async for msg in ws:
+                frame = json.loads(msg.data)
+                if frame.get("type") == "call":
+                    self.tally.displayed.append(frame["call"])
 
     def call(self) -> None:
         """A citizen phones: keys for a process (or none: the generalist route), then waits."""
@@ -138,17 +194,19 @@ class SimulatedCitizens:
         )
 
     def visit(self) -> None:
-        """A visitor takes a ticket at the kiosk."""
+        """A visitor takes a ticket at the kiosk (sometimes with a priority class)."""
         self.tally.visitors += 1
-        self.submit(
-            ev.ContactArrived,
-            {
-                "contact_id": f"T{self.tally.visitors:04d}",
-                "channel": Channel.COUNTER,
-                "process": self.rng.choice(COUNTER_PROCESSES),
-                "ticket": f"A{self.tally.visitors:03d}",
-            },
-        )
+        body: dict[str, Any] = {"process": self.rng.choice(COUNTER_PROCESSES)}
+        if self.rng.random() < 0.1:
+            body["priority_class"] = self.rng.choice(("disability", "pregnancy", "elderly", "small_child"))
+        self.spawn(self.take_ticket(body))
+
+    async def take_ticket(self, body: dict[str, Any]) -> None:
+        status, ticket = await self.api(KIOSK, "kiosk/tickets", body)
+        if status == 201:
+            self.tally.tickets.append(ticket["ticket"])
+        else:
+            self.tally.refused += 1
 
     async def run(self, seconds: float) -> None:
         """Citizens arrive as two Poisson streams for ``seconds``."""
@@ -195,7 +253,12 @@ def board(hall: TownHall, tally: DemoTally, elapsed: float) -> Group:
             "-" if total.asa_s is None else f"{total.asa_s:.1f} s",
             str(tally.rona),
         )
-    return Group(head, figures)
+    screen = Table(title="Salle d'attente — écran hdv-ecran-1 (derniers appels)", expand=True)
+    for name in ("appel", "annonce"):
+        screen.add_column(name)
+    for call in list(reversed(tally.displayed))[:6]:
+        screen.add_row(call["text"], call["speech"])
+    return Group(head, figures, screen)
 
 
 def _pct(value: float | None) -> str:
@@ -208,11 +271,14 @@ async def run_demo(
     console: Console,
     catalogue: Catalogue | None = None,
     matrix: SkillMatrix | None = None,
+    http_port: int = 0,
 ) -> tuple[DemoTally, str]:
     """Run the embedded town hall for ``plan.seconds``; returns the tally and the history URL."""
     catalogue = catalogue or default_catalogue()
     matrix = matrix or default_matrix(catalogue)
     secret = secrets.token_urlsafe(16)
+    sites = dataclasses.replace(default_sites(catalogue), rules=DEMO_RULES)
+    tokens = demo_tokens(sites, matrix)
     endpoints = [p.endpoint for p in matrix.agents.values() if p.endpoint]
     # the fourth softphone never picks up: the demo shows ring-no-answer (rule 5)
     phones = [
@@ -221,32 +287,43 @@ async def run_demo(
     ]
     fake = FakeAsterisk(agents=phones, secrets={"guichet": secret}, agi_address=("127.0.0.1", 9))
     await fake.start()
-    settings = Settings(data_dir=data_dir, ami_port=fake.ami_port, ami_secret=SecretStr(secret), agi_port=0)
+    settings = Settings(
+        data_dir=data_dir, ami_port=fake.ami_port, ami_secret=SecretStr(secret), agi_port=0, http_port=http_port,
+        device_tokens=SecretStr(",".join(f"{k}={v}" for k, v in tokens.items())),
+    )
     policy = RoutingPolicy(wrap_up_s=1.5)
     try:
-        async with run_town_hall(settings, catalogue, matrix, policy) as hall:
+        async with run_town_hall(settings, catalogue, matrix, policy, sites=sites) as hall:
             fake.agi_address = ("127.0.0.1", hall.ivr.port)
             await wait_until(lambda: hall.ami.link_up and not hall.ami.resyncing, timeout=10.0)
             for agent_id in matrix.agents:
                 hall.dispatcher.submit(
                     ev.AgentStatusSet(at=hall.dispatcher.clock(), agent_id=agent_id, state=AgentState.AVAILABLE)
                 )
-            citizens = SimulatedCitizens(hall, fake, plan)
-            started = time.monotonic()
-            arrivals = asyncio.create_task(citizens.run(plan.seconds))
-            with Live(board(hall, citizens.tally, 0.0), console=console, refresh_per_second=4) as live:
-                while not arrivals.done():
-                    await asyncio.sleep(0.5)
-                    live.update(board(hall, citizens.tally, time.monotonic() - started))
-            await arrivals
+            console.print(
+                f"Waiting-room display (a browser): {hall.http.url}/api/v1/display/events?token={tokens[DISPLAY]}"
+            )
+            async with aiohttp.ClientSession() as http:
+                citizens = SimulatedCitizens(hall, fake, plan, http, tokens)
+                screen = asyncio.create_task(citizens.watch_display())
+                started = time.monotonic()
+                arrivals = asyncio.create_task(citizens.run(plan.seconds))
+                with Live(board(hall, citizens.tally, 0.0), console=console, refresh_per_second=4) as live:
+                    while not arrivals.done():
+                        await asyncio.sleep(0.5)
+                        live.update(board(hall, citizens.tally, time.monotonic() - started))
+                await arrivals
+                await asyncio.gather(*list(citizens.tasks), return_exceptions=True)
+                screen.cancel()
+                await asyncio.gather(screen, return_exceptions=True)
             return citizens.tally, hall.database_url
     finally:
         await fake.stop()
 
 
-def main(plan: DemoPlan, data_dir: Path | None, console: Console) -> None:
-    """Run the demo, then print the day's statistics from the SQL history."""
-    from dispatcher.history.cli import stats
+def main(plan: DemoPlan, data_dir: Path | None, console: Console, http_port: int = 8080) -> None:
+    """Run the demo, then print the day's statistics from the SQL history, and where it is."""
+    from dispatcher.history.cli import show_stats
 
     where = data_dir or Path(tempfile.mkdtemp(prefix="guichet-demo-"))
     logging.basicConfig(level=logging.WARNING, handlers=[RichHandler(console=console, show_path=False)], force=True)
@@ -254,11 +331,18 @@ def main(plan: DemoPlan, data_dir: Path | None, console: Console) -> None:
         f"[bold]Guichet demo[/bold]: a simulated Asterisk (AMI and FastAGI over TCP), the IVR, the dispatcher, "
         f"a private Redis and a SQLite history under {where}. {plan.seconds:.0f} s of compressed time."
     )
-    tally, database_url = asyncio.run(run_demo(plan, where, console))
+    tally, database_url = asyncio.run(run_demo(plan, where, console, http_port=http_port))
     console.print()
     console.print(
         f"{tally.calls} calls and {tally.visitors} visitors; offers by channel: {dict(tally.offers)}; "
-        f"outcomes: {dict(tally.outcomes)}; ring-no-answer: {tally.rona}."
+        f"outcomes: {dict(tally.outcomes)}; ring-no-answer: {tally.rona}; "
+        f"{len(tally.tickets)} tickets from the kiosk API, {len(tally.displayed)} calls on the display."
     )
-    today: Any = None  # typer's defaults: today, no CSV
-    stats(start=today, end=today, by="process,channel", csv_path=today, database_url=database_url, tz="Europe/Paris")
+    # 40 s of compressed time are not a day: per-agent-per-day figures are left out.
+    show_stats(None, None, "process,channel", None, database_url, "Europe/Paris", per_day_figures=False)
+    console.print(
+        f"The demo's history is kept in {where}; read it again with: "
+        f"guichet stats --database-url '{database_url}' (or GUICHET_DATA_DIR={where} guichet stats)",
+        highlight=False,
+        soft_wrap=True,
+    )

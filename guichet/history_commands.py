@@ -5,11 +5,12 @@ from __future__ import annotations
 import typer
 
 from dispatcher.history import cli
-from guichet.config import ConfigError, load_settings
 
 
 def site_defaults() -> cli.SiteDefaults:
     """The history commands' view of the configuration (UserError naming the file and key if it is bad)."""
+    from guichet.config import ConfigError, load_settings  # only when a history command runs
+
     try:
         settings = load_settings()
     except ConfigError as exc:

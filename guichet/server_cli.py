@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import signal
 from pathlib import Path
 
 import typer
+
+from guichet.logs import FORMATS, LEVELS
+
+log = logging.getLogger("guichet.serve")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -20,6 +26,7 @@ def demo(
     visitors: float = typer.Option(30.0, "--visitors-per-minute", min=0.0, help="Counter visitors per minute."),
     seed: int = typer.Option(1, "--seed", help="Seed of the simulated citizens."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Where Redis and SQLite live (default: a new temporary folder)."),
+    http_port: int = typer.Option(8080, "--http-port", envvar="GUICHET_HTTP_PORT", min=0, max=65535, help="HTTP side's port (0: any free one)."),
 ) -> None:
     """Run the embedded town hall: simulated Asterisk, IVR, dispatcher, Redis and SQL, live."""
     from rich.console import Console
@@ -27,48 +34,80 @@ def demo(
     from guichet.demo import DemoPlan, main
 
     plan = DemoPlan(seconds=seconds, calls_per_minute=calls, visitors_per_minute=visitors, seed=seed)
-    main(plan, data_dir, Console())
+    main(plan, data_dir, Console(), http_port)
 
 
 def serve(
     config: Path = typer.Option(None, "--config", help="TOML settings file (default: $GUICHET_CONFIG)."),
+    log_level: str = typer.Option(
+        "info", "--log-level", help="debug (every routing decision), info, warning or error.", metavar="LEVEL"
+    ),
 ) -> None:
-    """Run the server against the Asterisk of the settings (GUICHET_AMI_*), until Ctrl-C."""
-    from rich.console import Console
+    """Run the server against the Asterisk of the settings (GUICHET_AMI_*), until Ctrl-C.
 
-    from guichet.config import ConfigError, load_settings
-    from guichet.townhall import run_town_hall
-    from skills.catalogue import default_catalogue, load_catalogue
-    from skills.errors import SkillFileError
-    from skills.matrix import default_matrix, load_matrix
+    Logs go to stderr (GUICHET_LOG_FORMAT=json for one JSON object per line).
+    A setting that cannot work stops it at once: one line naming the setting, exit status 2.
+    """
+    from guichet.logs import setup
 
-    console = Console()
+    level = log_level.lower()
+    if level not in LEVELS:
+        raise _fail(f"--log-level: {log_level!r} is not one of {', '.join(LEVELS)}")
+    fmt = os.environ.get("GUICHET_LOG_FORMAT", "text").lower()
+    if fmt not in FORMATS:
+        raise _fail(f"GUICHET_LOG_FORMAT: {fmt!r} is not one of {', '.join(FORMATS)}")
+    setup(level, fmt)
     try:
-        settings = load_settings(config)
-        catalogue = load_catalogue(settings.catalogue) if settings.catalogue else default_catalogue()
-        matrix = load_matrix(settings.skill_matrix, catalogue) if settings.skill_matrix else default_matrix(catalogue)
-    except (ConfigError, SkillFileError) as exc:
-        raise _fail(str(exc)) from None
+        asyncio.run(_serve(config))
+    except KeyboardInterrupt:
+        pass
 
-    async def _run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        async with run_town_hall(settings, catalogue, matrix) as hall:
-            console.print(
+
+async def _serve(config: Path | None) -> None:
+    from dispatcher.policy import RoutingPolicy
+    from dispatcher.http.tokens import TokenConfigError
+    from guichet.startup import StartupError, check_all
+    from guichet.town_files import TownFilesError, load_town_files
+    from guichet.townhall import run_town_hall
+
+    try:
+        town = load_town_files(config)
+        await check_all(town.settings, town.menu)
+    except (TownFilesError, StartupError) as exc:
+        raise _fail(str(exc)) from None
+    settings, catalogue, matrix, menu = town.settings, town.catalogue, town.matrix, town.menu
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    policy = RoutingPolicy(no_answer_unpause_s=settings.no_answer_unpause_s)
+    try:
+        async with run_town_hall(settings, catalogue, matrix, policy, ivr_config=menu, sites=town.sites) as hall:
+            banner = (
                 f"Guichet serving: AMI {settings.ami_host}:{settings.ami_port}, FastAGI on "
-                f"{settings.agi_host}:{hall.ivr.port}, Redis {settings.redis_url or 'private, under ' + str(settings.data_dir)}, "
+                f"{settings.agi_host}:{hall.ivr.port}, HTTP {hall.http.url}, Redis {settings.redis_url or 'private, under ' + str(settings.data_dir)}, "
                 f"history {hall.database_url}; "
                 f"{len(hall.dispatcher.router.queue)} contacts recovered waiting."
             )
+            typer.echo(banner)
+            log.info("%s", banner)
             await stop.wait()
-        console.print("Guichet stopped cleanly.")
-
-    try:
-        asyncio.run(_run())
+            log.info("stopping")
     except OSError as exc:
+        raise _fail(f"{exc.strerror or exc}") from None
+    except TokenConfigError as exc:
         raise _fail(str(exc)) from None
+    except Exception as exc:
+        from dispatcher.store.redis_server import RedisLaunchError
+
+        if isinstance(exc, RedisLaunchError):
+            raise _fail(f"GUICHET_DATA_DIR: the private Redis did not start: {exc}") from None
+        if os.environ.get("GUICHET_DEBUG"):
+            raise
+        raise _fail(f"{type(exc).__name__}: {exc} (GUICHET_DEBUG=1 shows where)") from None
+    typer.echo("Guichet stopped cleanly.")
+    log.info("stopped cleanly")
 
 
 def register(app: typer.Typer) -> None:

@@ -5,7 +5,7 @@ demo`` (the simulated town hall) both run: the durable site of
 ``dispatcher.store.runtime.open_site`` (live state in Redis, the private
 server when no ``REDIS_URL``; the dispatcher recovered from it; the SQL
 history kept up to date from the event stream), then the live statistics,
-the FastAGI IVR and the AMI adapter.
+the FastAGI IVR, the AMI adapter and the HTTP side.
 """
 
 from __future__ import annotations
@@ -18,11 +18,20 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from dispatcher.ami.adapter import AmiAdapter
+from dispatcher.counter.service import CounterService
+from dispatcher.counter.sites import Sites, counter_policy, default_sites
+from dispatcher.counter.tickets import TicketSeries
 from dispatcher.history.live_stats import LiveStats
+from dispatcher.http.app import HttpServer, make_app
+from dispatcher.http.tokens import device_subjects, load_tokens
 from dispatcher.policy import RoutingPolicy
 from dispatcher.service import Dispatcher
 from dispatcher.store.runtime import Live, open_site
 from guichet.config import Settings
+from guichet.logs import log_decisions
+from guichet.phone_watch import AmiWatch, ReadyOnRegister
+from ivr.agent_session import agent_endpoints
+from ivr.menu import IvrConfig
 from ivr.server import IvrServer
 from skills.model import Catalogue, Channel, SkillMatrix
 
@@ -57,6 +66,8 @@ class TownHall:
     stats: LiveStats
     ivr: IvrServer
     ami: AmiAdapter
+    http: HttpServer
+    counter: CounterService
 
     @property
     def database_url(self) -> str:
@@ -75,8 +86,18 @@ async def run_town_hall(
     catalogue: Catalogue,
     matrix: SkillMatrix,
     policy: RoutingPolicy | None = None,
+    *,
+    ivr_config: IvrConfig | None = None,
+    sites: Sites | None = None,
 ) -> AsyncIterator[TownHall]:
     """Start every part of the server; stop them all, in reverse order, on exit."""
+    sites = sites or default_sites(catalogue)
+    tokens = load_tokens(
+        device_subjects(sites, matrix),
+        settings.device_tokens.get_secret_value() if settings.device_tokens else None,
+        settings.device_tokens_file,
+    )
+    policy = counter_policy(policy or RoutingPolicy(), sites)
     async with open_site(
         catalogue, matrix, policy,
         data_dir=settings.data_dir, redis_url=settings.redis_url, database_url=settings.database_url,
@@ -88,15 +109,30 @@ async def run_town_hall(
             ).sla_seconds,
         )
         live.dispatcher.add_sink(stats.sink)
-        ivr = IvrServer(live.dispatcher, host=settings.agi_host, port=settings.agi_port)
+        live.dispatcher.add_sink(log_decisions)
+        if settings.ready_on_register:
+            live.dispatcher.add_sink(ReadyOnRegister(live.dispatcher).sink)
+        ivr = IvrServer(
+            live.dispatcher, ivr_config, endpoints=agent_endpoints(matrix), host=settings.agi_host, port=settings.agi_port
+        )
         ami = AmiAdapter.from_settings(settings, live.dispatcher, matrix)
         ivr.phone = ami
+        keys = live.store.keys
+        series = TicketSeries(live.redis, keys.intake, keys.prefix, sites.timezone)
+        counter = CounterService(live.dispatcher, catalogue, matrix, sites, series)  # a sink
+        app = make_app(live.dispatcher, catalogue, [tokens], counter=counter)
+        http = HttpServer(app, settings.http_host, settings.http_port)
         await ami.start()
         await _synchronised(ami, SYNC_TIMEOUT_S)
         await live.start()  # every sink attached, the PBX's calls known: recovered timers may decide now
         await ivr.start()
+        watch = AmiWatch(ami, f"{settings.ami_host}:{settings.ami_port}")
+        watch.start()
         try:
-            yield TownHall(settings, catalogue, matrix, live, stats, ivr, ami)
+            await http.start()
+            yield TownHall(settings, catalogue, matrix, live, stats, ivr, ami, http, counter)
         finally:
+            await http.stop()
+            await watch.stop()
             await ami.stop()
             await ivr.stop()

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from ivr.feature_codes import AgentCodes, parse_agent_codes
 from skills.model import Catalogue
 
 DEFAULT_MENU = Path(__file__).resolve().parent / "menus" / "default.yaml"
@@ -34,6 +35,16 @@ PROMPT_NAMES = (
     "callback_confirmed",
     "hold",
 )
+AGENT_PROMPTS: dict[str, str] = {
+    "agent_ready": "guichet/agent-pret",
+    "agent_paused": "guichet/agent-en-pause",
+    "agent_logged_out": "guichet/agent-deconnecte",
+    "agent_reason": "guichet/agent-motif",
+    "agent_refused": "guichet/agent-refuse",
+    "agent_unknown": "guichet/agent-inconnu",
+    "agent_bad_code": "guichet/agent-code-inconnu",
+}
+"""The feature codes' spoken confirmations, with their default sound files (optional in a menu file)."""
 
 
 class MenuError(ValueError):
@@ -77,6 +88,9 @@ class IvrConfig:
     callback_key: str
     prompts: Mapping[str, Prompt]
     menu: Menu
+    agents: AgentCodes = field(default_factory=lambda: AgentCodes())
+    texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Sound file -> language -> what it says (what ``guichet ivr prompts`` speaks)."""
 
     @property
     def language(self) -> str:
@@ -84,6 +98,23 @@ class IvrConfig:
 
     def prompt(self, name: str, language: str) -> str:
         return self.prompts[name].file(language)
+
+    def sounds(self) -> dict[str, set[str]]:
+        """Every sound file the menus and the feature codes name -> the languages it is played in."""
+        found: dict[str, set[str]] = {}
+
+        def add(prompt: Prompt) -> None:
+            for language in self.languages:
+                found.setdefault(prompt.file(language), set()).add(language)
+
+        for prompt in self.prompts.values():
+            add(prompt)
+        stack = [self.menu]
+        while stack:
+            menu = stack.pop()
+            add(menu.prompt)
+            stack.extend(c for c in menu.choices.values() if isinstance(c, Menu))
+        return found
 
     def processes(self) -> set[str]:
         """Every process code the menu can hand over."""
@@ -135,6 +166,8 @@ def parse_menu(
         "wait",
         "prompts",
         "menu",
+        "agents",
+        "texts",
     }
     for key in data:
         if key not in known:
@@ -171,14 +204,19 @@ def parse_menu(
     for name in PROMPT_NAMES:
         if name not in prompts_raw:
             problems.append(f"prompts.{name}: missing")
+    for name, default in AGENT_PROMPTS.items():
+        prompts[name] = Prompt(default)
     for name, value in prompts_raw.items():
-        if name not in PROMPT_NAMES:
-            problems.append(f"prompts.{name}: unknown prompt (known: {', '.join(PROMPT_NAMES)})")
+        if name not in PROMPT_NAMES and name not in AGENT_PROMPTS:
+            names = ", ".join((*PROMPT_NAMES, *AGENT_PROMPTS))
+            problems.append(f"prompts.{name}: unknown prompt (known: {names})")
             continue
         prompt = _prompt(value, f"prompts.{name}", languages, problems)
         if prompt is not None:
             prompts[name] = prompt
     menu = _menu(data.get("menu"), "menu", languages, catalogue, problems)
+    agents = parse_agent_codes(data.get("agents"), problems)
+    texts = _texts(data.get("texts"), languages, problems)
     if problems:
         raise MenuError(source, problems)
     assert menu is not None
@@ -193,7 +231,33 @@ def parse_menu(
         callback_key=callback_key,
         prompts=prompts,
         menu=menu,
+        agents=agents,
+        texts=texts,
     )
+
+
+def _texts(value: Any, languages: list[str], problems: list[str]) -> dict[str, dict[str, str]]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.append("texts: expected a mapping of sound file -> {language: text}")
+        return {}
+    texts: dict[str, dict[str, str]] = {}
+    for sound, by_language in value.items():
+        where = f"texts.{sound}"
+        if not isinstance(sound, str) or not _is_sound(sound):
+            problems.append(f"{where}: not a sound file name")
+            continue
+        if not isinstance(by_language, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in by_language.items()
+        ):
+            problems.append(f"{where}: expected {{language: text}}, e.g. {{fr: Bonjour, en: Hello}}")
+            continue
+        unknown = [k for k in by_language if k not in languages]
+        if unknown:
+            problems.append(f"{where}: language {unknown[0]!r} is not in languages")
+        texts[sound] = {k: v.strip() for k, v in by_language.items()}
+    return texts
 
 
 def _number(

@@ -23,10 +23,9 @@ call to an agent, a line that is not an AGI reply) ends the session
 quietly: the dialplan goes on to the holding context and the AMI adapter
 queues the caller there, so no caller is ever lost by the IVR.
 
-panoramisk 1.4's ``Application.handler`` loops forever on a connection
-closed before the ``agi_*`` block ends, and its ``Request`` crashes on a
-closed socket or a non-AGI line; ``IvrApplication`` and ``AgiRequest``
-replace those two pieces.
+A prompt Asterisk does not have is not a hang-up: the session goes on and
+the keys are still read (``ivr.agi.AgiChannel``). The same server answers the
+agents' feature codes (script ``agent``, ``ivr.agent_session``).
 """
 
 from __future__ import annotations
@@ -34,176 +33,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import re
-from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from typing import Any
-
-from panoramisk.fast_agi import Application, Request
 
 from dispatcher import events as ev
 from dispatcher.events import Outcome
+from ivr.agent_session import AgentCodeSession
+from ivr.agi import MAX_LINE, AgiChannel, AgiFailure, AgiRequest, CallerGone, IvrApplication, MissingSounds
 from ivr.citizens import CallLog, CitizenDirectory, StaticDirectory, normalize_number
 from ivr.menu import GENERALIST, IvrConfig, Menu, load_menu
 from skills.model import Channel
 
 log = logging.getLogger(__name__)
 
-MAX_ENV_LINES = 128
-MAX_LINE = 8192
-ENV_TIMEOUT_S = 10.0
-MAX_GARBAGE_LINES = 20
-_REPLY = re.compile(r"^(\d{3})([ -])(.*)$")
-_RESULT = re.compile(r"result=(\S*)(?:\s+\((.*)\))?")
-
-
-class CallerGone(Exception):
-    """The channel hung up or was taken elsewhere (Redirect): stop talking to it."""
-
-
-class AgiFailure(Exception):
-    """Asterisk answered a command with an error, or the socket spoke nonsense."""
-
-
-class AgiRequest(Request):
-    """panoramisk's ``Request`` that survives a closed socket and lines that are not replies."""
-
-    reply_timeout = 120.0
-
-    async def send_command(self, command: str) -> dict[str, Any]:
-        """Send one command; the parsed reply (``status_code``, ``result``, ``data``) or an ``error``."""
-        self.writer.write((command + "\n").encode(self.encoding))
-        try:
-            await self.writer.drain()
-            return await asyncio.wait_for(self._reply(), self.reply_timeout)
-        except (ConnectionError, OSError):
-            return {"error": "AGIResultHangup", "msg": "connection lost"}
-        except TimeoutError:
-            return {"error": "AGITimeout", "msg": f"no reply to {command!r}"}
-
-    async def _reply(self) -> dict[str, Any]:
-        garbage = 0
-        while True:
-            line = await self._line()
-            if line is None or line == "HANGUP":
-                return {"error": "AGIResultHangup", "msg": "hung up"}
-            m = _REPLY.match(line)
-            if m is None:
-                garbage += 1
-                log.warning("IVR: not an AGI reply, skipped: %r", line[:200])
-                if garbage >= MAX_GARBAGE_LINES:
-                    return {
-                        "error": "AGIUnknownError",
-                        "msg": "too many lines that are not AGI replies",
-                    }
-                continue
-            code, sep, rest = int(m.group(1)), m.group(2), m.group(3)
-            if code == 100:
-                continue
-            if sep == "-":  # multi-line (520 usage): read to its last line
-                while True:
-                    more = await self._line()
-                    if more is None or more.startswith(f"{code} "):
-                        break
-                return {"error": "AGIUsageError", "status_code": code, "msg": rest}
-            if code != 200:
-                return {"error": "AGIError", "status_code": code, "msg": rest}
-            r = _RESULT.search(rest)
-            result, data = (r.group(1), r.group(2)) if r else ("", None)
-            return {"status_code": 200, "result": result, "data": data, "line": line}
-
-    async def _line(self) -> str | None:
-        try:
-            raw = await self.reader.readline()
-        except (ValueError, asyncio.LimitOverrunError):
-            await self.reader.read(MAX_LINE)
-            return "<overlong line>"
-        except (ConnectionError, OSError):
-            return None
-        if not raw:
-            return None
-        return raw.decode(self.encoding, "replace").strip()
-
-
-class IvrApplication(Application):
-    """panoramisk's FastAGI ``Application`` with a bounded, timed read of the ``agi_*`` block."""
-
-    def __init__(self, default_encoding: str = "utf-8") -> None:
-        super().__init__(default_encoding=default_encoding, loop=asyncio.get_running_loop())
-        self.sessions = 0
-        self.rejected = 0
-        self.open_writers: set[asyncio.StreamWriter] = set()
-
-    def close_sessions(self) -> None:
-        """Close every open FastAGI connection (at server stop: Asterisk goes on in its dialplan)."""
-        for writer in list(self.open_writers):
-            writer.close()
-
-    async def handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.open_writers.add(writer)
-        try:
-            await self._serve(reader, writer)
-        finally:
-            self.open_writers.discard(writer)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername")
-        try:
-            headers = await asyncio.wait_for(self._environment(reader), ENV_TIMEOUT_S)
-        except (
-            TimeoutError,
-            ValueError,
-            ConnectionError,
-            asyncio.IncompleteReadError,
-            asyncio.LimitOverrunError,
-        ) as exc:
-            self.rejected += 1
-            log.warning(
-                "IVR: connection from %r without a valid agi_ block (%s); closed",
-                peer,
-                exc or type(exc).__name__,
-            )
-            writer.close()
-            return
-        script = headers.get("agi_network_script", "")
-        route = self._route.get(script)
-        if route is None:
-            self.rejected += 1
-            log.error("IVR: no route for FastAGI script %r from %r", script, peer)
-            writer.close()
-            return
-        self.sessions += 1
-        request = AgiRequest(
-            app=self, headers=headers, reader=reader, writer=writer, encoding=self.default_encoding
-        )
-        try:
-            await route(request)
-        except Exception:
-            log.exception("IVR: session %s failed", headers.get("agi_uniqueid"))
-        finally:
-            writer.close()
-
-    async def _environment(self, reader: asyncio.StreamReader) -> OrderedDict[str, str]:
-        headers: OrderedDict[str, str] = OrderedDict()
-        for _ in range(MAX_ENV_LINES):
-            raw = await reader.readline()
-            if not raw:
-                raise ConnectionError("closed before the end of the agi_ block")
-            line = raw.decode(self.default_encoding, "replace").rstrip("\r\n")
-            if not line:
-                if not headers:
-                    raise ValueError("empty agi_ block")
-                return headers
-            key, sep, value = line.partition(": ")
-            if not sep and line.endswith(":"):
-                key, sep, value = line[:-1], ":", ""
-            if not sep or not key.startswith("agi_"):
-                raise ValueError(f"not an agi_ line: {line[:80]!r}")
-            headers[key] = value
-        raise ValueError("agi_ block too long")
+__all__ = ["AgiRequest", "IvrApplication", "IvrServer", "IvrSession"]
 
 
 class IvrServer:
-    """The FastAGI server of the phone channel."""
+    """The FastAGI server of the phone channel: callers (script ``ivr``) and agents' codes (``agent``).
+
+    ``endpoints`` maps an agent's softphone (``PJSIP/agent101``) to the agent id: who may
+    dial the feature codes.
+    """
 
     def __init__(
         self,
@@ -213,6 +64,7 @@ class IvrServer:
         phone: Any = None,
         directory: CitizenDirectory | None = None,
         call_log: CallLog | None = None,
+        endpoints: Mapping[str, str] | None = None,
         host: str = "127.0.0.1",
         port: int = 4573,
         handoff_timeout: float = 2.0,
@@ -222,8 +74,13 @@ class IvrServer:
         self.phone = phone
         self.directory = directory or StaticDirectory()
         self.call_log = call_log or CallLog()
+        self.endpoints = dict(endpoints or {})
         self.host, self.port = host, port
         self.handoff_timeout = handoff_timeout
+        self.missing = MissingSounds()
+        self.estimate: Callable[[str], float | None] | None = None
+        """The wait of a queued caller by contact id (seconds; inf: nobody staffed; None: no
+        estimate), set by the town hall; unset, the router's rough ``estimated_wait``."""
         self.app: IvrApplication | None = None
         self.server: asyncio.base_events.Server | None = None
         self.active = 0
@@ -233,10 +90,12 @@ class IvrServer:
         """Listen; returns the port (useful with port 0)."""
         self.app = IvrApplication()
         self.app.add_route("ivr", self.handle)
+        self.app.add_route("agent", self.handle_agent)
         self.server = await asyncio.start_server(
             self.app.handler, self.host, self.port, limit=MAX_LINE
         )
         self.port = self.server.sockets[0].getsockname()[1]
+        log.info("FastAGI IVR listening on %s:%d", self.host, self.port)
         return self.port
 
     async def stop(self) -> None:
@@ -255,42 +114,23 @@ class IvrServer:
             self.active -= 1
             self.completed += 1
 
+    async def handle_agent(self, request: AgiRequest) -> None:
+        """A feature code dialled from a softphone."""
+        await AgentCodeSession(self, request).run()
 
-class IvrSession:
+
+class IvrSession(AgiChannel):
     """One caller in the menus."""
 
     def __init__(self, server: IvrServer, request: AgiRequest) -> None:
+        super().__init__(request, server.missing, server.config.digit_timeout_ms)
         self.server = server
         self.config = server.config
-        self.request = request
         self.headers = request.headers
-        self.uniqueid = self.headers.get("agi_uniqueid", "")
         self.number = normalize_number(self.headers.get("agi_callerid"))
-        self.language = self.config.language
 
-    # ------------------------------------------------------------ AGI commands
-
-    async def cmd(self, command: str) -> dict[str, Any]:
-        reply = await self.request.send_command(command)
-        error = reply.get("error")
-        if error == "AGIResultHangup" or reply.get("status_code") == 511:
-            raise CallerGone(reply.get("msg", "hung up"))
-        if error is not None:
-            raise AgiFailure(f"{command!r}: {error} {reply.get('msg', '')}".strip())
-        if reply.get("result") == "-1":
-            raise CallerGone(f"{command!r} returned -1")
-        return reply
-
-    async def play(self, name: str) -> None:
-        await self.cmd(f'STREAM FILE {self.config.prompt(name, self.language)} ""')
-
-    async def ask(self, sound: str, maxdigits: int = 1) -> str:
-        """Play a prompt and read up to ``maxdigits`` keys; "" when nothing was pressed."""
-        reply = await self.cmd(f"GET DATA {sound} {self.config.digit_timeout_ms} {maxdigits}")
-        return reply.get("result") or ""
-
-    async def set_var(self, name: str, value: str) -> None:
-        await self.cmd(f'SET VARIABLE {name} "{_quote(value)}"')
+    async def play_prompt(self, name: str) -> None:
+        await self.play(self.config.prompt(name, self.language))
 
     # ------------------------------------------------------------ the call
 
@@ -308,7 +148,8 @@ class IvrSession:
         config, server = self.config, self.server
         clock = server.dispatcher.clock
         await self.cmd("ANSWER")
-        await self.set_var("CHANNEL(language)", self.language)
+        self.language = ""
+        await self.set_language(config.language)
         citizen = server.directory.lookup(self.number) if self.number else None
         repeat = False
         if self.number:
@@ -316,10 +157,10 @@ class IvrSession:
             repeat = server.call_log.seen_within(self.number, config.repeat_caller_days, now)
             server.call_log.record(self.number, now)
         if citizen is not None and citizen.language in config.languages:
-            await self._language(citizen.language)
+            await self.set_language(citizen.language)
         key = await self.ask(config.prompt("welcome", self.language))
         if key in config.language_keys:
-            await self._language(config.language_keys[key])
+            await self.set_language(config.language_keys[key])
             key = ""
         process = await self._menu(config.menu, first_key=key)
         if citizen is not None:
@@ -328,14 +169,18 @@ class IvrSession:
             await self.set_var("GUICHET_REPEAT", "1")
         await self.set_var("GUICHET_LANG", self.language)
         if process is None:
-            await self.play("generalist")
+            await self.play_prompt("generalist")
         router = server.dispatcher.router
         wait = router.estimated_wait(process, Channel.PHONE, clock())
         # The handoff: the AMI adapter queues the caller on this VarSet.
         await self.set_var("GUICHET_PROCESS", process or "")
+        log.info("IVR %s: handed over, process %s, language %s", self.uniqueid, process or "(generalist)", self.language)
         queued = True
         if server.phone is not None:
             queued = await server.phone.wait_contact(self.uniqueid, server.handoff_timeout)
+        if queued and server.estimate is not None:
+            estimate = server.estimate(self.uniqueid)
+            wait = wait if estimate is None else estimate
         if config.announce_wait:
             await self._announce(wait)
         above = config.callback_above_s
@@ -346,12 +191,7 @@ class IvrSession:
             ):
                 if await self._callback():
                     return
-        await self.play("hold")
-
-    async def _language(self, language: str) -> None:
-        if language != self.language:
-            self.language = language
-            await self.set_var("CHANNEL(language)", language)
+        await self.play_prompt("hold")
 
     async def _menu(self, menu: Menu, first_key: str = "") -> str | None:
         """Walk the DTMF tree; the process code, or None for the generalist route."""
@@ -368,7 +208,7 @@ class IvrSession:
                 invalid += 1
                 if invalid > retries:
                     return None
-                await self.play("invalid")
+                await self.play_prompt("invalid")
                 key = ""
                 continue
             if isinstance(choice, Menu):
@@ -377,13 +217,13 @@ class IvrSession:
 
     async def _announce(self, wait: float) -> None:
         if math.isinf(wait):
-            await self.play("no_agent")
+            await self.play_prompt("no_agent")
         elif wait < 60:
-            await self.play("wait_short")
+            await self.play_prompt("wait_short")
         else:
-            await self.play("wait_intro")
+            await self.play_prompt("wait_intro")
             await self.cmd(f'SAY NUMBER {math.ceil(wait / 60)} ""')
-            await self.play("minutes")
+            await self.play_prompt("minutes")
 
     async def _callback(self) -> bool:
         """Ask the dispatcher for a callback keeping the caller's place; True once scheduled."""
@@ -406,10 +246,6 @@ class IvrSession:
             log.info("IVR %s: callback refused by the dispatcher: %s", self.uniqueid, decisions)
             return False
         await self.set_var("GUICHET_CALLBACK", self.number or "")
-        await self.play("callback_confirmed")
+        await self.play_prompt("callback_confirmed")
         await self.cmd("HANGUP")
         return True
-
-
-def _quote(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')

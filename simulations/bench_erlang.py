@@ -2,14 +2,25 @@
 
 Our vectorized Erlang C solver against pyworkforce's ``ErlangC`` (an optional
 benchmark dependency) on the same seeded grid, both checked against an exact
-answer computed with mpmath.  Bars: the grid in <= 10 ms, >= 40x faster than
-pyworkforce, no answer differing from the exact one, figures exact to 1e-9.
+answer computed with mpmath (optional too: without it the check is skipped and
+the bench says what to install). pyworkforce is fed Python floats, with which
+it runs fastest (numpy scalars slow its pure-Python arithmetic down by ~1.8x).
+Then the whole ``guichet staffing day`` command on a forecast file of the same
+size, as a planner runs it: a fresh process, the forecast read, every level
+staffed, the tables printed and the CSV, SVG and HTML written.  Bars: the grid
+in <= 10 ms, >= 40x faster than pyworkforce, no answer differing from the
+exact one, figures exact to 1e-9, the command in < 2 s.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,7 +36,9 @@ TARGET, WITHIN_S = 0.8, 20.0
 LONG_WITHIN_S = 600.0  # the counter's target: 80 % within 10 min
 INTERVAL_S = 900.0
 SEED = 20240615
-BARS = {"grid_ms": 10.0, "speedup": 40.0, "max_rel_err": 1e-9}
+BARS = {"grid_ms": 10.0, "speedup": 40.0, "max_rel_err": 1e-9, "command_s": 2.0}
+COMMAND_RUNS, QUICK_COMMAND_RUNS = 5, 1
+INSTALL_HINT = "pip install 'guichet[bench]'"
 
 
 def grid(quick: bool = False, seed: int = SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -51,16 +64,64 @@ def _time_ours(
 
 
 def _pyworkforce(calls_h: np.ndarray, aht: np.ndarray, within: float) -> tuple[np.ndarray, float]:
-    """pyworkforce's raw positions per cell (transactions per 15 min, minutes) and its time."""
+    """pyworkforce's raw positions per cell (transactions per 15 min, minutes) and its time.
+
+    It gets Python floats (``tolist``): its arithmetic is pure Python, which numpy
+    scalars slow down; the conversion is done before the clock starts.
+    """
     from pyworkforce.queuing import ErlangC
 
-    out = np.empty(calls_h.shape, dtype=np.int64)
+    transactions = (calls_h * INTERVAL_S / 3600.0).reshape(-1).tolist()
+    minutes = (aht / 60.0).reshape(-1).tolist()
+    asa, interval = within / 60.0, INTERVAL_S / 60.0
+    found: list[int] = []
     t0 = time.perf_counter()
-    for idx in np.ndindex(calls_h.shape):
-        erl = ErlangC(transactions=calls_h[idx] * INTERVAL_S / 3600.0, aht=aht[idx] / 60.0,
-                      asa=within / 60.0, interval=INTERVAL_S / 60.0)
-        out[idx] = erl.required_positions(service_level=TARGET)["raw_positions"]
-    return out, (time.perf_counter() - t0) * 1000.0
+    for tr, m in zip(transactions, minutes):
+        erl = ErlangC(transactions=tr, aht=m, asa=asa, interval=interval)
+        found.append(erl.required_positions(service_level=TARGET)["raw_positions"])
+    elapsed = (time.perf_counter() - t0) * 1000.0
+    return np.array(found, dtype=np.int64).reshape(calls_h.shape), elapsed
+
+
+def write_day_forecast(path: Path, quick: bool = False, seed: int = SEED) -> Path:
+    """A forecast file of the grid's size: 96 intervals (00:00-23:45) x 70 processes,
+    half on the phone and half at the counter, in 7 domains."""
+    intervals, processes = (QUICK_INTERVALS, QUICK_PROCESSES) if quick else (INTERVALS, PROCESSES)
+    rng = np.random.default_rng(seed)
+    lines = ["interval,process,channel,arrivals,aht_s,domain"]
+    for k in range(intervals):
+        minute = k * 15
+        for p in range(processes):
+            lines.append(f"{minute // 60:02d}:{minute % 60:02d},p{p:02d},"
+                         f"{'phone' if p % 2 == 0 else 'counter'},{rng.uniform(0.1, 30.0):.2f},"
+                         f"{rng.uniform(120.0, 600.0):.0f},d{p % 7}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def time_staffing_day(quick: bool = False, runs: int | None = None) -> dict[str, Any]:
+    """Wall and CPU seconds of ``guichet staffing day`` on a 96 x 70 forecast, each run a
+    fresh process (imports included); median and fastest of ``runs``."""
+    runs = runs or (QUICK_COMMAND_RUNS if quick else COMMAND_RUNS)
+    wall: list[float] = []
+    cpu: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="guichet-bench-") as tmp:
+        forecast = write_day_forecast(Path(tmp) / "day.csv", quick)
+        command = [sys.executable, "-m", "guichet.cli", "staffing", "day", str(forecast),
+                   "--out", str(Path(tmp) / "out")]
+        for _ in range(runs):
+            before = os.times()
+            t0 = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True, check=False,
+                                  timeout=120)
+            wall.append(time.perf_counter() - t0)
+            after = os.times()
+            cpu.append(after.children_user + after.children_system
+                       - before.children_user - before.children_system)
+            if done.returncode != 0:
+                raise RuntimeError(f"guichet staffing day failed: {done.stderr.strip()[-500:]}")
+    return {"command_s": round(statistics.median(wall), 3), "command_min_s": round(min(wall), 3),
+            "command_cpu_s": round(statistics.median(cpu), 3), "command_runs": runs}
 
 
 def reference(
@@ -104,15 +165,24 @@ def run(console: Console, quick: bool = False) -> dict[str, Any]:
     res, grid_ms, grid_min_ms = _time_ours(a, aht, WITHIN_S, repeats=20 if quick else 100)
     ours = np.asarray(res.agents)
 
-    t0 = time.perf_counter()
-    ref = reference(ours, a, aht, WITHIN_S, dps=30)
-    ref_s = time.perf_counter() - t0
-    too_few = ref["sl"] < TARGET  # the exact answer needs more agents
-    too_many = (ours - 1 > a) & (ref["sl_prev"] >= TARGET)  # n - 1 would do
-    differ_ref = int(np.count_nonzero(too_few | too_many))
-    rel = [np.abs(np.asarray(got) - want) / np.abs(want) for got, want in (
-        (res.p_wait, ref["p_wait"]), (res.service_level, ref["sl"]), (res.asa, ref["asa"]))]
-    max_rel = float(max(np.max(r) for r in rel))
+    try:
+        import mpmath  # noqa: F401
+    except ImportError:
+        console.print(f"mpmath is not installed ({INSTALL_HINT}): the answers are not checked "
+                      "against the exact reference in this run.", markup=False,
+                      highlight=False)
+        differ_ref, max_rel, ref_s = None, None, None
+    else:
+        console.print("exact reference (mpmath, 30 digits)...", highlight=False)
+        t0 = time.perf_counter()
+        ref = reference(ours, a, aht, WITHIN_S, dps=30)
+        ref_s = time.perf_counter() - t0
+        too_few = ref["sl"] < TARGET  # the exact answer needs more agents
+        too_many = (ours - 1 > a) & (ref["sl_prev"] >= TARGET)  # n - 1 would do
+        differ_ref = int(np.count_nonzero(too_few | too_many))
+        rel = [np.abs(np.asarray(got) - want) / np.abs(want) for got, want in (
+            (res.p_wait, ref["p_wait"]), (res.service_level, ref["sl"]), (res.asa, ref["asa"]))]
+        max_rel = float(max(np.max(r) for r in rel))
 
     figures: dict[str, Any] = {
         "cells": cells,
@@ -123,7 +193,7 @@ def run(console: Console, quick: bool = False) -> dict[str, Any]:
         "answers_differ": None,
         "answers_differ_vs_reference": differ_ref,
         "max_rel_err_vs_mpmath": max_rel,
-        "reference_s": round(ref_s, 2),
+        "reference_s": None if ref_s is None else round(ref_s, 2),
     }
     table = Table(box=box.SIMPLE_HEAD, title=f"Required agents, {a.shape[0]} intervals x {a.shape[1]} processes "
                         f"({cells} cells), {TARGET:.0%} within {WITHIN_S:g} s")
@@ -136,8 +206,9 @@ def run(console: Console, quick: bool = False) -> dict[str, Any]:
     else:
         pyworkforce_missing = False
     if pyworkforce_missing:
-        console.print("[yellow]pyworkforce is not installed (pip install pyworkforce, or the "
-                      "'bench' extra): no baseline in this run; our figures follow.[/]")
+        console.print(f"pyworkforce is not installed ({INSTALL_HINT}): no baseline in this "
+                      "run; our figures follow.", markup=False, highlight=False,
+                      style="yellow")
         figures["pyworkforce"] = "missing"
     else:
         pw, pw_ms = _pyworkforce(calls_h, aht, WITHIN_S)
@@ -155,20 +226,36 @@ def run(console: Console, quick: bool = False) -> dict[str, Any]:
                       # where ours equal the exact answers, pyworkforce's differences are its errors
                       str(differ) if differ_ref == 0 else "?", "—")
     table.add_row("guichet", f"{grid_ms:.2f} ms", f"{grid_min_ms:.2f} ms",
-                  f"{grid_ms * 1000 / cells:.2f} µs", str(differ_ref),
+                  f"{grid_ms * 1000 / cells:.2f} µs", "?" if differ_ref is None else str(differ_ref),
                   "—" if figures["answers_differ"] is None else str(figures["answers_differ"]))
     console.print(table)
     if figures["speedup"] is not None:
         console.print(f"speed-up x{figures['speedup']:.0f}; at {LONG_WITHIN_S:g} s pyworkforce "
                       f"differs in {figures['answers_differ_long_within']} of {cells} cells "
                       "(it starts at round(A + 1): one agent too many when A's fraction >= 0.5)")
-    console.print(f"≠ exact: cells whose answer differs from the exact one (mpmath); largest "
-                  f"relative error of P(wait), SL and ASA: {max_rel:.2e}; exact reference in "
-                  f"{ref_s:.1f} s")
-    if figures["speedup"] is None:
-        figures["bars_unchecked"] = ["speedup"]
+    if max_rel is not None and ref_s is not None:
+        console.print(f"≠ exact: cells whose answer differs from the exact one (mpmath); largest "
+                      f"relative error of P(wait), SL and ASA: {max_rel:.2e}; exact reference in "
+                      f"{ref_s:.1f} s")
+
+    console.print(f"guichet staffing day on {a.shape[0]} x {a.shape[1]}, fresh processes...",
+                  highlight=False)
+    command = time_staffing_day(quick)
+    figures.update(command)
+    console.print(
+        f"guichet staffing day, {a.shape[0]} intervals x {a.shape[1]} processes (read, staff "
+        f"every level, print, write CSV, SVG and HTML), a fresh process each time: "
+        f"{command['command_s']:.2f} s wall (median of {command['command_runs']}; fastest "
+        f"{command['command_min_s']:.2f} s), {command['command_cpu_s']:.2f} s CPU",
+        highlight=False)
+    unchecked = [name for name, value in (("speedup", figures["speedup"]),
+                                          ("reference", differ_ref)) if value is None]
+    if unchecked:
+        figures["bars_unchecked"] = unchecked
     figures["bars_met"] = bool(
-        grid_ms <= BARS["grid_ms"] and differ_ref == 0 and max_rel <= BARS["max_rel_err"]
+        grid_ms <= BARS["grid_ms"] and command["command_s"] < BARS["command_s"]
+        and (differ_ref is None or differ_ref == 0)
+        and (max_rel is None or max_rel <= BARS["max_rel_err"])
         and (figures["speedup"] is None or figures["speedup"] >= BARS["speedup"])
     )
     return figures

@@ -1,23 +1,8 @@
-"""A day of staffing: a forecast file in, required agents per interval out.
+"""A day of staffing: a forecast in, required agents per interval out.
 
-Forecast file (CSV, UTF-8, comma- or semicolon-separated; the format is
-described in docs/staffing.md)::
-
-    interval,process,channel,arrivals,aht_s
-    08:30,triage,phone,3.2,180
-    08:30,passport,counter,0.6,1200
-
-* ``interval``: start of the interval, ``HH:MM`` (local time), on the grid of
-  the interval length (15 minutes unless told otherwise);
-* ``process``: process code (as in the catalogue, e.g. ``passport``);
-* ``channel``: ``phone`` or ``counter`` (the live channels staffed per interval);
-* ``arrivals``: expected contacts in the interval (a mean: decimals welcome);
-* ``aht_s``: average handling time in seconds (talk + wrap-up);
-* optional ``domain``: the skill group's domain when the catalogue does not
-  know the process.
-
-Blank lines and lines starting with ``#`` are skipped.  Every problem is
-reported as ``file:line: reason``, all of them at once.
+The forecast comes from a file (``simulations.forecast_file``: the
+project's CSV or a French spreadsheet export, format in docs/staffing.md)
+or from the recorded history (:func:`forecast_from_history`).
 
 Staffing is computed per process (each process served by its own team, the
 upper bound) and per skill group (channel x domain: the processes of one
@@ -29,9 +14,6 @@ defaults: 80 % within 20 s on the phone, 80 % within 10 min at the counter.
 
 from __future__ import annotations
 
-import csv
-import math
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +25,14 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from simulations import erlang, staffing
+from simulations.forecast_file import (
+    LIVE_CHANNELS,
+    Forecast,
+    ForecastError,
+    ForecastRow,
+    load_forecast,
+    parse_forecast,
+)
 from skills.model import Channel
 
 __all__ = [
@@ -59,178 +49,15 @@ __all__ = [
     "staff_day",
 ]
 
-LIVE_CHANNELS = ("phone", "counter")
-REQUIRED_COLUMNS = ("interval", "process", "channel", "arrivals", "aht_s")
-OPTIONAL_COLUMNS = ("domain",)
 NO_DOMAIN = "general"
 ALL_DOMAINS = "*"  # the domain of a channel's one queue (every process pooled)
 # (service level, within seconds) per channel when neither options nor catalogue say.
 DEFAULT_TARGETS: dict[str, tuple[float, float]] = {"phone": (0.8, 20.0), "counter": (0.8, 600.0)}
-_MAX_PROBLEMS = 50
-_TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
-
-
-class ForecastError(ValueError):
-    """A forecast that cannot be used; ``problems`` holds ``file:line: reason`` lines."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        more = ""
-        if len(problems) > _MAX_PROBLEMS:
-            more = f"\n... and {len(problems) - _MAX_PROBLEMS} more"
-        super().__init__("\n".join(problems[:_MAX_PROBLEMS]) + more)
-
-
-@dataclass(frozen=True, slots=True)
-class ForecastRow:
-    """Expected traffic of one process on one channel in one interval."""
-
-    minute: int  # start, minutes after midnight
-    process: str
-    channel: str
-    arrivals: float
-    aht_s: float
-    domain: str | None = None
-    line: int = 0
-
-    @property
-    def start(self) -> str:
-        """Start of the interval as ``HH:MM``."""
-        return f"{self.minute // 60:02d}:{self.minute % 60:02d}"
-
-
-@dataclass(frozen=True)
-class Forecast:
-    """A day's forecast: rows on a grid of ``interval_min`` minutes."""
-
-    rows: tuple[ForecastRow, ...]
-    interval_min: int = 15
-    source: str = "<forecast>"
-
-    @property
-    def minutes(self) -> list[int]:
-        """Every interval start from the first to the last row, gaps included."""
-        if not self.rows:
-            return []
-        first = min(r.minute for r in self.rows)
-        last = max(r.minute for r in self.rows)
-        return list(range(first, last + 1, self.interval_min))
 
 
 def sample_forecast_path() -> Path:
     """The bundled sample: a town hall's day, 8:30-17:30, a dozen processes."""
     return Path(__file__).resolve().parent / "data" / "forecast.csv"
-
-
-def _number(raw: str, decimal_comma: bool) -> float:
-    text = raw.strip().replace("\u00a0", "").replace(" ", "")
-    if decimal_comma:
-        text = text.replace(",", ".")
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(raw)
-    return value
-
-
-def parse_forecast(text: str, source: str = "<forecast>", interval_min: int = 15) -> Forecast:
-    """The forecast in ``text``; a :class:`ForecastError` lists every problem."""
-    if not 1 <= interval_min <= 1440 or 1440 % interval_min:
-        raise ForecastError([f"{source}: the interval length must divide a day, got {interval_min}"])
-    lines = text.splitlines()
-    content = [(i + 1, ln) for i, ln in enumerate(lines)
-               if ln.strip() and not ln.lstrip().startswith("#")]
-    if not content:
-        raise ForecastError([
-            f"{source}:1: empty forecast: expected a header line {','.join(REQUIRED_COLUMNS)}"])
-    header_no, header_line = content[0]
-    delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
-    decimal_comma = delimiter == ";"
-    header = [h.strip().lower() for h in next(csv.reader([header_line], delimiter=delimiter))]
-    problems: list[str] = []
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    unknown = [c for c in header if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
-    if missing:
-        problems.append(f"{source}:{header_no}: missing column(s) {', '.join(missing)}; "
-                        f"expected {','.join(REQUIRED_COLUMNS)}[,domain]")
-    if unknown:
-        problems.append(f"{source}:{header_no}: unknown column(s) {', '.join(unknown)}")
-    if len(set(header)) != len(header):
-        problems.append(f"{source}:{header_no}: a column appears twice")
-    if problems:
-        raise ForecastError(problems)
-    col = {name: header.index(name) for name in header}
-
-    rows: list[ForecastRow] = []
-    seen: dict[tuple[int, str, str], int] = {}
-    for line_no, raw in content[1:]:
-        where = f"{source}:{line_no}"
-        fields = next(csv.reader([raw], delimiter=delimiter))
-        if len(fields) != len(header):
-            problems.append(f"{where}: {len(fields)} fields, expected {len(header)} ({','.join(header)})")
-            continue
-        get = {name: fields[i].strip() for name, i in col.items()}
-        bad = len(problems)
-        match = _TIME.match(get["interval"])
-        minute = 0
-        if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
-            problems.append(f"{where}: interval {get['interval']!r} is not a time HH:MM (00:00-23:59)")
-        else:
-            minute = int(match.group(1)) * 60 + int(match.group(2))
-            if minute % interval_min:
-                problems.append(f"{where}: interval {get['interval']} is not on the "
-                                f"{interval_min}-minute grid")
-        process = get["process"]
-        if not process:
-            problems.append(f"{where}: empty process code")
-        channel = get["channel"].lower()
-        if channel not in LIVE_CHANNELS:
-            kind = ("a deferrable channel, not staffed per interval"
-                    if channel in ("callback", "email", "webform", "mail") else "unknown")
-            problems.append(f"{where}: channel {get['channel']!r} is {kind}; "
-                            f"expected one of {', '.join(LIVE_CHANNELS)}")
-        values: dict[str, float] = {}
-        for name, what in (("arrivals", "arrivals"), ("aht_s", "average handling time (s)")):
-            try:
-                values[name] = _number(get[name], decimal_comma)
-            except ValueError:
-                problems.append(f"{where}: {what} {get[name]!r} is not a number")
-        if "arrivals" in values and values["arrivals"] < 0:
-            problems.append(f"{where}: arrivals {get['arrivals']} is negative")
-        if "aht_s" in values and not values["aht_s"] > 0:
-            if values.get("arrivals", 1.0) > 0:
-                problems.append(f"{where}: average handling time {get['aht_s']} must be > 0 seconds")
-            else:
-                values["aht_s"] = 1.0  # no arrivals: the handling time does not matter
-        if len(problems) > bad:
-            continue
-        key = (minute, process, channel)
-        if key in seen:
-            problems.append(f"{where}: {get['interval']} {process} {channel} already given "
-                            f"on line {seen[key]}")
-            continue
-        seen[key] = line_no
-        rows.append(ForecastRow(minute, process, channel, values["arrivals"], values["aht_s"],
-                                get.get("domain") or None, line_no))
-    if problems:
-        raise ForecastError(problems)
-    if not rows:
-        raise ForecastError([f"{source}:{header_no}: the forecast has a header but no rows"])
-    return Forecast(tuple(rows), interval_min, source)
-
-
-def load_forecast(path: str | Path, interval_min: int = 15) -> Forecast:
-    """Read and validate a forecast file."""
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise ForecastError([f"{p}: cannot read: {exc.strerror or exc}"]) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ForecastError([f"{p}:{line}: not UTF-8 text (save the file as UTF-8 CSV)"]) from None
-    return parse_forecast(text, str(p), interval_min)
 
 
 # ------------------------------------------------------------------ history
@@ -413,7 +240,8 @@ def staff_day(
     asa_s: float | None = None,
     max_occupancy: float | None = None,
     shrinkage: float = 0.0,
-    patience_s: float | None = None,
+    patience_s: float | Mapping[str, float] | None = None,
+    max_abandon: float | None = None,
     catalogue: Any | None | str = "default",
 ) -> DayStaffing:
     """Required agents per interval for every process and skill group of ``forecast``.
@@ -422,8 +250,13 @@ def staff_day(
     otherwise each process takes its catalogue target for its channel (when
     ``catalogue`` is a Catalogue, or "default" for the bundled one and it
     exists), else :data:`DEFAULT_TARGETS`.  A skill group takes the strictest
-    target of its processes.  ``patience_s`` switches to Erlang A.
+    target of its processes.  ``patience_s`` (one mean patience for every
+    channel, or per channel: ``{"phone": 180, "counter": 2400}``) switches
+    those channels to Erlang A, where ``max_abandon`` caps the abandon rate.
     """
+    patience = _per_channel(patience_s)
+    if max_abandon is not None and not patience:
+        raise ValueError("a maximum abandon rate needs a patience (Erlang A)")
     if not forecast.rows:
         raise ForecastError([f"{forecast.source}: the forecast has no rows"])
     cat: Any = _catalogue() if catalogue == "default" else catalogue
@@ -433,7 +266,16 @@ def staff_day(
         domain_labels = {code: getattr(d, "label", code) for code, d in
                          getattr(cat, "domains", {}).items()}
 
+    known: dict[tuple[str, str, str | None], tuple[float, float, str]] = {}
+
     def target_of(row: ForecastRow) -> tuple[float, float, str]:
+        key = (row.process, row.channel, row.domain)
+        found = known.get(key)
+        if found is None:
+            found = known[key] = look_up(row)
+        return found
+
+    def look_up(row: ForecastRow) -> tuple[float, float, str]:
         nonlocal used_catalogue
         sl, within = DEFAULT_TARGETS[row.channel]
         domain = row.domain or NO_DOMAIN
@@ -461,16 +303,17 @@ def staff_day(
     sl_t = np.array([t[0] for t in targets])
     within_t = np.array([t[1] for t in targets])
     load = np.asarray(erlang.offered_load(arrivals, aht, length_s), dtype=float)
+    limits = _Limits(asa_s, max_occupancy, shrinkage, patience, max_abandon)
     by_process = _solve(
         [(r.minute, r.process, r.channel, t[2]) for r, t in zip(rows, targets)],
-        arrivals, aht, load, sl_t, within_t, asa_s, max_occupancy, shrinkage, patience_s,
+        arrivals, aht, load, sl_t, within_t, limits,
     )
 
     # Skill groups (one domain on one channel) and the one queue of each channel, pooled.
     by_group = _pooled(rows, targets, arrivals, aht, sl_t, within_t, length_s, lambda d: d,
-                       asa_s, max_occupancy, shrinkage, patience_s)
+                       limits)
     by_channel = _pooled(rows, targets, arrivals, aht, sl_t, within_t, length_s,
-                         lambda d: ALL_DOMAINS, asa_s, max_occupancy, shrinkage, patience_s)
+                         lambda d: ALL_DOMAINS, limits)
     if service_level is not None or within_s is not None:
         source = "options"
     elif used_catalogue:
@@ -479,53 +322,71 @@ def staff_day(
         source = "defaults"
     options = {
         "service_level": service_level, "within_s": within_s, "asa_s": asa_s,
-        "max_occupancy": max_occupancy, "shrinkage": shrinkage, "patience_s": patience_s,
-        "interval_min": forecast.interval_min,
+        "max_occupancy": max_occupancy, "shrinkage": shrinkage, "patience_s": patience,
+        "max_abandon": max_abandon, "interval_min": forecast.interval_min,
     }
     return DayStaffing(forecast, by_process, by_group, by_channel, options, source, domain_labels)
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """The targets and models every cell shares (patience per channel: Erlang A there)."""
+
+    asa_s: float | None
+    max_occupancy: float | None
+    shrinkage: float
+    patience: dict[str, float]
+    max_abandon: float | None
+
+
+def _per_channel(patience_s: float | Mapping[str, float] | None) -> dict[str, float]:
+    if patience_s is None:
+        return {}
+    if isinstance(patience_s, Mapping):
+        return {str(c): float(v) for c, v in patience_s.items()}
+    return dict.fromkeys(LIVE_CHANNELS, float(patience_s))
 
 
 def _pooled(
     rows: list[ForecastRow], targets: list[tuple[float, float, str]], arrivals: np.ndarray,
     aht: np.ndarray, sl_t: np.ndarray, within_t: np.ndarray, length_s: float,
-    domain_of: Any, asa_s: float | None, max_occupancy: float | None, shrinkage: float,
-    patience_s: float | None,
+    domain_of: Any, limits: _Limits,
 ) -> list[StaffRow]:
     """Rows pooled per (interval, channel, domain_of(domain)): the strictest target wins."""
     pools: dict[tuple[int, str, str], list[int]] = defaultdict(list)
     for i, (r, t) in enumerate(zip(rows, targets)):
         pools[(r.minute, r.channel, domain_of(t[2]))].append(i)
     keys = sorted(pools)
-    g_arr = np.array([arrivals[pools[k]].sum() for k in keys])
-    g_work = np.array([(arrivals[pools[k]] * aht[pools[k]]).sum() for k in keys])
-    g_aht = np.array([g_work[i] / g_arr[i] if g_arr[i] > 0 else aht[pools[k]].mean()
-                      for i, k in enumerate(keys)])
-    g_sl = np.array([sl_t[pools[k]].max() for k in keys])
-    g_within = np.array([within_t[pools[k]].min() for k in keys])
+    members = [np.asarray(pools[k]) for k in keys]
+    g_arr = np.array([arrivals[m].sum() for m in members])
+    g_work = np.array([(arrivals[m] * aht[m]).sum() for m in members])
+    mean_aht = np.array([aht[m].mean() for m in members])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g_aht = np.where(g_arr > 0, g_work / g_arr, mean_aht)
+    g_sl = np.array([sl_t[m].max() for m in members])
+    g_within = np.array([within_t[m].min() for m in members])
     g_load = np.asarray(erlang.offered_load(g_arr, g_aht, length_s), dtype=float)
-    return _solve(
-        [(m, "", c, d) for m, c, d in keys],
-        g_arr, g_aht, g_load, g_sl, g_within, asa_s, max_occupancy, shrinkage, patience_s,
-    )
+    return _solve([(m, "", c, d) for m, c, d in keys], g_arr, g_aht, g_load, g_sl, g_within,
+                  limits)
 
 
 def _solve(
     keys: list[tuple[int, str, str, str]],
     arrivals: np.ndarray, aht: np.ndarray, load: np.ndarray, sl: np.ndarray,
-    within: np.ndarray, asa_s: float | None, max_occupancy: float | None,
-    shrinkage: float, patience_s: float | None,
+    within: np.ndarray, limits: _Limits,
 ) -> list[StaffRow]:
+    channels = [k[2] for k in keys]
+    patience = np.array([limits.patience.get(c, np.inf) for c in channels])
     res = staffing.required_agents(
-        load, aht, service_level=sl, within_s=within, asa_s=asa_s,
-        max_occupancy=max_occupancy, shrinkage=shrinkage, patience_s=patience_s,
+        load, aht, service_level=sl, within_s=within, asa_s=limits.asa_s,
+        max_occupancy=limits.max_occupancy, shrinkage=limits.shrinkage,
+        patience_s=patience if limits.patience else None, max_abandon=limits.max_abandon,
     )
-    cols = [np.atleast_1d(np.asarray(c)) for c in res]
-    out = []
-    for i, (minute, process, channel, domain) in enumerate(keys):
-        out.append(StaffRow(
-            minute, process, channel, domain, float(arrivals[i]), float(aht[i]),
-            float(load[i]), float(sl[i]), float(within[i]),
-            int(cols[0][i]), int(cols[1][i]), float(cols[2][i]), float(cols[3][i]),
-            float(cols[4][i]), float(cols[5][i]), float(cols[6][i]),
-        ))
-    return out
+    cols = [np.atleast_1d(np.asarray(c)).tolist() for c in res]
+    arr, ah, ld, s_t, w_t = (x.tolist() for x in (arrivals, aht, load, sl, within))
+    return [
+        StaffRow(minute, process, channel, domain, arr[i], ah[i], ld[i], s_t[i], w_t[i],
+                 int(cols[0][i]), int(cols[1][i]), cols[2][i], cols[3][i], cols[4][i],
+                 cols[5][i], cols[6][i])
+        for i, (minute, process, channel, domain) in enumerate(keys)
+    ]

@@ -1,121 +1,235 @@
-"""Outputs of a day of staffing: a rich table, a CSV, a PNG plot and a self-contained HTML page."""
+"""Outputs of a day of staffing: terminal tables, a CSV, and a self-contained HTML page.
+
+Reports are in French unless English is asked for (``lang="en"``); the chart
+is an SVG drawn by ``simulations.report_svg``, embedded in the HTML page.
+The CSV keeps the column codes of :data:`CSV_COLUMNS` and is written as
+French Excel reads it (``;``, decimal comma, BOM) when ``csv_locale="fr"``.
+"""
 
 from __future__ import annotations
 
-import base64
 import csv
 import html
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only, never a window (servers and CI have no display)
-import matplotlib.pyplot as plt
 from rich import box
 from rich.table import Table
 
 from simulations.forecast import LIVE_CHANNELS, DayStaffing, StaffRow
 
-__all__ = ["CSV_COLUMNS", "day_tables", "plot_day", "process_table", "write_csv",
-           "write_html", "write_reports"]
+__all__ = ["CSV_COLUMNS", "WORDS", "day_tables", "interval_rows", "process_table",
+           "targets_line", "write_csv", "write_html", "write_reports"]
 
 CSV_COLUMNS = (
     "level", "interval", "channel", "domain", "process", "arrivals", "aht_s", "load_erl",
     "sl_target", "within_s", "agents", "scheduled", "service_level", "asa_s", "occupancy",
     "p_wait", "p_abandon",
 )
-_CHANNEL_LABEL = {"phone": "Phone", "counter": "Counter"}
+
+WORDS: dict[str, dict[str, str]] = {
+    "fr": {
+        "phone": "Téléphone", "counter": "Accueil", "phone_n": "appels", "counter_n": "visites",
+        "time": "heure", "title": "Effectifs de la journée",
+        "per_interval": "Agents nécessaires par créneau de {m} min (file unique par canal)",
+        "groups": "Par groupe de compétences (canal / domaine), chacun son équipe",
+        "processes": "Par démarche, chacune son équipe", "process": "démarche",
+        "channel": "canal", "domain": "domaine", "contacts": "contacts", "agents": "agents",
+        "sched": "planif.", "scheduled": "planifiés", "peak": "pointe", "day": "journée",
+        "all": "total", "aht": "DMT s", "target": "cible", "peak_agents": "agents en pointe",
+        "agent_hours": "heures-agent", "group": "groupe", "sl": "NS %", "asa": "ASA s",
+        "aband": "ab. %", "aband_long": "abandons %", "occ": "occup. %", "erl": "Erl",
+        "in": "en",
+        "sum_groups": "Σ groupes", "one_queue": "file unique", "sum_processes": "Σ démarches",
+        "shrink_line": "file unique + absentéisme",
+        "legend": "NS : part des contacts offerts pris dans le délai cible (Erlang A : un "
+                  "abandon compte comme manqué) ; ASA : attente moyenne des contacts pris ; "
+                  "ab. : part des contacts offerts qui raccrochent ; occup. : part du temps "
+                  "des agents en traitement.",
+        "t_options": "niveau de service des options", "t_catalogue":
+            "niveau de service par démarche (catalogue)", "t_defaults":
+            "niveau de service par défaut", "patience": "Erlang A, patience moyenne",
+        "erlang_c": "Erlang C", "shrinkage": "absentéisme", "max_ab": "abandons ≤",
+        "max_occ": "occupation ≤", "max_asa": "ASA ≤", "forecast": "Prévision",
+        "summary": "Synthèse", "plot": "Graphique", "intervals": "créneaux de",
+        "contacts_per": "contacts / {m} min", "stacked": "agents nécessaires par groupe de "
+        "compétences (empilés)", "achieved": "Niveau de service atteint (file unique) et cible",
+        "share": "%", "target_of": "cible", "abandon_of": "abandons",
+        "note_pool": "File unique : toutes les démarches du canal mises en commun, comme le "
+                     "guichet unique les route. Σ groupes : une équipe par domaine ; Σ "
+                     "démarches : une équipe par démarche. L'écart est le gain de la mise en "
+                     "commun.",
+        "note_model": "Erlang C (ou A) par créneau : le plus petit nombre d'agents qui tient "
+                      "chaque cible ; voir docs/staffing.md.",
+    },
+    "en": {
+        "phone": "Phone", "counter": "Counter", "phone_n": "calls", "counter_n": "visits",
+        "time": "time", "title": "Staffing of the day",
+        "per_interval": "Required agents per {m} min (each channel's processes in one queue)",
+        "groups": "Per skill group (channel / domain), each with its own team",
+        "processes": "Per process, each with its own team", "process": "process",
+        "channel": "channel", "domain": "domain", "contacts": "contacts", "agents": "agents",
+        "sched": "sched.", "scheduled": "scheduled", "peak": "peak", "day": "day",
+        "all": "all", "aht": "AHT s", "target": "target", "peak_agents": "peak agents",
+        "agent_hours": "agent-hours", "group": "group", "sl": "SL %", "asa": "ASA s",
+        "aband": "ab. %", "aband_long": "abandons %", "occ": "occ. %", "erl": "Erl",
+        "in": "in",
+        "sum_groups": "Σ skill groups", "one_queue": "one queue",
+        "sum_processes": "Σ processes", "shrink_line": "one queue + shrinkage",
+        "legend": "SL: share of offered contacts answered within the target (Erlang A: an "
+                  "abandon counts as missed); ASA: mean wait of the answered; ab.: share "
+                  "of offered contacts that hang up; occ.: share of the agents' time handling.",
+        "t_options": "service level from the options", "t_catalogue":
+            "service level per process (catalogue)", "t_defaults": "default service level",
+        "patience": "Erlang A, mean patience", "erlang_c": "Erlang C",
+        "shrinkage": "shrinkage", "max_ab": "abandons ≤", "max_occ": "occupancy ≤",
+        "max_asa": "ASA ≤", "forecast": "Forecast", "summary": "Summary", "plot": "Chart",
+        "intervals": "intervals of", "contacts_per": "contacts / {m} min",
+        "stacked": "required agents per skill group (stacked)",
+        "achieved": "Service level achieved (one queue) and target", "share": "%",
+        "target_of": "target", "abandon_of": "abandons",
+        "note_pool": "One queue: every process of the channel pooled, as the single front "
+                     "desk routes them. Σ skill groups: one team per domain; Σ processes: one "
+                     "team per process. The gap is the pooling gain.",
+        "note_model": "Erlang C (or A) per interval, the fewest agents meeting every target; "
+                      "see docs/staffing.md.",
+    },
+}
+
+
+def words(lang: str) -> dict[str, str]:
+    """The report's words in ``lang`` (``fr`` or ``en``)."""
+    return WORDS["en" if lang == "en" else "fr"]
 
 
 def _hm(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
-def _targets_line(day: DayStaffing) -> str:
+def _num(value: float, digits: int, lang: str) -> str:
+    text = f"{value:.{digits}f}"
+    return text.replace(".", ",") if lang == "fr" else text
+
+
+def targets_line(day: DayStaffing, lang: str = "fr") -> str:
+    """The targets and model of the day, in one line."""
+    w = words(lang)
     opts = day.options
-    parts = []
-    if opts.get("service_level") is not None or opts.get("within_s") is not None:
-        parts.append("service level from the options")
-    else:
-        parts.append(f"service level per process from the {day.target_source}")
+    parts = [w[f"t_{day.target_source}"] if day.target_source else w["t_defaults"]]
     if opts.get("asa_s") is not None:
-        parts.append(f"ASA <= {opts['asa_s']:g} s")
+        parts.append(f"{w['max_asa']} {opts['asa_s']:g} s")
     if opts.get("max_occupancy") is not None:
-        parts.append(f"occupancy <= {opts['max_occupancy']:.0%}")
-    if opts.get("patience_s") is not None:
-        parts.append(f"Erlang A, mean patience {opts['patience_s']:g} s")
-    else:
-        parts.append("Erlang C")
-    parts.append(f"shrinkage {opts.get('shrinkage', 0.0):.0%}")
+        parts.append(f"{w['max_occ']} {opts['max_occupancy']:.0%}")
+    patience = opts.get("patience_s") or {}
+    if patience:
+        per = ", ".join(f"{w[c].lower()} {s:g} s" for c, s in patience.items())
+        parts.append(f"{w['patience']} {per}")
+        if opts.get("max_abandon") is not None:
+            parts.append(f"{w['max_ab']} {opts['max_abandon']:.0%}")
+    without = [w[c].lower() for c in LIVE_CHANNELS if c not in patience]
+    if without:
+        parts.append(w["erlang_c"] + (f" ({', '.join(without)})" if patience else ""))
+    parts.append(f"{w['shrinkage']} {opts.get('shrinkage', 0.0):.0%}")
     return "; ".join(parts)
 
 
-def _channel_groups(day: DayStaffing, channel: str) -> list[str]:
-    return [g.split("/", 1)[1] for g in day.groups if g.startswith(channel + "/")]
+def channels_of(day: DayStaffing) -> list[str]:
+    """The live channels the forecast has, phone first."""
+    present = {r.channel for r in day.by_channel}
+    return [c for c in LIVE_CHANNELS if c in present]
 
 
-def day_tables(day: DayStaffing) -> list[Table]:
-    """The per-interval table (one queue per channel), then the per-skill-group table."""
+def interval_rows(day: DayStaffing) -> dict[int, dict[str, StaffRow]]:
+    """Interval start -> channel -> its one-queue row."""
+    out: dict[int, dict[str, StaffRow]] = {m: {} for m in day.minutes}
+    for r in day.by_channel:
+        out[r.minute][r.channel] = r
+    return out
+
+
+def _erlang_a(day: DayStaffing, channel: str) -> bool:
+    return channel in (day.options.get("patience_s") or {})
+
+
+def day_tables(day: DayStaffing, lang: str = "fr") -> list[Table]:
+    """The per-interval table (one queue per channel), then the per-skill-group table.
+
+    Both fit in 100 columns: short headers, explained in the caption.
+    """
+    w = words(lang)
     totals = day.totals()
     hours = day.forecast.interval_min / 60.0
-    channels = [c for c in LIVE_CHANNELS if _channel_groups(day, c)]
-    table = Table(
-        title=f"Required agents per {day.forecast.interval_min} min "
-              "(each channel's processes pooled in one queue)",
-        caption=_targets_line(day), box=box.SIMPLE_HEAD, pad_edge=False,
-    )
-    table.add_column("time", no_wrap=True)
+    channels = channels_of(day)
+    per = interval_rows(day)
+    table = Table(title=w["per_interval"].format(m=day.forecast.interval_min),
+                  caption=targets_line(day, lang) + "\n" + w["legend"], box=box.SIMPLE_HEAD,
+                  pad_edge=False, caption_justify="left", collapse_padding=True)
+    table.add_column(w["time"], no_wrap=True)
     for c in channels:
-        table.add_column(f"{c}\n{'calls' if c == 'phone' else 'visits'}", justify="right",
-                         no_wrap=True)
-        table.add_column("\nErl", justify="right", no_wrap=True)
-        table.add_column("\nagents", justify="right", style="bold", no_wrap=True)
-    table.add_column("all\nagents", justify="right", style="bold", no_wrap=True)
-    table.add_column("\nsched.", justify="right", style="bold cyan", no_wrap=True)
-    keys = [k for c in channels for k in (f"{c}_arrivals", f"{c}_load", f"{c}_queue")]
-    keys += ["agents", "scheduled"]
-    sums = dict.fromkeys(keys, 0.0)
-    peak = dict.fromkeys(keys, 0.0)
+        table.add_column(f"{w[c]}\n{w[c + '_n']}", justify="right", no_wrap=True)
+        for key in ("erl", "agents", "sl") + (("aband",) if _erlang_a(day, c) else ()):
+            table.add_column(f"\n{w[key]}", justify="right", no_wrap=True,
+                             style="bold" if key == "agents" else None)
+    table.add_column(f"{w['all']}\n{w['agents']}", justify="right", style="bold", no_wrap=True)
+    table.add_column(f"\n{w['sched']}", justify="right", style="bold cyan", no_wrap=True)
     for m in day.minutes:
-        t = totals[m]
-        for k in keys:
-            sums[k] += t[k]
-            peak[k] = max(peak[k], t[k])
-        table.add_row(_hm(m), *(
-            f"{t[k]:.1f}" if k.endswith("_arrivals") else f"{t[k]:.2f}" if k.endswith("_load")
-            else f"{t[k]:.0f}" for k in keys))
+        cells = [_hm(m)]
+        for c in channels:
+            r = per[m].get(c)
+            if r is None:
+                cells += ["", "", "0", ""] + ([""] if _erlang_a(day, c) else [])
+                continue
+            cells += [_num(r.arrivals, 1, lang), _num(r.load_erl, 2, lang), str(r.agents),
+                      _num(100 * r.service_level, 1, lang)]
+            if _erlang_a(day, c):
+                cells.append(_num(100 * r.p_abandon, 1, lang))
+        cells += [f"{totals[m]['agents']:.0f}", f"{totals[m]['scheduled']:.0f}"]
+        table.add_row(*cells)
     table.add_section()
-    table.add_row("peak", *("" if k.endswith("_load") else
-                            f"{peak[k]:.1f}" if k.endswith("_arrivals") else f"{peak[k]:.0f}"
-                            for k in keys))
-    table.add_row("day", *("" if k.endswith("_load") else
-                           f"{sums[k]:.0f}" if k.endswith("_arrivals") else
-                           f"{sums[k] * hours:.0f}h" for k in keys))
+    for label, agg in ((w["peak"], max), (w["day"], sum)):
+        cells = [label]
+        for c in channels:
+            arr = [totals[m][f"{c}_arrivals"] for m in day.minutes]
+            agents = [totals[m][f"{c}_queue"] for m in day.minutes]
+            cells += [_num(agg(arr), 1 if agg is max else 0, lang), "",
+                      f"{agg(agents):.0f}" if agg is max else f"{sum(agents) * hours:.0f}h", ""]
+            cells += [""] if _erlang_a(day, c) else []
+        for key in ("agents", "scheduled"):
+            series = [totals[m][key] for m in day.minutes]
+            cells.append(f"{max(series):.0f}" if agg is max else f"{sum(series) * hours:.0f}h")
+        table.add_row(*cells)
 
-    groups = Table(title="Per skill group (channel/domain), each with its own team",
-                   box=box.SIMPLE_HEAD, pad_edge=False)
-    for name in ("group", "contacts", "peak agents", "agent-hours"):
-        groups.add_column(name, justify="left" if name == "group" else "right", no_wrap=True)
+    groups = Table(title=w["groups"], box=box.SIMPLE_HEAD, pad_edge=False)
+    for i, name in enumerate((w["group"], w["contacts"], w["peak_agents"], w["agent_hours"])):
+        groups.add_column(name, justify="left" if i == 0 else "right", no_wrap=True)
     per_group = day.group_agents()
     arrivals: dict[str, float] = {}
     for r in day.by_group:
         arrivals[r.group] = arrivals.get(r.group, 0.0) + r.arrivals
     for g in day.groups:
         vals = per_group[g].values()
-        groups.add_row(g, f"{arrivals[g]:.1f}", str(max(vals, default=0)),
-                       f"{sum(vals) * hours:.1f}")
+        groups.add_row(_group_label(day, g, lang, width=44), _num(arrivals[g], 1, lang),
+                       str(max(vals, default=0)), _num(sum(vals) * hours, 1, lang))
     groups.add_section()
     for c in channels:
-        for label, key in (("Σ skill groups", "groups"), ("one queue", "queue"),
-                           ("Σ processes", "processes")):
+        for key, label in (("groups", w["sum_groups"]), ("queue", w["one_queue"]),
+                           ("processes", w["sum_processes"])):
             series = [totals[m][f"{c}_{key}"] for m in day.minutes]
-            groups.add_row(f"{c}: {label}", "", f"{max(series):.0f}",
-                           f"{sum(series) * hours:.1f}")
+            groups.add_row(f"{w[c]} : {label}" if lang == "fr" else f"{w[c]}: {label}", "",
+                           f"{max(series):.0f}", _num(sum(series) * hours, 1, lang))
     return [table, groups]
 
 
-def _process_summary(day: DayStaffing) -> list[dict[str, Any]]:
+def _group_label(day: DayStaffing, group: str, lang: str, width: int = 0) -> str:
+    """``Téléphone / État civil et titres d'identité``: the domain's label, not its code."""
+    channel, _, domain = group.partition("/")
+    label = day.domain_labels.get(domain, domain)
+    text = f"{words(lang)[channel]} / {label}"
+    return text if not width or len(text) <= width else text[: width - 1] + "…"
+
+
+def process_summary(day: DayStaffing) -> list[dict[str, Any]]:
+    """Per process and channel: contacts, AHT, target and peak agents when served alone."""
     acc: dict[tuple[str, str], dict[str, Any]] = {}
     for r in day.by_process:
         s = acc.setdefault((r.process, r.channel), {
@@ -131,82 +245,45 @@ def _process_summary(day: DayStaffing) -> list[dict[str, Any]]:
     return out
 
 
-def process_table(day: DayStaffing) -> Table:
+def process_table(day: DayStaffing, lang: str = "fr") -> Table:
     """Per process and channel: contacts of the day, AHT, target and peak agents if served alone."""
-    table = Table(title="Per process, each with its own team", box=box.SIMPLE_HEAD,
-                  pad_edge=False)
-    for name in ("process", "channel", "contacts", "AHT s", "target", "peak agents"):
-        table.add_column(name, justify="left" if name in ("process", "channel") else "right",
-                         no_wrap=True)
-    for s in _process_summary(day):
-        table.add_row(s["process"], s["channel"], f"{s['arrivals']:.1f}", f"{s['aht_s']:.0f}",
-                      f"{s['sl_target']:.0%} in {s['within_s']:g}s", str(s["peak"]))
+    w = words(lang)
+    table = Table(title=w["processes"], box=box.SIMPLE_HEAD, pad_edge=False)
+    names = (w["process"], w["channel"], w["contacts"], w["aht"], w["target"], w["peak_agents"])
+    for i, name in enumerate(names):
+        table.add_column(name, justify="left" if i < 2 else "right", no_wrap=True)
+    for s in process_summary(day):
+        table.add_row(s["process"], w[s["channel"]], _num(s["arrivals"], 1, lang),
+                      f"{s['aht_s']:.0f}", f"{s['sl_target']:.0%} {w['in']} {s['within_s']:g} s",
+                      str(s["peak"]))
     return table
 
 
-def _csv_row(level: str, r: StaffRow) -> list[str]:
-    return [
+def _csv_row(level: str, r: StaffRow, comma: bool) -> list[str]:
+    values = [
         level, r.start, r.channel, r.domain, r.process, f"{r.arrivals:.4f}", f"{r.aht_s:.1f}",
         f"{r.load_erl:.4f}", f"{r.sl_target:.4f}", f"{r.within_s:g}", str(r.agents),
         str(r.scheduled), f"{r.service_level:.6f}", f"{r.asa_s:.3f}", f"{r.occupancy:.4f}",
         f"{r.p_wait:.6f}", f"{r.p_abandon:.6f}",
     ]
+    if comma:
+        values[5:] = [v.replace(".", ",") for v in values[5:]]
+    return values
 
 
-def write_csv(day: DayStaffing, path: Path) -> Path:
-    """Every cell at every level: ``process``, ``group`` (channel x domain), ``queue`` (channel)."""
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
+def write_csv(day: DayStaffing, path: Path, csv_locale: str = "en") -> Path:
+    """Every cell at every level: ``process``, ``group`` (channel x domain), ``queue`` (channel).
+
+    ``csv_locale="fr"``: ``;`` separators, decimal commas and a BOM, as French Excel opens it.
+    """
+    french = csv_locale == "fr"
+    with path.open("w", newline="", encoding="utf-8-sig" if french else "utf-8") as fh:
+        w = csv.writer(fh, delimiter=";" if french else ",")
         w.writerow(CSV_COLUMNS)
         for level, rows in (("queue", day.by_channel), ("group", day.by_group),
                             ("process", day.by_process)):
             for r in sorted(rows, key=lambda r: (r.minute, r.channel, r.domain, r.process)):
-                w.writerow(_csv_row(level, r))
-    return path
-
-
-def plot_day(day: DayStaffing, path: Path) -> Path:
-    """Arrivals, then per channel the agents per skill group (stacked) and in one queue."""
-    minutes = day.minutes
-    x = list(range(len(minutes)))
-    totals = day.totals()
-    per_group = day.group_agents()
-    channels = [c for c in LIVE_CHANNELS if _channel_groups(day, c)]
-    fig, axes = plt.subplots(1 + len(channels), 1, figsize=(11, 3.2 * (1 + len(channels))),
-                             sharex=True, constrained_layout=True)
-    ax0 = axes[0]
-    width = 0.8 / max(len(channels), 1)
-    for i, c in enumerate(channels):
-        ax0.bar([xi + (i - (len(channels) - 1) / 2) * width for xi in x],
-                [totals[m][f"{c}_arrivals"] for m in minutes], width=width,
-                label=_CHANNEL_LABEL[c])
-    ax0.set_ylabel(f"contacts / {day.forecast.interval_min} min")
-    ax0.set_title(f"Forecast: {Path(day.forecast.source).name}")
-    ax0.legend(loc="upper right")
-    ax0.grid(axis="y", alpha=0.3)
-    cmap = plt.get_cmap("tab20")
-    for ax, c in zip(axes[1:], channels):
-        bottom = [0.0] * len(minutes)
-        for j, d in enumerate(_channel_groups(day, c)):
-            vals = [per_group[f"{c}/{d}"].get(m, 0) for m in minutes]
-            ax.bar(x, vals, bottom=bottom, width=0.9, color=cmap(j % 20), label=d, alpha=0.85)
-            bottom = [b + v for b, v in zip(bottom, vals)]
-        ax.step(x, [totals[m][f"{c}_processes"] for m in minutes], where="mid", color="grey",
-                linestyle="--", label="Σ processes")
-        ax.step(x, [totals[m][f"{c}_queue"] for m in minutes], where="mid", color="black",
-                linewidth=2.2, label="one queue")
-        ax.step(x, [totals[m][f"{c}_scheduled"] for m in minutes], where="mid",
-                color="tab:cyan", linewidth=1.6, label="one queue + shrinkage")
-        ax.set_ylabel("agents")
-        ax.set_title(f"{_CHANNEL_LABEL[c]}: required agents per skill group (stacked)")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
-        ax.grid(axis="y", alpha=0.3)
-    step = max(1, len(minutes) // 18)
-    axes[-1].set_xticks(x[::step])
-    axes[-1].set_xticklabels([_hm(m) for m in minutes][::step], rotation=45)
-    fig.suptitle(_targets_line(day), fontsize=9)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+                w.writerow(_csv_row(level, r, french))
     return path
 
 
@@ -217,7 +294,7 @@ table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
 th,td{border:1px solid #ccc;padding:.2em .5em;text-align:right}
 th{background:#f0f3f7}td.l,th.l{text-align:left}
 tr.total td{font-weight:bold;background:#fafafa}
-img{max-width:100%;border:1px solid #ddd}
+.chart svg{max-width:100%;height:auto;border:1px solid #ddd}
 .note{color:#555;font-size:.9em}
 """
 
@@ -237,92 +314,95 @@ def _table_html(header: list[str], rows: list[list[str]], left: int = 1,
     return "".join(out)
 
 
-def write_html(day: DayStaffing, path: Path, png: Path) -> Path:
-    """A single HTML file (the plot embedded as base64): summary, plot and tables."""
+def write_html(day: DayStaffing, path: Path, chart: Path, lang: str = "fr") -> Path:
+    """A single HTML file (the SVG chart embedded): summary, chart and tables."""
+    w = words(lang)
     esc = html.escape
     totals = day.totals()
     minutes = day.minutes
-    hours = day.forecast.interval_min / 60.0
-    img = base64.b64encode(png.read_bytes()).decode("ascii")
+    step = day.forecast.interval_min
+    hours = step / 60.0
+    channels = channels_of(day)
+    svg = chart.read_text(encoding="utf-8")
     parts = [
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
-        "<title>Staffing of the day</title>", f"<style>{_CSS}</style></head><body>",
-        "<h1>Staffing of the day</h1>",
-        (f"<p>Forecast <code>{esc(day.forecast.source)}</code>, "
-         f"{len(minutes)} intervals of {day.forecast.interval_min} min "
-         f"({_hm(minutes[0])}–{_hm(minutes[-1] + day.forecast.interval_min)}).<br>"
-         f"{esc(_targets_line(day))}.</p>"),
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">',
+        f"<title>{esc(w['title'])}</title>", f"<style>{_CSS}</style></head><body>",
+        f"<h1>{esc(w['title'])}</h1>",
+        (f"<p>{esc(w['forecast'])} <code>{esc(day.forecast.source)}</code>, "
+         f"{len(minutes)} {esc(w['intervals'])} {step} min "
+         f"({_hm(minutes[0])}–{_hm(minutes[-1] + step)}).<br>"
+         f"{esc(targets_line(day, lang))}.</p>"),
     ]
     summary_rows = []
-    for c in LIVE_CHANNELS:
-        if not _channel_groups(day, c):
-            continue
+    for c in channels:
         summary_rows.append([
-            _CHANNEL_LABEL[c],
-            f"{sum(totals[m][f'{c}_arrivals'] for m in minutes):.0f}",
-            f"{max(totals[m][f'{c}_queue'] for m in minutes):.0f}",
-            f"{max(totals[m][f'{c}_scheduled'] for m in minutes):.0f}",
-            f"{max(totals[m][f'{c}_groups'] for m in minutes):.0f}",
-            f"{max(totals[m][f'{c}_processes'] for m in minutes):.0f}",
-            f"{sum(totals[m][f'{c}_queue'] for m in minutes) * hours:.1f}",
-            f"{sum(totals[m][f'{c}_scheduled'] for m in minutes) * hours:.1f}",
+            w[c], _num(sum(totals[m][f"{c}_arrivals"] for m in minutes), 0, lang),
+            *(f"{max(totals[m][f'{c}_{k}'] for m in minutes):.0f}"
+              for k in ("queue", "scheduled", "groups", "processes")),
+            *(_num(sum(totals[m][f"{c}_{k}"] for m in minutes) * hours, 1, lang)
+              for k in ("queue", "scheduled")),
         ])
-    parts.append("<h2>Summary</h2>")
+    parts.append(f"<h2>{esc(w['summary'])}</h2>")
     parts.append(_table_html(
-        ["channel", "contacts", "peak agents (one queue)", "peak scheduled",
-         "peak Σ skill groups", "peak Σ processes", "agent-hours", "scheduled hours"],
-        summary_rows))
-    parts.append(
-        "<p class=\"note\"><b>One queue</b>: every process of the channel pooled, as the "
-        "single front desk routes them (agents versatile enough for all of them). "
-        "<b>Σ skill groups</b>: one team per domain; <b>Σ processes</b>: one team per "
-        "process. The gap is the pooling gain.</p>")
-    parts.append(f'<h2>Plot</h2><img alt="required agents per interval" '
-                 f'src="data:image/png;base64,{img}">')
+        [w["channel"], w["contacts"], f"{w['peak_agents']} ({w['one_queue']})",
+         f"{w['peak']} {w['scheduled']}", f"{w['peak']} {w['sum_groups']}",
+         f"{w['peak']} {w['sum_processes']}", w["agent_hours"],
+         f"{w['agent_hours']} ({w['scheduled']})"], summary_rows))
+    parts.append(f'<p class="note">{esc(w["note_pool"])}</p>')
+    parts.append(f'<h2>{esc(w["plot"])}</h2><div class="chart">{svg}</div>')
 
-    header = ["interval"]
-    for c in LIVE_CHANNELS:
-        if _channel_groups(day, c):
-            header += [f"{c} contacts", f"{c} Erl", f"{c} one queue", f"{c} scheduled"]
+    header = [w["time"]]
+    for c in channels:
+        header += [f"{w[c]} {w['contacts']}", f"{w[c]} {w['erl']}", f"{w[c]} {w['agents']}",
+                   f"{w[c]} {w['scheduled']}", f"{w[c]} {w['target']}", f"{w[c]} {w['sl']}",
+                   f"{w[c]} {w['asa']}", f"{w[c]} {w['aband_long']}", f"{w[c]} {w['occ']}"]
+    per = interval_rows(day)
     rows = []
     for m in minutes:
-        t = totals[m]
         row = [_hm(m)]
-        for c in LIVE_CHANNELS:
-            if _channel_groups(day, c):
-                row += [f"{t[f'{c}_arrivals']:.1f}", f"{t[f'{c}_load']:.2f}",
-                        f"{t[f'{c}_queue']:.0f}", f"{t[f'{c}_scheduled']:.0f}"]
+        for c in channels:
+            r = per[m].get(c)
+            if r is None:
+                row += ["", "", "0", "0", "", "", "", "", ""]
+                continue
+            row += [_num(r.arrivals, 1, lang), _num(r.load_erl, 2, lang), str(r.agents),
+                    str(r.scheduled), f"{r.sl_target:.0%} {w['in']} {r.within_s:g} s",
+                    _num(100 * r.service_level, 1, lang), _num(r.asa_s, 1, lang),
+                    _num(100 * r.p_abandon, 1, lang) if _erlang_a(day, c) else "—",
+                    _num(100 * r.occupancy, 1, lang)]
         rows.append(row)
-    parts.append("<h2>Per interval (one queue per channel)</h2>")
+    parts.append(f"<h2>{esc(w['per_interval'].format(m=step))}</h2>")
+    parts.append(f'<p class="note">{esc(w["legend"])}</p>')
     parts.append(_table_html(header, rows))
 
     per_group = day.group_agents()
     groups = day.groups
     rows = [[_hm(m)] + [str(per_group[g].get(m, 0)) for g in groups] for m in minutes]
-    rows.append(["peak"] + [str(max(per_group[g].values(), default=0)) for g in groups])
-    parts.append("<h2>Per skill group (channel / domain)</h2>")
-    label = day.domain_labels
-    parts.append(_table_html(
-        ["interval"] + [f"{g} ({label.get(g.split('/', 1)[1], '')})".replace(" ()", "")
-                        for g in groups], rows, total_rows=1))
+    rows.append([w["peak"]] + [str(max(per_group[g].values(), default=0)) for g in groups])
+    parts.append(f"<h2>{esc(w['groups'])}</h2>")
+    parts.append(_table_html([w["time"]] + [_group_label(day, g, lang) for g in groups], rows,
+                             total_rows=1))
 
-    parts.append("<h2>Per process</h2>")
+    parts.append(f"<h2>{esc(w['processes'])}</h2>")
     parts.append(_table_html(
-        ["process", "channel", "domain", "contacts/day", "AHT s", "target", "peak agents"],
-        [[s["process"], s["channel"], s["domain"], f"{s['arrivals']:.1f}", f"{s['aht_s']:.0f}",
-          f"{s['sl_target']:.0%} in {s['within_s']:g} s", str(s["peak"])]
-         for s in _process_summary(day)], left=3))
-    parts.append("<p class=\"note\">Erlang C (or A) per interval, the fewest agents meeting "
-                 "every target; see docs/staffing.md.</p></body></html>")
+        [w["process"], w["channel"], w["domain"], w["contacts"], w["aht"], w["target"],
+         w["peak_agents"]],
+        [[s["process"], w[s["channel"]], day.domain_labels.get(s["domain"], s["domain"]),
+          _num(s["arrivals"], 1, lang), f"{s['aht_s']:.0f}",
+          f"{s['sl_target']:.0%} {w['in']} {s['within_s']:g} s", str(s["peak"])]
+         for s in process_summary(day)], left=3))
+    parts.append(f'<p class="note">{esc(w["note_model"])}</p></body></html>')
     path.write_text("".join(parts), encoding="utf-8")
     return path
 
 
-def write_reports(day: DayStaffing, out_dir: Path) -> dict[str, Path]:
-    """CSV, PNG and HTML into ``out_dir`` (created if needed)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path = write_csv(day, out_dir / "staffing.csv")
-    png = plot_day(day, out_dir / "staffing.png")
-    page = write_html(day, out_dir / "staffing.html", png)
-    return {"csv": csv_path, "png": png, "html": page}
+def write_reports(day: DayStaffing, out_dir: Path, lang: str = "fr",
+                  csv_locale: str = "en") -> dict[str, Path]:
+    """CSV, SVG and HTML into ``out_dir`` (created if needed)."""
+    from simulations.report_svg import write_svg
 
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = write_csv(day, out_dir / "staffing.csv", csv_locale)
+    chart = write_svg(day, out_dir / "staffing.svg", lang)
+    page = write_html(day, out_dir / "staffing.html", chart, lang)
+    return {"csv": csv_path, "svg": chart, "html": page}

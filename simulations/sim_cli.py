@@ -242,37 +242,57 @@ def _scenario(
     )
 
 
-def _est(estimate: Estimate, percent: bool) -> str:
-    """``mean±half-width`` (in percent for shares); ``-`` when there is no value."""
-    mean, half = estimate.mean, estimate.half_width
-    if math.isnan(mean):
-        return "-"
+def _est(estimate: Estimate, percent: bool, counted: bool = False) -> str:
+    """The mean, and under it its 95 % interval (in percent for shares); ``n/a (1 run)`` or
+    ``n/a (4 contacts)`` when too few replications or contacts support it; ``-``: no value.
+    A figure equal in every replication says so (``each run``), except a count (``counted``)."""
+    if not estimate.shown:
+        return estimate.why_not.replace(" (", "\n").rstrip(")").replace("contacts", "cont.")
     scale = 100.0 if percent else 1.0
     digits = 1 if percent else 0
-    text = f"{mean * scale:.{digits}f}"
-    if math.isfinite(half):
-        text += f"±{half * scale:.{digits}f}"
-    return text
+    text = f"{estimate.mean * scale:.{digits}f}"
+    if estimate.constant:
+        return f"{text}\n[dim]each run[/]" if not counted else text
+    return f"{text}\n[dim]{estimate.low * scale:.0f}–{estimate.high * scale:.0f}[/]"
+
+
+def table_console(console: Console) -> Console:
+    """The console itself on a terminal; 100 columns for a file or a pipe."""
+    from rich.console import Console
+
+    return console if console.is_terminal else Console(width=100, file=console.file)
 
 
 def print_summary(console: Console, summary: Summary, title: str) -> None:
-    """The per-process-and-channel table, then the agents' occupancy."""
+    """The per-process-and-channel table, then the agents' occupancy (100 columns wide)."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=f"{title} — {summary.replications} replications, mean ± 95 % CI")
+    console = table_console(console)
+    table = Table(
+        title=f"{title} — {summary.replications} replications: mean, and under it its 95 % CI",
+        caption="arr.: contacts arrived (mean); SL: answered within the target / arrived (open ones not yet due left out); "
+        "pick.: answered / arrived; aband.: abandoned / arrived; ASA and p90: wait of the "
+        "answered; open: still waiting at closing time. n/a: fewer than 2 runs or "
+        "10 contacts; each run: the same value in every replication.",
+        caption_justify="left",
+        padding=(0, 0, 0, 1),
+        pad_edge=False,
+        box=box.SIMPLE_HEAD,
+    )
     for name, justify in (
         ("process", "left"),
         ("channel", "left"),
-        ("arrived", "right"),
+        ("arr.", "right"),
         ("target", "right"),
         ("SL %", "right"),
-        ("pick-up %", "right"),
-        ("abandon %", "right"),
+        ("pick. %", "right"),
+        ("aband. %", "right"),
         ("ASA s", "right"),
-        ("p90 wait s", "right"),
-        ("open at close", "right"),
+        ("p90 s", "right"),
+        ("open", "right"),
     ):
-        table.add_column(name, justify=justify, no_wrap=name in ("process", "channel"))  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for q in summary.queues:
         total = q.process == "*"
         table.add_row(
@@ -285,18 +305,19 @@ def print_summary(console: Console, summary: Summary, title: str) -> None:
             _est(q.metrics["abandon_rate"], True),
             _est(q.metrics["asa_s"], False),
             _est(q.metrics["p90_wait_s"], False),
-            _est(q.metrics["still_open"], False),
-            end_section=total,
+            _est(q.metrics["still_open"], False, counted=True),
+            end_section=True,
         )
     console.print(table)
     print_hours(console, summary)
-    agents = Table(title="Agents")
+    agents = Table(title="Agents: mean, and under it its 95 % CI", collapse_padding=True)
     agents.add_column("agent")
     agents.add_column("occupancy %", justify="right")
     agents.add_column("contacts served", justify="right")
     for a in summary.agents:
         agents.add_row(
-            a.agent_id, _est(a.metrics["occupancy"], True), _est(a.metrics["served"], False)
+            a.agent_id, _est(a.metrics["occupancy"], True),
+            _est(a.metrics["served"], False, counted=True),
         )
     console.print(agents)
     if summary.rejected:
@@ -333,43 +354,62 @@ def _duration(seconds: float) -> str:
 
 
 def print_differences(console: Console, differences: list[Difference], title: str) -> None:
-    """B - A per process and channel: service level, pick-up rate, ASA."""
+    """A, B and B - A per process, channel and figure (service level, pick-up rate, ASA),
+    all three from the same replication pairs."""
+    from rich import box
     from rich.table import Table
 
-    shown = ("service_level", "pickup_rate", "asa_s")
-    table = Table(title=title)
-    table.add_column("process")
-    table.add_column("channel")
-    for metric in shown:
-        label = {"service_level": "SL", "pickup_rate": "pick-up", "asa_s": "ASA s"}[metric]
-        table.add_column(f"{label} A", justify="right")
-        table.add_column(f"{label} B", justify="right")
-        table.add_column(f"{label} B-A (95 % CI)", justify="right")
-    rows: dict[tuple[str, str], dict[str, Difference]] = {}
+    console = table_console(console)
+    labels = {"service_level": "SL %", "pickup_rate": "pick. %", "asa_s": "ASA s"}
+    table = Table(
+        title=title,
+        caption="A, B: mean and its 95 % CI; B-A: the paired difference (points or seconds) "
+        "and its 95 % CI, green when B is significantly better, red when worse; from the "
+        "replications where both variants have the figure (n). n/a: fewer than 2 pairs or "
+        "10 contacts.",
+        caption_justify="left",
+        padding=(0, 0, 0, 1),
+        pad_edge=False,
+        box=box.SIMPLE_HEAD,
+    )
+    for name in ("process", "channel", "figure", "n", "A", "B", "B-A (95 % CI)"):
+        table.add_column(name, justify="left" if name in ("process", "channel", "figure")
+                         else "right", no_wrap=True)
     for d in differences:
-        rows.setdefault((d.process, d.channel), {})[d.metric] = d
-    for (process, channel), by_metric in rows.items():
-        cells = ["[b]all[/b]" if process == "*" else process, channel]
-        for metric in shown:
-            d = by_metric[metric]
-            percent = metric != "asa_s"
-            cells += [_est(d.a, percent), _est(d.b, percent), _delta(d.delta, percent)]
-        table.add_row(*cells, end_section=process == "*")
+        if d.metric not in labels:
+            continue
+        percent = d.metric != "asa_s"
+        table.add_row(
+            "[b]all[/b]" if d.process == "*" else d.process,
+            d.channel,
+            labels[d.metric],
+            str(d.delta.n),
+            _one_line(_est(d.a, percent)),
+            _one_line(_est(d.b, percent)),
+            _delta(d.delta, percent),
+            end_section=d.metric == "asa_s",
+        )
     console.print(table)
 
 
+def _one_line(cell: str) -> str:
+    """A two-line cell on one line: ``87.4 (77.3–93.4)``, ``n/a (1 run)``."""
+    first, _, second = cell.partition("\n")
+    return f"{first} ({second})" if second else first
+
+
 def _delta(estimate: Estimate, percent: bool) -> str:
-    """``+d ± h`` in points or seconds, green when B is significantly better, red when worse."""
-    mean, half = estimate.mean, estimate.half_width
-    if math.isnan(mean):
-        return "-"
+    """``+d (lo to hi)`` in points or seconds, green when B is significantly better, red when
+    worse; ``n/a (1 run)`` from a single pair."""
+    if not estimate.shown:
+        return estimate.why_not.replace("contacts", "cont.")
     scale, unit = (100.0, " pt") if percent else (1.0, " s")
-    text = f"{mean * scale:+.1f}"
-    if math.isfinite(half):
-        text += f" ± {half * scale:.1f}"
-    text += unit
-    significant = math.isfinite(half) and abs(mean) > half
-    if significant:
+    mean, low, high = (x * scale for x in (estimate.mean, estimate.low, estimate.high))
+    digits = 1 if percent else 0
+    if estimate.constant:
+        return f"{mean:+.{digits}f}{unit} [dim](each pair)[/]"
+    text = f"{mean:+.{digits}f}{unit} [dim]({low:+.0f} to {high:+.0f})[/]"
+    if low > 0 or high < 0:
         good = (mean > 0) == percent
         return f"[{'green' if good else 'red'}]{text}[/]"
     return text

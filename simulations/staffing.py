@@ -136,7 +136,7 @@ def _solve_c(
 
 def _meets_a(
     n: FloatArray, a: FloatArray, aht: FloatArray, t: FloatArray, patience: FloatArray,
-    sl: FloatArray, asa_max: FloatArray, max_occ: FloatArray,
+    sl: FloatArray, asa_max: FloatArray, max_occ: FloatArray, max_ab: FloatArray,
 ) -> tuple[np.ndarray, erlang.ErlangAResult]:
     res = erlang.erlang_a(n, a, aht, patience, t)
     ok = (
@@ -144,13 +144,14 @@ def _meets_a(
         & (np.asarray(res.sl_offered) >= sl)
         & (np.asarray(res.asa) <= asa_max)
         & (np.asarray(res.occupancy) <= max_occ)
+        & (np.asarray(res.p_abandon) <= max_ab)
     )
     return ok, res
 
 
 def _solve_a(
     a: FloatArray, aht: FloatArray, t: FloatArray, patience: FloatArray, sl: FloatArray,
-    asa_max: FloatArray, max_occ: FloatArray,
+    asa_max: FloatArray, max_occ: FloatArray, max_ab: FloatArray,
 ) -> FloatArray:
     """Fewest agents under Erlang A by bisection (cells with a > 0, flat arrays)."""
     # Erlang C's answer is a good first upper bound; double it where it falls short.
@@ -158,7 +159,7 @@ def _solve_a(
     idx = np.arange(a.size)
     while idx.size:
         ok, _ = _meets_a(hi[idx], a[idx], aht[idx], t[idx], patience[idx], sl[idx],
-                         asa_max[idx], max_occ[idx])
+                         asa_max[idx], max_occ[idx], max_ab[idx])
         idx = idx[~ok]
         hi[idx] *= 2.0
     lo = np.zeros_like(a)  # lo always misses (0 agents serve nobody), hi always meets
@@ -166,7 +167,7 @@ def _solve_a(
     while idx.size:
         mid = np.floor((lo[idx] + hi[idx]) / 2.0)
         ok, _ = _meets_a(mid, a[idx], aht[idx], t[idx], patience[idx], sl[idx],
-                         asa_max[idx], max_occ[idx])
+                         asa_max[idx], max_occ[idx], max_ab[idx])
         hi[idx] = np.where(ok, mid, hi[idx])
         lo[idx] = np.where(ok, lo[idx], mid)
         idx = idx[hi[idx] - lo[idx] > 1.0]
@@ -183,6 +184,7 @@ def required_agents(
     max_occupancy: ArrayLike | None = None,
     shrinkage: ArrayLike = 0.0,
     patience_s: ArrayLike | None = None,
+    max_abandon: ArrayLike | None = None,
 ) -> StaffingResult:
     """The fewest agents meeting every given target, per cell (arguments broadcast).
 
@@ -192,14 +194,16 @@ def required_agents(
     speed of answer; ``max_occupancy``: the highest share of busy time;
     ``shrinkage``: share of paid time off the phones; ``patience_s``: callers'
     mean patience, which switches to Erlang A (service level of offered calls,
-    ASA of answered calls).
+    ASA of answered calls), where ``max_abandon`` caps the share that hang up
+    (ignored by Erlang C cells, where nobody abandons).
     """
     sl_arg = np.nan if service_level is None else service_level
     asa_arg = np.inf if asa_s is None else asa_s
     occ_arg = 1.0 if max_occupancy is None else max_occupancy
     pat_arg = np.inf if patience_s is None else patience_s
-    shape, (af, ahtf, slf, tf, asaf, occf, shf, patf) = erlang._prepare(
-        a, aht_s, sl_arg, within_s, asa_arg, occ_arg, shrinkage, pat_arg
+    ab_arg = np.inf if max_abandon is None else max_abandon
+    shape, (af, ahtf, slf, tf, asaf, occf, shf, patf, abf) = erlang._prepare(
+        a, aht_s, sl_arg, within_s, asa_arg, occ_arg, shrinkage, pat_arg, ab_arg
     )
     if np.any(~np.isfinite(af)) or np.any(af < 0):
         raise ValueError("the offered load must be a finite number of Erlangs >= 0")
@@ -216,6 +220,8 @@ def required_agents(
         raise ValueError("the maximum occupancy must be in (0, 1]")
     if np.any(~(patf > 0)):
         raise ValueError("the mean patience must be > 0 seconds")
+    if np.any(~(abf > 0)) or np.any((abf >= 1) & np.isfinite(abf)):
+        raise ValueError("the maximum abandon rate must be in (0, 1), e.g. 0.05")
     slf = np.where(has_sl, slf, -np.inf)
 
     size = af.size
@@ -238,7 +244,8 @@ def required_agents(
         occ_out[with_c] = ac / n
     if with_a.any():
         sel = with_a
-        n = _solve_a(af[sel], ahtf[sel], tf[sel], patf[sel], slf[sel], asaf[sel], occf[sel])
+        n = _solve_a(af[sel], ahtf[sel], tf[sel], patf[sel], slf[sel], asaf[sel], occf[sel],
+                     abf[sel])
         res = erlang.erlang_a(n, af[sel], ahtf[sel], patf[sel], tf[sel])
         agents[sel] = n
         sl_out[sel], asa_out[sel], occ_out[sel] = res.sl_offered, res.asa, res.occupancy

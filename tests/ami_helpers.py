@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import Any
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -197,7 +198,7 @@ class PhoneRig:
         ivr: bool = False,
         directory: object = None,
         ivr_config: object = None,
-        **fake_kwargs: object,
+        **fake_kwargs: Any,
     ) -> None:
         self.matrix = matrix or phone_matrix(range(101, 104))
         self.available = list(available)

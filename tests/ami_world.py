@@ -19,15 +19,8 @@ from dataclasses import dataclass, field
 
 from dispatcher import events as ev
 from dispatcher.ami import codec
-from dispatcher.ami.calls import (
-    Hangup,
-    LiveChannel,
-    Originate,
-    PhoneCalls,
-    Redirect,
-    Step,
-    agent_lines,
-)
+from dispatcher.ami.calls import PhoneCalls
+from dispatcher.ami.model import Hangup, LiveChannel, Originate, Redirect, Step, agent_lines
 from dispatcher.ami.resync import core_contacts, duration
 from dispatcher.events import AgentState, Event
 from dispatcher.fake_asterisk import dialplan as dp
@@ -66,7 +59,9 @@ class World:
         self.pbx.on_bridge = self._bridged
         self.restore()
         for n in self.agents:
-            self.submit(ev.AgentStatusSet(at=self.now, agent_id=f"a{n}", state=AgentState.AVAILABLE))
+            self.submit(
+                ev.AgentStatusSet(at=self.now, agent_id=f"a{n}", state=AgentState.AVAILABLE)
+            )
         self.pump()
 
     @property
@@ -150,7 +145,9 @@ class World:
     # ------------------------------------------------------------ operations
 
     def call(self, patience: float | None = None, talk: float | None = 5.0) -> Chan:
-        chan = self.pbx.incoming("0612345678", "Citoyen", "0100000000", CallScript([], patience, talk))
+        chan = self.pbx.incoming(
+            "0612345678", "Citoyen", "0100000000", CallScript([], patience, talk)
+        )
         self.callers.append(chan)
         self.pump()
         return chan

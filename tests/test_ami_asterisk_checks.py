@@ -62,8 +62,11 @@ async def test_a_complete_dialplan_has_nothing_missing() -> None:
     async with PhoneRig(available=()) as rig:
         assert rig.adapter is not None
         assert rig.adapter.missing_places == []
-        asked = {(a["context"][0], a.get("extension", [""])[0]) for a in rig.fake.actions("ShowDialPlan")}
-        assert asked >= {("waiting", "s"), ("callback", ""), ("to-agent", "101"), ("to-agent", "102")}
+        asked = [
+            (a["context"][0], a.get("extension", [""])[0]) for a in rig.fake.actions("ShowDialPlan")
+        ]
+        # Three actions whatever the number of agents: each extension is matched here.
+        assert sorted(asked) == [("callback", ""), ("to-agent", ""), ("waiting", "s")]
 
 
 async def test_an_asterisk_restart_ends_its_callers_then_routing_goes_on() -> None:

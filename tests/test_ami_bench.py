@@ -6,10 +6,10 @@ must hold at any speed: every caller accounted for, once, across disconnects.
 
 from __future__ import annotations
 
-from dispatcher.ami import bench
 from dispatcher.fake_asterisk import FakeAsterisk
 from dispatcher.fake_asterisk.ami import ManagerUser
 from dispatcher.fake_asterisk.sim import CallTraffic, VirtualClock, run_virtual
+from guichet import bench_ami as bench
 
 
 async def test_callers_survive_disconnects_without_loss_or_duplicate() -> None:

@@ -26,7 +26,9 @@ op = st.one_of(
     st.tuples(st.just("cut")),
     st.tuples(st.just("restore")),
     st.tuples(st.just("kill")),
-    st.tuples(st.just("mode"), st.sampled_from(AGENTS), st.sampled_from(["answer", "no_answer", "busy"])),
+    st.tuples(
+        st.just("mode"), st.sampled_from(AGENTS), st.sampled_from(["answer", "no_answer", "busy"])
+    ),
     st.tuples(st.just("register"), st.sampled_from(AGENTS), st.booleans()),
     st.tuples(st.just("ready"), st.sampled_from(AGENTS)),
 )
@@ -55,7 +57,9 @@ def play(world: World, ops: list[tuple[object, ...]]) -> None:
             world.pbx.set_registered(f"PJSIP/agent{item[1]}", bool(item[2]))
             world.pump()
         elif kind == "ready":
-            world.submit(ev.AgentStatusSet(at=world.now, agent_id=f"a{item[1]}", state=AgentState.AVAILABLE))
+            world.submit(
+                ev.AgentStatusSet(at=world.now, agent_id=f"a{item[1]}", state=AgentState.AVAILABLE)
+            )
             world.pump()
 
 
@@ -69,7 +73,7 @@ def finish(world: World) -> None:
     world.advance(120)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(op, max_size=40))
 def test_nothing_lost_nothing_stuck(ops: list[tuple[object, ...]]) -> None:
     world = World(AGENTS)
@@ -89,7 +93,7 @@ def test_nothing_lost_nothing_stuck(ops: list[tuple[object, ...]]) -> None:
         assert agent.reachable is world.expected_reachable(n), n  # type: ignore[attr-defined]
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(op, max_size=30), st.integers(1, 4))
 def test_a_kill_at_any_moment_then_a_resync_takes_every_channel_over(
     ops: list[tuple[object, ...]], callers: int
@@ -124,5 +128,97 @@ def test_no_machine_output_is_rejected_by_the_core_in_a_plain_day() -> None:
     world.advance(60)
     rejected = [e for e in world.core_log if isinstance(e, ev.Rejected)]
     assert rejected == []
-    served = [e for e in world.core_log if isinstance(e, ev.ContactEnded) and e.outcome.value == "served"]
+    served = [
+        e for e in world.core_log if isinstance(e, ev.ContactEnded) and e.outcome.value == "served"
+    ]
     assert len(served) >= 8
+
+
+def _capture_frames() -> list[tuple[str, dict[str, str]]]:
+    from dispatcher.ami import codec
+    from tests.ami_helpers import CAPTURE_FILES, capture, frames_of
+
+    out = []
+    for name in CAPTURE_FILES:
+        for frame in frames_of(capture(name)):
+            headers = codec.parse(codec.decode(frame))
+            event = headers.get("Event")
+            if isinstance(event, str):
+                out.append((event, headers))  # type: ignore[arg-type]
+    return out
+
+
+FRAMES = _capture_frames()
+step = st.one_of(
+    st.tuples(st.just("frame"), st.integers(0, len(FRAMES) - 1)),
+    st.tuples(st.just("gap"), st.integers(1, 50)),
+    st.tuples(st.just("restart")),
+    st.tuples(st.just("ready"), st.sampled_from((101, 102, 104, 105))),
+    st.tuples(st.just("tick"), st.floats(0.0, 60.0)),
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(step, max_size=80))
+def test_any_sequence_of_real_frames_with_gaps_and_restarts_strands_nothing(
+    steps: list[tuple[object, ...]],
+) -> None:
+    """Real frames in any order, some lost, the dispatcher restarted: never an exception, and once
+    Asterisk has nothing left (the final resync), the core holds no phone contact and no agent
+    stays reserved or busy."""
+    from dispatcher.ami.calls import PhoneCalls
+    from dispatcher.ami.model import agent_lines
+    from dispatcher.ami.resync import core_contacts
+    from dispatcher.policy import RoutingPolicy
+    from dispatcher.router import Router
+    from tests import factories as f
+    from tests.ami_helpers import phone_matrix
+
+    matrix = phone_matrix((101, 102, 104, 105))
+    router = Router(f.catalogue(), matrix, RoutingPolicy(wrap_up_s=0))
+    machine = PhoneCalls(agent_lines(matrix))
+    machine.link_up = True
+    now = [1_796_000_000.0]
+    pending: list[ev.Event] = []
+
+    def submit(event: ev.Event) -> None:
+        decisions = router.handle(event)
+        for out in machine.decided([event, *decisions]):
+            if isinstance(out, ev.Event):
+                pending.append(out)
+
+    def run(outs: list[object]) -> None:
+        for out in outs:
+            if isinstance(out, ev.Event):
+                submit(out)
+        while pending:
+            submit(pending.pop(0))
+
+    skip = 0
+    for item in steps:
+        now[0] += 0.01
+        kind = item[0]
+        if kind == "frame":
+            if skip:
+                skip -= 1  # lost in a gap
+                continue
+            name, headers = FRAMES[int(item[1])]  # type: ignore[call-overload]
+            run(machine.frame(name, headers, now[0]))  # type: ignore[arg-type]
+        elif kind == "gap":
+            skip = int(item[1])  # type: ignore[call-overload]
+            machine.link_lost(now[0])
+            run(machine.resync(core_contacts(router), [], {}, now[0]))
+        elif kind == "restart":
+            machine = PhoneCalls(agent_lines(matrix))
+            machine.link_up = True
+        elif kind == "ready":
+            run([ev.AgentStatusSet(at=now[0], agent_id=f"a{item[1]}", state=AgentState.AVAILABLE)])
+        elif kind == "tick":
+            now[0] += float(item[1])  # type: ignore[arg-type]
+            run([ev.TimePassed(at=now[0])])
+    machine.link_lost(now[0])
+    machine.begin_resync()
+    run(machine.resync(core_contacts(router), [], {}, now[0]))
+    assert core_contacts(router) == []
+    for agent in router.agents.values():
+        assert agent.state not in (AgentState.RESERVED, AgentState.BUSY), agent.agent_id

@@ -16,6 +16,9 @@ import pytest
 from dispatcher import events as ev
 from dispatcher.ami import codec
 from dispatcher.ami.adapter import AmiAdapter
+from dispatcher.router import Router
+from dispatcher.service import Dispatcher
+from tests import factories as f
 from tests.ami_helpers import SECRET, PhoneRig, phone_matrix
 
 
@@ -43,7 +46,9 @@ def arrived(rig: PhoneRig) -> list[str]:
 @pytest.mark.parametrize(
     "junk",
     [
-        pytest.param(os.urandom(1 << 20).replace(b"\r\n\r\n", b"") + os.urandom(4096), id="1MB-binary"),
+        pytest.param(
+            os.urandom(1 << 20).replace(b"\r\n\r\n", b"") + os.urandom(4096), id="1MB-binary"
+        ),
         pytest.param(b"A" * ((10 << 20) + 100), id="10MB-text-no-separator"),
         pytest.param(os.urandom(300_000).replace(b"\r\n\r\n", b""), id="300kB-binary"),
     ],
@@ -91,7 +96,9 @@ async def test_a_hangup_before_the_first_varset_leaves_no_ghost_contact() -> Non
         assert "1796000000.79" not in offered
 
 
-async def test_many_kinds_of_garbage_give_one_line_per_kind(caplog: pytest.LogCaptureFixture) -> None:
+async def test_many_kinds_of_garbage_give_one_line_per_kind(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.INFO)
     async with PhoneRig(available=()) as rig:
         for i in range(30):
@@ -140,17 +147,13 @@ class HostileServer:
             self.server.close()
 
 
-class _Clock:
-    clock = staticmethod(lambda: 0.0)
-
-    def add_sink(self, sink: object) -> None:
-        pass
-
-
 @pytest.mark.parametrize(
     ("reply", "expected"),
     [
-        (b"Response: Error\r\nActionID: {id}\r\nMessage: Authentication failed\r\n\r\n", "login refused"),
+        (
+            b"Response: Error\r\nActionID: {id}\r\nMessage: Authentication failed\r\n\r\n",
+            "login refused",
+        ),
         (None, "no answer to Login"),
     ],
     ids=["refused-socket-kept-open", "silent"],
@@ -161,9 +164,10 @@ async def test_a_server_that_keeps_the_socket_after_a_failed_login_is_detected(
     caplog.set_level(logging.INFO)
     server = HostileServer(reply)
     port = await server.start()
+    matrix = phone_matrix([101])
     adapter = AmiAdapter(
-        _Clock(),
-        phone_matrix([101]),
+        Dispatcher(Router(f.catalogue(), matrix)),
+        matrix,
         port=port,
         secret=SECRET,
         reconnect_min=0.05,

@@ -137,3 +137,20 @@ def test_the_qualify_capture_follows_every_signal() -> None:
     replay.feed(capture("agent-unreachable-qualify.txt"))
     changes = [(e.agent_id, e.reachable) for e in replay.events(ev.EndpointChanged)]
     assert changes == [("a101", False), ("a101", True), ("a102", False), ("a102", True)]
+
+
+def test_the_shipped_aor_template_finds_a_dead_phone_in_seconds() -> None:
+    """asterisk-config/pjsip.conf: qualify often enough that a dead phone is found in < 10 s."""
+    from dispatcher.fake_asterisk.config_files import asterisk_config_dir
+
+    section, values = None, {}
+    for raw in (asterisk_config_dir() / "pjsip.conf").read_text(encoding="utf-8").splitlines():
+        line = raw.split(";", 1)[0].strip()
+        if line.startswith("["):
+            section = line
+        elif section == "[agent-aor](!)" and line.startswith("qualify_"):
+            key, _, value = line.partition("=")
+            values[key.strip()] = float(value)
+    frequency, timeout = values["qualify_frequency"], values["qualify_timeout"]
+    assert frequency + timeout < 10
+    assert 0.5 <= timeout < frequency

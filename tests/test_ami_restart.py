@@ -73,19 +73,29 @@ class Restarted:
 async def test_kill_with_callers_waiting_ringing_and_talking_then_restart() -> None:
     policy = RoutingPolicy(wrap_up_s=0)
     matrix = phone_matrix(range(101, 105))
-    async with PhoneRig(available=("a101", "a102"), matrix=matrix, policy=policy, time_scale=0.2) as rig:
+    async with PhoneRig(
+        available=("a101", "a102"), matrix=matrix, policy=policy, time_scale=0.2
+    ) as rig:
         rig.fake.phone("102").answer_after = 30.0  # rings (Dial timeout: 15 s x 0.2 = 3 s)
         talking = rig.fake.place_call("0600000001", "Talking")
         await rig.until(lambda: rig.fake.bridged_to(talking) == "PJSIP/agent101")
         ringing = rig.fake.place_call("0600000002", "Ringing")
         await rig.until(lambda: rig.agent_state("a102") is AgentState.RESERVED)
-        await rig.until(lambda: any(c.device == "PJSIP/agent102" for c in rig.fake.pbx.channels.values()))
+        await rig.until(
+            lambda: any(c.device == "PJSIP/agent102" for c in rig.fake.pbx.channels.values())
+        )
         waiting = rig.fake.place_call("0600000003", "Waiting")
         leaving = rig.fake.place_call("0600000004", "Leaving")
         done = rig.fake.place_call("0600000005", "Done")
         await rig.until(lambda: len(rig.fake.holding()) == 3)
         rig.make_available("a103")
-        await rig.until(lambda: rig.fake.bridged_to(waiting) or rig.fake.bridged_to(leaving) or rig.fake.bridged_to(done))
+        await rig.until(
+            lambda: (
+                rig.fake.bridged_to(waiting)
+                or rig.fake.bridged_to(leaving)
+                or rig.fake.bridged_to(done)
+            )
+        )
         with_a103 = next(c for c in (waiting, leaving, done) if rig.fake.bridged_to(c))
         await rig.until(lambda: rig.agent_state("a103") is AgentState.BUSY)  # the answer was seen
 
@@ -111,7 +121,7 @@ async def test_kill_with_callers_waiting_ringing_and_talking_then_restart() -> N
             # Hang-ups after the restart reach the core, whatever the caller was doing.
             rig.fake.phone("102").answer_after = 0.01
             rig.fake.hangup(talking)
-            await_ended = lambda uid: uid in restarted.ended()  # noqa: E731
+            await_ended = lambda uid: uid in restarted.ended()
             for _ in range(400):
                 if await_ended(talking.uniqueid):
                     break
@@ -127,7 +137,9 @@ async def test_kill_with_callers_waiting_ringing_and_talking_then_restart() -> N
             assert rig.fake.bridged_to(ringing) and rig.fake.bridged_to(still_waiting)
             newcomer = rig.fake.place_call("0600000006", "New")
             restarted.dispatcher.submit(
-                ev.AgentStatusSet(at=restarted.dispatcher.clock(), agent_id="a104", state=AgentState.AVAILABLE)
+                ev.AgentStatusSet(
+                    at=restarted.dispatcher.clock(), agent_id="a104", state=AgentState.AVAILABLE
+                )
             )
             for _ in range(400):
                 if rig.fake.bridged_to(newcomer):
@@ -150,3 +162,23 @@ async def test_kill_with_callers_waiting_ringing_and_talking_then_restart() -> N
                 assert agent.state not in (AgentState.BUSY, AgentState.RESERVED), agent.agent_id
         finally:
             await restarted.stop()
+
+
+async def test_an_offer_to_a_caller_gone_unseen_ends_the_contact_not_the_agent() -> None:
+    """The caller's Hangup was lost: the Redirect answers "Channel does not exist"."""
+    async with PhoneRig(available=()) as rig:
+        gone = rig.fake.place_call("0600000007", "Gone")
+        await rig.until(lambda: rig.events(ev.ContactQueued))
+        ami = rig.fake.ami
+        assert ami is not None
+        ami.broadcast = lambda frame: None  # type: ignore[method-assign]  # this Hangup is lost
+        rig.fake.hangup(gone)
+        del ami.broadcast
+        rig.make_available("a101")
+        await rig.until(lambda: gone.uniqueid in rig.ended())
+        assert rig.ended()[gone.uniqueid].outcome is Outcome.ABANDONED
+        assert rig.agent_state("a101") is AgentState.AVAILABLE
+        assert rig.router.agents["a101"].reachable
+        assert [e for e in rig.events(ev.OfferDeclined)] == []
+        call = rig.fake.place_call("0600000008", "Next")
+        await rig.until(lambda: rig.fake.bridged_to(call) == "PJSIP/agent101")

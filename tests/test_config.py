@@ -45,5 +45,5 @@ def test_broken_toml_and_missing_file_are_refused_clearly(tmp_path: Path) -> Non
 
 def test_an_out_of_range_port_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GUICHET_AMI_PORT", "70000")
-    with pytest.raises(ConfigError, match="environment: ami_port"):
+    with pytest.raises(ConfigError, match="^GUICHET_AMI_PORT: "):
         load_settings()

@@ -31,6 +31,11 @@ def test_demo_routes_calls_and_visitors_and_writes_the_history(tmp_path: Path) -
     assert tally.calls > 5 and tally.visitors > 3
     assert tally.offers["phone"] > 0 and tally.offers["counter"] > 0
     assert tally.outcomes["served"] > 0
+    # visitors came through the kiosk API and were called on the display
+    assert len(tally.tickets) == tally.visitors and tally.refused == 0
+    assert len(set(tally.tickets)) == len(tally.tickets) and all(t[0].isalpha() and len(t) == 4 for t in tally.tickets)
+    assert tally.displayed and {c["ticket"] for c in tally.displayed} <= set(tally.tickets)
+    assert all(c["speech"].startswith(("Ticket ", "Rappel. Ticket ")) for c in tally.displayed)
 
     async def count() -> tuple[int, int]:
         engine = engine_for(database_url)

@@ -252,3 +252,13 @@ async def test_the_ivr_needs_no_agent_state_to_hand_over(monkeypatch: pytest.Mon
         assert 'STREAM FILE guichet/aucun-conseiller ""' in agi_commands(r, call.uniqueid)
         r.make_available("a101")
         await r.until(lambda: r.fake.bridged_to(call))
+
+
+async def test_a_contact_wait_estimate_replaces_the_rough_one() -> None:
+    async with rig(available=()) as r:  # the router alone would say "no agent"
+        assert r.ivr is not None
+        asked: list[str] = []
+        r.ivr.estimate = lambda contact_id: asked.append(contact_id) or 600.0
+        call = r.fake.place_call("0600000050", dtmf=["1", "1", "2"])
+        await r.until(lambda: 'SAY NUMBER 10 ""' in agi_commands(r, call.uniqueid), timeout=10)
+        assert asked == [call.uniqueid]

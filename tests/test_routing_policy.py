@@ -188,3 +188,43 @@ def test_stale_timers_do_not_pile_up_over_a_long_day() -> None:
         desk(ev.OfferAnswered(at=i + 0.1, contact_id=f"t{i}", agent_id="a"))
         desk.finish(f"t{i}", i + 0.5)
     assert len(desk.router.timers) <= 1100
+    # each ticket was offered at once: its blanked queue entry does not stay behind either
+    assert all(len(b.main) <= 64 and len(b.relaxed) <= 64 for b in desk.router.queue.buckets.values())
+
+
+# ------------------------------------------------------------ late timers
+
+
+def outage_desk(policy: RoutingPolicy) -> Desk:
+    """An agent in wrap-up until 15 and a caller waiting when the dispatcher stops at 6."""
+    desk = Desk(agent("a", {"passport": 2}), policy=policy)
+    desk.ready("a", 0)
+    desk.arrive("c1", 1)
+    desk(ev.OfferAnswered(at=2, contact_id="c1", agent_id="a"))
+    desk.finish("c1", 5)
+    desk.arrive("c2", 6)
+    return desk
+
+
+def test_timers_learnt_late_fire_at_the_time_given_and_start_nothing_in_the_past() -> None:
+    desk = outage_desk(RoutingPolicy(wrap_up_s=10, late_timer_s=1.0))
+    out = desk(ev.TimePassed(at=100))  # the first tick after a restart
+    assert {e.at for e in out} == {100}
+    assert offers(out) == [("c2", "a")]
+    assert states(out, "a") == [(100, AgentState.AVAILABLE, None), (100, AgentState.RESERVED, None)]
+    assert desk.router.next_timer_at() == 120  # the ring-no-answer counts from the offer
+
+
+def test_timers_within_the_tolerance_fire_at_their_due_time() -> None:
+    desk = outage_desk(RoutingPolicy(wrap_up_s=10, late_timer_s=1.0))
+    out = desk(ev.TimePassed(at=15.5))
+    assert offers(out) == [("c2", "a")] and out[0].at == 15
+
+
+def test_without_a_tolerance_overdue_timers_replay_at_their_due_times() -> None:
+    desk = outage_desk(RoutingPolicy(wrap_up_s=10))
+    out = desk(ev.TimePassed(at=100))
+    # the offer made at 15 "rang" for 20 s during the outage: the agent is paused at 35
+    assert states(out, "a") == [
+        (15, AgentState.AVAILABLE, None), (15, AgentState.RESERVED, None), (35, AgentState.PAUSED, "no_answer")
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import pytest
 
@@ -17,7 +18,7 @@ from tests.test_routing_rules import Desk, of, offers
 
 
 def times_never_go_back(events: list[Event]) -> bool:
-    return all(a.at <= b.at for a, b in zip(events, events[1:]))
+    return all(a.at <= b.at for a, b in pairwise(events))
 
 
 def kinds(events: list[Event]) -> list[str]:
@@ -138,7 +139,7 @@ def batch_desk() -> Desk:
     desk.arrive("x1", 1, process="creche")
     desk.arrive("x2", 1, process="creche")
     for cid in ("x1", "x2"):
-        offered = [e for e in desk.log if isinstance(e, ev.ContactOffered) and e.contact_id == cid][0]
+        offered = next(e for e in desk.log if isinstance(e, ev.ContactOffered) and e.contact_id == cid)
         desk(ev.OfferAnswered(at=2, contact_id=cid, agent_id=offered.agent_id))
     return desk
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from pathlib import Path
 
 import pytest
@@ -141,15 +142,28 @@ def test_user_errors_are_one_line_and_exit_2(args: list[str], message: str) -> N
     assert "Traceback" not in result.output
 
 
-def test_bench_sim_quick_gives_the_figures() -> None:
-    figures = bench_sim(Console(file=io.StringIO()), quick=True)
+def test_bench_sim_quick_gives_the_figures(monkeypatch, capsys) -> None:
+    monkeypatch.setitem(sys.modules, "ciw", None)  # as where Ciw is not installed
+    screen = io.StringIO()
+    figures = bench_sim(Console(file=screen, width=100), quick=True)
     for key in (
         "contacts_per_s",
         "ciw_contacts_per_s",
         "simpy_contacts_per_s",
+        "simpy_alone_contacts_per_s",
+        "simpy_here_vs_alone",
         "sl_sim",
         "sl_erlang_c",
     ):
         assert key in figures
     assert figures["contacts_per_s"] > 1000
     assert abs(figures["sl_erlang_c"] - 0.7393) < 1e-3
+    assert figures["ciw_contacts_per_s"] is None
+    # SimPy measured here and alone, in a fresh process: the same model, both speeds.
+    ratio = figures["simpy_alone_contacts_per_s"] / figures["simpy_contacts_per_s"]
+    assert figures["simpy_here_vs_alone"] == pytest.approx(1 / ratio, rel=1e-2)
+    text = screen.getvalue()
+    assert "pip install 'guichet[bench]'" in text  # rich markup does not eat the extra
+    progress = capsys.readouterr().err
+    assert "Guichet run 1/3" in progress and "SimPy run 1/1" in progress
+    assert "Traceback" not in progress and "Warning" not in progress

@@ -73,23 +73,41 @@ def test_interval_refuses_bad_values_without_a_traceback() -> None:
         assert not isinstance(result.exception, (ValueError, TypeError)), args
 
 
-def test_day_on_the_bundled_sample_writes_csv_png_html(tmp_path: Path) -> None:
+def test_day_on_the_bundled_sample_writes_csv_svg_html(tmp_path: Path) -> None:
     out = tmp_path / "report"
     result = runner.invoke(_app(), ["staffing", "day", "--out", str(out), "--shrinkage", "0.3"])
     assert result.exit_code == 0, result.output
-    assert "Required agents per 15 min" in result.output
+    assert "Créneaux de 15 min (lu dans les heures du fichier)" in result.output
+    assert "Agents nécessaires par créneau de 15 min" in result.output
     assert "08:30" in result.output and "17:15" in result.output
-    for name in ("staffing.csv", "staffing.png", "staffing.html"):
+    for name in ("staffing.csv", "staffing.svg", "staffing.html"):
         assert (out / name).stat().st_size > 1000, name
+    result = runner.invoke(_app(), ["staffing", "day", "--out", str(out), "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    assert "Intervals of 15 min (read from the file's times)" in result.output
+    assert "Required agents per 15 min" in result.output
+
+
+def test_day_tables_fit_in_100_columns_without_cutting_a_value(tmp_path: Path) -> None:
+    for lang in ("fr", "en"):
+        result = runner.invoke(_app(), [
+            "staffing", "day", "--out", str(tmp_path), "--lang", lang, "--shrinkage", "30",
+            "--patience", "phone=120,counter=1800", "--max-abandon", "5"])
+        assert result.exit_code == 0, result.output
+        lines = result.output.splitlines()
+        assert max(len(line) for line in lines) <= 100
+        assert not [line for line in lines if "…" in line]
+        header = next(line for line in lines if line.lstrip().startswith(("heure", "time")))
+        assert "ab. %" in header  # the abandon rate, per channel, in the terminal table
 
 
 def test_day_reports_forecast_errors_by_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("interval,process,channel,arrivals,aht_s\n08:30,triage,phone,3,180\n"
-                   "8h45,triage,phone,3,180\n09:00,triage,phone,-2,180\n", encoding="utf-8")
+                   "8.45,triage,phone,3,180\n09:00,triage,phone,-2,180\n", encoding="utf-8")
     result = runner.invoke(_app(), ["staffing", "day", str(bad), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2
-    assert f"{bad}:3: interval '8h45' is not a time HH:MM" in result.output
+    assert f"{bad}:3: interval '8.45' is not a time (08:30, 08:30:00, 8h30" in result.output
     assert f"{bad}:4: arrivals -2 is negative" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "o").exists()
@@ -100,9 +118,31 @@ def test_bench_quick_figures(capsys) -> None:
 
     figures = bench_erlang.run(Console(width=100), quick=True)
     for key in ("grid_ms", "pyworkforce_ms", "speedup", "answers_differ",
-                "answers_differ_vs_reference", "max_rel_err_vs_mpmath"):
+                "answers_differ_vs_reference", "max_rel_err_vs_mpmath", "command_s",
+                "command_cpu_s"):
         assert key in figures
     assert figures["answers_differ_vs_reference"] == 0
     assert figures["max_rel_err_vs_mpmath"] < 1e-9
     assert figures["cells"] == bench_erlang.QUICK_INTERVALS * bench_erlang.QUICK_PROCESSES
+    assert figures["command_s"] > 0 and figures["command_runs"] == 1
+    assert "guichet staffing day, 24 intervals x 10 processes" in capsys.readouterr().out
     json.dumps(figures)
+
+
+def test_bench_erlang_without_the_bench_extra_says_what_to_install(tmp_path: Path) -> None:
+    """Without mpmath and pyworkforce: no traceback, the install line with its brackets intact."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['mpmath'] = None; sys.modules['pyworkforce'] = None; "
+            "sys.argv = ['guichet', 'bench', 'erlang', '--quick']; "
+            "from guichet.cli import main; main()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, check=False, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "mpmath is not installed (pip install 'guichet[bench]')" in done.stdout
+    assert "pyworkforce is not installed (pip install 'guichet[bench]')" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["answers_differ_vs_reference"] is None
+    assert set(figures["bars_unchecked"]) == {"speedup", "reference"}

@@ -5,18 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 
+from simulations import erlang, report, staffing
 from simulations import forecast as fc
-from simulations import report, staffing
 
 HEADER = "interval,process,channel,arrivals,aht_s\n"
 
 
 def problems(text: str, **kwargs) -> list[str]:
+    kwargs.setdefault("interval_min", 15)
     with pytest.raises(fc.ForecastError) as info:
         fc.parse_forecast(text, "day.csv", **kwargs)
     return info.value.problems
@@ -25,11 +27,14 @@ def problems(text: str, **kwargs) -> list[str]:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("8h30,triage,phone,3,180\n", "day.csv:2: interval '8h30' is not a time HH:MM"),
-        ("24:00,triage,phone,3,180\n", "day.csv:2: interval '24:00' is not a time HH:MM"),
-        ("08:40,triage,phone,3,180\n", "day.csv:2: interval 08:40 is not on the 15-minute grid"),
+        ("8.30,triage,phone,3,180\n", "day.csv:2: interval '8.30' is not a time (08:30"),
+        ("24:00,triage,phone,3,180\n", "day.csv:2: interval '24:00' is not a time"),
+        ("08:30:15,triage,phone,3,180\n", "day.csv:2: interval '08:30:15' is not a time"),
+        ("08:30,triage,phone,3,180\n08:40,triage,phone,3,180\n",
+         "day.csv:3: interval 08:40 is not on the 15-minute grid"),
         ("08:30,,phone,3,180\n", "day.csv:2: empty process code"),
         ("08:30,triage,fax,3,180\n", "day.csv:2: channel 'fax' is unknown"),
+        ("08:30,triage,courriel,3,180\n", "day.csv:2: channel 'courriel' is a deferrable"),
         ("08:30,triage,email,3,180\n", "day.csv:2: channel 'email' is a deferrable channel"),
         ("08:30,triage,phone,three,180\n", "day.csv:2: arrivals 'three' is not a number"),
         ("08:30,triage,phone,-1,180\n", "day.csv:2: arrivals -1 is negative"),
@@ -53,6 +58,10 @@ def test_bad_headers_and_empty_files() -> None:
     assert problems("interval,process,channel,arrivals,aht_s,colour\n")[0].startswith(
         "day.csv:1: unknown column(s) colour")
     assert problems(HEADER)[0] == "day.csv:1: the forecast has a header but no rows"
+    # One interval only: its length cannot be read from the file, so it must be given.
+    found = problems(HEADER + "08:30,triage,phone,1,180\n", interval_min=None)
+    assert found == [("day.csv: one interval only: its length cannot be read from the times; "
+                     "give it (--interval-minutes 15, 30 or 60)")]
 
 
 def test_every_problem_is_reported_at_once() -> None:
@@ -64,7 +73,7 @@ def test_every_problem_is_reported_at_once() -> None:
 
 def test_french_spreadsheet_export_is_accepted() -> None:
     text = "\ufeffinterval;process;channel;arrivals;aht_s;domain\n08:30;triage;phone;3,5;180;accueil\n"
-    forecast = fc.parse_forecast(text.lstrip("\ufeff"), "day.csv")
+    forecast = fc.parse_forecast(text.lstrip("\ufeff"), "day.csv", interval_min=15)
     row = forecast.rows[0]
     assert (row.start, row.arrivals, row.aht_s, row.domain) == ("08:30", 3.5, 180.0, "accueil")
 
@@ -73,11 +82,13 @@ def test_files_that_cannot_be_read(tmp_path: Path) -> None:
     with pytest.raises(fc.ForecastError) as info:
         fc.load_forecast(tmp_path / "missing.csv")
     assert "missing.csv: cannot read" in str(info.value)
-    latin1 = tmp_path / "latin1.csv"
-    latin1.write_bytes((HEADER + "08:30,démarche,phone,1,180\n").encode("latin-1"))
+    garbled = tmp_path / "garbled.csv"
+    garbled.write_bytes((HEADER + "08:30,d\u00e9marche,phone,1,180\n").encode("latin-1")
+                        + b"08:45,d\x81marche,phone,1,180\n")
     with pytest.raises(fc.ForecastError) as info:
-        fc.load_forecast(latin1)
-    assert f"{latin1}:2: not UTF-8" in str(info.value)
+        fc.load_forecast(garbled)
+    assert str(info.value) == (f"{garbled}:2: neither UTF-8 nor Windows-1252 text: in Excel, "
+                               "save it as 'CSV UTF-8 (délimité par des virgules)'")
 
 
 def test_the_sample_forecast() -> None:
@@ -119,7 +130,7 @@ def test_a_day_of_staffing_on_the_sample() -> None:
 
 def test_options_override_the_catalogue_and_no_catalogue_uses_defaults() -> None:
     forecast = fc.parse_forecast(HEADER + "08:30,triage,phone,10,180\n09:00,triage,phone,0,180\n"
-                                 "08:30,unknown_process,counter,2,600\n", "day.csv")
+                                 "08:30,unknown_process,counter,2,600\n", "day.csv", 15)
     day = fc.staff_day(forecast, service_level=0.9, within_s=15.0)
     assert day.target_source == "options"
     assert {(r.sl_target, r.within_s) for r in day.by_process} == {(0.9, 15.0)}
@@ -135,7 +146,7 @@ def test_options_override_the_catalogue_and_no_catalogue_uses_defaults() -> None
 
 
 def test_erlang_a_day() -> None:
-    forecast = fc.parse_forecast(HEADER + "08:30,triage,phone,30,180\n", "day.csv")
+    forecast = fc.parse_forecast(HEADER + "08:30,triage,phone,30,180\n", "day.csv", 15)
     day_c = fc.staff_day(forecast, catalogue=None)
     day_a = fc.staff_day(forecast, catalogue=None, patience_s=90.0)
     assert day_a.by_channel[0].p_abandon > 0
@@ -184,12 +195,21 @@ def test_forecast_from_history_averages_over_the_days_present() -> None:
     assert fc.forecast_from_history([]).rows == ()
 
 
-def test_reports_are_written(tmp_path: Path) -> None:
-    day = fc.staff_day(fc.load_forecast(fc.sample_forecast_path()), shrinkage=0.25)
+def test_reports_are_written_in_french_by_default(tmp_path: Path) -> None:
+    day = fc.staff_day(fc.load_forecast(fc.sample_forecast_path()), shrinkage=0.25,
+                       patience_s={"phone": 120.0})
     paths = report.write_reports(day, tmp_path / "out")
-    assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = ElementTree.parse(paths["svg"]).getroot()  # well-formed XML
+    texts = {t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")}
+    # Labelled axes, the domains' labels (not their codes), the targets and abandons drawn.
+    assert {"heure", "agents", "Téléphone : NS %", "Téléphone : cible", "Accueil : cible",
+            "Téléphone : abandons %", "État civil et titres d'identité"} <= texts, texts
+    assert "etat_civil" not in texts
     page = paths["html"].read_text(encoding="utf-8")
-    assert "data:image/png;base64," in page and "<img" in page and "src=\"staffing" not in page
+    assert '<html lang="fr">' in page and "<svg" in page and "Effectifs de la journée" in page
+    for header in ("Téléphone agents", "Téléphone NS %", "Téléphone ASA s",
+                   "Téléphone abandons %", "Téléphone occup. %", "Accueil cible"):
+        assert f">{header}</th>" in page, header
     lines = paths["csv"].read_text(encoding="utf-8").splitlines()
     assert lines[0].split(",") == list(report.CSV_COLUMNS)
     levels = {line.split(",")[0] for line in lines[1:]}
@@ -199,7 +219,36 @@ def test_reports_are_written(tmp_path: Path) -> None:
     agents = np.array([int(line.split(",")[10]) for line in lines[1:]])
     assert agents.min() == 0 and agents.max() > 0
 
+    english = report.write_reports(day, tmp_path / "en", lang="en", csv_locale="fr")
+    assert '<html lang="en">' in english["html"].read_text(encoding="utf-8")
+    texts = {t.text for t in ElementTree.parse(english["svg"]).getroot().iter(
+        "{http://www.w3.org/2000/svg}text")}
+    assert {"time", "Phone: SL %", "Phone: target"} <= texts
+    raw = english["csv"].read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # French Excel needs the BOM to read UTF-8
+    french = raw.decode("utf-8-sig").splitlines()
+    assert french[0].split(";") == list(report.CSV_COLUMNS)
+    assert french[1].split(";")[5] == lines[1].split(",")[5].replace(".", ",")
+
 
 def test_an_empty_history_cannot_be_staffed() -> None:
     with pytest.raises(fc.ForecastError):
         fc.staff_day(fc.forecast_from_history([]))
+
+
+def test_erlang_a_per_channel_with_a_maximum_abandon_rate() -> None:
+    forecast = fc.parse_forecast(HEADER + "08:30,triage,phone,30,180\n08:30,triage,counter,6,600\n"
+                                 "08:45,triage,phone,40,180\n08:45,triage,counter,6,600\n", "day.csv")
+    day = fc.staff_day(forecast, catalogue=None, patience_s={"phone": 60.0}, max_abandon=0.02)
+    for r in day.by_channel:
+        if r.channel == "counter":  # no patience given: Erlang C, nobody abandons
+            assert r.p_abandon == 0.0
+            continue
+        assert 0 < r.p_abandon <= 0.02
+        # the fewest agents: one less misses the abandon cap or the service level
+        less = erlang.erlang_a(r.agents - 1, r.load_erl, r.aht_s, 60.0, r.within_s)
+        assert float(less.p_abandon) > 0.02 or float(less.sl_offered) < r.sl_target
+    plain = fc.staff_day(forecast, catalogue=None, patience_s={"phone": 60.0})
+    assert sum(r.agents for r in day.by_channel) > sum(r.agents for r in plain.by_channel)
+    with pytest.raises(ValueError, match="needs a patience"):
+        fc.staff_day(forecast, catalogue=None, max_abandon=0.02)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import sqlite3
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -52,6 +53,14 @@ def test_upgrade_stats_csv_and_purge(tmp_path: Path, monkeypatch) -> None:
     assert rows[0]["interval"] == "2023-11-14 23:15"
     assert (rows[0]["offered"], rows[0]["answered"], rows[0]["abandoned"]) == ("2", "1", "1")
     assert float(rows[0]["service_level"]) == 0.5
+    french = tmp_path / "stats-fr.csv"
+    shown = runner.invoke(app, ["stats", "--from", "2023-11-14", "--database-url", url, "--csv", str(french),
+                                "--csv-locale", "fr"])
+    assert shown.exit_code == 0, shown.output
+    raw = french.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    (row,) = list(csv.DictReader(raw.decode("utf-8-sig").splitlines(), delimiter=";"))
+    assert row["service_level"] == "0,5" and row["interval"] == "2023-11-14 23:15"
     by_agent = runner.invoke(app, ["stats", "--from", "2023-11-14", "--by", "agent", "--database-url", url])
     assert by_agent.exit_code == 0 and "a1" in by_agent.output
     purged = runner.invoke(app, ["purge", "--dry-run", "--database-url", url])
@@ -61,13 +70,29 @@ def test_upgrade_stats_csv_and_purge(tmp_path: Path, monkeypatch) -> None:
 def test_user_errors_are_one_line_with_exit_2(tmp_path: Path) -> None:
     runner = CliRunner()
     url = f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite'}"
+    sqlite3.connect(tmp_path / "empty.sqlite").close()  # a database without the tables
+    missing = f"sqlite+aiosqlite:///{tmp_path / 'missing.sqlite'}"
     for args, words in (
         (["stats", "--from", "14/11/2023", "--database-url", url], "not a date"),
         (["stats", "--by", "week", "--database-url", url], "--by 'week'"),
         (["stats", "--from", "2023-11-14", "--database-url", url], "guichet db upgrade"),
+        (["stats", "--database-url", missing], f"no history at {tmp_path / 'missing.sqlite'}"),
         (["purge", "--retention-days", "0", "--database-url", url], "at least 1"),
     ):
         result = runner.invoke(app, args)
         assert result.exit_code == 2, (args, result.output)
         assert words in result.output
         assert "Traceback" not in result.output
+    assert not (tmp_path / "missing.sqlite").exists()
+
+
+def test_stats_without_a_data_directory_creates_nothing(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GUICHET_DATA_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("GUICHET_DATABASE_URL", raising=False)
+    result = CliRunner().invoke(app, ["stats"])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"error: no history at {tmp_path / 'nowhere' / 'guichet.sqlite'}")
+    assert "db upgrade" not in result.output
+    assert not (tmp_path / "nowhere").exists() and list(tmp_path.iterdir()) == []

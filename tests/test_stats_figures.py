@@ -12,6 +12,7 @@ from dispatcher.history.stats import (
     StateSpan,
     agent_days,
     compute,
+    equal_treatment,
     forecast_records,
     spans_from_states,
 )
@@ -95,4 +96,30 @@ def test_live_statistics_match_the_definitions() -> None:
         live.sink(batch)
     (row,) = live.rows(now=T0 + 200, by=("channel",))
     assert (row.offered, row.answered, row.service_level, row.asa_s, row.aht_s) == (1, 1, 1.0, 4.0, 96.0)
-    assert row.occupancy == pytest.approx(100 / 200)
+    assert row.occupancy is None  # not a figure of a channel: its agents' idle time is not its own
+    (total,) = live.rows(now=T0 + 200, by=())
+    assert total.occupancy == pytest.approx(96 / 200)  # busy 4 -> 100, logged in 0 -> now (200)
+    (agent,) = [r for r in live.rows(now=T0 + 150, by=("agent",)) if r.agent == "a1"]
+    assert agent.occupancy == pytest.approx(96 / 150)  # the last state runs to now, no further
+
+
+def test_equal_treatment_across_channels() -> None:
+    def sla(process: str, channel: str) -> float:
+        return {"phone": 20.0, "counter": 600.0, "callback": 3600.0}[channel]
+
+    facts = [
+        ContactFacts("p1", "phone", "passport", "a1", T0, T0 + 10, T0 + 100, "served"),
+        ContactFacts("p2", "phone", "passport", "a1", T0, T0 + 30, T0 + 100, "served"),
+        ContactFacts("k1", "counter", "passport", "a2", T0, T0 + 900, T0 + 1000, "served"),
+        ContactFacts("b1", "callback", "passport", "a2", T0, T0 + 360, T0 + 400, "served"),
+        ContactFacts("t1", "phone", "triage", "a1", T0, T0 + 5, T0 + 50, "served"),
+    ]
+    rows = {(r.process, r.channel): r for r in compute(facts, by=("process", "channel"), sla_seconds=sla)}
+    assert rows[("passport", "phone")].wait_vs_target == pytest.approx(1.0)  # ASA 20 s / 20 s
+    assert rows[("passport", "counter")].wait_vs_target == pytest.approx(1.5)  # 900 s / 600 s
+    assert rows[("passport", "callback")].wait_vs_target == pytest.approx(0.1)
+    assert rows[("passport", "phone")].channel_gap == pytest.approx(1.4)
+    assert rows[("triage", "phone")].channel_gap is None  # one channel: nothing to compare
+    (passport, triage) = equal_treatment(rows.values())
+    assert passport.by_channel == pytest.approx({"callback": 0.1, "counter": 1.5, "phone": 1.0})
+    assert (passport.gap, triage.gap) == (pytest.approx(1.4), None)

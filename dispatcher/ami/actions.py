@@ -15,7 +15,8 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from dispatcher.ami.calls import Action, Hangup, Originate, PhoneCalls, Redirect, Step
+from dispatcher.ami.calls import PhoneCalls
+from dispatcher.ami.model import Action, Hangup, Originate, Redirect, Step
 from dispatcher.ami.protocol import AmiDisconnected, AmiManager
 from dispatcher.ami.ratelog import RateLimitedLog
 

@@ -29,21 +29,15 @@ from typing import Any
 
 from dispatcher.ami import codec
 from dispatcher.ami.actions import ActionSender
-from dispatcher.ami.calls import (
-    HANDLED_EVENTS,
-    Contexts,
-    PhoneCall,
-    PhoneCalls,
-    Redirect,
-    Step,
-    agent_lines,
-)
+from dispatcher.ami.calls import HANDLED_EVENTS, PhoneCalls
 from dispatcher.ami.dialplan import check_dialplan
 from dispatcher.ami.events import KNOWN_EVENTS
+from dispatcher.ami.model import Contexts, PhoneCall, Redirect, Step, agent_lines
 from dispatcher.ami.protocol import AmiDisconnected, AmiManager
 from dispatcher.ami.ratelog import RateLimitedLog
 from dispatcher.ami.resync import core_contacts, read_asterisk
 from dispatcher.events import Event
+from dispatcher.service import Dispatcher
 from skills.model import SkillMatrix
 
 log = logging.getLogger(__name__)
@@ -70,7 +64,7 @@ class AmiAdapter:
 
     def __init__(
         self,
-        dispatcher: Any,
+        dispatcher: Dispatcher,
         matrix: SkillMatrix,
         *,
         host: str = "127.0.0.1",
@@ -142,7 +136,7 @@ class AmiAdapter:
 
     @classmethod
     def from_settings(
-        cls, settings: Any, dispatcher: Any, matrix: SkillMatrix, **kwargs: Any
+        cls, settings: Any, dispatcher: Dispatcher, matrix: SkillMatrix, **kwargs: Any
     ) -> AmiAdapter:
         """Host, port and credentials from ``guichet.config.Settings`` (GUICHET_AMI_* variables)."""
         secret = settings.ami_secret.get_secret_value() if settings.ami_secret is not None else ""
@@ -228,7 +222,7 @@ class AmiAdapter:
         finally:
             self._in_frame = False
 
-    def _on_batch(self, batch: list[Event]) -> None:
+    def _on_batch(self, batch: Sequence[Event]) -> None:
         steps = self.calls.decided(batch)
         if not steps:
             return
@@ -282,9 +276,21 @@ class AmiAdapter:
             self._run(self.calls.dialplan_checked(extens, self.clock()))
             self.calls.begin_resync()
             devices, channels = await read_asterisk(self.manager, self.calls)
+            router = self.dispatcher.router
+            last_known = router.now if router.now > float("-inf") else None
             steps = self.calls.resync(
-                core_contacts(self.dispatcher.router), channels, devices, self.clock()
+                core_contacts(router), channels, devices, self.clock(), last_known
             )
+            gone = self.calls.gone_while_away
+            if gone:
+                since = min(t for _, t in gone)
+                log.warning(
+                    "AMI: %d callers left while the dispatcher could not see them (after %s);"
+                    " ended with an approximate wait: %s",
+                    len(gone),
+                    time.strftime("%H:%M:%S", time.localtime(since)),
+                    ", ".join(uid for uid, _ in gone[:10]) + (" ..." if len(gone) > 10 else ""),
+                )
             log.info(
                 "AMI: resynchronised: %d channels in Asterisk, %d callers followed",
                 len(channels),

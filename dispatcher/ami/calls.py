@@ -32,207 +32,49 @@ Frames read (see each handler):
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 
 from dispatcher import events as ev
+from dispatcher.ami import takeover
+from dispatcher.ami.model import (
+    DIAL_DECLINES,
+    GONE_MESSAGES,
+    HUNG_UP_MEMORY,
+    IN_USE_STATES,
+    ORIGINATE_REASONS,
+    QUEUED,
+    REGISTERED_STATUSES,
+    RINGING,
+    TALKING,
+    UNREGISTERED_STATES,
+    UNREGISTERED_STATUSES,
+    AgentLine,
+    Contexts,
+    CoreContact,
+    Hangup,
+    Headers,
+    LiveChannel,
+    Originate,
+    Phone,
+    PhoneCall,
+    Problems,
+    Redirect,
+    Step,
+)
+from dispatcher.ami.model import text as _text
 from dispatcher.events import DeclineReason, Event, Outcome
-from skills.model import Channel, SkillMatrix
-
-Headers = Mapping[str, "str | list[str]"]
-
-IVR, QUEUED, RINGING, TALKING = "ivr", "queued", "ringing", "talking"
-
-DIAL_DECLINES = {
-    "NOANSWER": DeclineReason.NO_ANSWER,
-    "BUSY": DeclineReason.BUSY,
-    "CHANUNAVAIL": DeclineReason.UNAVAILABLE,
-    "CONGESTION": DeclineReason.UNAVAILABLE,
-    "INVALIDARGS": DeclineReason.UNAVAILABLE,
-}
-"""Dial statuses that end an offer, and what the core is told (CANCEL: we or the caller stopped it)."""
-IN_USE_STATES = frozenset({"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD"})
-UNREGISTERED_STATES = frozenset({"UNAVAILABLE", "INVALID"})
-REGISTERED_STATUSES = frozenset({"Reachable", "NonQualified", "Created", "Updated"})
-UNREGISTERED_STATUSES = frozenset({"Unreachable", "Removed"})
-ORIGINATE_REASONS = {
-    3: DeclineReason.NO_ANSWER,
-    5: DeclineReason.BUSY,
-    1: DeclineReason.UNAVAILABLE,
-}
-"""``OriginateResponse`` Reason codes: 3 no answer, 5 busy (Asterisk 22 says 0 for a 486: unavailable)."""
-GONE_MESSAGES = ("Channel does not exist", "No such channel")
-HUNG_UP_MEMORY = 4096
-"""How many hung-up channels are remembered (a late VarSet of one must not make a ghost)."""
-
-
-# ------------------------------------------------------------ actions (plain data)
-
-
-@dataclass(frozen=True, slots=True)
-class Redirect:
-    """Send ``channel`` to ``context``/``exten``; ``agent_id``: the offer it carries out (None: back on hold)."""
-
-    channel: str
-    context: str
-    exten: str
-    contact_id: str
-    agent_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Hangup:
-    channel: str
-
-
-@dataclass(frozen=True, slots=True)
-class Originate:
-    """Ring the agent's phone; once answered it dials ``number`` in the callback context."""
-
-    leg_id: str
-    endpoint: str
-    context: str
-    number: str
-    contact_id: str
-    agent_id: str
-
-
-Action = Redirect | Hangup | Originate
-Step = Event | Action
-
-
-# ------------------------------------------------------------ what is followed
-
-
-@dataclass(frozen=True, slots=True)
-class AgentLine:
-    """An agent's softphone: ``PJSIP/agent101`` is dialled as extension ``101`` of the agent context."""
-
-    agent_id: str
-    endpoint: str
-    exten: str
-
-
-def agent_lines(matrix: SkillMatrix) -> dict[str, AgentLine]:
-    """The agents with a softphone endpoint, by endpoint."""
-    lines: dict[str, AgentLine] = {}
-    for profile in matrix.agents.values():
-        if not profile.endpoint:
-            continue
-        resource = profile.endpoint.partition("/")[2] or profile.endpoint
-        digits = re.search(r"(\d+)$", resource)
-        exten = digits.group(1) if digits else resource
-        lines[profile.endpoint] = AgentLine(profile.agent_id, profile.endpoint, exten)
-    return lines
-
-
-@dataclass(frozen=True, slots=True)
-class Contexts:
-    """The dialplan places Guichet sends channels to."""
-
-    holding: str = "waiting"
-    agent: str = "to-agent"
-    callback: str = "callback"
-
-
-@dataclass(slots=True, eq=False)
-class PhoneCall:
-    """One caller channel (or one callback's agent leg) as the machine follows it."""
-
-    uniqueid: str
-    channel: str
-    caller: str | None = None
-    caller_name: str | None = None
-    process: str | None = None
-    citizen_id: str | None = None
-    repeat: bool = False
-    language: str | None = None
-    in_core: bool = False
-    state: str = IVR
-    agent_id: str | None = None
-    redirected: bool = False
-    """The Redirect of the current offer was written (False: decided while the link was down)."""
-    dial_started: bool = False
-    closed: bool = False
-    """The contact reached its outcome; the channel may still be up (callback goodbye)."""
-    callback_id: str | None = None
-    """For a callback's agent leg: the callback contact's id."""
-    citizen_answered: bool = False
-
-
-@dataclass(slots=True)
-class Phone:
-    """What the last signals say of one agent's endpoint."""
-
-    registered: bool | None = None
-    in_use: bool = False
-    told: bool | None = None
-    """The reachability the core was last told (None: nothing yet)."""
-
-    @property
-    def reachable(self) -> bool | None:
-        if self.registered is None:
-            return None if not self.in_use else False
-        return self.registered and not self.in_use
-
-
-@dataclass(frozen=True, slots=True)
-class LiveChannel:
-    """One channel Asterisk still has (a ``CoreShowChannel`` item, with the IVR's variables)."""
-
-    uniqueid: str
-    channel: str
-    context: str
-    exten: str = ""
-    application: str = ""
-    bridge_id: str = ""
-    linkedid: str = ""
-    age_s: float = 0.0
-    caller: str | None = None
-    caller_name: str | None = None
-    language: str | None = None
-    process: str | None = None
-    citizen_id: str | None = None
-
-    @property
-    def device(self) -> str:
-        """``PJSIP/agent101`` for ``PJSIP/agent101-00000004``."""
-        return self.channel.rpartition("-")[0] or self.channel
-
-
-@dataclass(frozen=True, slots=True)
-class CoreContact:
-    """A contact the core holds open on the phone or callback channel."""
-
-    contact_id: str
-    channel: Channel
-    state: str
-    """``waiting``, ``offered`` or ``in_service`` (``dispatcher.state.ContactState`` values)."""
-    agent_id: str | None = None
-
-
-@dataclass(slots=True)
-class Problems:
-    """Counts of the frames skipped, by kind (the adapter logs them, rate-limited)."""
-
-    counts: dict[str, int] = field(default_factory=dict)
-    last: list[tuple[str, str]] = field(default_factory=list)
-
-    def add(self, kind: str, detail: str) -> None:
-        self.counts[kind] = self.counts.get(kind, 0) + 1
-        self.last.append((kind, detail))
+from skills.model import Channel
 
 
 class PhoneCalls:
     """The followed state of Asterisk's channels and the agents' phones."""
 
-    def __init__(self, lines: Mapping[str, AgentLine], contexts: Contexts = Contexts()) -> None:
+    def __init__(self, lines: Mapping[str, AgentLine], contexts: Contexts | None = None) -> None:
         self.lines = dict(lines)
         self.by_agent = {line.agent_id: line for line in self.lines.values()}
         self.by_resource = {line.endpoint.partition("/")[2]: line for line in self.lines.values()}
-        self.contexts = contexts
+        self.contexts = contexts or Contexts()
         self.calls: dict[str, PhoneCall] = {}
         self.by_contact: dict[str, PhoneCall] = {}
         self.phones: dict[str, Phone] = {}
@@ -246,6 +88,8 @@ class PhoneCalls:
         self.refused: set[str] = set()
         """Agent extensions the dialplan lacks: never Redirected to (``dialplan_checked``)."""
         self.problems = Problems()
+        self.gone_while_away: list[tuple[str, float]] = []
+        """Contacts the last resynchronisation found gone, with the last time they were known there."""
         self._seen: set[str] | None = None
         """Channels with events since the resynchronisation began (its snapshot may predate them)."""
 
@@ -358,6 +202,12 @@ class PhoneCalls:
         self._remember_hung_up(uid)
         call = self.calls.get(uid)
         return [] if call is None else self._gone(call, at)
+
+    def _hangup_request(self, h: Headers, at: float) -> list[Step]:
+        call = self.calls.get(_text(h.get("Uniqueid")) or "")
+        if call is not None and call.callback_id is not None and _text(h.get("Cause")) == "17":
+            call.rejected_busy = True  # its OriginateResponse says Reason 0, not 5
+        return []
 
     def _device_state(self, h: Headers, at: float) -> list[Step]:
         line = self.lines.get(_text(h.get("Device")) or "")
@@ -674,6 +524,8 @@ class PhoneCalls:
         agent_id = call.agent_id
         self._close(call)
         decline = ORIGINATE_REASONS.get(reason, DeclineReason.UNAVAILABLE)
+        if call.rejected_busy:
+            decline = DeclineReason.BUSY
         return [
             ev.OfferDeclined(
                 at=at, contact_id=originate.contact_id, agent_id=agent_id, reason=decline
@@ -709,240 +561,10 @@ class PhoneCalls:
         channels: Iterable[LiveChannel],
         devices: Mapping[str, str],
         at: float,
+        last_known: float | None = None,
     ) -> list[Step]:
-        """Make the followed state, and the core, match what Asterisk has now.
-
-        ``core``: the phone and callback contacts the core holds open; ``channels``:
-        every channel Asterisk has; ``devices``: the device states. Every channel is
-        taken over (waiting, ringing an agent, talking to one), every contact
-        Asterisk no longer has ends (at the best evidence of its hang-up: when the
-        link was lost, else now), and the offers decided while away are carried out.
-        """
-        steps: list[Step] = []
-        seen, self._seen = self._seen or set(), None
-        for device, state in devices.items():
-            if device in self.lines:
-                steps += self._device_state({"Device": device, "State": state}, at)
-        live = {c.uniqueid: c for c in channels}
-        legs_of: dict[str, list[LiveChannel]] = {}
-        bridged: dict[str, list[LiveChannel]] = {}
-        for c in live.values():
-            if c.device in self.lines:
-                legs_of.setdefault(c.linkedid, []).append(c)
-            if c.bridge_id:
-                bridged.setdefault(c.bridge_id, []).append(c)
-        gone_at = self.lost_at if self.lost_at is not None and self.lost_at <= at else at
-        open_ids: set[str] = set()
-        for contact in core:
-            open_ids.add(contact.contact_id)
-            if contact.contact_id in seen and contact.contact_id not in live:
-                continue  # came after the snapshot: its own events tell
-            if contact.channel is Channel.CALLBACK:
-                steps += self._take_callback(contact, live, at, gone_at)
-            else:
-                steps += self._take_caller(
-                    contact, live.get(contact.contact_id), legs_of, bridged, at, gone_at
-                )
-        # Followed calls the core does not hold any more: forget them.
-        for call in list(self.calls.values()):
-            key = call.callback_id or call.uniqueid
-            if call.in_core and key not in open_ids:
-                self._close(call)
-        # Callers Asterisk holds that the core never got (their handoff was missed).
-        for c in live.values():
-            if (
-                c.device in self.lines
-                or c.uniqueid in self.calls
-                or c.uniqueid in open_ids
-                or c.uniqueid in self.hung_up
-            ):
-                continue
-            if c.context == self.contexts.holding:
-                call = PhoneCall(
-                    uniqueid=c.uniqueid,
-                    channel=c.channel,
-                    caller=c.caller,
-                    caller_name=c.caller_name,
-                    language=c.language,
-                    process=c.process,
-                    citizen_id=c.citizen_id,
-                )
-                self.calls[c.uniqueid] = call
-                steps += self._arrive(call, at, arrived_at=at - c.age_s)
-        self.link_up = True
-        self.lost_at = None
-        steps += self._carry_out_deferred()
-        return steps
-
-    def _take_caller(
-        self,
-        contact: CoreContact,
-        chan: LiveChannel | None,
-        legs_of: Mapping[str, list[LiveChannel]],
-        bridged: Mapping[str, list[LiveChannel]],
-        at: float,
-        gone_at: float,
-    ) -> list[Step]:
-        uid = contact.contact_id
-        call = self.calls.get(uid)
-        if chan is None:
-            if call is not None:
-                self._close(call)
-            self._remember_hung_up(uid)
-            event: Event
-            if contact.state == "in_service":
-                event = ev.ContactCompleted(at=gone_at, contact_id=uid)
-            else:
-                event = ev.ContactAbandoned(at=gone_at, contact_id=uid)
-            return [event]
-        if call is None:
-            call = PhoneCall(
-                uniqueid=uid,
-                channel=chan.channel,
-                caller=chan.caller,
-                caller_name=chan.caller_name,
-                language=chan.language,
-                process=chan.process,
-                citizen_id=chan.citizen_id,
-            )
-            self.calls[uid] = call
-        call.in_core, call.closed, call.channel = True, False, chan.channel
-        self.by_contact[uid] = call
-        peer = (
-            next((c for c in bridged.get(chan.bridge_id, ()) if c is not chan), None)
-            if chan.bridge_id
-            else None
-        )
-        with_agent = self.lines.get(peer.device) if peer is not None else None
-        ringing = next(
-            (leg for leg in legs_of.get(uid, ()) if not leg.bridge_id and leg.uniqueid != uid), None
-        )
-        ringing_line = self.lines.get(ringing.device) if ringing is not None else None
-        if contact.state == "in_service":
-            call.state, call.agent_id = TALKING, contact.agent_id
-            return []
-        if with_agent is not None and with_agent.agent_id != contact.agent_id:
-            return self._taken_meanwhile(call, contact, with_agent, at)
-        if contact.state == "offered" and contact.agent_id is not None:
-            call.state, call.agent_id = RINGING, contact.agent_id
-            if with_agent is not None and with_agent.agent_id == contact.agent_id:
-                return self._answered(call, at)
-            if ringing_line is not None and ringing_line.agent_id == contact.agent_id:
-                call.redirected = call.dial_started = True  # its DialEnd will tell
-                return []
-            if (
-                chan.context == self.contexts.agent
-                and chan.exten == self.by_agent[contact.agent_id].exten
-            ):
-                call.redirected = True
-                return []
-            if call.redirected and call.dial_started:
-                return self._dial_failed(call, "NOANSWER", at)  # rang and came back while away
-            call.redirected = call.dial_started = False  # the Redirect never ran: sent below
-            return []
-        call.state, call.agent_id = QUEUED, None
-        call.redirected = call.dial_started = False
-        if ringing_line is not None or chan.context == self.contexts.agent:
-            # The core took the offer back while away; Asterisk still rings that phone.
-            return [Redirect(chan.channel, self.contexts.holding, "s", uid, None)]
-        return []
-
-    def _taken_meanwhile(
-        self, call: PhoneCall, contact: CoreContact, line: AgentLine, at: float
-    ) -> list[Step]:
-        """Asterisk bridged the caller with ``line``'s agent after the core took that offer back.
-
-        The core's ring timer fired while the link was down. The caller is never taken
-        from the agent talking to them; the contact ends (served if the core still had
-        it offered, else abandoned: the core has no word for a late answer) and its
-        channel is no longer followed.
-        """
-        self.problems.add(
-            "taken_meanwhile", f"{call.uniqueid} talks to {line.agent_id} (core: {contact.state})"
-        )
-        self._close(call)
-        call.closed = True
-        call.in_core = False
-        self._remember_hung_up(call.uniqueid)
-        if contact.state == "offered":
-            return [ev.ContactCompleted(at=at, contact_id=call.uniqueid)]
-        return [ev.ContactAbandoned(at=at, contact_id=call.uniqueid)]
-
-    def _take_callback(
-        self, contact: CoreContact, live: Mapping[str, LiveChannel], at: float, gone_at: float
-    ) -> list[Step]:
-        prefix = contact.contact_id + "."
-        leg = next((c for uid, c in live.items() if uid.startswith(prefix)), None)
-        call = self.by_contact.get(contact.contact_id)
-        if leg is None:
-            if call is not None:
-                self._close(call)
-            if contact.state == "in_service":
-                return [ev.ContactCompleted(at=gone_at, contact_id=contact.contact_id)]
-            if contact.state == "offered" and contact.agent_id is not None and call is None:
-                line = self.by_agent.get(contact.agent_id)
-                number = self.callback_numbers.get(contact.contact_id)
-                if line is not None and number:
-                    self.deferred.append(
-                        ev.ContactOffered(
-                            at=at,
-                            contact_id=contact.contact_id,
-                            agent_id=contact.agent_id,
-                            process="",
-                            channel=Channel.CALLBACK,
-                            level=0,
-                            waited=0.0,
-                        )
-                    )
-                    return []
-                return [
-                    ev.OfferDeclined(
-                        at=at,
-                        contact_id=contact.contact_id,
-                        agent_id=contact.agent_id,
-                        reason=DeclineReason.UNAVAILABLE,
-                    )
-                ]
-            return []
-        if call is None:
-            call = PhoneCall(
-                uniqueid=leg.uniqueid,
-                channel=leg.channel,
-                callback_id=contact.contact_id,
-                agent_id=contact.agent_id,
-                in_core=True,
-            )
-            self.calls[leg.uniqueid] = call
-            self.by_contact[contact.contact_id] = call
-        if contact.state == "in_service":
-            call.state = TALKING
-            call.citizen_answered = call.citizen_answered or bool(leg.bridge_id)
-            return []
-        call.state = RINGING
-        if leg.context == self.contexts.callback:
-            return self._answered(call, at)
-        return []
-
-    def _carry_out_deferred(self) -> list[Step]:
-        steps: list[Step] = []
-        offers, self.deferred = self.deferred, []
-        for offer in offers:
-            steps += self._originate(offer)
-        for call in list(self.by_contact.values()):
-            if (
-                call.state == RINGING
-                and not call.redirected
-                and call.callback_id is None
-                and call.agent_id
-            ):
-                line = self.by_agent[call.agent_id]
-                call.redirected = True
-                steps.append(
-                    Redirect(
-                        call.channel, self.contexts.agent, line.exten, call.uniqueid, call.agent_id
-                    )
-                )
-        return steps
+        """Make the followed state, and the core, match what Asterisk has now (``takeover.resync``)."""
+        return takeover.resync(self, core, channels, devices, at, last_known)
 
 
 _HANDLERS = {
@@ -952,15 +574,10 @@ _HANDLERS = {
     "DialEnd": PhoneCalls._dial_end,
     "BridgeEnter": PhoneCalls._bridge_enter,
     "Hangup": PhoneCalls._hangup,
+    "HangupRequest": PhoneCalls._hangup_request,
     "DeviceStateChange": PhoneCalls._device_state,
     "ContactStatus": PhoneCalls._contact_status,
     "PeerStatus": PhoneCalls._peer_status,
 }
 HANDLED_EVENTS = tuple(_HANDLERS)
 """The AMI events the machine reads; the socket skips every other one unparsed."""
-
-
-def _text(value: object) -> str | None:
-    if isinstance(value, list):
-        value = value[-1] if value else None
-    return value if isinstance(value, str) else None

@@ -59,7 +59,9 @@ class FrameReader:
         "overflows",
     )
 
-    def __init__(self, max_frame: int = MAX_FRAME_BYTES, max_binary: int = MAX_BINARY_BYTES) -> None:
+    def __init__(
+        self, max_frame: int = MAX_FRAME_BYTES, max_binary: int = MAX_BINARY_BYTES
+    ) -> None:
         self._parts: list[bytes] = []
         self._pending = 0
         self._binary = False

@@ -25,7 +25,6 @@ IGNORED_EVENTS = frozenset(
         "BridgeInfoChannel",
         "BridgeInfoComplete",
         "MusicOnHoldStop",
-        "HangupRequest",
         "SoftHangupRequest",
         "AGIExecStart",
         "AGIExecEnd",

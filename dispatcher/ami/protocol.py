@@ -178,7 +178,7 @@ class FrameProtocol(AMIProtocol):
         )
 
     def send(self, data: Any, as_list: bool = False) -> asyncio.Future[Any]:
-        if self.closed:
+        if self.closed or self.transport.is_closing():
             action_future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             action_future.set_exception(AmiDisconnected("AMI link is down"))
             action_future.add_done_callback(_consume)

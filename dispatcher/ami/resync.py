@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from dispatcher.ami.calls import CoreContact, LiveChannel, PhoneCalls
+from dispatcher.ami.calls import PhoneCalls
+from dispatcher.ami.model import CoreContact, LiveChannel
 from dispatcher.ami.protocol import AmiManager
 from skills.model import Channel
 

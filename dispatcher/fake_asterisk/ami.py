@@ -163,10 +163,13 @@ class AmiSession(asyncio.Protocol):
 
     def flush(self) -> None:
         self.flush_scheduled = False
-        if self.out and not self.closed and self.transport is not None:
+        transport = self.transport
+        if transport is not None and transport.is_closing():
+            self.closed = True  # the client went away: write nothing more
+        if self.out and not self.closed and transport is not None:
             data = b"".join(self.out)
             self.out.clear()
-            self.transport.write(data)
+            transport.write(data)
         else:
             self.out.clear()
 
@@ -392,10 +395,14 @@ class AmiServer:
             return
         session.write(fr.list_start(action_id, "DialPlan list will follow"))
         for ctx, pattern, step in items:
-            session.write(fr.list_dialplan(action_id, ctx, pattern, step.priority, step.app, step.args))
+            session.write(
+                fr.list_dialplan(action_id, ctx, pattern, step.priority, step.app, step.args)
+            )
         extens = {(c, p) for c, p, _ in items}
         session.write(
-            fr.show_dialplan_complete(action_id, len(items), len(extens), len({c for c, _ in extens}))
+            fr.show_dialplan_complete(
+                action_id, len(items), len(extens), len({c for c, _ in extens})
+            )
         )
 
     def action_hangup(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
@@ -467,8 +474,11 @@ class AmiServer:
 
         def done(ok: bool, chan, reason: int) -> None:  # type: ignore[no-untyped-def]
             if is_async:
+                name = chan.name if ok and chan is not None else endpoint
+                uid = chan.uniqueid if ok and chan is not None else "<unknown>"
                 self.broadcast_to(
-                    session, fr.originate_response(action_id, ok, chan, context, exten, reason)
+                    session,
+                    fr.originate_response(action_id, ok, name, uid, context, exten, reason),
                 )
             elif ok:
                 session.write(fr.response(action_id, "Success", "Originate successfully queued"))

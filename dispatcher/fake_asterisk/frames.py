@@ -209,8 +209,18 @@ def bridge_event(
     return (body + "\r\n").encode("utf-8")
 
 
+SIP_CAUSES = {17: 486, 19: 480}
+"""Hangup causes that come from a phone's SIP answer, and that answer (``TechCause``)."""
+
+
+def _tech(cause: int) -> str:
+    tech = SIP_CAUSES.get(cause)
+    return f"TechCause: {tech}\r\n" if tech is not None else ""
+
+
 def hangup_request(c: ChannelLike, cause: int | None = None) -> bytes:
-    return event("HangupRequest", CALL, c, "" if cause is None else f"Cause: {cause}\r\n")
+    fields = "" if cause is None else f"Cause: {cause}\r\n" + _tech(cause)
+    return event("HangupRequest", CALL, c, fields)
 
 
 def soft_hangup_request(c: ChannelLike, cause: int = 16) -> bytes:
@@ -221,7 +231,8 @@ CAUSE_TEXT = {
     0: "Unknown",
     16: "Normal Clearing",
     17: "User busy",
-    19: "No user responding",
+    18: "No user responding",
+    19: "User alerting, no answer",
     20: "Subscriber absent",
     21: "Call Rejected",
 }
@@ -229,7 +240,10 @@ CAUSE_TEXT = {
 
 def hangup(c: ChannelLike, cause: int) -> bytes:
     return event(
-        "Hangup", CALL, c, f"Cause: {cause}\r\nCause-txt: {CAUSE_TEXT.get(cause, 'Unknown')}\r\n"
+        "Hangup",
+        CALL,
+        c,
+        f"Cause: {cause}\r\nCause-txt: {CAUSE_TEXT.get(cause, 'Unknown')}\r\n" + _tech(cause),
     )
 
 
@@ -328,7 +342,12 @@ def list_device_state(action_id: str | None, device: str, state: str) -> bytes:
 
 def peer_status(endpoint: str, status: str) -> bytes:
     """``PeerStatus`` of a PJSIP endpoint (Reachable / Unreachable), as agent-unreachable-qualify.txt."""
-    return event("PeerStatus", SYSTEM, None, f"ChannelType: PJSIP\r\nPeer: {endpoint}\r\nPeerStatus: {status}\r\n")
+    return event(
+        "PeerStatus",
+        SYSTEM,
+        None,
+        f"ChannelType: PJSIP\r\nPeer: {endpoint}\r\nPeerStatus: {status}\r\n",
+    )
 
 
 def contact_status(resource: str, port: int, status: str, rtt_usec: int = 0) -> bytes:
@@ -385,7 +404,10 @@ def fully_booted(uptime: int, booting: bool = False) -> bytes:
 
 def shutdown(restart: bool) -> bytes:
     return event(
-        "Shutdown", SYSTEM, None, f"Shutdown: Cleanly\r\nRestart: {'True' if restart else 'False'}\r\n"
+        "Shutdown",
+        SYSTEM,
+        None,
+        f"Shutdown: Cleanly\r\nRestart: {'True' if restart else 'False'}\r\n",
     )
 
 
@@ -411,13 +433,19 @@ def successful_auth(account: str, session_id: str, local: str, remote: str, tv: 
 
 
 def originate_response(
-    action_id: str | None, ok: bool, c: ChannelLike | None, context: str, exten: str, reason: int
+    action_id: str | None,
+    ok: bool,
+    channel: str,
+    uniqueid: str,
+    context: str,
+    exten: str,
+    reason: int,
 ) -> bytes:
+    """As originate-callback.txt / originate-failures.txt: a failure names the dial string
+    (``PJSIP/agent105``) and ``Uniqueid: <unknown>``."""
     aid = f"ActionID: {action_id}\r\n" if action_id is not None else ""
-    chan = c.name if c is not None else ""
-    uid = c.uniqueid if c is not None else "<null>"
     return (
         f"Event: OriginateResponse\r\nPrivilege: call,all\r\n{aid}Response: {'Success' if ok else 'Failure'}\r\n"
-        f"Channel: {chan}\r\nContext: {context}\r\nExten: {exten}\r\nApplication: \r\nData: \r\n"
-        f"Reason: {reason}\r\nUniqueid: {uid}\r\nCallerIDNum: <unknown>\r\nCallerIDName: <unknown>\r\n\r\n"
+        f"Channel: {channel}\r\nContext: {context}\r\nExten: {exten}\r\n"
+        f"Reason: {reason}\r\nUniqueid: {uniqueid}\r\nCallerIDNum: <unknown>\r\nCallerIDName: <unknown>\r\n\r\n"
     ).encode("utf-8")

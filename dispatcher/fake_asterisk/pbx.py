@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from dispatcher.fake_asterisk import frames as fr
 from dispatcher.fake_asterisk.dialplan import Dialplan, split_args, substitute
+from dispatcher.fake_asterisk.sounds import SoundLibrary
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ class AgentPhone:
     answer_after: float = 0.005
     """Seconds of ringing before an ``answer`` phone picks up (real seconds, not scaled)."""
     registered: bool = True
+    language: str = "fr"
+    """The channel language of calls it places (pjsip.conf's ``language = fr`` of the agents' template)."""
 
     @property
     def resource(self) -> str:
@@ -132,6 +135,8 @@ class Chan:
     packets: int = 0
     hangup_cause: int = 16
     on_end: Callable[[Chan], None] | None = None
+    hangup_after_agi: int | None = None
+    """The caller hung up during a FastAGI session: the cause, applied once the script closes."""
 
     def touch(self) -> None:
         self.block = None
@@ -187,6 +192,8 @@ class PBX:
         self.agi_runner = agi_runner
         self.citizens_answer = citizens_answer or (lambda number: True)
         self.rng = random.Random(seed)
+        self.sounds = SoundLibrary()
+        """The sound files this PBX has (``SoundLibrary(root)``; default: all of them)."""
         self.on_bridge: Callable[[Chan, Chan], None] | None = None
         """Called when a caller and the leg it dialled are bridged (the traffic's accounting)."""
         self.channels: dict[str, Chan] = {}
@@ -210,7 +217,7 @@ class PBX:
             return "INUSE" if chans else "NOT_INUSE"
         if not phone.registered and not chans:
             return "UNAVAILABLE"
-        if any(c.state == UP for c in chans):
+        if any(c.state in (UP, RING) for c in chans):  # RING: a call the phone places
             return "RINGINUSE" if any(c.state == RINGING for c in chans) else "INUSE"
         if any(c.state == RINGING for c in chans):
             return "RINGING"
@@ -246,7 +253,9 @@ class PBX:
             return
         self.emit(fr.peer_status(endpoint, peer))
         self.update_device(endpoint)
-        self.emit(fr.contact_status(resource, port, "Removed" if how == "register" else "Unreachable"))
+        self.emit(
+            fr.contact_status(resource, port, "Removed" if how == "register" else "Unreachable")
+        )
 
     # ------------------------------------------------------------ channels
 
@@ -291,6 +300,23 @@ class PBX:
         chan.script = script
         self.emit(fr.newchannel(chan))
         self.emit(fr.varset(chan, "SIPDOMAIN", "127.0.0.1"))
+        self.run(chan)
+        return chan
+
+    def from_phone(
+        self, endpoint: str, exten: str, script: CallScript | None = None, context: str = "from-agents"
+    ) -> Chan | None:
+        """The agent dials ``exten`` on their softphone (a feature code); None if it is not registered."""
+        phone = self.phones.get(endpoint)
+        if phone is None or not phone.registered:
+            return None
+        chan = self.new_channel(endpoint, context, exten)
+        chan.state = RING
+        chan.caller_num, chan.caller_name = phone.number, phone.number
+        chan.language = phone.language
+        chan.script = script
+        self.emit(fr.newchannel(chan))
+        self.update_device(endpoint)
         self.run(chan)
         return chan
 
@@ -442,8 +468,12 @@ class PBX:
         return "block"
 
     def agi_done(self, chan: Chan, status: str = "SUCCESS") -> None:
-        """The AGI session ended: AGISTATUS, then the next priority."""
+        """The AGI session ended: AGISTATUS, then the next priority (or the pending hang-up)."""
         chan.agi = None
+        if chan.hangup_after_agi is not None and chan.alive:
+            cause, chan.hangup_after_agi = chan.hangup_after_agi, None
+            self.hangup(chan, cause, request=False)
+            return
         if chan.alive:
             self.set_var(chan, "AGISTATUS", status)
             self.resume(chan)
@@ -628,6 +658,19 @@ class PBX:
 
     def redirect(self, chan: Chan, context: str, exten: str, priority: int = 1) -> None:
         """AMI Redirect: stop what the channel does, continue at the new place."""
+        caller = chan.peer
+        dial = caller.dialing if caller is not None else None
+        if caller is not None and dial is not None and dial.callee is chan:
+            # The dialled leg taken away while it rings (redirect-errors.txt): the caller's
+            # Dial returns CHANUNAVAIL with no DialEnd; the leg runs the new place.
+            self._end_dial(dial)
+            caller.peer = chan.peer = None
+            chan.cancel_timers()
+            self.set_var(caller, "DIALSTATUS", "CHANUNAVAIL")
+            self.goto(chan, context, exten, priority)
+            self.run(chan)
+            self.resume(caller)
+            return
         self._interrupt(chan)
         self.goto(chan, context, exten, priority)
         self.run(chan)
@@ -659,6 +702,12 @@ class PBX:
             return
         if request:
             self.emit(fr.hangup_request(chan, None if chan.moh else cause))
+        if chan.agi is not None and getattr(chan.agi, "holds_channel", False):
+            # As res_agi does: the script hears HANGUP; the channel ends when it closes the socket.
+            chan.cancel_timers()
+            chan.hangup_after_agi = cause
+            chan.agi.hung_up()
+            return
         self._interrupt(chan)
         if chan.peer is not None and chan.peer.dialing is not None:
             # A dialled leg hanging up while it rings: its caller's Dial fails.
@@ -753,7 +802,7 @@ class PBX:
         """AMI Originate to an agent's phone; once answered it runs ``context,exten,priority``."""
         phone = self.phones.get(endpoint)
         if phone is None or not phone.registered:
-            on_result(False, None, 8)
+            on_result(False, None, 0)  # at once, no channel (originate-failures.txt)
             return
         fake_caller = Chan(
             name="Originate", uniqueid="", linkedid="", device="", created=self.sched.now()
@@ -769,7 +818,7 @@ class PBX:
                 self.goto(leg, context, exten, priority)
                 self.run(leg)
             else:
-                on_result(False, leg, {"BUSY": 5, "NOANSWER": 3}.get(status, 8))
+                on_result(False, leg, 3 if status == "NOANSWER" else 0)  # a 486 gives 0, not 5
 
         leg = self._originate_leg(phone, fake_caller, uniqueid)
         leg_holder["leg"] = leg
@@ -791,14 +840,19 @@ class PBX:
         return leg
 
     def _originate_fail(self, dial: Dial, status: str, cause: int) -> None:
+        """The agent's phone did not take the originate: the response first, then the leg's Hangup
+        (Cause 19 after no answer; a 486: HangupRequest Cause 17 before the response)."""
         if dial.caller.dialing is not dial:
             return
         self._end_dial(dial)
         leg = dial.callee
-        if leg is not None and leg.alive:
-            self._destroy(leg, cause)
+        alive = leg is not None and leg.alive
+        if status == "BUSY" and alive:
+            self.emit(fr.hangup_request(leg, 17))  # type: ignore[arg-type]
         if dial.on_result is not None:
             dial.on_result(status)
+        if alive:
+            self._destroy(leg, 19 if status == "NOANSWER" else cause)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------ views
 

@@ -12,6 +12,7 @@ system when there is no Asterisk.
     await fake.start()                    # AMI on 127.0.0.1:fake.ami_port
     call = fake.place_call("0612345678", "Hélène Dupont", dtmf=["1", "2"])
     fake.phone("101").mode = "no_answer"
+    fake.dial("101", "*21")               # the agent dials a feature code on their softphone
     fake.hangup(call)
     fake.cut_ami()
     await fake.stop()
@@ -36,6 +37,7 @@ from dispatcher.fake_asterisk.ami import (
     users_from_manager_conf,
 )
 from dispatcher.fake_asterisk.pbx import PBX, AgentPhone, CallScript, Chan, LoopScheduler, Scheduler
+from dispatcher.fake_asterisk.sounds import SoundLibrary
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ class FakeAsterisk:
         citizens_answer: Callable[[str], bool] | None = None,
         scheduler: Scheduler | None = None,
         record_to: BinaryIO | None = None,
+        sounds_dir: str | Path | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.agi_address = agi_address
@@ -84,6 +87,9 @@ class FakeAsterisk:
         self._scheduler = scheduler
         self.record_to = record_to
         """A file that gets every event frame written, as sent (the benchmark's recording)."""
+        self.sounds_dir = sounds_dir
+        """Asterisk's sounds directory (``<dir>/fr/guichet/...``): a prompt not there fails as in
+        the captures; None: every prompt is installed."""
 
     # ------------------------------------------------------------ life
 
@@ -99,6 +105,7 @@ class FakeAsterisk:
             agi_runner=self._run_agi,
             citizens_answer=self._citizens_answer,
         )
+        self.pbx.sounds = SoundLibrary(self.sounds_dir)
         for agent in self._agents:
             phone = (
                 agent if isinstance(agent, AgentPhone) else AgentPhone(f"PJSIP/agent{agent}", agent)
@@ -198,6 +205,16 @@ class FakeAsterisk:
     def phone(self, number: str) -> AgentPhone:
         """The softphone of agent ``number`` (e.g. "101"): set ``mode`` to answer / no_answer / busy."""
         return self._pbx.phones[f"PJSIP/agent{number}"]
+
+    def dial(self, number: str, exten: str, dtmf: Sequence[str] = ()) -> Chan | None:
+        """Agent ``number`` dials ``exten`` (e.g. a feature code, ``*21``) on their softphone.
+
+        ``dtmf``: the keys they press at each prompt that reads keys. None if the phone
+        is not registered (it cannot place a call)."""
+        chan = self._pbx.from_phone(f"PJSIP/agent{number}", exten, CallScript(list(dtmf)))
+        if chan is not None:
+            self.calls.append(chan)
+        return chan
 
     def set_registered(self, number: str, registered: bool, how: str = "register") -> None:
         """The agent's softphone goes unavailable or comes back: ``how`` is ``register``

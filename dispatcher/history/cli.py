@@ -61,15 +61,41 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_USER)
 
 
-def _database_url(given: str | None) -> str:
+def _database_url(given: str | None, create: bool = True) -> str:
+    """The history database: given, else the site's DATABASE_URL, else its SQLite file.
+
+    ``create=False`` (reading commands): a SQLite file that does not exist is an error,
+    never created empty.
+    """
+    from dispatcher.history.writer import sqlite_url
+
     if given:
+        path = _sqlite_path(given)
+        if not create and path is not None and not path.exists():
+            raise UserError(_no_history(path))
         return given
     site = _site()
     if site.database_url:
         return site.database_url
-    from dispatcher.history.writer import sqlite_url
-
+    if not create and not site.sqlite_path.exists():
+        raise UserError(_no_history(site.sqlite_path))
     return sqlite_url(site.sqlite_path)
+
+
+def _no_history(path: Path) -> str:
+    return (f"no history at {path}: nothing has been recorded there yet (`guichet serve` "
+            "writes it; `guichet demo` says where it kept its own); give --database-url "
+            "or GUICHET_DATA_DIR")
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for another database or an in-memory one)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
 
 
 def _day(text: str | None, zone: ZoneInfo, option: str) -> datetime:
@@ -102,11 +128,15 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.0f} %"
 
 
+def _times(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def _secs(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f} s"
 
 
-async def _load(url: str, start: float, end: float) -> tuple[list[Any], list[Any]]:
+async def _load(url: str, start: float, end: float, now: float) -> tuple[list[Any], list[Any]]:
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
     from dispatcher.history.queries import load_period
@@ -114,7 +144,7 @@ async def _load(url: str, start: float, end: float) -> tuple[list[Any], list[Any
 
     engine = engine_for(url)
     try:
-        return await load_period(engine, start, end)
+        return await load_period(engine, start, end, now)
     except (OperationalError, ProgrammingError) as exc:
         raise UserError(f"{url}: cannot read the history ({exc.orig}); run `guichet db upgrade`") from None
     except OSError as exc:
@@ -130,17 +160,44 @@ def stats(
     csv_path: Path = typer.Option(None, "--csv", help="Also write the figures to this CSV file."),
     database_url: str = typer.Option(None, "--database-url", help="Default: DATABASE_URL, else the SQLite file."),
     tz: str = typer.Option("Europe/Paris", "--tz", help="Time zone of the intervals and days."),
+    csv_locale: str = typer.Option("en", "--csv-locale", help="fr: the CSV as French Excel opens it (';', decimal commas)."),
 ) -> None:
-    """Offered, answered, abandoned, service level, pick-up rate, ASA, AHT, occupancy, callbacks."""
+    """Offered, answered, abandoned, service level, pick-up rate, ASA, AHT, occupancy, callbacks,
+    and the equal treatment of each process across channels (SITIV)."""
+    if csv_locale not in ("fr", "en"):
+        raise _fail(f"--csv-locale {csv_locale!r}: fr or en")
+    show_stats(start, end, by, csv_path, database_url, tz, csv_locale=csv_locale)
+
+
+def show_stats(
+    start: str | None,
+    end: str | None,
+    by: str,
+    csv_path: Path | None,
+    database_url: str | None,
+    tz: str,
+    per_day_figures: bool = True,
+    csv_locale: str = "en",
+) -> None:
+    """Print the statistics of a period (``per_day_figures=False``: time is not real, as in
+    the demo, so figures per agent and day are left out of the field comparison)."""
     from rich.console import Console
     from rich.table import Table
 
-    from dispatcher.history.stats import DIMENSIONS, FIELD_REFERENCES, StatRow, agent_days, compute
+    from dispatcher.history.stats import (
+        DIMENSIONS,
+        FIELD_REFERENCES,
+        StatRow,
+        agent_days,
+        compute,
+        equal_treatment,
+    )
 
     try:
         zone = ZoneInfo(tz)
     except (KeyError, ValueError):
         raise _fail(f"--tz {tz!r}: unknown time zone") from None
+    now = datetime.now(zone).timestamp()
     try:
         first = _day(start, zone, "--from")
         last = _day(end, zone, "--to") if end else first + timedelta(days=1)
@@ -150,29 +207,51 @@ def stats(
         bad = [d for d in dims if d not in DIMENSIONS]
         if bad:
             raise UserError(f"--by {bad[0]!r}: not one of {', '.join(DIMENSIONS)}")
-        url = _database_url(database_url)
+        url = _database_url(database_url, create=False)
         sla_seconds = _sla_lookup()
-        facts, spans = asyncio.run(_load(url, first.timestamp(), last.timestamp()))
+        facts, spans = asyncio.run(_load(url, first.timestamp(), last.timestamp(), now))
     except UserError as exc:
         raise _fail(str(exc)) from None
-    now = datetime.now(zone).timestamp()
     rows = compute(facts, spans, by=dims, sla_seconds=sla_seconds, now=now, tz=tz)
     total = compute(facts, spans, by=(), sla_seconds=sla_seconds, now=now, tz=tz)
     console = Console() if sys.stdout.isatty() else Console(width=160)
-    table = Table(title=f"Guichet statistics {first.date()} -> {last.date()} ({len(facts)} contacts)")
-    for name in (*dims, "offered", "answered", "abandoned", "SL", "pick-up", "ASA", "AHT", "occupancy", "callbacks ok"):
+    per_agent = set(dims) <= {"interval", "agent"}
+    table = Table(
+        title=f"Guichet statistics {first.date()} -> {last.date()} ({len(facts)} contacts)",
+        caption=None if per_agent else (
+            "occupancy: a figure of agents (--by agent or interval); n/a per process or channel, "
+            "which do not own the agents' idle time; the total row is over every agent"),
+    )
+    for name in (*dims, "offered", "answered", "abandoned", "SL", "pick-up", "ASA", "AHT", "occupancy",
+                 "callbacks ok"):
         table.add_column(name, justify="left" if name in DIMENSIONS else "right")
-    labelled = [([getattr(r, d) for d in dims], r) for r in rows]
-    labelled += [(["total", *[""] * (len(dims) - 1)] if dims else [], r) for r in total]
-    for keys, r in labelled:
+    labelled = [([getattr(r, d) for d in dims], r, False) for r in rows]
+    labelled += [(["total", *[""] * (len(dims) - 1)] if dims else [], r, True) for r in total]
+    for keys, r, is_total in labelled:
+        occupancy = _pct(r.occupancy) if per_agent or is_total else "n/a"
         table.add_row(
             *keys, str(r.offered), str(r.answered), str(r.abandoned), _pct(r.service_level), _pct(r.pickup_rate),
-            _secs(r.asa_s), _secs(r.aht_s), _pct(r.occupancy), f"{r.callbacks_honoured}/{r.callbacks_due}",
+            _secs(r.asa_s), _secs(r.aht_s), occupancy, f"{r.callbacks_honoured}/{r.callbacks_due}",
         )
     console.print(table)
-    days = agent_days(facts, spans, tz=tz)
-    handled = [d.handled for d in days if d.handled]
-    per_day = sum(handled) / len(handled) if handled else None
+
+    fairness = equal_treatment(compute(facts, spans, by=("process", "channel"), sla_seconds=sla_seconds,
+                                       now=now, tz=tz))
+    channels = sorted({c for e in fairness for c in e.by_channel})
+    if fairness:
+        equal = Table(
+            title="Equal treatment (SITIV): mean wait over the channel's target, per process",
+            caption="1.00 = the wait equals the target; gap: worst channel minus best channel "
+                    "(0 = the same treatment whatever the door)",
+        )
+        equal.add_column("process")
+        for c in channels:
+            equal.add_column(c, justify="right")
+        equal.add_column("gap", justify="right")
+        for e in fairness:
+            equal.add_row(e.process, *(_times(e.by_channel.get(c)) for c in channels), _times(e.gap))
+        console.print(equal)
+
     ref = Table(title="Compared with the field")
     for name in ("figure", "here", "field reference"):
         ref.add_column(name)
@@ -180,18 +259,28 @@ def stats(
     ref.add_row("pick-up rate", _pct(t.pickup_rate if t else None), FIELD_REFERENCES["pickup_rate"])
     honoured = f"{t.callbacks_honoured}/{t.callbacks_due}" if t else "-"
     ref.add_row("callbacks honoured by deadline", honoured, FIELD_REFERENCES["callbacks_honoured"])
-    ref.add_row(
-        "contacts per agent per day", "-" if per_day is None else f"{per_day:.0f}",
-        FIELD_REFERENCES["contacts_per_agent_day"],
-    )
+    if per_day_figures:
+        days = agent_days(facts, spans, tz=tz)
+        handled = [d.handled for d in days if d.handled]
+        per_day = sum(handled) / len(handled) if handled else None
+        ref.add_row(
+            "contacts per agent per day", "-" if per_day is None else f"{per_day:.0f}",
+            FIELD_REFERENCES["contacts_per_agent_day"],
+        )
     console.print(ref)
     if csv_path is not None:
         try:
-            with csv_path.open("w", newline="", encoding="utf-8") as out:
-                writer = csv.DictWriter(out, fieldnames=[f.name for f in dataclasses.fields(StatRow)])
+            french = csv_locale == "fr"
+            with csv_path.open("w", newline="", encoding="utf-8-sig" if french else "utf-8") as out:
+                writer = csv.DictWriter(
+                    out, fieldnames=[f.name for f in dataclasses.fields(StatRow)], delimiter=";" if french else ","
+                )
                 writer.writeheader()
                 for r in rows:
-                    writer.writerow(dataclasses.asdict(r))
+                    record = dataclasses.asdict(r)
+                    if french:
+                        record = {k: str(v).replace(".", ",") if isinstance(v, float) else v for k, v in record.items()}
+                    writer.writerow(record)
         except OSError as exc:
             raise _fail(f"{csv_path}: {exc.strerror}") from None
         console.print(f"{len(rows)} rows written to {csv_path}")
@@ -212,7 +301,7 @@ def purge(
     from dispatcher.history.writer import engine_for
 
     try:
-        url = _database_url(database_url)
+        url = _database_url(database_url, create=False)
         days = retention_days if retention_days is not None else _site().retention_days
         if days < 1:
             raise UserError(f"--retention-days {days}: must be at least 1")

@@ -5,7 +5,10 @@ contact records, kept in memory). Columns of a contact are either *first
 wins* (arrived, offered, answered, ended: the first time it happened) or
 *last wins* (process, channel, priority: the latest queueing, guarded by the
 event number), so applying a run twice, as after a writer crash, changes
-nothing.
+nothing. ``waited`` is the wait until answered for an answered contact
+(``answered_at - arrived_at``), the whole time in the queue otherwise (an
+abandoned caller's wait); the SQL writer settles it again from the stored
+times when the answer and the arrival fall in different runs.
 """
 
 from __future__ import annotations
@@ -111,10 +114,12 @@ class Fold:
         elif isinstance(event, ev.ContactOffered):
             self._first(event.contact_id, offered_at=event.at)
         elif isinstance(event, ev.ContactEnded):
+            row = self._contact(event.contact_id)
             self._first(
-                event.contact_id, ended_at=event.at, outcome=event.outcome.value,
-                agent_id=event.agent_id, waited=event.waited,
+                event.contact_id, ended_at=event.at, outcome=event.outcome.value, agent_id=event.agent_id,
             )
+            if row["answered_at"] is None and event.outcome is not ev.Outcome.SERVED:
+                self._first(event.contact_id, waited=event.waited)
         elif isinstance(event, ev.AgentStateChanged):
             self.agent_states.append(
                 {
@@ -124,6 +129,9 @@ class Fold:
             )
             if event.state is AgentState.BUSY and event.contact_id is not None:
                 self._first(event.contact_id, answered_at=event.at, agent_id=event.agent_id)
+                row = self._contact(event.contact_id)
+                if row["arrived_at"] is not None and row["answered_at"] is not None:
+                    row["waited"] = row["answered_at"] - row["arrived_at"]
         elif isinstance(event, ev.CallbackRequested):
             self._callback = {
                 "callback_id": event.callback_id, "contact_id": event.contact_id, "number": event.number,

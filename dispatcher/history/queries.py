@@ -11,8 +11,15 @@ from dispatcher.history.stats import ContactFacts, StateSpan, spans_from_states
 _DAY = 86_400.0
 
 
-async def load_period(engine: AsyncEngine, start: float, end: float) -> tuple[list[ContactFacts], list[StateSpan]]:
-    """Contacts arrived in [start, end) and the agents' state spans clipped to it."""
+async def load_period(
+    engine: AsyncEngine, start: float, end: float, now: float | None = None
+) -> tuple[list[ContactFacts], list[StateSpan]]:
+    """Contacts arrived in [start, end) and the agents' state spans clipped to it and to ``now``.
+
+    An agent's last recorded state lasts until ``now`` (default: ``end``), never beyond:
+    statistics of the day under way do not run the states on to midnight.
+    """
+    until = end if now is None else max(start, min(end, now))
     async with engine.connect() as conn:
         rows = await conn.execute(
             select(
@@ -31,7 +38,7 @@ async def load_period(engine: AsyncEngine, start: float, end: float) -> tuple[li
         )
         changes = [(a, s, at) for a, s, at in states]
     spans = []
-    for span in spans_from_states(changes, until=end):
+    for span in spans_from_states(changes, until=until):
         if span.end > start:
             spans.append(StateSpan(span.agent_id, span.state, max(span.start, start), span.end))
     return facts, spans

@@ -13,23 +13,35 @@ Definitions (the usual contact-centre ones, as the field reports use them):
   (95 %) publish;
 - **ASA**: mean wait of the answered; **AHT**: mean answered -> ended
   (wrap-up not included);
-- **occupancy**: time reserved, busy or in wrap-up / time logged in (not offline);
+- **occupancy**: time busy or in wrap-up / time logged in (any state but
+  offline: available, ringing, busy, wrap-up, paused), each agent's states
+  clipped to the period and to the present (the last state runs to *now*,
+  never to the end of a day still under way). It is a figure of agents: per
+  agent, per interval over all agents, or overall; a contact's process or
+  channel does not own an agent's idle time, so it is not defined per process
+  or channel (None, printed ``n/a``);
 - **callbacks honoured**: callback contacts answered by their deadline /
-  callbacks answered or past their deadline.
+  callbacks answered or past their deadline;
+- **equal treatment** (SITIV: the same request gets the same service
+  whatever the door): per process and channel, the ASA over the channel's
+  target for that process (``wait_vs_target``: 0.5 = half the target), and
+  per process the gap between its best- and worst-served channels
+  (``channel_gap``, in the same unit; 0 = the same treatment everywhere).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 INTERVAL_S = 900.0
 SHORT_ABANDON_S = 5.0
-WORKING = frozenset({"reserved", "busy", "wrap_up"})
+WORKING = frozenset({"busy", "wrap_up"})
+OCCUPANCY_DIMENSIONS = frozenset({"interval", "agent"})
 DIMENSIONS = ("interval", "process", "channel", "agent")
 
 FIELD_REFERENCES = {
@@ -89,6 +101,8 @@ class StatRow:
     occupancy: float | None
     callbacks_due: int
     callbacks_honoured: int
+    wait_vs_target: float | None = None
+    channel_gap: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +189,7 @@ def compute(
         )
         groups[key].append(c)
     occupancy = _occupancy(spans, interval_of, "agent" in by)
+    per_agent_figure = set(by) <= OCCUPANCY_DIMENSIONS
     rows = []
     for key in sorted(groups):
         members = groups[key]
@@ -187,6 +202,8 @@ def compute(
         ]
         base = len(members) - len(short)
         handled = [h for c in answered if (h := c.handle_s) is not None]
+        asa = _mean([c.answered_at - c.arrived_at for c in answered])  # type: ignore[operator]
+        target = sla_seconds(key[1], key[2]) if "channel" in by and "process" in by else None
         callbacks = [c for c in members if c.channel == "callback" and c.deadline is not None]
         due = [c for c in callbacks if c.answered_at is not None or (now is not None and now > c.deadline)]  # type: ignore[operator]
         honoured = [c for c in callbacks if c.answered_at is not None and c.answered_at <= c.deadline]  # type: ignore[operator]
@@ -198,14 +215,51 @@ def compute(
                 abandoned=len(abandoned),
                 service_level=len(in_sl) / base if base else None,
                 pickup_rate=len(answered) / len(members),
-                asa_s=_mean([c.answered_at - c.arrived_at for c in answered]),  # type: ignore[operator]
+                asa_s=asa,
                 aht_s=_mean(handled),
-                occupancy=occupancy.get((key[0], key[3])),
+                occupancy=occupancy.get((key[0], key[3])) if per_agent_figure else None,
                 callbacks_due=len(due),
                 callbacks_honoured=len(honoured),
+                wait_vs_target=asa / target if asa is not None and target else None,
             )
         )
-    return rows
+    return _with_channel_gaps(rows)
+
+
+def _with_channel_gaps(rows: list[StatRow]) -> list[StatRow]:
+    """Each row with its process's gap between channels (same interval and agent group)."""
+    spread: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for r in rows:
+        if r.wait_vs_target is not None:
+            spread[(r.interval, r.process, r.agent)].append(r.wait_vs_target)
+    out = []
+    for r in rows:
+        found = spread.get((r.interval, r.process, r.agent), [])
+        gap = max(found) - min(found) if len(found) > 1 else None
+        out.append(replace(r, channel_gap=gap) if gap is not None else r)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class EqualTreatment:
+    """One process: ASA over target per channel, side by side, and the gap between them."""
+
+    process: str
+    by_channel: dict[str, float]
+    gap: float | None
+
+
+def equal_treatment(rows: Iterable[StatRow]) -> list[EqualTreatment]:
+    """The SITIV indicator per process, from rows grouped by process and channel."""
+    per: dict[str, dict[str, float]] = defaultdict(dict)
+    for r in rows:
+        if r.wait_vs_target is not None and r.interval == "*" and r.agent == "*":
+            per[r.process][r.channel] = r.wait_vs_target
+    return [
+        EqualTreatment(p, dict(sorted(ch.items())),
+                       max(ch.values()) - min(ch.values()) if len(ch) > 1 else None)
+        for p, ch in sorted(per.items())
+    ]
 
 
 def agent_days(

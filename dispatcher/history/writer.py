@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import and_, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -151,6 +151,15 @@ async def write_fold(conn: AsyncConnection, fold: Fold) -> None:
             stmt.on_conflict_do_update(index_elements=["contact_id"], set_=set_),
             list(fold.contacts.values()),
         )
+        answered = [c for c, row in fold.contacts.items() if row["answered_at"] is not None or row["ended_at"] is not None]
+        if answered:
+            # The wait until answered, even when the arrival was folded in an earlier page.
+            row = ContactRow
+            await conn.execute(
+                update(row)
+                .where(and_(row.contact_id.in_(answered), row.answered_at.is_not(None), row.arrived_at.is_not(None)))
+                .values(waited=row.answered_at - row.arrived_at)
+            )
 
 
 @dataclass(frozen=True, slots=True)

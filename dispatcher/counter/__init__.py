@@ -1,0 +1,1 @@
+"""The counter channel: sites, tickets, waiting-room calls, counter desks, estimated waits."""

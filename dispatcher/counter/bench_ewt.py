@@ -1,0 +1,239 @@
+"""``guichet bench ewt``: the estimated wait given at arrival against the wait then had.
+
+Simulated mornings of the sample town hall (its forecast, skill matrix and
+schedule; phone and counter, 8:30-12:30, several seeds) run through the real
+routing core. For each contact the estimate given when it arrived is recorded
+by two estimators, then the wait it actually had until an agent took it:
+
+- Guichet's (``dispatcher.counter.ewt``): per contact and skill-aware;
+- app_queue's (Asterisk ``apps/app_queue.c``, announce-holdtime): the queue's
+  moving average of the waits of answered callers, 3/4 old + 1/4 new, plus 30 s,
+  kept here per process and channel (one queue each).
+
+The figure is the mean absolute error as a share of the mean actual wait.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from dispatcher import events as ev
+from dispatcher.counter import ewt
+from dispatcher.events import AgentState, Event
+from dispatcher.policy import RoutingPolicy
+from dispatcher.router import Router
+from simulations.draws import draw
+from simulations.forecast import load_forecast, sample_forecast_path
+from simulations.model import ArrivalInterval, Scenario
+from simulations.scenario import default_schedule_path, load_schedule
+from skills.catalogue import default_catalogue
+from skills.matrix import default_matrix
+from skills.model import Channel
+
+MORNING = (8.5 * 3600, 12.5 * 3600)
+CHANNELS = (Channel.PHONE, Channel.COUNTER)
+APP_QUEUE_OFFSET_S = 30.0
+
+
+class AppQueueEstimate:
+    """app_queue's holdtime: ``holdtime = (3 * holdtime + wait) / 4`` per queue, announced + 30 s."""
+
+    def __init__(self) -> None:
+        self.holdtime: dict[tuple[str, Channel], float] = {}
+
+    def estimate(self, process: str, channel: Channel) -> float:
+        return self.holdtime.get((process, channel), 0.0) + APP_QUEUE_OFFSET_S
+
+    def answered(self, process: str, channel: Channel, wait: float) -> None:
+        old = self.holdtime.get((process, channel), 0.0)
+        self.holdtime[(process, channel)] = (3.0 * old + wait) / 4.0
+
+
+@dataclass
+class Tally:
+    """Estimates and actual waits of the answered contacts of one channel."""
+
+    ours: list[float] = field(default_factory=list)
+    naive: list[float] = field(default_factory=list)
+    actual: list[float] = field(default_factory=list)
+
+    def add(self, ours: float, naive: float, actual: float) -> None:
+        self.ours.append(ours)
+        self.naive.append(naive)
+        self.actual.append(actual)
+
+    def extend(self, other: Tally) -> None:
+        self.ours += other.ours
+        self.naive += other.naive
+        self.actual += other.actual
+
+    def mae(self, estimates: list[float]) -> float:
+        return sum(abs(e - a) for e, a in zip(estimates, self.actual)) / max(1, len(self.actual))
+
+    @property
+    def mean_wait(self) -> float:
+        return sum(self.actual) / max(1, len(self.actual))
+
+
+def scenario(load: float) -> Scenario:
+    """The sample town hall's morning, phone and counter, arrivals scaled by ``load``."""
+    catalogue = default_catalogue()
+    matrix = default_matrix(catalogue)
+    forecast = load_forecast(sample_forecast_path())
+    step = forecast.interval_min * 60.0
+    arrivals = tuple(
+        ArrivalInterval(r.minute * 60.0, r.minute * 60.0 + step, r.process, Channel(r.channel), r.arrivals * load, r.aht_s)
+        for r in forecast.rows
+        if Channel(r.channel) in CHANNELS and MORNING[0] <= r.minute * 60.0 < MORNING[1]
+    )
+    schedule = load_schedule(default_schedule_path(), matrix)
+    return Scenario(
+        catalogue=catalogue,
+        matrix=matrix,
+        arrivals=arrivals,
+        policy=replace(RoutingPolicy(), wrap_up_s=10.0),
+        handling="lognormal",
+        handling_cv=0.5,
+        patience={Channel.PHONE: 300.0, Channel.COUNTER: 3600.0},
+        schedule=schedule,
+        close_s=MORNING[1],
+    )
+
+
+_ARRIVE, _COMPLETE, _ABANDON, _LOGIN, _LOGOUT = range(5)
+
+
+def replicate(sc: Scenario, seed: int) -> dict[Channel, Tally]:
+    """One simulated morning: each answered contact's two estimates and its wait."""
+    draws = draw(sc, seed)
+    router = Router(sc.catalogue, sc.matrix, sc.policy)
+    times = ewt.Recent()
+    app_queue = AppQueueEstimate()
+    heap: list[tuple[float, int, int, Any]] = []
+    seq = 0
+
+    def push(at: float, kind: int, payload: Any) -> None:
+        nonlocal seq
+        seq += 1
+        heapq.heappush(heap, (at, seq, kind, payload))
+
+    for i, at in enumerate(draws.arrival_s):
+        push(at, _ARRIVE, i)
+    for shift in sc.schedule or ():
+        push(shift.start_s, _LOGIN, shift.agent_id)
+        push(shift.end_s, _LOGOUT, shift.agent_id)
+    index = {cid: i for i, cid in enumerate(draws.contact_ids)}
+    arrived: dict[str, float] = {}
+    estimates: dict[str, tuple[float, float]] = {}
+    answered: set[str] = set()
+    tallies = {c: Tally() for c in CHANNELS}
+
+    def apply(event: Event) -> None:
+        decisions = router.handle(event)
+        times.sink([event, *decisions])
+        for d in decisions:
+            if isinstance(d, ev.ContactOffered) and d.contact_id not in answered:
+                answered.add(d.contact_id)
+                wait = d.at - arrived[d.contact_id]
+                app_queue.answered(d.process, d.channel, wait)
+                ours, naive = estimates[d.contact_id]
+                tallies[d.channel].add(ours, naive, wait)
+                answer = ev.OfferAnswered(at=d.at, contact_id=d.contact_id, agent_id=d.agent_id)
+                times.sink([answer, *router.handle(answer)])
+                push(d.at + draws.handling_s[index[d.contact_id]], _COMPLETE, d.contact_id)
+
+    on_shift: dict[str, int] = {}
+    while heap:
+        at, _, kind, payload = heap[0]
+        due = router.next_timer_at()
+        if due is not None and due < at:
+            apply(ev.TimePassed(at=due))
+            continue
+        heapq.heappop(heap)
+        if at > sc.end_s:
+            break
+        if kind == _ARRIVE:
+            i = payload
+            cid, process, channel = draws.contact_ids[i], draws.process[i], draws.channel[i]
+            arrived[cid] = at
+            naive = app_queue.estimate(process, channel)
+            decisions = router.handle(ev.ContactArrived(at=at, contact_id=cid, channel=channel, process=process))
+            times.sink([ev.ContactArrived(at=at, contact_id=cid, channel=channel, process=process), *decisions])
+            ours = ewt.contact_wait(router, cid, at, times)
+            estimates[cid] = (0.0 if ours is None else ours, naive)
+            for d in decisions:
+                if isinstance(d, ev.ContactOffered):
+                    apply_offer = d
+                    answered.add(cid)
+                    tallies[channel].add(estimates[cid][0], naive, 0.0)
+                    app_queue.answered(process, channel, 0.0)
+                    answer = ev.OfferAnswered(at=at, contact_id=cid, agent_id=apply_offer.agent_id)
+                    times.sink([answer, *router.handle(answer)])
+                    push(at + draws.handling_s[i], _COMPLETE, cid)
+            if draws.patience_s[i] != math.inf:
+                push(at + draws.patience_s[i], _ABANDON, cid)
+        elif kind == _COMPLETE:
+            apply(ev.ContactCompleted(at=at, contact_id=payload))
+        elif kind == _ABANDON:
+            if payload not in answered and payload in router.contacts:
+                apply(ev.ContactAbandoned(at=at, contact_id=payload))
+        elif kind == _LOGIN:
+            on_shift[payload] = on_shift.get(payload, 0) + 1
+            apply(ev.AgentStatusSet(at=at, agent_id=payload, state=AgentState.AVAILABLE))
+        else:
+            on_shift[payload] -= 1
+            if on_shift[payload] == 0:
+                apply(ev.AgentStatusSet(at=at, agent_id=payload, state=AgentState.OFFLINE))
+    return tallies
+
+
+def run(console: Console, quick: bool) -> dict[str, Any]:
+    """Several seeds of the morning; the table, then the figures."""
+    seeds = range(1, 4 if quick else 11)
+    load = 1.6
+    sc = scenario(load)
+    started = time.perf_counter()
+    total = {c: Tally() for c in CHANNELS}
+    for seed in seeds:
+        for channel, tally in replicate(sc, seed).items():
+            total[channel].extend(tally)
+    elapsed = time.perf_counter() - started
+    table = Table(title=f"Estimated wait at arrival vs actual wait — {len(seeds)} mornings, load ×{load}")
+    for name in ("channel", "contacts", "mean wait", "Guichet MAE", "share", "app_queue MAE", "share", "ratio"):
+        table.add_column(name, justify="right")
+    overall = Tally()
+    for channel, tally in total.items():
+        overall.extend(tally)
+    rows = [*((c.value, t) for c, t in total.items()), ("all", overall)]
+    for name, t in rows:
+        mean = t.mean_wait or 1.0
+        ours, naive = t.mae(t.ours), t.mae(t.naive)
+        table.add_row(
+            name, str(len(t.actual)), f"{t.mean_wait:.0f} s", f"{ours:.0f} s", f"{ours / mean:.0%}",
+            f"{naive:.0f} s", f"{naive / mean:.0%}", f"{naive / ours:.1f}×" if ours else "-",
+        )
+    console.print(table)
+    mean = overall.mean_wait or 1.0
+    ours, naive = overall.mae(overall.ours), overall.mae(overall.naive)
+    figures: dict[str, Any] = {
+        "mae_share": round(ours / mean, 4),
+        "naive_mae_share": round(naive / mean, 4),
+        "ratio": round(naive / ours, 2) if ours else None,
+        "contacts": len(overall.actual),
+        "mean_wait_s": round(overall.mean_wait, 1),
+        "seeds": len(seeds),
+        "load": load,
+        "seconds": round(elapsed, 2),
+    }
+    for channel, t in total.items():
+        m = t.mean_wait or 1.0
+        figures[f"{channel.value}_mae_share"] = round(t.mae(t.ours) / m, 4)
+        figures[f"{channel.value}_naive_mae_share"] = round(t.mae(t.naive) / m, 4)
+    return figures

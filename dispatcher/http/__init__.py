@@ -1,0 +1,1 @@
+"""The HTTP side: one aiohttp application for the JSON API, devices' WebSockets and SSE, and pages."""

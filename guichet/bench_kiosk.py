@@ -1,0 +1,337 @@
+"""``guichet bench kiosk``: kiosks and displays against the running server, with calls flowing.
+
+Three processes, as in production: the server (``guichet.townhall``: private
+Redis, SQLite history, dispatcher, FastAGI IVR, AMI adapter, HTTP side), the
+fake Asterisk placing 50 calls per second through the IVR to the agents'
+softphones, and this one: 20 kiosks (10 over HTTP, 10 over WebSocket) taking
+tickets as fast as they can for 60 s (``--quick``: 5 s) and 10 displays (5
+WebSocket, 5 SSE). Robot desk agents in the server take each visitor offered
+and finish in 20 ms, so every ticket is called on the displays.
+
+Figures: tickets per second; ticket issuance p50/p99 (request sent to the
+ticket received, position and estimated wait included); ``display_p99_ms``
+from the call decision (the desk's acknowledgement in the core) to the frame
+received, over every (call, display) pair; the routing core's p99 per input
+during the run (``Router.handle``); ``duplicates`` (a site, day and number
+answered twice) and ``lost`` (a ticket answered but unknown to the dispatcher
+at the end, or a call missing from a display). Baseline in the same run:
+the ``/api/v1/health`` round trip under the same load (the HTTP floor).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import random
+import secrets
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from rich.console import Console
+from rich.table import Table
+
+KIOSKS = 20
+DISPLAYS = 10
+CALLS_PER_S = 50.0
+DESK_S = 0.02
+PROCESSES = ("passport", "electoral_roll", "creche_enrolment", "school_enrolment", "building_permit", "social_aid",
+             "housing_application", "bulky_waste", "resident_parking", "room_booking", "cemetery_plot",
+             "terrace_permit", "lost_property")
+"""One process of each domain: every letter's series is used."""
+
+
+def _pct(values: Sequence[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# ------------------------------------------------------------------ the fake Asterisk
+
+
+def _fake_process(conn: Any, endpoints: list[str], secret: str) -> None:
+    asyncio.run(_fake_main(conn, endpoints, secret))
+
+
+async def _fake_main(conn: Any, endpoints: list[str], secret: str) -> None:
+    from dispatcher.fake_asterisk import FakeAsterisk
+    from dispatcher.fake_asterisk.pbx import AgentPhone
+
+    phones = [AgentPhone(e, e.rpartition("agent")[2]) for e in endpoints]
+    fake = FakeAsterisk(agents=phones, secrets={"guichet": secret}, agi_address=("127.0.0.1", 9))
+    await fake.start()
+    conn.send(fake.ami_port)
+    loop = asyncio.get_running_loop()
+    agi_port, seconds = await loop.run_in_executor(None, conn.recv)
+    fake.agi_address = ("127.0.0.1", agi_port)
+    rng = random.Random(7)
+    placed = 0
+    start = time.monotonic()
+    while (now := time.monotonic()) < start + seconds:
+        due = int((now - start) * CALLS_PER_S)
+        while placed < due:
+            fake.place_call(f"06{rng.randrange(10**8):08d}", dtmf=["1", "1", "2"], patience=3.0, talk_time=0.3)
+            placed += 1
+        await asyncio.sleep(0.005)
+    conn.send(placed)
+    await loop.run_in_executor(None, conn.recv)
+    await fake.stop()
+
+
+# ------------------------------------------------------------------ the server
+
+
+def _server_process(conn: Any, data_dir: str, ami_port: int, secret: str, tokens: str) -> None:
+    asyncio.run(_server_main(conn, data_dir, ami_port, secret, tokens))
+
+
+class _TimedRouter:
+    """The router with each ``handle`` timed (the bench's view; the product runs the router bare)."""
+
+    def __init__(self, router: Any) -> None:
+        self._router = router
+        self.samples: list[float] = []
+
+    def handle(self, event: Any) -> Any:
+        started = time.perf_counter()
+        out = self._router.handle(event)
+        self.samples.append(time.perf_counter() - started)
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._router, name)
+
+
+async def _server_main(conn: Any, data_dir: str, ami_port: int, secret: str, tokens: str) -> None:
+    from pydantic import SecretStr
+
+    from dispatcher import events as ev
+    from dispatcher.events import AgentState, Event
+    from dispatcher.policy import RoutingPolicy
+    from guichet.config import Settings
+    from guichet.townhall import run_town_hall
+    from skills.catalogue import default_catalogue
+    from skills.matrix import default_matrix
+    from skills.model import Channel
+
+    catalogue = default_catalogue()
+    matrix = default_matrix(catalogue)
+    settings = Settings(
+        data_dir=Path(data_dir), ami_port=ami_port, ami_secret=SecretStr(secret), agi_port=0, http_port=0,
+        device_tokens=SecretStr(tokens),
+    )
+    async with run_town_hall(settings, catalogue, matrix, RoutingPolicy(wrap_up_s=0.0)) as hall:
+        dispatcher = hall.dispatcher
+        timed = _TimedRouter(dispatcher.router)
+        loop = asyncio.get_running_loop()
+
+        def desks(batch: Sequence[Event]) -> None:
+            for e in batch:
+                if isinstance(e, ev.ContactOffered) and e.channel is Channel.COUNTER:
+                    loop.call_soon(dispatcher.submit, ev.OfferAnswered(at=dispatcher.clock(), contact_id=e.contact_id, agent_id=e.agent_id))
+                    loop.call_later(DESK_S, dispatcher.submit, ev.ContactCompleted(at=dispatcher.clock() + DESK_S, contact_id=e.contact_id))
+
+        dispatcher.add_sink(desks)
+        for agent in matrix.agents:
+            dispatcher.submit(ev.AgentStatusSet(at=dispatcher.clock(), agent_id=agent, state=AgentState.AVAILABLE))
+        dispatcher.router = timed  # type: ignore[assignment]
+        conn.send((hall.http.url, hall.ivr.port))
+        await loop.run_in_executor(None, conn.recv)
+        router = timed._router
+        known = set(router.contacts) | set(router.ended)
+        dispatcher.router = router
+        conn.send({"known": sorted(c for c in known if c.count("-") >= 2), "samples": timed.samples,
+                   "phone_offers": sum(1 for a in router.ended if a.startswith("1"))})
+        await loop.run_in_executor(None, conn.recv)
+
+
+# ------------------------------------------------------------------ the clients
+
+
+class Clients:
+    """Kiosks and displays of the run, and what they saw."""
+
+    def __init__(self, url: str, tokens: dict[str, str]) -> None:
+        self.url = url
+        self.tokens = tokens
+        self.issue_s: list[float] = []
+        self.health_s: list[float] = []
+        self.answered: list[tuple[str, str, str]] = []
+        self.refused: dict[int, int] = {}
+        self.display_s: list[float] = []
+        self.display_calls: list[set[str]] = [set() for _ in range(DISPLAYS)]
+
+    def _auth(self, device: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[device]}"}
+
+    def _got(self, body: dict[str, Any], started: float) -> None:
+        self.issue_s.append(time.perf_counter() - started)
+        self.answered.append((body["site"], body["day"], body["ticket"]))
+
+    async def http_kiosk(self, http: aiohttp.ClientSession, n: int, stop: asyncio.Event) -> None:
+        device = "hdv-borne-1" if n % 2 else "annexe-borne-1"
+        rng = random.Random(n)
+        while not stop.is_set():
+            started = time.perf_counter()
+            async with http.post(f"{self.url}/api/v1/kiosk/tickets", json={"process": rng.choice(PROCESSES)}, headers=self._auth(device)) as r:
+                body = await r.json()
+                if r.status == 201:
+                    self._got(body, started)
+                else:
+                    self.refused[r.status] = self.refused.get(r.status, 0) + 1
+
+    async def ws_kiosk(self, http: aiohttp.ClientSession, n: int, stop: asyncio.Event) -> None:
+        device = "hdv-borne-2" if n % 2 else "annexe-borne-1"
+        rng = random.Random(100 + n)
+        async with http.ws_connect(f"{self.url}/api/v1/kiosk/ws?token={self.tokens[device]}") as ws:
+            while not stop.is_set():
+                started = time.perf_counter()
+                await ws.send_json({"type": "issue", "process": rng.choice(PROCESSES)})
+                body = await ws.receive_json()
+                if body["type"] == "ticket":
+                    self._got(body, started)
+                else:
+                    status = body["problem"]["status"]
+                    self.refused[status] = self.refused.get(status, 0) + 1
+
+    async def health(self, http: aiohttp.ClientSession, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            started = time.perf_counter()
+            async with http.get(f"{self.url}/api/v1/health") as r:
+                await r.read()
+            self.health_s.append(time.perf_counter() - started)
+            await asyncio.sleep(0.01)
+
+    def _frame(self, k: int, frame: dict[str, Any]) -> None:
+        if frame.get("type") == "call":
+            call = frame["call"]
+            self.display_calls[k].add(call["ticket"] + call["counter"] + f"{call['at']:.6f}")
+            self.display_s.append(time.time() - call["at"])
+
+    async def ws_display(self, http: aiohttp.ClientSession, k: int, device: str, ready: asyncio.Event) -> None:
+        async with http.ws_connect(f"{self.url}/api/v1/display/ws?token={self.tokens[device]}", max_msg_size=0) as ws:
+            ready.set()
+            async for msg in ws:
+                if msg.type is aiohttp.WSMsgType.TEXT:
+                    self._frame(k, json.loads(msg.data))
+
+    async def sse_display(self, http: aiohttp.ClientSession, k: int, device: str, ready: asyncio.Event) -> None:
+        async with http.get(f"{self.url}/api/v1/display/events?token={self.tokens[device]}", headers={"Accept": "text/event-stream"}) as r:
+            ready.set()
+            async for line in r.content:
+                if line.startswith(b"data: "):
+                    self._frame(k, json.loads(line[6:]))
+
+
+async def _run(console: Console, seconds: float) -> dict[str, Any]:
+    from dispatcher.counter.sites import default_sites
+    from dispatcher.counter.tickets import contact_id
+    from skills.catalogue import default_catalogue
+    from skills.matrix import default_matrix
+
+    catalogue = default_catalogue()
+    matrix = default_matrix(catalogue)
+    sites = default_sites(catalogue)
+    devices = [d for s in sites.sites.values() for d in (*s.kiosks, *s.displays)]
+    tokens = {d: secrets.token_urlsafe(24) for d in devices}
+    secret = secrets.token_urlsafe(12)
+    endpoints = [p.endpoint for p in matrix.agents.values() if p.endpoint]
+    ctx = multiprocessing.get_context("spawn")
+    loop = asyncio.get_running_loop()
+    fake_conn, fake_child = ctx.Pipe()
+    fake = ctx.Process(target=_fake_process, args=(fake_child, endpoints, secret), daemon=True)
+    fake.start()
+    ami_port = await loop.run_in_executor(None, fake_conn.recv)
+    server_conn, server_child = ctx.Pipe()
+    with tempfile.TemporaryDirectory(prefix="guichet-bench-kiosk-") as data_dir:
+        server = ctx.Process(
+            target=_server_process,
+            args=(server_child, data_dir, ami_port, secret, ",".join(f"{k}={v}" for k, v in tokens.items())),
+            daemon=True,
+        )
+        server.start()
+        url, agi_port = await loop.run_in_executor(None, server_conn.recv)
+        clients = Clients(url, tokens)
+        displays = [d for s in sites.sites.values() for d in s.displays]
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+            readies = [asyncio.Event() for _ in range(DISPLAYS)]
+            watchers = []
+            for k in range(DISPLAYS):
+                device = displays[k % len(displays)]
+                make = clients.ws_display if k % 2 == 0 else clients.sse_display
+                watchers.append(asyncio.create_task(make(http, k, device, readies[k])))
+            await asyncio.gather(*(r.wait() for r in readies))
+            fake_conn.send((agi_port, seconds + 2.0))
+            await asyncio.sleep(1.0)  # the calls are flowing
+            stop = asyncio.Event()
+            kiosks = [asyncio.create_task(clients.http_kiosk(http, n, stop)) for n in range(KIOSKS // 2)]
+            kiosks += [asyncio.create_task(clients.ws_kiosk(http, n, stop)) for n in range(KIOSKS // 2)]
+            kiosks.append(asyncio.create_task(clients.health(http, stop)))
+            started = time.perf_counter()
+            await asyncio.sleep(seconds)
+            stop.set()
+            await asyncio.gather(*kiosks)
+            elapsed = time.perf_counter() - started
+            placed = await loop.run_in_executor(None, fake_conn.recv)
+            await asyncio.sleep(1.0)  # the last calls reach the displays
+            server_conn.send("report")
+            report = await loop.run_in_executor(None, server_conn.recv)
+            for task in watchers:
+                task.cancel()
+            await asyncio.gather(*watchers, return_exceptions=True)
+        server_conn.send("stop")
+        fake_conn.send("stop")
+        await loop.run_in_executor(None, server.join, 30)
+        await loop.run_in_executor(None, fake.join, 30)
+    answered = clients.answered
+    duplicates = len(answered) - len(set(answered))
+    known = set(report["known"])
+    lost_tickets = sum(1 for site, day, ticket in set(answered) if contact_id(site, date.fromisoformat(day), ticket) not in known)
+    by_site = {d: s.code for s in sites.sites.values() for d in s.displays}
+    site_calls: dict[str, set[str]] = {}
+    for k in range(DISPLAYS):
+        site_calls.setdefault(by_site[displays[k % len(displays)]], set()).update(clients.display_calls[k])
+    lost_calls = sum(
+        len(site_calls[by_site[displays[k % len(displays)]]] - clients.display_calls[k]) for k in range(DISPLAYS)
+    )
+    samples = report["samples"]
+    figures = {
+        "tickets": len(answered),
+        "tickets_per_s": round(len(answered) / elapsed, 1),
+        "issue_p50_ms": round(1000 * _pct(clients.issue_s, 0.5), 2),
+        "issue_p99_ms": round(1000 * _pct(clients.issue_s, 0.99), 2),
+        "health_p99_ms": round(1000 * _pct(clients.health_s, 0.99), 2),
+        "issue_vs_health_p99": round(_pct(clients.issue_s, 0.99) / max(1e-9, _pct(clients.health_s, 0.99)), 2),
+        "duplicates": duplicates,
+        "lost": lost_tickets + lost_calls,
+        "lost_tickets": lost_tickets,
+        "lost_calls": lost_calls,
+        "refused": clients.refused,
+        "display_frames": len(clients.display_s),
+        "display_p50_ms": round(1000 * _pct(clients.display_s, 0.5), 2),
+        "display_p99_ms": round(1000 * _pct(clients.display_s, 0.99), 2),
+        "calls_placed": placed,
+        "calls_per_s": round(placed / (seconds + 2.0), 1),
+        "routing_p99_us": round(1e6 * _pct(samples, 0.99), 1),
+        "routing_inputs": len(samples),
+        "seconds": round(elapsed, 1),
+    }
+    table = Table(title=f"Kiosks and displays, {seconds:.0f} s, {KIOSKS} kiosks, {DISPLAYS} displays, {CALLS_PER_S:.0f} calls/s")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for name, value in figures.items():
+        table.add_row(name, str(value))
+    console.print(table)
+    return figures
+
+
+def run(console: Console, quick: bool) -> dict[str, Any]:
+    """The benchmark: 60 s (``--quick``: 5 s)."""
+    return asyncio.run(_run(console, 5.0 if quick else 60.0))

@@ -1,0 +1,20 @@
+"""``guichet bench kiosk --quick`` runs its three processes and ends with its figures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def test_bench_kiosk_quick_issues_tickets_with_calls_flowing_and_prints_its_figures() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "guichet.cli", "bench", "kiosk", "--quick"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["benchmark"] == "kiosk" and figures["tickets"] > 0 and figures["calls_placed"] > 0
+    assert figures["duplicates"] == 0 and figures["lost_tickets"] == 0
+    for key in ("tickets_per_s", "issue_p99_ms", "display_p99_ms", "routing_p99_us", "lost"):
+        assert key in figures

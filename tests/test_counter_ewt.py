@@ -1,0 +1,85 @@
+"""The per-contact estimated wait, by examples over the real routing core, and its benchmark."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from dispatcher import events as ev
+from dispatcher.counter import ewt
+from dispatcher.events import AgentState
+from dispatcher.policy import RoutingPolicy
+from dispatcher.router import Router
+from skills.catalogue import default_catalogue
+from skills.model import AgentProfile, Channel, SkillMatrix
+
+CATALOGUE = default_catalogue()
+
+
+def _router(agents: dict[str, tuple[dict[str, int], set[Channel]]]) -> tuple[Router, ewt.Recent]:
+    matrix = SkillMatrix({a: AgentProfile(a, a, skills, frozenset(ch)) for a, (skills, ch) in agents.items()})
+    router = Router(CATALOGUE, matrix, RoutingPolicy(wrap_up_s=0.0))
+    recent = ewt.Recent()
+    for agent in agents:
+        recent.sink([*router.handle(ev.AgentStatusSet(at=0.0, agent_id=agent, state=AgentState.AVAILABLE))])
+    return router, recent
+
+
+def _arrive(router: Router, recent: ewt.Recent, cid: str, process: str, at: float, channel: Channel = Channel.COUNTER) -> list[ev.Event]:
+    event = ev.ContactArrived(at=at, contact_id=cid, channel=channel, process=process)
+    out = router.handle(event)
+    recent.sink([event, *out])
+    for d in out:
+        if isinstance(d, ev.ContactOffered):
+            answer = ev.OfferAnswered(at=at, contact_id=d.contact_id, agent_id=d.agent_id)
+            recent.sink([answer, *router.handle(answer)])
+    return out
+
+
+def test_the_estimate_counts_only_the_contacts_competing_for_the_same_agents() -> None:
+    handling = CATALOGUE.target("passport", Channel.COUNTER).handling_time_s
+    router, recent = _router({"p1": ({"passport": 3}, {Channel.COUNTER}), "u1": ({"building_permit": 3}, {Channel.COUNTER})})
+    _arrive(router, recent, "busy-p", "passport", 0.0)  # p1 busy from 0
+    _arrive(router, recent, "busy-u", "building_permit", 0.0)
+    for n in range(3):
+        _arrive(router, recent, f"u{n}", "building_permit", 1.0 + n)  # another agent's queue
+    _arrive(router, recent, "mine", "passport", 10.0)
+    wait = ewt.contact_wait(router, "mine", 10.0, recent)
+    assert wait is not None and abs(wait - (handling - 10.0)) < 1.0  # only p1's current visitor ahead
+    _arrive(router, recent, "second", "passport", 11.0)
+    later = ewt.contact_wait(router, "second", 11.0, recent)
+    assert later is not None and abs(later - (2 * handling - 11.0)) < 1.0
+
+
+def test_a_contact_offered_at_once_waits_nothing_and_one_nobody_can_take_is_unstaffed() -> None:
+    router, recent = _router({"p1": ({"passport": 3}, {Channel.COUNTER})})
+    _arrive(router, recent, "now", "passport", 0.0)
+    assert ewt.contact_wait(router, "now", 0.0, recent) is None and ewt.arrival_wait(router, "now", 0.0, recent) == 0.0
+    router.handle(ev.AgentStatusSet(at=1.0, agent_id="p1", state=AgentState.OFFLINE))  # once done
+    _arrive(router, recent, "queued", "passport", 1.5)
+    assert ewt.contact_wait(router, "queued", 1.5, recent) is not None  # p1 comes back after "now"
+    router.handle(ev.ContactCompleted(at=1.8, contact_id="now"))
+    router.handle(ev.ContactAbandoned(at=1.9, contact_id="queued"))
+    assert router.agents["p1"].state is AgentState.OFFLINE
+    _arrive(router, recent, "alone", "passport", 2.0)
+    assert ewt.contact_wait(router, "alone", 2.0, recent) == ewt.UNSTAFFED
+
+
+def test_recent_handling_times_replace_the_catalogue_target() -> None:
+    router, recent = _router({"p1": ({"passport": 3}, {Channel.COUNTER})})
+    target = CATALOGUE.target("passport", Channel.COUNTER).handling_time_s
+    assert recent.mean(router, ("passport", Channel.COUNTER)) == target
+    for _ in range(ewt.WINDOW):
+        recent.add(("passport", Channel.COUNTER), 60.0)
+    assert recent.mean(router, ("passport", Channel.COUNTER)) == 60.0
+
+
+def test_bench_ewt_quick_prints_its_figures_last() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "guichet.cli", "bench", "ewt", "--quick"], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["benchmark"] == "ewt" and figures["contacts"] > 100
+    assert 0 < figures["mae_share"] < figures["naive_mae_share"] and figures["ratio"] > 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -39,6 +40,8 @@ from skills.model import Catalogue, Channel, SkillMatrix
 
 log = logging.getLogger(__name__)
 
+LATE_TIMER_S = 1.0
+"""A timer learnt due later than this (the server was down) fires at the time it is learnt."""
 SYNC_TIMEOUT_S = 10.0
 """How long the start waits for the AMI link's first resynchronisation before deciding anyway."""
 
@@ -101,6 +104,8 @@ async def run_town_hall(
         settings.device_tokens_file,
     )
     policy = counter_policy(policy or RoutingPolicy(), sites)
+    if policy.late_timer_s is None:  # a restart's overdue timers fire at the restart: what they start counts from then
+        policy = dataclasses.replace(policy, late_timer_s=LATE_TIMER_S)
     async with open_site(
         catalogue, matrix, policy,
         data_dir=settings.data_dir, redis_url=settings.redis_url, database_url=settings.database_url,

@@ -18,8 +18,6 @@ import random
 import time
 from pathlib import Path
 
-import psutil
-
 from dispatcher import events as ev
 from dispatcher.events import AgentState
 from dispatcher.fake_asterisk import FakeAsterisk, wait_until
@@ -30,21 +28,11 @@ from dispatcher.store.audit import compare_pbx
 from dispatcher.store.crashtest import Child
 from dispatcher.store.intake import publish
 from dispatcher.store.keys import Keys, connect
+from tests.townhall_child import kill_redis, redis_servers
 
 SECRET = "crash-secret"
 AGENTS = {"a101": "101", "a102": "102", "a104": "104"}
 ROUNDS = 10
-
-
-def _redis_servers(directory: Path) -> int:
-    count = 0
-    for proc in psutil.process_iter(["name"]):
-        try:
-            if "redis" in (proc.info["name"] or "") and Path(proc.cwd()) == directory.resolve():
-                count += proc.status() != psutil.STATUS_ZOMBIE
-        except psutil.Error:
-            continue
-    return count
 
 
 async def test_ten_kill9_of_the_town_hall_change_no_outcome(tmp_path: Path, database_url: str) -> None:
@@ -114,12 +102,7 @@ async def test_ten_kill9_of_the_town_hall_change_no_outcome(tmp_path: Path, data
             views = await redis.hgetall(Keys().agents)
             await redis.aclose()
             assert {v.decode().split('"state":"')[1].split('"')[0] for v in views.values()} <= {"available", "wrap_up"}
-            assert _redis_servers(data / "redis") == 1
+            assert len(redis_servers(data)) == 1
         finally:
             hall.stop()
-            for proc in psutil.process_iter(["name"]):
-                try:
-                    if "redis" in (proc.info["name"] or "") and Path(proc.cwd()) == (data / "redis").resolve():
-                        proc.kill()
-                except psutil.Error:
-                    continue
+            kill_redis(data)

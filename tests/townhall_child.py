@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -45,6 +46,31 @@ async def _run(args: argparse.Namespace) -> None:
         url = f"unix://{Path(args.data_dir) / 'redis' / 'redis.sock'}" if settings.redis_url is None else settings.redis_url
         print("ready " + json.dumps({"agi_port": hall.ivr.port, "redis_url": url}), flush=True)
         await stop.wait()
+
+
+def redis_servers(data_dir: Path) -> list[int]:
+    """The redis-server processes working in ``data_dir/redis`` (the town hall's private one)."""
+    import psutil
+
+    where = (Path(data_dir) / "redis").resolve()
+    found = []
+    for proc in psutil.process_iter(["name"]):
+        try:
+            if ("redis" in (proc.info["name"] or "") and Path(proc.cwd()) == where
+                    and proc.status() != psutil.STATUS_ZOMBIE):
+                found.append(proc.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+def kill_redis(data_dir: Path) -> None:
+    """Stop the private Redis a killed town hall left behind (the test's own cleanup)."""
+    import psutil
+
+    for pid in redis_servers(data_dir):
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(pid).kill()
 
 
 def main() -> None:

@@ -221,3 +221,36 @@ class AgentRecord:
             return 0.0
         busy = self.busy_s + (now - self.busy_since if self.busy_since is not None else 0.0)
         return busy / (now - self.logged_in_at)
+
+
+# Compiled builds: a native class built from interpreted code (a checkpoint's restore) comes out
+# with no attribute set, so code outside the core builds the records through these functions.
+
+
+def new_contact_record(
+    bucket: Bucket,
+    contact_id: str,
+    channel: Channel,
+    process: str,
+    priority: int,
+    arrived_at: float,
+    seq: int,
+    rank: int,
+    inv_sla: float,
+    required_level: int,
+    relax_at: float | None,
+    fallback_at: float | None,
+    expire_at: float | None,
+    qualified: bool,
+) -> ContactRecord:
+    """A ContactRecord, built inside the core (see above)."""
+    return ContactRecord(
+        contact_id=contact_id, bucket=bucket, channel=channel, process=process, priority=priority,
+        arrived_at=arrived_at, seq=seq, rank=rank, inv_sla=inv_sla, required_level=required_level,
+        relax_at=relax_at, fallback_at=fallback_at, expire_at=expire_at, qualified=qualified,
+    )
+
+
+def new_agent_record(agent_id: str, seq: int, skills: dict[str, int], channels: frozenset[Channel]) -> AgentRecord:
+    """An AgentRecord, built inside the core (see above)."""
+    return AgentRecord(agent_id, seq, skills, channels)

@@ -31,7 +31,7 @@ from typing import Any
 from dispatcher.events import AgentState, Outcome
 from dispatcher.policy import RoutingPolicy
 from dispatcher.router import Router
-from dispatcher.state import AgentRecord, Bucket, ContactRecord, ContactState
+from dispatcher.state import AgentRecord, Bucket, ContactRecord, ContactState, new_agent_record, new_contact_record
 from skills.model import Catalogue, Channel, SkillMatrix
 
 FORMAT = "guichet-checkpoint"
@@ -332,7 +332,7 @@ class _Rebuild:
             bucket = router.queue.buckets.get(key)
             if bucket is None:
                 raise _fail(where, f"no bucket {key}")
-            contact = ContactRecord(bucket=bucket, **{k: values[k] for k in CONTACT_INIT})
+            contact = new_contact_record(bucket=bucket, **{k: values[k] for k in CONTACT_INIT})
             for name, value in values.items():
                 if name not in CONTACT_INIT:
                     setattr(contact, name, value)
@@ -347,7 +347,7 @@ class _Rebuild:
             if unknown:
                 raise _fail(where, f"unknown fields {sorted(unknown)}")
             values = {name: check(raw[name], f"{where}.{name}") for name, check in AGENT_FIELDS.items()}
-            agent = AgentRecord(values["agent_id"], values["seq"], values["skills"], values["channels"])
+            agent = new_agent_record(values["agent_id"], values["seq"], values["skills"], values["channels"])
             for name, value in values.items():
                 setattr(agent, name, value)
             router.pool.build_targets(agent)

@@ -18,7 +18,7 @@ def _guichet(*args: str, cwd: Path, timeout: float = 120.0) -> subprocess.Comple
 
 
 def test_stats_reads_the_history_the_demo_says_it_kept(tmp_path: Path) -> None:
-    demo = _guichet("demo", "--seconds", "5", "--calls-per-minute", "240", "--visitors-per-minute", "120",
+    demo = _guichet("demo", "--duration", "5", "--calls-per-minute", "240", "--visitors-per-minute", "120",
                     cwd=tmp_path)
     assert demo.returncode == 0, demo.stderr
     assert "Compared with the field" in demo.stdout

@@ -42,7 +42,7 @@ def test_upgrade_stats_csv_and_purge(tmp_path: Path, monkeypatch) -> None:
     runner = CliRunner()
     done = runner.invoke(app, ["db", "upgrade", "--database-url", url])
     assert done.exit_code == 0, done.output
-    assert "revision 0001" in done.output
+    assert "revision 0002_wait_approximate" in done.output
     asyncio.run(_insert(url))
     out = tmp_path / "stats.csv"
     shown = runner.invoke(app, ["stats", "--from", "2023-11-14", "--database-url", url, "--csv", str(out)])

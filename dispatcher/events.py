@@ -167,13 +167,26 @@ class ContactQualified(Event):
 
 
 class ContactAbandoned(Event):
-    """The citizen left before being served (hung up, no-show at the counter)."""
+    """The citizen left before being served (hung up, no-show at the counter).
 
-    fields = ("at", "contact_id")
+    ``left_at``: the best evidence of when they left, when it is older than ``at``
+    (e.g. the moment the PBX link went down); ``approximate``: that time is an estimate.
+    """
 
-    def __init__(self, *, at: float, contact_id: str) -> None:
+    fields = ("at", "contact_id", "left_at", "approximate")
+
+    def __init__(
+        self,
+        *,
+        at: float,
+        contact_id: str,
+        left_at: float | None = None,
+        approximate: bool = False,
+    ) -> None:
         self.at = at
         self.contact_id = contact_id
+        self.left_at = left_at
+        self.approximate = approximate
 
 
 class CallbackRequested(Event):
@@ -197,6 +210,18 @@ class CallbackRequested(Event):
 
 class OfferAnswered(Event):
     """The agent picked up the offered contact (bridge, counter call-in, opened mail)."""
+
+    fields = ("at", "contact_id", "agent_id")
+
+    def __init__(self, *, at: float, contact_id: str, agent_id: str) -> None:
+        self.at = at
+        self.contact_id = contact_id
+        self.agent_id = agent_id
+
+
+class ContactTakenOver(Event):
+    """The PBX put a waiting (or re-queued) contact through to an agent on its own
+    (a late answer seen after an outage): the contact is in service with that agent."""
 
     fields = ("at", "contact_id", "agent_id")
 
@@ -383,7 +408,7 @@ class ContactRelaxed(Event):
 class ContactEnded(Event):
     """The contact reached its one terminal outcome."""
 
-    fields = ("at", "contact_id", "outcome", "agent_id", "waited")
+    fields = ("at", "contact_id", "outcome", "agent_id", "waited", "approximate")
 
     def __init__(
         self,
@@ -393,12 +418,14 @@ class ContactEnded(Event):
         outcome: Outcome,
         agent_id: str | None = None,
         waited: float | None = None,
+        approximate: bool = False,
     ) -> None:
         self.at = at
         self.contact_id = contact_id
         self.outcome = outcome
         self.agent_id = agent_id
         self.waited = waited
+        self.approximate = approximate
 
 
 class AgentStateChanged(Event):
@@ -440,6 +467,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     "contact_abandoned": ContactAbandoned,
     "callback_requested": CallbackRequested,
     "offer_answered": OfferAnswered,
+    "contact_taken_over": ContactTakenOver,
     "offer_declined": OfferDeclined,
     "contact_completed": ContactCompleted,
     "agent_status_set": AgentStatusSet,
@@ -530,6 +558,8 @@ _BY_NAME: dict[str, int] = {
     "skills": SKILLS,
     "reachable": FLAG,
     "input_kind": TEXT,
+    "left_at": NUMBER_OR_NONE,
+    "approximate": FLAG,
     "subject": TEXT,
 }
 

@@ -150,6 +150,8 @@ class Router:
             self._on_profile(e, now, out)
         elif isinstance(e, ev.EndpointChanged):
             self._on_endpoint(e, now, out)
+        elif isinstance(e, ev.ContactTakenOver):
+            self._on_taken_over(e, now, out)
 
     def next_timer_at(self) -> float | None:
         """When the next timer is due (send ``TimePassed`` then), or None."""
@@ -240,7 +242,10 @@ class Router:
             self._complete(contact, Outcome.SERVED, now, out)
             return
         agent_id = contact.agent_id
-        self._end(contact, Outcome.ABANDONED, now, out)
+        left_at = e.left_at
+        if left_at is not None:
+            left_at = min(max(left_at, contact.arrived_at), now)
+        self._end(contact, Outcome.ABANDONED, now, out, left_at, e.approximate)
         if agent_id is not None:
             self._release(self.agents[agent_id or ""], now, out, served=False)
 
@@ -278,6 +283,35 @@ class Router:
             return
         contact.state = IN_SERVICE
         self.pool.set_state(self.agents[e.agent_id], BUSY, None, now, out, contact.contact_id)
+
+    def _on_taken_over(self, e: ev.ContactTakenOver, now: float, out: list[Event]) -> None:
+        """The PBX put the contact through to the agent itself: in service with them.
+
+        Accepted for a contact offered to that agent (as an answer), or waiting while
+        the agent is free or paused ``no_answer`` (the pause the answer disproves).
+        """
+        contact = self._live_contact(e, e.contact_id, out)
+        if contact is None:
+            return
+        agent = self.agents.get(e.agent_id)
+        if agent is None:
+            out.append(self._rejected(e, e.contact_id, f"unknown agent {e.agent_id}"))
+            return
+        if contact.state is OFFERED and contact.agent_id == e.agent_id:
+            contact.state = IN_SERVICE
+            self.pool.set_state(agent, BUSY, None, now, out, contact.contact_id)
+            return
+        free = agent.state is AVAILABLE or (
+            agent.state is PAUSED and agent.reason == NO_ANSWER and agent.contact_id is None
+        )
+        if contact.state is not WAITING or not free:
+            out.append(self._rejected(e, e.contact_id, f"contact is not waiting for {e.agent_id}"))
+            return
+        self.queue.remove(contact)
+        contact.state = IN_SERVICE
+        contact.agent_id = agent.agent_id
+        contact.timer_at = None
+        self.pool.set_state(agent, BUSY, None, now, out, contact.contact_id)
 
     def _on_declined(self, e: ev.OfferDeclined, now: float, out: list[Event]) -> None:
         contact = self._offered_to(e, e.contact_id, e.agent_id, out)
@@ -625,7 +659,15 @@ class Router:
         self._end(contact, outcome, now, out)
         self._release(agent, now, out, served=True)
 
-    def _end(self, contact: ContactRecord, outcome: Outcome, now: float, out: list[Event]) -> None:
+    def _end(
+        self,
+        contact: ContactRecord,
+        outcome: Outcome,
+        now: float,
+        out: list[Event],
+        left_at: float | None = None,
+        approximate: bool = False,
+    ) -> None:
         self.queue.remove(contact)
         contact.state = ENDED
         del self.contacts[contact.contact_id]
@@ -640,7 +682,8 @@ class Router:
                 contact_id=contact.contact_id,
                 outcome=outcome,
                 agent_id=contact.agent_id,
-                waited=now - contact.arrived_at,
+                waited=(now if left_at is None else left_at) - contact.arrived_at,
+                approximate=approximate,
             )
         )
 

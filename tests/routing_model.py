@@ -84,6 +84,8 @@ class Model:
     rejected: int = 0
     timer_decisions: int = 0
     late: bool = False
+    left: dict[str, tuple[float, bool]] = field(default_factory=dict)
+    """An abandon's best evidence of when the caller left, clamped, and its flag."""
     """Reading an instant where every timer due fires at once, late (``late_timer_s``)."""
 
     def __post_init__(self) -> None:
@@ -229,7 +231,26 @@ class Model:
             if c.state == "offered" and a.skills.get(code, 0) >= self.catalogue.processes[code].min_level:
                 return [("requalified", cid, code, a.aid, code == e.process)]
             return [("requeued", cid, "requalified"), self.release(a, c.state == "in_service"), move]
+        if kind is ev.ContactTakenOver:
+            assert isinstance(e, ev.ContactTakenOver)
+            b = self.agents.get(e.agent_id)
+            if b is None:
+                return None
+            if c.state == "offered" and c.agent == b.aid:
+                return [("agent", b.aid, AgentState.BUSY, None)]
+            free = b.state is AgentState.AVAILABLE or (
+                b.state is AgentState.PAUSED and b.reason == DeclineReason.NO_ANSWER.value and b.contact is None
+            )
+            if c.state != "waiting" or not free:
+                return None
+            c.agent, b.contact = b.aid, cid
+            return [("agent", b.aid, AgentState.BUSY, None)]
         if kind is ev.ContactAbandoned:
+            assert isinstance(e, ev.ContactAbandoned)
+            if e.left_at is not None and c.state != "in_service":
+                self.left[cid] = (min(max(e.left_at, c.arrival), t), e.approximate)
+            elif c.state != "in_service":
+                self.left[cid] = (t, e.approximate)
             if c.state == "in_service":
                 assert a is not None
                 return [("ended", cid, Outcome.SERVED, a.aid), self.release(a, True)]
@@ -410,8 +431,9 @@ class Model:
         c = self.contacts[e.contact_id]
         if c.state == "ended":
             raise Violation(f"{c.cid} ends twice")
-        if e.waited != t - c.arrival:
-            raise Violation(f"{e}: waited should be {t - c.arrival}")
+        left, approximate = self.left.pop(c.cid, (t, False))
+        if e.waited != left - c.arrival or e.approximate is not approximate:
+            raise Violation(f"{e}: waited should be {left - c.arrival} (approximate: {approximate})")
         c.state, c.agent = "ended", None
         self.outcomes[c.cid].append(e.outcome)
 

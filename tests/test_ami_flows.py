@@ -215,7 +215,7 @@ async def test_cut_while_ringing_the_agent_finds_the_answer_after_resync() -> No
         rig.fake.cut_ami()
         await rig.until(lambda: rig.fake.bridged_to(call))  # answered during the outage
         rig.fake.refuse_ami(False)
-        await rig.until(lambda: rig.events(ev.OfferAnswered))
+        await rig.until(lambda: rig.events(ev.ContactTakenOver))
         assert rig.agent_state("a101") is AgentState.BUSY
         rig.fake.hangup(call)
         await rig.until(lambda: call.uniqueid in rig.ended())

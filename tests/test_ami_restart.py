@@ -11,10 +11,12 @@ What the PBX saw and what the core recorded are then compared call by call.
 from __future__ import annotations
 
 import asyncio
+import time
 
 from dispatcher import events as ev
 from dispatcher.ami.adapter import AmiAdapter
 from dispatcher.events import AgentState, Outcome
+from dispatcher.history.fold import Fold
 from dispatcher.policy import RoutingPolicy
 from dispatcher.router import Router
 from dispatcher.service import Dispatcher
@@ -182,3 +184,74 @@ async def test_an_offer_to_a_caller_gone_unseen_ends_the_contact_not_the_agent()
         assert [e for e in rig.events(ev.OfferDeclined)] == []
         call = rig.fake.place_call("0600000008", "Next")
         await rig.until(lambda: rig.fake.bridged_to(call) == "PJSIP/agent101")
+
+
+async def test_an_answer_while_the_dispatcher_is_down_after_its_ring_timeout_is_served() -> None:
+    """Killed while a caller rings; Asterisk bridges them meanwhile, the core's ring timer
+    is long overdue when it comes back: the history says served (as the PBX saw), not
+    abandoned, and the agent is busy with them, then free."""
+    async with PhoneRig(
+        available=("a101",), policy=RoutingPolicy(wrap_up_s=0), time_scale=0.2
+    ) as rig:
+        rig.fake.phone("101").answer_after = 0.6  # answered while the dispatcher is away
+        caller = rig.fake.place_call("0600000009", "Late")
+        await rig.until(lambda: rig.agent_state("a101") is AgentState.RESERVED)
+        await rig.until(
+            lambda: any(c.device == "PJSIP/agent101" for c in rig.fake.pbx.channels.values())
+        )
+        restarted = Restarted(rig)  # kill -9 while it rings
+        assert rig.fake.bridged_to(caller) is None
+        for _ in range(400):
+            if rig.fake.bridged_to(caller):
+                break
+            await asyncio.sleep(0.01)
+        assert rig.fake.bridged_to(caller) == "PJSIP/agent101"
+        offered = restarted.router.contacts[caller.uniqueid]
+        assert offered.agent_id == "a101"
+        timeout = offered.bucket.rules.offer_timeout_s
+        assert timeout is not None
+        # The outage as the core sees it outlasts the ring timeout.
+        restarted.dispatcher.clock = lambda: time.time() + timeout + 30.0
+        try:
+            await restarted.start()
+            ended = restarted.ended
+            assert caller.uniqueid not in ended()
+            assert restarted.router.agents["a101"].state is AgentState.BUSY
+            assert restarted.router.agents["a101"].contact_id == caller.uniqueid
+            assert rig.fake.bridged_to(caller) == "PJSIP/agent101"  # never taken from the agent
+            rig.fake.hangup(caller)
+            for _ in range(400):
+                if caller.uniqueid in ended():
+                    break
+                await asyncio.sleep(0.01)
+            assert ended()[caller.uniqueid].outcome is Outcome.SERVED
+            assert ended()[caller.uniqueid].agent_id == "a101"
+            fold = Fold()
+            for seq, event in enumerate(
+                [*rig.events(), *(e for batch in restarted.batches for e in batch)], 1
+            ):
+                fold.add(seq, event)
+            row = fold.contacts[caller.uniqueid]
+            assert (row["outcome"], row["agent_id"], row["wait_approximate"]) == ("served", "a101", False)
+            assert restarted.router.agents["a101"].state is AgentState.AVAILABLE
+        finally:
+            await restarted.stop()
+
+
+async def test_a_caller_gone_during_the_outage_is_abandoned_with_the_wait_until_the_kill() -> None:
+    async with PhoneRig(available=(), policy=RoutingPolicy(wrap_up_s=0)) as rig:
+        caller = rig.fake.place_call("0600000010", "Gone")
+        await rig.until(lambda: rig.events(ev.ContactQueued))
+        arrived = rig.router.contacts[caller.uniqueid].arrived_at
+        restarted = Restarted(rig)
+        last_known = restarted.router.now
+        rig.fake.hangup(caller)
+        restarted.dispatcher.clock = lambda: time.time() + 300.0
+        try:
+            await restarted.start()
+            end = restarted.ended()[caller.uniqueid]
+            assert (end.outcome, end.approximate) == (Outcome.ABANDONED, True)
+            assert end.waited == last_known - arrived
+            assert end.waited < 300.0
+        finally:
+            await restarted.stop()

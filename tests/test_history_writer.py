@@ -28,6 +28,7 @@ from dispatcher.store.keys import Keys, connect
 from dispatcher.store.live import RedisStore
 from dispatcher.store.loadgen import Load, town
 from dispatcher.store.redis_server import RedisServer
+from skills.model import Channel
 
 
 async def test_migration_matches_the_models(database_url: str) -> None:
@@ -155,3 +156,31 @@ async def test_purge_removes_personal_data_after_retention(database_url: str) ->
     assert number is None
     assert (await purge(engine, 365, now=400 * day)).citizens == 0
     await engine.dispose()
+
+
+async def test_an_estimated_wait_is_flagged_in_the_contacts_table(
+    database_url: str, redis_server: RedisServer, redis_prefix: str
+) -> None:
+    keys = Keys(redis_prefix)
+    catalogue, matrix = town(2, processes=1)
+    redis = connect(redis_server.url)
+    dispatcher = Dispatcher(Router(catalogue, matrix))
+    store = RedisStore(redis, keys)
+    dispatcher.add_sink(store.sink)
+    await store.start()
+    process = next(p for p in catalogue.processes if p != "triage")
+    t = 1_700_000_000.0
+    for cid in ("gone", "seen"):
+        dispatcher.submit(ev.ContactArrived(at=t, contact_id=cid, channel=Channel.PHONE, process=process))
+    dispatcher.submit(ev.ContactAbandoned(at=t + 600, contact_id="gone", left_at=t + 40, approximate=True))
+    dispatcher.submit(ev.ContactAbandoned(at=t + 600, contact_id="seen"))
+    await store.stop()
+    await asyncio.to_thread(upgrade, database_url)
+    engine = engine_for(database_url)
+    await sync_reference(engine, catalogue, matrix)
+    assert await HistoryWriter(redis, keys, engine).catch_up() > 0
+    async with engine.connect() as conn:
+        rows = {r.contact_id: (r.outcome, r.waited, r.wait_approximate) for r in await conn.execute(select(ContactRow))}
+    await engine.dispose()
+    await redis.aclose()
+    assert rows == {"gone": ("abandoned", 40.0, True), "seen": ("abandoned", 600.0, False)}

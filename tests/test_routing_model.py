@@ -174,6 +174,11 @@ class Script:
             state = pick.of(STATUS)
             return ev.AgentStatusSet(at=at, agent_id=self.agent(), state=state, reason=str(pick.of(("lunch", "x"))))
         if op == 11:
+            if pick.chance(60):
+                return ev.ContactTakenOver(at=at, contact_id=self.contact(), agent_id=self.agent())
+            if pick.chance(80):
+                left_at = at - float(pick.of((0.0, 4.0, 30.0, 1e6)))
+                return ev.ContactAbandoned(at=at, contact_id=self.contact(), left_at=left_at, approximate=True)
             return ev.ContactAbandoned(at=at, contact_id=self.contact())
         if op == 12:
             serving = [c.cid for c in model.live() if c.state == "in_service"]

@@ -68,6 +68,11 @@ class Script:
                 at=now, contact_id=cid, channel=r.choice(CHANNELS), process=process, priority=r.choice((0, 0, 0, 1, 2))
             )
         if op == 3:
+            if r.random() < 0.2:
+                return ev.ContactTakenOver(at=now, contact_id=contact, agent_id=r.choice(agents))
+            if r.random() < 0.3:
+                left_at = now - r.choice((0.0, 4.0, 30.0, 1e6))
+                return ev.ContactAbandoned(at=now, contact_id=contact, left_at=left_at, approximate=True)
             return ev.ContactAbandoned(at=now, contact_id=contact)
         if op == 4:
             return ev.AgentStatusSet(at=now, agent_id=r.choice(agents), state=r.choice(STATES), reason="x")

@@ -126,7 +126,7 @@ def _take_caller(
         if contact.state == "in_service":
             event = ev.ContactCompleted(at=at, contact_id=uid)
         else:
-            event = ev.ContactAbandoned(at=at, contact_id=uid)
+            event = ev.ContactAbandoned(at=at, contact_id=uid, left_at=gone_at, approximate=True)
         return [event]
     if call is None:
         call = PhoneCall(
@@ -159,7 +159,10 @@ def _take_caller(
     if contact.state == "offered" and contact.agent_id is not None:
         call.state, call.agent_id = RINGING, contact.agent_id
         if with_agent is not None and with_agent.agent_id == contact.agent_id:
-            return calls._answered(call, at)
+            # Answered while away; the core's overdue ring timer may fire first: a takeover
+            # holds either way (an answer, or in service with the agent it paused).
+            call.state = TALKING
+            return [ev.ContactTakenOver(at=at, contact_id=uid, agent_id=contact.agent_id)]
         if ringing_line is not None and ringing_line.agent_id == contact.agent_id:
             call.redirected = call.dial_started = True  # its DialEnd will tell
             return []
@@ -184,13 +187,18 @@ def _take_caller(
 def _taken_meanwhile(
     calls: PhoneCalls, call: PhoneCall, contact: CoreContact, line: AgentLine, at: float
 ) -> list[Step]:
-    """Asterisk bridged the caller with ``line``'s agent after the core took that offer back.
+    """Asterisk bridged the caller with ``line``'s agent while the core did not see it.
 
-    The core's ring timer fired while the link was down. The caller is never taken
-    from the agent talking to them; the contact ends (served if the core still had
-    it offered, else abandoned: the core has no word for a late answer) and its
-    channel is no longer followed.
+    The core's ring timer fired while the link was down and took the offer back (or
+    offered the caller to someone else). The caller is never taken from the agent
+    talking to them: a waiting contact is taken over by that agent (``ContactTakenOver``,
+    in service, served when they hang up) and followed as talking; one the core still
+    offers to another agent ends served, and its channel is no longer followed.
     """
+    if contact.state == "waiting":
+        call.state, call.agent_id = TALKING, line.agent_id
+        call.redirected = call.dial_started = True
+        return [ev.ContactTakenOver(at=at, contact_id=call.uniqueid, agent_id=line.agent_id)]
     calls.problems.add(
         "taken_meanwhile", f"{call.uniqueid} talks to {line.agent_id} (core: {contact.state})"
     )

@@ -77,6 +77,8 @@ class ContactRow(Base):
     deadline: Mapped[float | None] = mapped_column(Float)
     outcome: Mapped[str | None] = mapped_column(String(24))
     waited: Mapped[float | None] = mapped_column(Float)
+    wait_approximate: Mapped[bool | None] = mapped_column(Boolean)
+    """The wait is an estimate: the caller left while the dispatcher could not see them."""
     updated_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
 

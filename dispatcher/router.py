@@ -68,7 +68,7 @@ class Router:
         self._freed: list[AgentRecord] = []
         self._fresh: list[ContactRecord] = []
         for profile in matrix.agents.values():
-            self.pool.add(profile.agent_id, profile.skills, profile.channels)
+            self.pool.add(profile.agent_id, profile.skills, profile.channels).site = profile.site
 
     # ------------------------------------------------------------ public
 
@@ -197,6 +197,7 @@ class Router:
             e.contact_id, e.channel, e.process, e.priority, arrived_at, self._contact_seq, arrived_at
         )
         contact.ticket, contact.caller, contact.citizen_id = e.ticket, e.caller, e.citizen_id
+        contact.site = e.site
         if e.deadline is not None:
             contact.deadline = e.deadline
         self._enqueue(contact, now, out)
@@ -354,13 +355,14 @@ class Router:
             out.append(self._rejected(e, e.agent_id, f"unknown process {unknown[0]!r}"))
             return
         if agent is None:
-            self.pool.add(e.agent_id, e.skills, frozenset(e.channels))
+            self.pool.add(e.agent_id, e.skills, frozenset(e.channels)).site = e.site
             return
         was_available = agent.state is AVAILABLE
         if was_available:
             self.pool.unindex(agent)
         agent.skills = dict(e.skills)
         agent.channels = frozenset(e.channels)
+        agent.site = e.site
         self.pool.build_targets(agent)
         if was_available:
             self._freed.append(agent)
@@ -425,7 +427,7 @@ class Router:
             self._offer(contact, agent, level, now, out)
 
     def _best_contact_for(self, agent: AgentRecord, now: float) -> ContactRecord | None:
-        return self.queue.best_for(agent.main_targets, agent.relaxed_targets, now, agent.reachable)
+        return self.queue.best_for(agent.main_targets, agent.relaxed_targets, now, agent.reachable, agent.site)
 
     def _best_agent_for(
         self, contact: ContactRecord, now: float
@@ -449,6 +451,10 @@ class Router:
         found: dict[str, ContactRecord] = {}
         for key, (main, relaxed) in looking.items():
             bucket = self.queue.buckets[key]
+            if bucket.channel is Channel.COUNTER:  # visitors of other sites may come first: all of them
+                for contact in bucket.waiting():
+                    found[contact.contact_id] = contact
+                continue
             for contact in bucket.most_urgent(main + relaxed):
                 found[contact.contact_id] = contact
             if relaxed:
@@ -793,5 +799,6 @@ def profile_event(profile: AgentProfile, at: float) -> ev.AgentProfileChanged:
         agent_id=profile.agent_id,
         skills=dict(profile.skills),
         channels=tuple(sorted(profile.channels, key=lambda c: c.value)),
+        site=profile.site,
     )
 

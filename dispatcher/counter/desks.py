@@ -87,7 +87,9 @@ class Desks:
         self.seats[agent_id] = Seat(site.code, counter)
         channels = tuple(sorted(site.counters[counter], key=lambda c: c.value))
         return [
-            ev.AgentProfileChanged(at=at, agent_id=agent_id, skills=dict(profile.skills), channels=channels),
+            ev.AgentProfileChanged(
+                at=at, agent_id=agent_id, skills=dict(profile.skills), channels=channels, site=site.code
+            ),
             ev.AgentStatusSet(at=at, agent_id=agent_id, state=AgentState.AVAILABLE),
         ]
 

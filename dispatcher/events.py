@@ -171,6 +171,22 @@ class ContactQualified(Event):
         self.process = process
 
 
+class ContactTransferred(Event):
+    """The agent holding the contact hands it to the named agent ``to_agent_id``.
+
+    The contact is offered to that agent at once (it keeps its arrival and its one
+    outcome to come); the core refuses if that agent cannot take it now.
+    """
+
+    fields = ("at", "contact_id", "agent_id", "to_agent_id")
+
+    def __init__(self, *, at: float, contact_id: str, agent_id: str, to_agent_id: str) -> None:
+        self.at = at
+        self.contact_id = contact_id
+        self.agent_id = agent_id
+        self.to_agent_id = to_agent_id
+
+
 class ContactAbandoned(Event):
     """The citizen left before being served (hung up, no-show at the counter)."""
 
@@ -448,6 +464,7 @@ class Rejected(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     "contact_arrived": ContactArrived,
     "contact_qualified": ContactQualified,
+    "contact_transferred": ContactTransferred,
     "contact_abandoned": ContactAbandoned,
     "callback_requested": CallbackRequested,
     "offer_answered": OfferAnswered,
@@ -521,6 +538,7 @@ _BY_NAME: dict[str, int] = {
     "at": NUMBER,
     "contact_id": TEXT,
     "agent_id": TEXT,
+    "to_agent_id": TEXT,
     "callback_id": TEXT,
     "channel": CHANNEL,
     "channels": CHANNELS,

@@ -150,6 +150,8 @@ class Router:
             self._on_profile(e, now, out)
         elif isinstance(e, ev.EndpointChanged):
             self._on_endpoint(e, now, out)
+        elif isinstance(e, ev.ContactTransferred):
+            self._on_transferred(e, now, out)
 
     def next_timer_at(self) -> float | None:
         """When the next timer is due (send ``TimePassed`` then), or None."""
@@ -222,6 +224,27 @@ class Router:
             out.append(ev.ContactRequeued(at=now, contact_id=contact.contact_id, reason="requalified"))
             self._release(agent, now, out, served=served)
         self._move(contact, e.process, now, out)
+
+    def _on_transferred(self, e: ev.ContactTransferred, now: float, out: list[Event]) -> None:
+        """Offer the contact to the named agent; its holder is released (wrap-up after a service)."""
+        contact = self._live_contact(e, e.contact_id, out)
+        if contact is None:
+            return
+        if contact.state is WAITING or contact.agent_id != e.agent_id:
+            out.append(self._rejected(e, e.contact_id, f"contact is not with {e.agent_id}"))
+            return
+        target = self.agents.get(e.to_agent_id)
+        if target is None or target is self.agents[e.agent_id]:
+            out.append(self._rejected(e, e.to_agent_id, "no other agent of this id"))
+            return
+        level = self.pool.level_for(target, contact)
+        if level is None:
+            out.append(self._rejected(e, e.to_agent_id, "agent cannot take this contact now"))
+            return
+        holder = self.agents[e.agent_id]
+        served = contact.state is IN_SERVICE
+        self._offer(contact, target, level, now, out)
+        self._release(holder, now, out, served=served)
 
     def _move(self, contact: ContactRecord, process: str | None, now: float, out: list[Event]) -> None:
         """Queue the contact for another process, keeping its arrival time and place.

@@ -55,3 +55,14 @@ async def test_a_caller_goes_to_a_free_agent_of_either_site(redis_server: RedisS
         await wait_until(lambda: all(s.router.agents[a].state is AgentState.RESERVED for a in ("a01", "a03")), timeout=5)
         holders = {s.router.agents[a].contact_id for a in ("a01", "a03")}
         assert holders == {"call-1", "call-2"}  # one caller at the town hall, one at the annexe
+
+
+async def test_an_annexe_visitors_estimate_waits_for_the_annexe_not_for_a_free_town_hall_agent(
+    redis_server: RedisServer, redis_prefix: str
+) -> None:
+    async with counter_stack(redis_server.url, redis_prefix) as s:
+        await s.post("/api/v1/desk/open", "a01", {"counter": "guichet 3"})  # free, at the town hall
+        ticket = await _ticket(s, "annexe-borne-1")
+        assert s.router.contacts[ticket["contact_id"]].agent_id is None
+        # nobody at the annexe: no estimate (-1), not the 0 s that the free a01 would suggest
+        assert ticket["estimated_wait_s"] == -1.0

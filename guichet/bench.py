@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "store": "dispatcher.store.bench:run",
     "soak": "dispatcher.store.soak:run",
     "sim": "simulations.bench_sim:run",
+    "wallboard": "guichet.bench_wallboard:run",
 }
 
 DESCRIPTIONS: dict[str, str] = {

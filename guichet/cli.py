@@ -43,6 +43,7 @@ COMMAND_MODULES: list[str] = [
     "guichet.history_commands",
     "guichet.agents_cli",
     "guichet.ivr_cli",
+    "guichet.users_cli",
     "dispatcher.counter.cli",
 ]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     ready_on_register: bool = Field(
         default=False, description="An agent whose softphone registers becomes ready (default: only by *21)."
     )
+    log_format: Literal["text", "json"] = Field(default="text", description="Server logs: text lines or JSON objects.")
 
     @property
     def sqlite_url(self) -> str:

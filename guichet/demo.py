@@ -24,7 +24,7 @@ import secrets
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from dispatcher.counter.sites import CounterRules, Sites, default_sites
 from dispatcher.events import AgentState, Event
 from dispatcher.fake_asterisk import FakeAsterisk, wait_until
 from dispatcher.fake_asterisk.pbx import AgentPhone
+from dispatcher.people.roles import Role
 from dispatcher.policy import RoutingPolicy
 from guichet.config import Settings
 from guichet.townhall import TownHall, run_town_hall
@@ -57,13 +58,18 @@ COUNTER_PROCESSES = ("passport", "id_card", "id_collection", "birth_certificate"
 class DemoPlan:
     """How busy the simulated town hall is."""
 
-    seconds: float = 40.0
+    seconds: float | None = 40.0
+    """None: until Ctrl-C (``stop``)."""
     calls_per_minute: float = 90.0
     visitors_per_minute: float = 30.0
     talk_s: tuple[float, float] = (3.0, 9.0)
     desk_s: tuple[float, float] = (4.0, 12.0)
     patience_s: float = 25.0
     no_show: float = 0.05
+    callback_share: float = 0.3
+    """Callers offered a callback (long wait) who take it."""
+    break_every_s: float = 20.0
+    """Every so often an agent takes a short break (simulated people)."""
     seed: int = 1
 
 
@@ -116,6 +122,8 @@ class SimulatedCitizens:
         self.http = http
         self.tokens = tokens
         self.rng = random.Random(plan.seed)
+        self.choices = random.Random(plan.seed + 1)
+        """The callers' and agents' choices: a stream of their own, the arrivals stay as they were."""
         self.paths = menu_paths(hall.ivr.config.menu)
         self.tally = DemoTally()
         self.loop = asyncio.get_running_loop()
@@ -134,6 +142,8 @@ class SimulatedCitizens:
                 self.tally.offers[e.channel.value] += 1
                 if e.channel is Channel.COUNTER:
                     self.loop.call_later(1.0, self.at_desk, e.agent_id)
+                elif not e.channel.is_live:
+                    self.loop.call_later(0.5, self.deferred_work, e.contact_id, e.agent_id)
             elif isinstance(e, ev.ContactEnded):
                 self.tally.outcomes[e.outcome.value] += 1
             elif isinstance(e, ev.AgentStateChanged) and e.state is AgentState.PAUSED and e.reason == "no_answer":
@@ -174,6 +184,20 @@ class SimulatedCitizens:
                 if frame.get("type") == "call":
                     self.tally.displayed.append(frame["call"])
 
+    def deferred_work(self, contact_id: str, agent_id: str) -> None:
+        """A callback or written request offered to an agent: taken, then done a little later."""
+        self.submit(ev.OfferAnswered, {"contact_id": contact_id, "agent_id": agent_id})
+        self.loop.call_later(self.choices.uniform(*self.plan.talk_s), self.submit, ev.ContactCompleted, {"contact_id": contact_id})
+
+    def agent_break(self) -> None:
+        """One available agent goes on a short break, and comes back."""
+        router = self.hall.dispatcher.router
+        free = [a for a, r in router.agents.items() if r.state is AgentState.AVAILABLE]
+        if free:
+            agent_id = self.choices.choice(sorted(free))
+            self.submit(ev.AgentStatusSet, {"agent_id": agent_id, "state": AgentState.PAUSED, "reason": "break"})
+            self.loop.call_later(10.0, self.submit, ev.AgentStatusSet, {"agent_id": agent_id, "state": AgentState.AVAILABLE})
+
     def call(self) -> None:
         """A citizen phones: keys for a process (or none: the generalist route), then waits."""
         self.tally.calls += 1
@@ -185,10 +209,11 @@ class SimulatedCitizens:
         else:
             keys = self.rng.choice(self.paths)[0]
         number = f"06{self.rng.randrange(10**8):08d}"
+        wait_choice = "1" if self.choices.random() < self.plan.callback_share else "2"
         self.fake.place_call(
             number,
             self.rng.choice(FIRST_NAMES),
-            dtmf=[*keys, "2"],
+            dtmf=[*keys, wait_choice],
             patience=self.rng.expovariate(1.0 / self.plan.patience_s),
             talk_time=self.rng.uniform(*self.plan.talk_s),
         )
@@ -208,19 +233,25 @@ class SimulatedCitizens:
         else:
             self.tally.refused += 1
 
-    async def run(self, seconds: float) -> None:
-        """Citizens arrive as two Poisson streams for ``seconds``."""
-        end = time.monotonic() + seconds
+    async def run(self, seconds: float | None, stop: asyncio.Event | None = None) -> None:
+        """Citizens arrive as two Poisson streams for ``seconds`` (None: until ``stop``)."""
+        stop = stop or asyncio.Event()
+        end = time.monotonic() + seconds if seconds is not None else float("inf")
         next_call = time.monotonic() + self.rng.expovariate(self.plan.calls_per_minute / 60.0)
         next_visit = time.monotonic() + self.rng.expovariate(self.plan.visitors_per_minute / 60.0)
-        while (now := time.monotonic()) < end:
+        next_break = time.monotonic() + self.plan.break_every_s
+        while (now := time.monotonic()) < end and not stop.is_set():
             if now >= next_call:
                 self.call()
                 next_call += self.rng.expovariate(self.plan.calls_per_minute / 60.0)
             if now >= next_visit:
                 self.visit()
                 next_visit += self.rng.expovariate(self.plan.visitors_per_minute / 60.0)
-            await asyncio.sleep(max(0.0, min(next_call, next_visit, end) - time.monotonic()))
+            if now >= next_break:
+                self.agent_break()
+                next_break += self.plan.break_every_s
+            wake = min(next_call, next_visit, next_break, end, now + 0.5) - time.monotonic()
+            await asyncio.sleep(max(0.0, wake))
 
 
 def board(hall: TownHall, tally: DemoTally, elapsed: float) -> Group:
@@ -261,6 +292,35 @@ def board(hall: TownHall, tally: DemoTally, elapsed: float) -> Group:
     return Group(head, figures, screen)
 
 
+DEMO_PEOPLE: dict[str, tuple[Role, str | None]] = {
+    "superviseur": (Role.SUPERVISOR, None),
+    "planificateur": (Role.PLANNER, None),
+    "borne": (Role.KIOSK, None),
+    "ecran": (Role.DISPLAY, None),
+    "agent-a101": (Role.AGENT, "a101"),
+}
+"""The demo's logins (fresh random passwords each run, printed at start)."""
+
+
+async def demo_logins(hall: TownHall) -> dict[str, str]:
+    """Create (or reset) the demo accounts; username -> password."""
+    from dispatcher.people.accounts import AccountError
+
+    logins: dict[str, str] = {}
+    accounts = hall.pages.accounts
+    for username, (role, agent_id) in DEMO_PEOPLE.items():
+        if agent_id is not None and agent_id not in hall.matrix.agents:
+            continue
+        password = secrets.token_urlsafe(9)
+        try:
+            await accounts.add(username, password, role, agent_id=agent_id, actor="demo")
+        except AccountError:
+            await accounts.set_password(username, password, actor="demo")
+            await accounts.set_active(username, True, actor="demo")
+        logins[username] = password
+    return logins
+
+
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f} %"
 
@@ -272,8 +332,13 @@ async def run_demo(
     catalogue: Catalogue | None = None,
     matrix: SkillMatrix | None = None,
     http_port: int = 0,
+    stop: asyncio.Event | None = None,
+    announce: Callable[[str, dict[str, str]], None] | None = None,
 ) -> tuple[DemoTally, str]:
-    """Run the embedded town hall for ``plan.seconds``; returns the tally and the history URL."""
+    """Run the embedded town hall for ``plan.seconds`` (None: until ``stop``); returns the tally and the history URL.
+
+    ``announce(url, logins)`` is called first, once the pages answer.
+    """
     catalogue = catalogue or default_catalogue()
     matrix = matrix or default_matrix(catalogue)
     secret = secrets.token_urlsafe(16)
@@ -296,18 +361,23 @@ async def run_demo(
         async with run_town_hall(settings, catalogue, matrix, policy, sites=sites) as hall:
             fake.agi_address = ("127.0.0.1", hall.ivr.port)
             await wait_until(lambda: hall.ami.link_up and not hall.ami.resyncing, timeout=10.0)
+            logins = await demo_logins(hall)
+            if announce is not None:
+                announce(hall.http.url, logins)
             for agent_id in matrix.agents:
                 hall.dispatcher.submit(
                     ev.AgentStatusSet(at=hall.dispatcher.clock(), agent_id=agent_id, state=AgentState.AVAILABLE)
                 )
             console.print(
-                f"Waiting-room display (a browser): {hall.http.url}/api/v1/display/events?token={tokens[DISPLAY]}"
+                f"Waiting-room display (a browser): {hall.http.url}/display (login ecran), "
+                f"or a device: {hall.http.url}/api/v1/display/events?token={tokens[DISPLAY]}",
+                soft_wrap=True,
             )
             async with aiohttp.ClientSession() as http:
                 citizens = SimulatedCitizens(hall, fake, plan, http, tokens)
                 screen = asyncio.create_task(citizens.watch_display())
                 started = time.monotonic()
-                arrivals = asyncio.create_task(citizens.run(plan.seconds))
+                arrivals = asyncio.create_task(citizens.run(plan.seconds, stop))
                 with Live(board(hall, citizens.tally, 0.0), console=console, refresh_per_second=4) as live:
                     while not arrivals.done():
                         await asyncio.sleep(0.5)
@@ -321,22 +391,45 @@ async def run_demo(
         await fake.stop()
 
 
+def announce_to(console: Console) -> Callable[[str, dict[str, str]], None]:
+    """Print the wallboard's address and the demo logins, before anything else moves."""
+
+    def announce(url: str, logins: dict[str, str]) -> None:
+        console.print(f"[bold]Wallboard: {url}/wallboard[/bold]  (log in at {url}/login)", soft_wrap=True)
+        for username, password in logins.items():
+            role, _agent = DEMO_PEOPLE[username]
+            console.print(f"  {role.value:<11} login [bold]{username}[/bold]  password [bold]{password}[/bold]",
+                          soft_wrap=True)
+        console.print(f"  pages: {url}/agent  {url}/kiosk  {url}/display  {url}/planner  {url}/track  {url}/metrics",
+                      soft_wrap=True)
+
+    return announce
+
+
 def main(plan: DemoPlan, data_dir: Path | None, console: Console, http_port: int = 8080) -> None:
-    """Run the demo, then print the day's statistics from the SQL history, and where it is."""
+    """Run the demo until Ctrl-C (or ``plan.seconds``), then print the day's statistics from the SQL history, and where it is."""
+    import signal
+
     from dispatcher.history.cli import show_stats
 
     where = data_dir or Path(tempfile.mkdtemp(prefix="guichet-demo-"))
     logging.basicConfig(level=logging.WARNING, handlers=[RichHandler(console=console, show_path=False)], force=True)
-    console.print(
-        f"[bold]Guichet demo[/bold]: a simulated Asterisk (AMI and FastAGI over TCP), the IVR, the dispatcher, "
-        f"a private Redis and a SQLite history under {where}. {plan.seconds:.0f} s of compressed time."
-    )
-    tally, database_url = asyncio.run(run_demo(plan, where, console, http_port=http_port))
+
+    async def _run() -> tuple[DemoTally, str]:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        port = http_port if http_port and _port_free(http_port) else 0
+        return await run_demo(plan, where, console, http_port=port, stop=stop, announce=announce_to(console))
+
+    tally, database_url = asyncio.run(_run())
     console.print()
     console.print(
-        f"{tally.calls} calls and {tally.visitors} visitors; offers by channel: {dict(tally.offers)}; "
-        f"outcomes: {dict(tally.outcomes)}; ring-no-answer: {tally.rona}; "
-        f"{len(tally.tickets)} tickets from the kiosk API, {len(tally.displayed)} calls on the display."
+        f"Guichet demo stopped cleanly. {tally.calls} calls and {tally.visitors} visitors; offers by channel: "
+        f"{dict(tally.offers)}; outcomes: {dict(tally.outcomes)}; ring-no-answer: {tally.rona}. "
+        f"Redis and SQLite under {where}."
+        f" {len(tally.tickets)} tickets from the kiosk API, {len(tally.displayed)} calls on the display."
     )
     # 40 s of compressed time are not a day: per-agent-per-day figures are left out.
     show_stats(None, None, "process,channel", None, database_url, "Europe/Paris", per_day_figures=False)
@@ -346,3 +439,14 @@ def main(plan: DemoPlan, data_dir: Path | None, console: Console, http_port: int
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

@@ -21,20 +21,22 @@ def _fail(message: str) -> typer.Exit:
 
 
 def demo(
-    seconds: float = typer.Option(40.0, "--seconds", min=5.0, help="How long the town hall runs (real seconds)."),
+    duration: float = typer.Option(
+        None, "--duration", min=5.0, help="Stop after this many seconds (default: run until Ctrl-C)."
+    ),
     calls: float = typer.Option(90.0, "--calls-per-minute", min=0.0, help="Phone calls per minute."),
     visitors: float = typer.Option(30.0, "--visitors-per-minute", min=0.0, help="Counter visitors per minute."),
     seed: int = typer.Option(1, "--seed", help="Seed of the simulated citizens."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Where Redis and SQLite live (default: a new temporary folder)."),
-    http_port: int = typer.Option(8080, "--http-port", envvar="GUICHET_HTTP_PORT", min=0, max=65535, help="HTTP side's port (0: any free one)."),
+    http_port: int = typer.Option(8080, "--http-port", envvar="GUICHET_HTTP_PORT", min=0, max=65535, help="HTTP port of the pages and the API (busy: a free one; 0: any)."),
 ) -> None:
-    """Run the embedded town hall: simulated Asterisk, IVR, dispatcher, Redis and SQL, live."""
+    """Run the embedded town hall in a browser: prints the wallboard's URL and logins, runs until Ctrl-C."""
     from rich.console import Console
 
     from guichet.demo import DemoPlan, main
 
-    plan = DemoPlan(seconds=seconds, calls_per_minute=calls, visitors_per_minute=visitors, seed=seed)
-    main(plan, data_dir, Console(), http_port)
+    plan = DemoPlan(seconds=duration, calls_per_minute=calls, visitors_per_minute=visitors, seed=seed)
+    main(plan, data_dir, Console(), http_port=http_port)
 
 
 def serve(

@@ -24,6 +24,8 @@ from dispatcher.counter.tickets import TicketSeries
 from dispatcher.history.live_stats import LiveStats
 from dispatcher.http.app import HttpServer, make_app
 from dispatcher.http.tokens import device_subjects, load_tokens
+from dispatcher.pages.setup import PagesParts
+from dispatcher.pages.site import open_pages
 from dispatcher.policy import RoutingPolicy
 from dispatcher.service import Dispatcher
 from dispatcher.store.runtime import Live, open_site
@@ -68,6 +70,7 @@ class TownHall:
     ami: AmiAdapter
     http: HttpServer
     counter: CounterService
+    pages: PagesParts
 
     @property
     def database_url(self) -> str:
@@ -122,18 +125,22 @@ async def run_town_hall(
         series = TicketSeries(live.redis, keys.intake, keys.prefix, sites.timezone)
         counter = CounterService(live.dispatcher, catalogue, matrix, sites, series)  # a sink
         app = make_app(live.dispatcher, catalogue, [tokens], counter=counter)
-        http = HttpServer(app, settings.http_host, settings.http_port)
-        await ami.start()
-        await _synchronised(ami, SYNC_TIMEOUT_S)
-        await live.start()  # every sink attached, the PBX's calls known: recovered timers may decide now
-        await ivr.start()
-        watch = AmiWatch(ami, f"{settings.ami_host}:{settings.ami_port}")
-        watch.start()
-        try:
-            await http.start()
-            yield TownHall(settings, catalogue, matrix, live, stats, ivr, ami, http, counter)
-        finally:
-            await http.stop()
-            await watch.stop()
-            await ami.stop()
-            await ivr.stop()
+        database_url = settings.database_url or settings.sqlite_url
+        phones = ami.calls.phones
+        softphone = lambda endpoint: phone.reachable if (phone := phones.get(endpoint)) else None  # noqa: E731
+        async with open_pages(app, live, stats, matrix, database_url, lambda: ami.link_up, softphone) as pages:
+            http = HttpServer(app, settings.http_host, settings.http_port)
+            await ami.start()
+            await _synchronised(ami, SYNC_TIMEOUT_S)
+            await live.start()  # every sink attached (the pages' too), the PBX's calls known: now the core may decide
+            await ivr.start()
+            watch = AmiWatch(ami, f"{settings.ami_host}:{settings.ami_port}")
+            watch.start()
+            try:
+                await http.start()
+                yield TownHall(settings, catalogue, matrix, live, stats, ivr, ami, http, counter, pages)
+            finally:
+                await http.stop()
+                await watch.stop()
+                await ami.stop()
+                await ivr.stop()

@@ -153,6 +153,7 @@ async def test_ami_cut_mid_call_and_restored_loses_and_duplicates_nobody() -> No
         holding = rig.fake.place_call("0600000011", "Holding")
         leaving = rig.fake.place_call("0600000012", "Leaving")
         await rig.until(lambda: len(rig.fake.holding()) == 2)
+        await rig.until(lambda: {holding.uniqueid, leaving.uniqueid} <= set(rig.router.contacts))
         holding_arrival = rig.router.contacts[holding.uniqueid].arrived_at
         resyncs = rig.adapter.stats.resyncs
 

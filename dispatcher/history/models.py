@@ -123,3 +123,30 @@ class HistoryProgressRow(Base):
     __tablename__ = "history_progress"
     stream: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class UserRow(Base):
+    """A person who logs in to the pages (argon2 hash; an agent account names its matrix agent)."""
+
+    __tablename__ = "users"
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    agent_id: Mapped[str | None] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    password_changed_at: Mapped[float] = mapped_column(Float)
+
+
+class AuditRow(Base):
+    """A sensitive action: who did what to what, when and from where."""
+
+    __tablename__ = "audit_log"
+    audit_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+    source: Mapped[str | None] = mapped_column(String(64))

@@ -25,6 +25,12 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "description": "Jeton d'un appareil (borne, écran) ou d'un agent de guichet, donné par "
         "l'environnement ou le fichier de secrets. WebSocket et SSE : aussi `?token=`.",
     },
+    "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "guichet_session",
+        "description": "Session d'une personne ouverte par /login ; requêtes modifiantes : en-tête X-CSRF-Token.",
+    },
 }
 """Security schemes by name; the pages add people's sessions."""
 
@@ -32,6 +38,10 @@ ROLE_SCHEMES: dict[Role, str] = {
     Role.KIOSK: "deviceToken",
     Role.DISPLAY: "deviceToken",
     Role.COUNTER_AGENT: "deviceToken",
+    Role.AGENT: "session",
+    Role.SUPERVISOR: "session",
+    Role.PLANNER: "session",
+    Role.ADMIN: "session",
 }
 """Which scheme authenticates each role."""
 

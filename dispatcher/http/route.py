@@ -31,6 +31,8 @@ class Answer(str, Enum):
     BYTES = "application/octet-stream"
     SSE = "text/event-stream"
     WEBSOCKET = "websocket"
+    HTML = "text/html"
+    CSV = "text/csv"
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dispatcher.http import desk, display, kiosk, meta
 from dispatcher.http.roles import Role
 from dispatcher.http.route import Answer, Route, roles
+from dispatcher.pages.routes import ROUTES as PAGE_ROUTES
 
 API = "/api/v1"
 KIOSK = roles(Role.KIOSK)
@@ -63,4 +64,5 @@ ROUTES: list[Route] = [
           "desk", body=desk.Requalify, answer=desk.DeskState, refusals=(409,)),
     Route("POST", f"{API}/desk/transfer", desk.desk_transfer, DESK, "Transférer le visiteur à un agent nommé",
           "desk", body=desk.Transfer, answer=desk.DeskState, refusals=(409,)),
+    *PAGE_ROUTES,
 ]

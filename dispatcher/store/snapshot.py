@@ -143,6 +143,7 @@ CONTACT_FIELDS: dict[str, Decode] = {
     "expire_at": _OPT_FLOAT,
     "qualified": _BOOL,
     "timer_at": _OPT_FLOAT,
+    "timer_token": _INT,
     "deadline": _OPT_FLOAT,
     "ticket": _OPT_STR,
     "caller": _OPT_STR,

@@ -1,0 +1,1 @@
+"""The people's pages: server-rendered templates, French first, live over SSE."""

@@ -1,0 +1,51 @@
+/* The agent's page: live view, and each button as one POST acting on the agent themself. */
+"use strict";
+(() => {
+  const G = Guichet;
+  let received = Date.now(), since = null;
+  const $ = (id) => document.getElementById(id);
+  const apply = (view) => {
+    received = Date.now();
+    const a = view.agent;
+    since = a.since_s;
+    $("state").className = "state state-" + a.state;
+    $("state").textContent = G.label("state", a.state) + (a.reason ? ` (${a.reason})` : "");
+    $("softphone").textContent = G.label("softphone", a.softphone);
+    const c = view.contact;
+    $("contact").hidden = !c;
+    $("contact-none").hidden = !!c;
+    if (c) {
+      $("c-label").textContent = c.label;
+      $("c-channel").textContent = G.label("channel", c.channel);
+      $("c-waited").textContent = G.duration(c.waited_s);
+      $("c-citizen").textContent = c.caller || c.ticket || "–";
+      $("c-sheet").textContent = c.sheet || "–";
+    }
+    const d = view.desk;
+    if (d) {
+      $("desk-line").textContent = d.counter || G.labels.no_counter;
+      $("desk-called").textContent = d.called ? d.called.ticket : "–";
+    }
+    $("tray-total").textContent = view.tray_total;
+    $("tray").replaceChildren(...view.tray.map((t) => {
+      const tr = document.createElement("tr");
+      tr.append(G.cell(t.process), G.cell(G.label("channel", t.channel)), G.cell(t.deadline_in_s === null ? "–" : G.duration(t.deadline_in_s), "num"));
+      return tr;
+    }));
+    tick();
+  };
+  const tick = () => { $("timer").textContent = since === null ? "–" : G.duration(since + (Date.now() - received) / 1000); };
+  const act = async (body) => {
+    const r = await G.post("/agent/action", body);
+    const answer = await r.json();
+    $("message").textContent = r.ok ? "" : answer.detail;
+    if (r.ok) apply(answer);
+  };
+  for (const b of document.querySelectorAll("button[data-action]")) b.addEventListener("click", () => act({ action: b.dataset.action }));
+  $("pause-form").addEventListener("submit", (e) => { e.preventDefault(); act({ action: "pause", reason: $("pause-reason").value }); });
+  $("requalify-form").addEventListener("submit", (e) => { e.preventDefault(); act({ action: "requalify", process: $("requalify-process").value }); });
+  $("counter-form")?.addEventListener("submit", (e) => { e.preventDefault(); act({ action: "counter_open", counter: $("counter-name").value }); });
+  apply(JSON.parse($("initial").textContent));
+  G.follow("/agent/events", apply);
+  setInterval(tick, 1000);
+})();

@@ -1,0 +1,1 @@
+"""People who log in to the pages: accounts, roles, sessions, the audit log."""

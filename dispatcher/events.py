@@ -113,7 +113,9 @@ class ContactArrived(Event):
     ``process`` is None while the request is not qualified (it then goes to
     triage). ``arrived_at`` keeps the original arrival when it differs from
     ``at`` (a caller found again after a restart). ``deadline`` is the latest
-    answer time of a deferrable contact (callback, e-mail...).
+    answer time of a deferrable contact (callback, e-mail...). ``site`` is the
+    building a visitor waits in: only an agent at a counter of that site takes
+    them; a contact without a site goes to any agent.
     """
 
     fields = (
@@ -127,6 +129,7 @@ class ContactArrived(Event):
         "ticket",
         "caller",
         "citizen_id",
+        "site",
     )
 
     def __init__(
@@ -142,6 +145,7 @@ class ContactArrived(Event):
         ticket: str | None = None,
         caller: str | None = None,
         citizen_id: str | None = None,
+        site: str | None = None,
     ) -> None:
         self.at = at
         self.contact_id = contact_id
@@ -153,6 +157,7 @@ class ContactArrived(Event):
         self.ticket = ticket
         self.caller = caller
         self.citizen_id = citizen_id
+        self.site = site
 
 
 class ContactQualified(Event):
@@ -164,6 +169,22 @@ class ContactQualified(Event):
         self.at = at
         self.contact_id = contact_id
         self.process = process
+
+
+class ContactTransferred(Event):
+    """The agent holding the contact hands it to the named agent ``to_agent_id``.
+
+    The contact is offered to that agent at once (it keeps its arrival and its one
+    outcome to come); the core refuses if that agent cannot take it now.
+    """
+
+    fields = ("at", "contact_id", "agent_id", "to_agent_id")
+
+    def __init__(self, *, at: float, contact_id: str, agent_id: str, to_agent_id: str) -> None:
+        self.at = at
+        self.contact_id = contact_id
+        self.agent_id = agent_id
+        self.to_agent_id = to_agent_id
 
 
 class ContactAbandoned(Event):
@@ -281,9 +302,13 @@ class AgentStatusSet(Event):
 
 
 class AgentProfileChanged(Event):
-    """An agent's skills or channels changed (training, moved to a counter)."""
+    """An agent's skills or channels changed (training, moved to a counter).
 
-    fields = ("at", "agent_id", "skills", "channels")
+    ``site`` is the site of the counter the agent opened: they then take the
+    visitors of that site only (None: no counter, no visitor with a site).
+    """
+
+    fields = ("at", "agent_id", "skills", "channels", "site")
 
     def __init__(
         self,
@@ -292,11 +317,13 @@ class AgentProfileChanged(Event):
         agent_id: str,
         skills: dict[str, int],
         channels: tuple[Channel, ...],
+        site: str | None = None,
     ) -> None:
         self.at = at
         self.agent_id = agent_id
         self.skills = skills
         self.channels = channels
+        self.site = site
 
 
 class EndpointChanged(Event):
@@ -464,6 +491,7 @@ class Rejected(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     "contact_arrived": ContactArrived,
     "contact_qualified": ContactQualified,
+    "contact_transferred": ContactTransferred,
     "contact_abandoned": ContactAbandoned,
     "callback_requested": CallbackRequested,
     "offer_answered": OfferAnswered,
@@ -538,6 +566,7 @@ _BY_NAME: dict[str, int] = {
     "at": NUMBER,
     "contact_id": TEXT,
     "agent_id": TEXT,
+    "to_agent_id": TEXT,
     "callback_id": TEXT,
     "channel": CHANNEL,
     "channels": CHANNELS,
@@ -551,6 +580,7 @@ _BY_NAME: dict[str, int] = {
     "ticket": TEXT_OR_NONE,
     "caller": TEXT_OR_NONE,
     "citizen_id": TEXT_OR_NONE,
+    "site": TEXT_OR_NONE,
     "number": TEXT_OR_NONE,
     "reason": TEXT,
     "outcome": OUTCOME,

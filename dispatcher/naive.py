@@ -10,7 +10,7 @@ from mypy_extensions import mypyc_attr
 
 from dispatcher.events import AgentState
 from dispatcher.router import Router
-from dispatcher.state import ENDPOINT_CHANNELS, AgentRecord, ContactRecord
+from dispatcher.state import ENDPOINT_CHANNELS, AgentRecord, ContactRecord, same_site
 from dispatcher.waiting import is_more_urgent
 
 
@@ -23,6 +23,8 @@ def scan_best_contact(router: Router, agent: AgentRecord, now: float) -> Contact
         if contact.channel in ENDPOINT_CHANNELS and not agent.reachable:
             continue
         if agent.skills.get(contact.process, 0) < contact.required_level:
+            continue
+        if not same_site(agent, contact):
             continue
         if best is None or is_more_urgent(contact, best, now):
             best = contact

@@ -19,7 +19,7 @@ from mypy_extensions import mypyc_attr
 from dispatcher import events as ev
 from dispatcher.events import AgentState, Event
 from dispatcher.policy import Strategy
-from dispatcher.state import ENDPOINT_CHANNELS, AgentRecord, Bucket, ContactRecord
+from dispatcher.state import ENDPOINT_CHANNELS, AgentRecord, Bucket, ContactRecord, same_site
 from dispatcher.strategies import AGENT_KEYS, STATIC_STRATEGIES
 from dispatcher.waiting import WaitingQueue
 from skills.model import Catalogue, Channel
@@ -123,7 +123,7 @@ class AgentPool:
 
     def best_free_for(self, contact: ContactRecord, now: float) -> tuple[AgentRecord, int] | None:
         """The free agent rule 3 prefers for the contact, with its level, or None."""
-        if not self.use_heaps:
+        if not self.use_heaps or contact.site is not None:
             candidates = self.available.get(contact.process)
             return self.pick(contact, candidates.values(), now) if candidates else None
         bucket = contact.bucket
@@ -158,6 +158,8 @@ class AgentPool:
         if agent.state is not AVAILABLE or contact.channel not in agent.channels:
             return None
         if contact.channel in ENDPOINT_CHANNELS and not agent.reachable:
+            return None
+        if not same_site(agent, contact):
             return None
         level = agent.skills.get(contact.process, 0)
         return level if level >= contact.required_level else None

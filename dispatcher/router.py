@@ -68,7 +68,7 @@ class Router:
         self._freed: list[AgentRecord] = []
         self._fresh: list[ContactRecord] = []
         for profile in matrix.agents.values():
-            self.pool.add(profile.agent_id, profile.skills, profile.channels)
+            self.pool.add(profile.agent_id, profile.skills, profile.channels).site = profile.site
 
     # ------------------------------------------------------------ public
 
@@ -152,6 +152,8 @@ class Router:
             self._on_endpoint(e, now, out)
         elif isinstance(e, ev.ContactTakenOver):
             self._on_taken_over(e, now, out)
+        elif isinstance(e, ev.ContactTransferred):
+            self._on_transferred(e, now, out)
 
     def next_timer_at(self) -> float | None:
         """When the next timer is due (send ``TimePassed`` then), or None."""
@@ -199,6 +201,7 @@ class Router:
             e.contact_id, e.channel, e.process, e.priority, arrived_at, self._contact_seq, arrived_at
         )
         contact.ticket, contact.caller, contact.citizen_id = e.ticket, e.caller, e.citizen_id
+        contact.site = e.site
         if e.deadline is not None:
             contact.deadline = e.deadline
         self._enqueue(contact, now, out)
@@ -223,6 +226,27 @@ class Router:
             out.append(ev.ContactRequeued(at=now, contact_id=contact.contact_id, reason="requalified"))
             self._release(agent, now, out, served=served)
         self._move(contact, e.process, now, out)
+
+    def _on_transferred(self, e: ev.ContactTransferred, now: float, out: list[Event]) -> None:
+        """Offer the contact to the named agent; its holder is released (wrap-up after a service)."""
+        contact = self._live_contact(e, e.contact_id, out)
+        if contact is None:
+            return
+        if contact.state is WAITING or contact.agent_id != e.agent_id:
+            out.append(self._rejected(e, e.contact_id, f"contact is not with {e.agent_id}"))
+            return
+        target = self.agents.get(e.to_agent_id)
+        if target is None or target is self.agents[e.agent_id]:
+            out.append(self._rejected(e, e.to_agent_id, "no other agent of this id"))
+            return
+        level = self.pool.level_for(target, contact)
+        if level is None:
+            out.append(self._rejected(e, e.to_agent_id, "agent cannot take this contact now"))
+            return
+        holder = self.agents[e.agent_id]
+        served = contact.state is IN_SERVICE
+        self._offer(contact, target, level, now, out)
+        self._release(holder, now, out, served=served)
 
     def _move(self, contact: ContactRecord, process: str | None, now: float, out: list[Event]) -> None:
         """Queue the contact for another process, keeping its arrival time and place.
@@ -388,13 +412,14 @@ class Router:
             out.append(self._rejected(e, e.agent_id, f"unknown process {unknown[0]!r}"))
             return
         if agent is None:
-            self.pool.add(e.agent_id, e.skills, frozenset(e.channels))
+            self.pool.add(e.agent_id, e.skills, frozenset(e.channels)).site = e.site
             return
         was_available = agent.state is AVAILABLE
         if was_available:
             self.pool.unindex(agent)
         agent.skills = dict(e.skills)
         agent.channels = frozenset(e.channels)
+        agent.site = e.site
         self.pool.build_targets(agent)
         if was_available:
             self._freed.append(agent)
@@ -459,7 +484,7 @@ class Router:
             self._offer(contact, agent, level, now, out)
 
     def _best_contact_for(self, agent: AgentRecord, now: float) -> ContactRecord | None:
-        return self.queue.best_for(agent.main_targets, agent.relaxed_targets, now, agent.reachable)
+        return self.queue.best_for(agent.main_targets, agent.relaxed_targets, now, agent.reachable, agent.site)
 
     def _best_agent_for(
         self, contact: ContactRecord, now: float
@@ -483,6 +508,10 @@ class Router:
         found: dict[str, ContactRecord] = {}
         for key, (main, relaxed) in looking.items():
             bucket = self.queue.buckets[key]
+            if bucket.channel is Channel.COUNTER:  # visitors of other sites may come first: all of them
+                for contact in bucket.waiting():
+                    found[contact.contact_id] = contact
+                continue
             for contact in bucket.most_urgent(main + relaxed):
                 found[contact.contact_id] = contact
             if relaxed:
@@ -836,5 +865,6 @@ def profile_event(profile: AgentProfile, at: float) -> ev.AgentProfileChanged:
         agent_id=profile.agent_id,
         skills=dict(profile.skills),
         channels=tuple(sorted(profile.channels, key=lambda c: c.value)),
+        site=profile.site,
     )
 

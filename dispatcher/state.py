@@ -165,6 +165,8 @@ class ContactRecord:
         self.ticket: str | None = None
         self.caller: str | None = None
         self.citizen_id: str | None = None
+        self.site: str | None = None
+        """The site a visitor waits in (only that site's counter agents take them), or None."""
         self.state = ContactState.WAITING
         self.agent_id: str | None = None
         self.offers = 0
@@ -191,6 +193,8 @@ class AgentRecord:
         self.seq = seq
         self.skills = skills
         self.channels = channels
+        self.site: str | None = None
+        """The site of the counter the agent opened: its visitors only, none of another site."""
         self.state = AgentState.OFFLINE
         self.reason: str | None = None
         self.since = 0.0
@@ -221,6 +225,13 @@ class AgentRecord:
             return 0.0
         busy = self.busy_s + (now - self.busy_since if self.busy_since is not None else 0.0)
         return busy / (now - self.logged_in_at)
+
+
+def same_site(agent: AgentRecord, contact: ContactRecord) -> bool:
+    """May the agent take the contact as far as sites go: a contact without a site
+    goes to anyone, a visitor only to an agent at a counter of their site."""
+    site = contact.site
+    return site is None or site == agent.site
 
 
 # Compiled builds: a native class built from interpreted code (a checkpoint's restore) comes out

@@ -112,7 +112,12 @@ class WaitingQueue:
             bucket.relaxed = _compact(bucket.relaxed)
 
     def best_for(
-        self, main: Sequence[Bucket], relaxed: Sequence[Bucket], now: float, reachable: bool
+        self,
+        main: Sequence[Bucket],
+        relaxed: Sequence[Bucket],
+        now: float,
+        reachable: bool,
+        site: str | None = None,
     ) -> ContactRecord | None:
         """The most urgent contact an agent may take now (rules 1, 2, 4).
 
@@ -120,6 +125,8 @@ class WaitingQueue:
         required level (any contact will do), ``relaxed`` those where it meets only
         the relaxed level (contacts past their overflow delay). Both list live
         buckets first: once a live contact is found, deferrable buckets cannot beat it.
+        ``site`` is the agent's counter site: a head waiting in another site is
+        passed over for the bucket's first contact the agent may take.
         """
         best: ContactRecord | None = None
         best_rank = -1
@@ -132,6 +139,11 @@ class WaitingQueue:
             if not reachable and bucket.needs_endpoint:
                 continue
             contact = bucket.head or bucket.first()
+            if contact.site is not None and contact.site != site:
+                found = _first_of_site(bucket.main, site)
+                if found is None:
+                    continue
+                contact = found
             rank = contact.rank
             if rank < best_rank:
                 continue
@@ -153,6 +165,11 @@ class WaitingQueue:
             while heap[0][ENTRY_CONTACT] is None:
                 heapq.heappop(heap)
             contact = heap[0][ENTRY_CONTACT]  # type: ignore[assignment]
+            if contact.site is not None and contact.site != site:
+                found = _first_of_site(heap, site)
+                if found is None:
+                    continue
+                contact = found
             rank = contact.rank
             if rank < best_rank:
                 continue
@@ -164,6 +181,18 @@ class WaitingQueue:
                 continue
             best, best_rank, best_ratio = contact, rank, ratio
         return best
+
+
+def _first_of_site(heap: list[list[object]], site: str | None) -> ContactRecord | None:
+    """The first contact of the heap that an agent of ``site`` may take (a scan)."""
+    best: list[object] | None = None
+    for entry in heap:
+        contact: ContactRecord | None = entry[ENTRY_CONTACT]  # type: ignore[assignment]
+        if contact is None or (contact.site is not None and contact.site != site):
+            continue
+        if best is None or entry[:ENTRY_CONTACT] < best[:ENTRY_CONTACT]:  # type: ignore[operator]
+            best = entry
+    return None if best is None else best[ENTRY_CONTACT]  # type: ignore[return-value]
 
 
 def _compact(heap: list[list[object]]) -> list[list[object]]:

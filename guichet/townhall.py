@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from dispatcher.ami.adapter import AmiAdapter
 from dispatcher.counter.service import CounterService
-from dispatcher.counter.sites import Sites, counter_policy, default_sites
+from dispatcher.counter.sites import Sites, counter_policy, default_sites, seated
 from dispatcher.counter.tickets import TicketSeries
 from dispatcher.history.live_stats import LiveStats
 from dispatcher.http.app import HttpServer, make_app
@@ -98,6 +98,7 @@ async def run_town_hall(
 ) -> AsyncIterator[TownHall]:
     """Start every part of the server; stop them all, in reverse order, on exit."""
     sites = sites or default_sites(catalogue)
+    matrix = seated(matrix, sites)
     tokens = load_tokens(
         device_subjects(sites, matrix),
         settings.device_tokens.get_secret_value() if settings.device_tokens else None,

@@ -108,6 +108,8 @@ class AgentProfile:
     channels: frozenset[Channel]
     endpoint: str | None = None
     desk: str | None = None
+    site: str | None = None
+    """The site of ``desk`` when it is a counter: the agent takes that site's visitors only."""
 
 
 @dataclass(frozen=True, slots=True)

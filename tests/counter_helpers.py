@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 
 from dispatcher.counter.service import CounterService
-from dispatcher.counter.sites import Sites, counter_policy, default_sites
+from dispatcher.counter.sites import Sites, counter_policy, default_sites, seated
 from dispatcher.counter.tickets import TicketSeries
 from dispatcher.http.app import HttpServer, make_app
 from dispatcher.http.roles import DeviceTokens, Principal, Role
@@ -81,7 +81,7 @@ async def counter_stack(
 ) -> AsyncIterator[Stack]:
     catalogue = default_catalogue()
     sites = sites or default_sites(catalogue)
-    matrix = matrix or small_matrix(catalogue)
+    matrix = seated(matrix or small_matrix(catalogue), sites)
     policy = counter_policy(policy or RoutingPolicy(wrap_up_s=0.0), sites)
     keys = Keys(prefix)
     async with open_live(redis_url, catalogue, matrix, policy, keys=keys, start=False) as live:

@@ -52,6 +52,8 @@ class Contact:
     """When it last started waiting."""
     relaxed: bool = False
     offered_at: float = 0.0
+    site: str | None = None
+    """The site a visitor waits in: only an agent at a counter of that site takes them."""
 
 
 @dataclass
@@ -67,6 +69,8 @@ class Agent:
     wrap_until: float | None = None
     unpause_at: float | None = None
     pending: tuple[AgentState, str | None] | None = None
+    site: str | None = None
+    """The site of the counter the agent opened."""
 
 
 @dataclass
@@ -139,8 +143,10 @@ class Model:
         return a.endpoint_up and (a.backoff_until is None or a.backoff_until <= t)
 
     def may_take(self, a: Agent, c: Contact, t: float) -> bool:
-        """Rule 1 (and rule 4): channel, softphone, skill at the required or relaxed level."""
+        """Rule 1 (and rule 4): channel, softphone, site, skill at the required or relaxed level."""
         if c.channel not in a.channels or (c.channel in RINGS and not self.reachable(a, t)):
+            return False
+        if c.site is not None and c.site != a.site:
             return False
         required = self.relaxed_level(c) if c.relaxed else self.base(c)
         return a.skills.get(c.process, 0) >= required
@@ -195,6 +201,7 @@ class Model:
             code = self.code(e.process)
             self.arrivals += 1
             new = Contact(e.contact_id, e.channel, code, priority, arrival, self.arrivals, code == e.process, arrival)
+            new.site = e.site
             return [("queued", new)]
         if kind is ev.AgentProfileChanged:
             assert isinstance(e, ev.AgentProfileChanged)
@@ -202,9 +209,10 @@ class Model:
                 return None
             a = self.agents.get(e.agent_id)
             if a is None:
-                self.agents[e.agent_id] = Agent(e.agent_id, dict(e.skills), frozenset(e.channels))
+                a = self.agents[e.agent_id] = Agent(e.agent_id, dict(e.skills), frozenset(e.channels))
             else:
                 a.skills, a.channels = dict(e.skills), frozenset(e.channels)
+            a.site = e.site
             return []
         if kind is ev.EndpointChanged:
             assert isinstance(e, ev.EndpointChanged)

@@ -38,6 +38,7 @@ EXAMPLES, DAY_BYTES = {"default": (2_000, 160), "long": (10_000, 600)}[PROFILE]
 """Sequences to run, and the most bytes one may use (about 6 bytes an input)."""
 PROCESSES = ("passport", "creche", "voirie")
 CHANNELS = (Channel.PHONE, Channel.PHONE, Channel.COUNTER, Channel.COUNTER, Channel.CALLBACK, Channel.EMAIL)
+SITES = (None, None, "hdv", "annexe")
 STATUS = (AgentState.AVAILABLE, AgentState.AVAILABLE, AgentState.PAUSED, AgentState.OFFLINE, AgentState.BUSY)
 BAD_VALUES = ("2", "10", None, math.nan, math.inf, True, 3, {"passport": "3"}, ("fax",), "yes", "tired", -1)
 
@@ -154,10 +155,12 @@ class Script:
         if op < 6 or not model.contacts:
             self.made += 1
             restored = pick.chance(40)
+            channel = pick.of(CHANNELS)
             return ev.ContactArrived(
                 at=at,
                 contact_id=f"c{self.made}" if not pick.chance(10) else self.contact(),
-                channel=pick.of(CHANNELS),
+                channel=channel,
+                site=pick.of(SITES) if channel is Channel.COUNTER else None,
                 process=pick.of((*PROCESSES, "triage", None, "unknown")),
                 priority=int(pick.of((0, 0, 0, 1, 5, 120, -1))),
                 arrived_at=at - float(pick.of((10.0, 100.0, 1000.0))) if restored else None,
@@ -197,7 +200,9 @@ class Script:
                 skills["unknown"] = 2
             channels = tuple(c for c in (Channel.PHONE, Channel.COUNTER, Channel.CALLBACK, Channel.EMAIL) if pick.chance(128))
             agent_id = self.agent() if not pick.chance(20) else f"new{self.made}"
-            return ev.AgentProfileChanged(at=at, agent_id=agent_id, skills=skills, channels=channels)
+            return ev.AgentProfileChanged(
+                at=at, agent_id=agent_id, skills=skills, channels=channels, site=pick.of(SITES)
+            )
         return ev.TimePassed(at=at)
 
     def ill_typed(self, event: Event) -> tuple[dict[str, object], str, object]:

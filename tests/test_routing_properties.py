@@ -21,13 +21,15 @@ from dispatcher.events import AgentState, DeclineReason, Event
 from dispatcher.naive import NaiveRouter, scan_best_contact
 from dispatcher.policy import RoutingPolicy, Strategy
 from dispatcher.router import Router
-from dispatcher.state import ENDPOINT_CHANNELS, ContactState
+from dispatcher.state import ENDPOINT_CHANNELS, ContactState, same_site
 from dispatcher.waiting import is_more_urgent
 from skills.model import Channel
 from tests.factories import agent, catalogue, matrix
 
 PROCESSES = ("passport", "creche", "voirie", "triage")
 CHANNELS = tuple(Channel)
+SITES = (None, "hdv", "annexe")
+"""Visitors wait in a site (or none); an agent sits at a counter of one (or none)."""
 STATES = (AgentState.AVAILABLE, AgentState.PAUSED, AgentState.OFFLINE)
 REASONS = tuple(DeclineReason)
 
@@ -64,8 +66,10 @@ class Script:
             cid = f"c{self.next_id}"
             self.arrived.append(cid)
             process = r.choice(PROCESSES + (None, "unknown"))
+            channel = r.choice(CHANNELS)
+            site = r.choice(SITES) if channel is Channel.COUNTER else None
             return ev.ContactArrived(
-                at=now, contact_id=cid, channel=r.choice(CHANNELS), process=process, priority=r.choice((0, 0, 0, 1, 2))
+                at=now, contact_id=cid, channel=channel, process=process, priority=r.choice((0, 0, 0, 1, 2)), site=site
             )
         if op == 3:
             if r.random() < 0.2:
@@ -98,7 +102,9 @@ class Script:
                 return ev.EndpointChanged(at=now, agent_id=r.choice(agents), reachable=r.random() < 0.6)
             skills = {p: r.choice((1, 2, 3)) for p in r.sample(PROCESSES, r.randrange(1, 4))}
             channels = tuple(r.sample(CHANNELS, r.randrange(1, 3)))
-            return ev.AgentProfileChanged(at=now, agent_id=r.choice(agents), skills=skills, channels=channels)
+            return ev.AgentProfileChanged(
+                at=now, agent_id=r.choice(agents), skills=skills, channels=channels, site=r.choice(SITES)
+            )
         self.now += r.choice((5.0, 30.0, 120.0, 3600.0))
         return ev.TimePassed(at=self.now)
 
@@ -137,6 +143,8 @@ class Checker:
                 assert a.skills.get(e.process, 0) == e.level
                 assert e.level >= process.min_level or (relaxed and e.level >= 1), e
                 assert a.reachable or e.channel not in ENDPOINT_CHANNELS
+                offered = router.contacts.get(e.contact_id)
+                assert offered is None or same_site(a, offered), (e, a.site, offered.site)
                 # judged on the state at the end of the step: only offers made at that time
                 # (an agent's softphone may come back within a step, its busy back-off over);
                 # tests/test_routing_model.py judges every instant
@@ -180,6 +188,7 @@ class Checker:
                 other.channel in a.channels
                 and a.skills.get(other.process, 0) >= other.required_level
                 and (a.reachable or other.channel not in ENDPOINT_CHANNELS)
+                and same_site(a, other)
             )
             assert not (eligible and is_more_urgent(other, chosen, offer.at)), (cid, offer)
 

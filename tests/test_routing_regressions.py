@@ -292,3 +292,24 @@ def test_case6_nothing_raises_out_of_handle() -> None:
         out = desk.router.handle(thing)  # type: ignore[arg-type]
         assert [e.kind for e in out] == ["rejected"]
         assert not of(out, ev.Rejected)[0].reason.startswith("internal error")
+
+
+# ------------------------------------------------------------------ sites (issue 10 item 2)
+
+
+def test_a_visitor_waits_for_a_counter_of_their_own_site_whatever_comes_first() -> None:
+    town, annexe = agent("town", {"passport": 3}, COUNTER, PHONE), agent("annexe", {"passport": 3}, COUNTER, PHONE)
+    for batch in (False, True):
+        desk = Desk(town, annexe, policy=RoutingPolicy(batch_assignment=batch, wrap_up_s=0.0))
+        desk(ev.AgentProfileChanged(at=0, agent_id="town", skills={"passport": 3}, channels=(COUNTER, PHONE), site="hdv"))
+        desk(ev.AgentProfileChanged(at=0, agent_id="annexe", skills={"passport": 3}, channels=(COUNTER, PHONE), site="annexe"))
+        # the annexe's visitor is the most urgent of the counter bucket, and waits
+        desk(ev.ContactArrived(at=1, contact_id="v-annexe", channel=COUNTER, process="passport", site="annexe"))
+        desk(ev.ContactArrived(at=2, contact_id="v-hdv", channel=COUNTER, process="passport", site="hdv"))
+        # the town hall agent frees up first: it passes over the head for its own site's visitor
+        assert offers(desk.ready("town", 3)) == [("v-hdv", "town")]
+        assert desk.router.contacts["v-annexe"].agent_id is None
+        assert offers(desk.ready("annexe", 4)) == [("v-annexe", "annexe")]
+        # a caller has no site: the annexe's agent, free again, takes one
+        desk.finish("v-annexe", 5)
+        assert offers(desk.arrive("call", 6)) == [("call", "annexe")]

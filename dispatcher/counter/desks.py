@@ -87,7 +87,9 @@ class Desks:
         self.seats[agent_id] = Seat(site.code, counter)
         channels = tuple(sorted(site.counters[counter], key=lambda c: c.value))
         return [
-            ev.AgentProfileChanged(at=at, agent_id=agent_id, skills=dict(profile.skills), channels=channels),
+            ev.AgentProfileChanged(
+                at=at, agent_id=agent_id, skills=dict(profile.skills), channels=channels, site=site.code
+            ),
             ev.AgentStatusSet(at=at, agent_id=agent_id, state=AgentState.AVAILABLE),
         ]
 
@@ -140,6 +142,15 @@ class Desks:
         called = self._called(agent_id)
         return [ev.ContactQualified(at=at, contact_id=called.contact_id, process=process)]
 
+    def transfer(self, agent_id: str, to_agent_id: str, at: float) -> list[Event]:
+        """Hand the called (else the offered) visitor to a named agent: offered to them first."""
+        called = self.called.get(agent_id)
+        offered = self.offered.get(agent_id)
+        contact = called.contact_id if called is not None else offered[0] if offered is not None else None
+        if contact is None:
+            raise DeskError("aucun visiteur à transférer")
+        return [ev.ContactTransferred(at=at, contact_id=contact, agent_id=agent_id, to_agent_id=to_agent_id)]
+
     # --------------------------------------------------------- the core's answers
 
     def observe(self, batch: Sequence[Event], ticket_of: Callable[[str], str | None]) -> list[Call]:
@@ -147,6 +158,7 @@ class Desks:
         calls: list[Call] = []
         for e in batch:
             if isinstance(e, ev.ContactOffered):
+                self._forget(e.contact_id)  # a transfer: the previous agent no longer holds it
                 if e.channel is Channel.COUNTER:
                     self.offered[e.agent_id] = (e.contact_id, e.process)
             elif isinstance(e, ev.OfferAnswered):

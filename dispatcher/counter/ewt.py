@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from dispatcher import events as ev
 from dispatcher.events import AgentState
 from dispatcher.router import Router
-from dispatcher.state import LIVE_RANK, AgentRecord, Bucket, ContactRecord
+from dispatcher.state import LIVE_RANK, AgentRecord, Bucket, ContactRecord, same_site
 from skills.model import Channel
 
 WINDOW = 30
@@ -180,7 +180,7 @@ def contact_wait(router: Router, contact_id: str, now: float, recent: Recent) ->
     lines: dict[Bucket, _Line] = {}
     for key, bucket in router.queue.buckets.items():
         rate = recent.rate(key, now)
-        waiting = [c for c in bucket.waiting() if c is not mine] if bucket.count else []
+        waiting = [c for c in bucket.waiting() if c is not mine and _may_share(mine, c)] if bucket.count else []
         if not waiting and rate == 0.0:
             continue  # nobody there now, nobody expected
         waiting.sort(key=lambda c: (-c.rank, c.arrived_at, c.seq))
@@ -188,7 +188,7 @@ def contact_wait(router: Router, contact_id: str, now: float, recent: Recent) ->
         lines[bucket] = _Line(bucket, waiting, recent.mean(router, key), now + spacing / 2, spacing)
     serves: list[tuple[AgentRecord, list[_Line], float | None]] = []
     for agent in router.agents.values():
-        if agent.state in (AgentState.OFFLINE, AgentState.PAUSED):
+        if agent.state in (AgentState.OFFLINE, AgentState.PAUSED) or not same_site(agent, mine):
             continue
         own = [lines[b] for b in agent.main_targets if b in lines]
         serves.append((agent, own, _mine_from(agent, mine, now, fallback)))
@@ -224,6 +224,12 @@ def contact_wait(router: Router, contact_id: str, now: float, recent: Recent) ->
         best.take()
         heapq.heappush(free, (t + best.handling + wrap, n))
     return UNSTAFFED
+
+
+def _may_share(mine: ContactRecord, other: ContactRecord) -> bool:
+    """May the agents who could take ``mine`` take ``other`` too (sites: a visitor of another
+    site waits for other agents)."""
+    return mine.site is None or other.site is None or other.site == mine.site
 
 
 def arrival_wait(router: Router, contact_id: str, now: float, recent: Recent) -> float:

@@ -19,7 +19,7 @@ from dispatcher.policy import RoutingPolicy
 from skills._files import Doc, Entry, compose, load_text
 from skills.catalogue import parse_duration
 from skills.errors import Problems
-from skills.model import Catalogue, Channel
+from skills.model import Catalogue, Channel, SkillMatrix
 
 DEVICE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 LETTER_RE = re.compile(r"^[A-Z]$")
@@ -251,6 +251,15 @@ def default_sites_path() -> str:
 def default_sites(catalogue: Catalogue | None = None) -> Sites:
     """The bundled sample: the town hall and one annexe."""
     return load_sites(default_sites_path(), catalogue)
+
+
+def seated(matrix: SkillMatrix, sites: Sites) -> SkillMatrix:
+    """The matrix with each agent whose desk is a counter placed at that counter's site."""
+    agents = {}
+    for agent_id, profile in matrix.agents.items():
+        site = sites.counter_site(profile.desk) if profile.desk else None
+        agents[agent_id] = dataclasses.replace(profile, site=site.code) if site is not None else profile
+    return dataclasses.replace(matrix, agents=agents)
 
 
 def counter_policy(policy: RoutingPolicy, sites: Sites) -> RoutingPolicy:

@@ -99,6 +99,7 @@ class TicketSeries:
             process=process,
             arrived_at=arrived_at,
             ticket=marker,
+            site=site,
         )
         number, intake_id = await self._script(
             keys=[self.key(site, day, letter), self.intake_key],

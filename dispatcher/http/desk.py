@@ -32,6 +32,12 @@ class Requalify(BaseModel):
     process: str = Field(min_length=1, max_length=64, description="The visitor's actual process")
 
 
+class Transfer(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    agent: str = Field(min_length=1, max_length=64, description="The agent who takes the visitor over")
+
+
 class DeskState(BaseModel):
     """The desk: agent state, counter, the offered and the called visitor."""
 
@@ -116,3 +122,9 @@ async def desk_requalify(request: web.Request) -> web.Response:
     if process not in counter_of(request).catalogue.processes:
         raise Problem(422, "invalid-field", f"démarche inconnue : {process}", [FieldError("body.process", "démarche inconnue")])
     return _act(request, lambda c, agent, at: c.desks.requalify(agent, process, at))
+
+
+async def desk_transfer(request: web.Request) -> web.Response:
+    """Hand the visitor to a named agent: offered to them at once, arrival kept."""
+    to_agent = body_of(request, Transfer).agent
+    return _act(request, lambda c, agent, at: c.desks.transfer(agent, to_agent, at))

@@ -62,5 +62,7 @@ ROUTES: list[Route] = [
           answer=desk.DeskState, refusals=(409,)),
     Route("POST", f"{API}/desk/requalify", desk.desk_requalify, DESK, "Requalifier la démarche du visiteur",
           "desk", body=desk.Requalify, answer=desk.DeskState, refusals=(409,)),
+    Route("POST", f"{API}/desk/transfer", desk.desk_transfer, DESK, "Transférer le visiteur à un agent nommé",
+          "desk", body=desk.Transfer, answer=desk.DeskState, refusals=(409,)),
     *PAGE_ROUTES,
 ]

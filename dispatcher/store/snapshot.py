@@ -148,6 +148,7 @@ CONTACT_FIELDS: dict[str, Decode] = {
     "ticket": _OPT_STR,
     "caller": _OPT_STR,
     "citizen_id": _OPT_STR,
+    "site": _OPT_STR,
     "state": _enum(ContactState),
     "agent_id": _OPT_STR,
     "offers": _INT,
@@ -156,6 +157,8 @@ CONTACT_INIT = (
     "contact_id", "channel", "process", "priority", "arrived_at", "seq", "rank", "inv_sla",
     "required_level", "relax_at", "fallback_at", "expire_at", "qualified",
 )
+OPTIONAL_FIELDS = frozenset({"site"})
+"""Fields a checkpoint of an earlier release of this version may lack (None then)."""
 CONTACT_LINKS = frozenset({"bucket", "entry", "relaxed_entry"})
 """Written as references: the bucket's key, the push numbers of its heap entries."""
 
@@ -164,6 +167,7 @@ AGENT_FIELDS: dict[str, Decode] = {
     "seq": _INT,
     "skills": _skills,
     "channels": _channels,
+    "site": _OPT_STR,
     "state": _enum(AgentState),
     "reason": _OPT_STR,
     "since": _FLOAT,
@@ -295,6 +299,11 @@ def restore(
         raise CheckpointError(f"inconsistent checkpoint: {type(exc).__name__}: {exc}") from None
 
 
+def _field(raw: dict[str, Any], name: str) -> Any:
+    """A record's field; a missing optional one is None (a missing other one raises KeyError)."""
+    return raw.get(name) if name in OPTIONAL_FIELDS else raw[name]
+
+
 class _Rebuild:
     """Fills a fresh Router with the state a checkpoint document holds, checking as it goes."""
 
@@ -327,7 +336,7 @@ class _Rebuild:
             unknown = set(raw) - set(CONTACT_FIELDS) - CONTACT_LINKS
             if unknown:
                 raise _fail(where, f"unknown fields {sorted(unknown)}")
-            values = {name: check(raw[name], f"{where}.{name}") for name, check in CONTACT_FIELDS.items()}
+            values = {name: check(_field(raw, name), f"{where}.{name}") for name, check in CONTACT_FIELDS.items()}
             key = (values["process"], values["channel"])
             bucket = router.queue.buckets.get(key)
             if bucket is None:
@@ -346,7 +355,7 @@ class _Rebuild:
             unknown = set(raw) - set(AGENT_FIELDS)
             if unknown:
                 raise _fail(where, f"unknown fields {sorted(unknown)}")
-            values = {name: check(raw[name], f"{where}.{name}") for name, check in AGENT_FIELDS.items()}
+            values = {name: check(_field(raw, name), f"{where}.{name}") for name, check in AGENT_FIELDS.items()}
             agent = new_agent_record(values["agent_id"], values["seq"], values["skills"], values["channels"])
             for name, value in values.items():
                 setattr(agent, name, value)

@@ -157,10 +157,10 @@ async def test_a_display_that_never_reads_is_dropped_and_the_others_get_every_ca
         await wait_until(lambda: len(s.counter.feeds) == 1, timeout=5)
         async with s.http.ws_connect(f"{s.url}/api/v1/display/ws?token={token(DISPLAY)}", max_msg_size=0) as reader:
             await _frame(reader)
-            sent = seen = 0
+            sent = seen = 0  # 8 KB calls: loopback buffers (4 MB at most here) fill long before 5,000
             while len(s.counter.feeds) == 2:
                 assert sent < 5000, "the display that never reads was never dropped"
-                s.counter.announce(Call("hdv", f"A{sent % 1000:03d}", "guichet 1 " + "x" * 2000, float(sent)))
+                s.counter.announce(Call("hdv", f"A{sent % 1000:03d}", "guichet 1 " + "x" * 8000, float(sent)))
                 sent += 1
                 frame = await reader.receive_json(timeout=5)
                 assert frame["call"]["at"] == float(seen)

@@ -110,11 +110,38 @@ def menu_paths(menu: Menu, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str
     return found
 
 
+class Relay:
+    """A sink attached before the town hall decides anything; it keeps the batches until its
+    ``target`` (the simulated citizens, made once the hall runs) is set, then forwards them."""
+
+    def __init__(self) -> None:
+        self.kept: list[Sequence[Event]] = []
+        self._target: Callable[[Sequence[Event]], None] | None = None
+
+    @property
+    def target(self) -> Callable[[Sequence[Event]], None] | None:
+        return self._target
+
+    @target.setter
+    def target(self, target: Callable[[Sequence[Event]], None]) -> None:
+        self._target = target
+        for batch in self.kept:
+            target(batch)
+        self.kept.clear()
+
+    def sink(self, batch: Sequence[Event]) -> None:
+        if self._target is None:
+            self.kept.append(batch)
+        else:
+            self._target(batch)
+
+
 class SimulatedCitizens:
     """Callers and visitors arriving at random, and the desk agents' clicks, through the APIs."""
 
     def __init__(
-        self, hall: TownHall, fake: FakeAsterisk, plan: DemoPlan, http: aiohttp.ClientSession, tokens: dict[str, str]
+        self, hall: TownHall, fake: FakeAsterisk, plan: DemoPlan, http: aiohttp.ClientSession, tokens: dict[str, str],
+        relay: Relay,
     ) -> None:
         self.hall = hall
         self.fake = fake
@@ -128,9 +155,13 @@ class SimulatedCitizens:
         self.tally = DemoTally()
         self.loop = asyncio.get_running_loop()
         self.tasks: set[asyncio.Task[None]] = set()
-        hall.dispatcher.add_sink(self.on_events)
+        self.finished = False
+        relay.target = self.on_events
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        if self.finished:  # a late timer after the demo's end: nobody is left at the desks
+            work.close()
+            return
         task = self.loop.create_task(work)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -358,7 +389,8 @@ async def run_demo(
     )
     policy = RoutingPolicy(wrap_up_s=1.5)
     try:
-        async with run_town_hall(settings, catalogue, matrix, policy, sites=sites) as hall:
+        relay = Relay()
+        async with run_town_hall(settings, catalogue, matrix, policy, sites=sites, sinks=[relay.sink]) as hall:
             fake.agi_address = ("127.0.0.1", hall.ivr.port)
             await wait_until(lambda: hall.ami.link_up and not hall.ami.resyncing, timeout=10.0)
             logins = await demo_logins(hall)
@@ -374,7 +406,7 @@ async def run_demo(
                 soft_wrap=True,
             )
             async with aiohttp.ClientSession() as http:
-                citizens = SimulatedCitizens(hall, fake, plan, http, tokens)
+                citizens = SimulatedCitizens(hall, fake, plan, http, tokens, relay)
                 screen = asyncio.create_task(citizens.watch_display())
                 started = time.monotonic()
                 arrivals = asyncio.create_task(citizens.run(plan.seconds, stop))
@@ -383,6 +415,7 @@ async def run_demo(
                         await asyncio.sleep(0.5)
                         live.update(board(hall, citizens.tally, time.monotonic() - started))
                 await arrivals
+                citizens.finished = True
                 await asyncio.gather(*list(citizens.tasks), return_exceptions=True)
                 screen.cancel()
                 await asyncio.gather(screen, return_exceptions=True)

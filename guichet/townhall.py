@@ -15,7 +15,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from dispatcher.ami.adapter import AmiAdapter
@@ -28,7 +28,7 @@ from dispatcher.http.tokens import device_subjects, load_tokens
 from dispatcher.pages.setup import PagesParts
 from dispatcher.pages.site import open_pages
 from dispatcher.policy import RoutingPolicy
-from dispatcher.service import Dispatcher
+from dispatcher.service import Dispatcher, Sink
 from dispatcher.store.runtime import Live, open_site
 from guichet.config import Settings
 from guichet.logs import log_decisions
@@ -95,6 +95,7 @@ async def run_town_hall(
     *,
     ivr_config: IvrConfig | None = None,
     sites: Sites | None = None,
+    sinks: Sequence[Sink] = (),
 ) -> AsyncIterator[TownHall]:
     """Start every part of the server; stop them all, in reverse order, on exit."""
     sites = sites or default_sites(catalogue)
@@ -119,6 +120,8 @@ async def run_town_hall(
         )
         live.dispatcher.add_sink(stats.sink)
         live.dispatcher.add_sink(log_decisions)
+        for sink in sinks:  # the caller's own, attached before anything is decided
+            live.dispatcher.add_sink(sink)
         if settings.ready_on_register:
             live.dispatcher.add_sink(ReadyOnRegister(live.dispatcher).sink)
         ivr = IvrServer(

@@ -31,6 +31,7 @@ DESCRIPTIONS: dict[str, str] = {
     "ewt": "estimated wait at arrival against the wait then had",
     "kiosk": "kiosks and displays against a running server, calls flowing",
     "soak": "200,000 contacts: memory and checkpoints stay flat",
+    "wallboard": "200 live wallboards while 100 calls/s flow: event to screen, routing",
 }
 """One line per benchmark for ``guichet bench --help``."""
 

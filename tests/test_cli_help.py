@@ -32,4 +32,5 @@ def test_bench_help_lists_every_benchmark_on_its_own_line() -> None:
     text = help_of("bench")
     for name in bench.BENCHMARKS:
         assert any(line.strip().startswith(name + " ") for line in text.splitlines()), name
+    assert set(bench.BENCHMARKS) <= set(bench.DESCRIPTIONS), "a benchmark without its line of help"
     assert "--quick " in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,16 @@ from simulations.bench_sim import run as bench_sim
 from simulations.scenario import ScenarioError, parse_schedule, parse_training, train
 from skills.model import Channel
 from tests.factories import agent, catalogue, matrix
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _english() -> Iterator[None]:
+    """These tests read the English wording (French, the default, is read in test_planner_lang)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GUICHET_LANG", "en")
+        mp.setattr("simulations.i18n._chosen", None)
+        yield
+
 
 MATRIX = matrix(
     agent("a1", {"passport": 3}, Channel.PHONE),

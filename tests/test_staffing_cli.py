@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
 from guichet import bench as bench_registry
 from guichet import cli as guichet_cli
 from simulations import bench_erlang, staffing_cli
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _english() -> Iterator[None]:
+    """These tests read the English wording (French, the default, is read in test_planner_lang)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GUICHET_LANG", "en")
+        mp.setattr("simulations.i18n._chosen", None)
+        yield
+
 
 runner = CliRunner()
 
@@ -75,7 +87,8 @@ def test_interval_refuses_bad_values_without_a_traceback() -> None:
 
 def test_day_on_the_bundled_sample_writes_csv_svg_html(tmp_path: Path) -> None:
     out = tmp_path / "report"
-    result = runner.invoke(_app(), ["staffing", "day", "--out", str(out), "--shrinkage", "0.3"])
+    result = runner.invoke(_app(), ["staffing", "day", "--out", str(out), "--shrinkage", "0.3",
+                                    "--lang", "fr"])
     assert result.exit_code == 0, result.output
     assert "Créneaux de 15 min (lu dans les heures du fichier)" in result.output
     assert "Agents nécessaires par créneau de 15 min" in result.output

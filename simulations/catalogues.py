@@ -1,7 +1,7 @@
 """The planner's gettext catalogues: extract the strings, update the ``.po`` files.
 
 ``python -m simulations.catalogues`` re-extracts every string marked with
-``tr()`` or ``N_()`` in this package and merges them into
+``tr()`` or ``N_()`` in this package and in ``guichet stats`` and merges them into
 ``locale/{fr,en}/LC_MESSAGES/planner.po``, keeping the translations already
 there (the pages' ``dispatcher.pages.catalogues`` does the same for the
 pages); a new string shows up empty, and the catalogue test fails until it is
@@ -19,17 +19,24 @@ from babel.messages.pofile import read_po, write_po
 from simulations.i18n import DOMAIN, LANGUAGES, catalogue_path
 
 PACKAGE = Path(__file__).resolve().parent
-METHODS = [("**.py", "python")]
+SOURCES = (
+    (PACKAGE, [("**.py", "python")]),
+    (PACKAGE.parent / "dispatcher" / "history", [("cli.py", "python"), ("stats.py", "python")]),
+)
+"""Where the planner's strings are: this package, and ``guichet stats`` (its tables and CSV)."""
 KEYWORDS = {"tr": None, "N_": None}
 
 
 def extract() -> Catalog:
     """Every translatable string of the planner's commands and reports, with where it is used."""
     template = Catalog(domain=DOMAIN, project="Guichet")
-    for filename, lineno, message, comments, context in extract_from_dir(
-        PACKAGE, METHODS, keywords=KEYWORDS, strip_comment_tags=True
-    ):
-        template.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
+    for folder, methods in SOURCES:
+        where = folder.relative_to(PACKAGE.parent).as_posix()
+        for filename, lineno, message, comments, context in extract_from_dir(
+            folder, methods, keywords=KEYWORDS, strip_comment_tags=True
+        ):
+            template.add(message, None, [(f"{where}/{filename}", lineno)], auto_comments=comments,
+                         context=context)
     return template
 
 

@@ -55,7 +55,8 @@ def test_upgrade_stats_csv_and_purge(tmp_path: Path, monkeypatch) -> None:
     assert f"revision {_head(url)}" in done.output
     asyncio.run(_insert(url))
     out = tmp_path / "stats.csv"
-    shown = runner.invoke(app, ["stats", "--from", "2023-11-14", "--database-url", url, "--csv", str(out)])
+    shown = runner.invoke(app, ["stats", "--from", "2023-11-14", "--database-url", url, "--csv", str(out),
+                                "--lang", "en"])
     assert shown.exit_code == 0, shown.output
     assert "91 % Issy" in shown.output and "50 %" in shown.output
     rows = list(csv.DictReader(out.open()))
@@ -65,7 +66,7 @@ def test_upgrade_stats_csv_and_purge(tmp_path: Path, monkeypatch) -> None:
     assert float(rows[0]["service_level"]) == 0.5
     french = tmp_path / "stats-fr.csv"
     shown = runner.invoke(app, ["stats", "--from", "2023-11-14", "--database-url", url, "--csv", str(french),
-                                "--csv-locale", "fr"])
+                                "--csv-locale", "fr", "--lang", "en"])
     assert shown.exit_code == 0, shown.output
     raw = french.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")

@@ -7,7 +7,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from rich import box
 from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
 
 # name -> "module:function"; each function prints its table and returns its figures.
 BENCHMARKS: dict[str, str] = {
@@ -47,6 +50,40 @@ def help_text() -> str:
 
 BenchFunction = Callable[[Console, bool], dict[str, Any]]
 
+WIDTH = 100
+"""The tables' width when the output is not a terminal (CI, ``| tee``): rich would use 80."""
+
+
+class BenchConsole(Console):
+    """The benchmarks' console: 100 columns when not a terminal, and a table never cut.
+
+    A table wider than the console is drawn compact (no vertical rules, one space between
+    columns) and its cells wrap, long words folded, instead of ending in "…".
+    """
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        """Print as rich does, each table fitted to the width first."""
+        super().print(*(fit(o, self) if isinstance(o, Table) else o for o in objects), **kwargs)
+
+
+def fit(table: Table, console: Console) -> Table:
+    """``table`` made to fit ``console``'s width without cutting a value (the same table)."""
+    for column in table.columns:
+        column.overflow = "fold"
+        column.no_wrap = False
+    unbounded = console.options.update_width(10 * console.width)
+    if Measurement.get(console, unbounded, table).maximum > console.width:
+        table.box = box.SIMPLE_HEAD
+        table.padding = (0, 0, 0, 1)
+        table.pad_edge = False
+        table.collapse_padding = True
+    return table
+
+
+def bench_console() -> BenchConsole:
+    """The console ``guichet bench`` prints its tables on (100 columns when piped)."""
+    return BenchConsole(width=None if Console().is_terminal else WIDTH)
+
 
 def load(name: str) -> BenchFunction:
     """The benchmark function registered as ``name``."""
@@ -57,7 +94,7 @@ def load(name: str) -> BenchFunction:
 
 def run(name: str, quick: bool = False) -> dict[str, Any]:
     """Run a benchmark, print its table, then its figures as one JSON line."""
-    console = Console()
+    console = bench_console()
     figures = load(name)(console, quick)
     figures = {"benchmark": name, "quick": quick, **figures}
     print(json.dumps(figures, sort_keys=False, default=str), flush=True)

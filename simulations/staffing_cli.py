@@ -22,6 +22,13 @@ def register(app: typer.Typer) -> None:
     app.add_typer(staffing_app, name="staffing")
 
 
+def planner_console() -> Console:
+    """The console of the planner's tables: the terminal's width, 100 columns for a file or a
+    pipe (rich would take 80, wrapping every table)."""
+    console = Console()
+    return console if console.is_terminal else Console(width=100)
+
+
 def _fraction(value: float | None, name: str, allow_one: bool = False) -> float | None:
     """A share given as 0.8 or as 80 (percent) -> 0.8."""
     if value is None:
@@ -100,7 +107,7 @@ def interval_cmd(
     from simulations.i18n import number
 
     choose_language(lang)
-    console = Console()
+    console = planner_console()
     _positive(calls_per_hour, "--calls-per-hour", allow_zero=True)
     _positive(aht, "--aht")
     _positive(within, "--within", allow_zero=True)
@@ -232,7 +239,7 @@ def day_cmd(
     from simulations import report
 
     lang = choose_language(lang)
-    console = Console()
+    console = planner_console()
     err = Console(stderr=True)
     if csv_locale not in (None, "fr", "en"):
         raise typer.BadParameter(f"{csv_locale!r}: fr or en", param_hint="--csv-locale")
@@ -272,8 +279,6 @@ def day_cmd(
         err.print("[bold red]" + tr("cannot staff this forecast") + f"[/]: {exc}",
                   highlight=False)
         raise typer.Exit(2) from None
-    if not console.is_terminal:
-        console = Console(width=100)  # a file or a pipe: the tables' own width, 100 columns
     for table in report.day_tables(day, lang):
         console.print(table)
     if len(day.by_process) <= _PROCESS_ROWS_SHOWN * len(day.minutes):

@@ -127,9 +127,7 @@ def test_day_reports_forecast_errors_by_line(tmp_path: Path) -> None:
 
 
 def test_bench_quick_figures(capsys) -> None:
-    from rich.console import Console
-
-    figures = bench_erlang.run(Console(width=100), quick=True)
+    figures = bench_erlang.run(bench_registry.BenchConsole(width=100), quick=True)
     for key in ("grid_ms", "pyworkforce_ms", "speedup", "answers_differ",
                 "answers_differ_vs_reference", "max_rel_err_vs_mpmath", "command_s",
                 "command_cpu_s"):
@@ -138,7 +136,9 @@ def test_bench_quick_figures(capsys) -> None:
     assert figures["max_rel_err_vs_mpmath"] < 1e-9
     assert figures["cells"] == bench_erlang.QUICK_INTERVALS * bench_erlang.QUICK_PROCESSES
     assert figures["command_s"] > 0 and figures["command_runs"] == 1
-    assert "guichet staffing day, 24 intervals x 10 processes" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "guichet staffing day, 24 intervals x 10 processes" in out
+    assert "…" not in out and max(map(len, out.splitlines())) <= 100  # never cut, 100 columns
     json.dumps(figures)
 
 

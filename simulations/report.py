@@ -113,18 +113,18 @@ def targets_line(day: DayStaffing, lang: str = "fr") -> str:
     if opts.get("asa_s") is not None:
         parts.append(f"{w['max_asa']} {opts['asa_s']:g} s")
     if opts.get("max_occupancy") is not None:
-        parts.append(f"{w['max_occ']} {opts['max_occupancy']:.0%}")
+        parts.append(f"{w['max_occ']} {_num(100 * opts['max_occupancy'], 0, lang)} %")
     patience = opts.get("patience_s") or {}
     if patience:
         per = ", ".join(f"{w[c].lower()} {s:g} s" for c, s in patience.items())
         parts.append(f"{w['patience']} {per}")
         if opts.get("max_abandon") is not None:
-            parts.append(f"{w['max_ab']} {opts['max_abandon']:.0%}")
+            parts.append(f"{w['max_ab']} {_num(100 * opts['max_abandon'], 0, lang)} %")
     without = [w[c].lower() for c in LIVE_CHANNELS if c not in patience]
     if without:
         parts.append(w["erlang_c"] + (f" ({', '.join(without)})" if patience else ""))
-    parts.append(f"{w['shrinkage']} {opts.get('shrinkage', 0.0):.0%}")
-    return "; ".join(parts)
+    parts.append(f"{w['shrinkage']} {_num(100 * opts.get('shrinkage', 0.0), 0, lang)} %")
+    return (" ; " if lang == "fr" else "; ").join(parts)
 
 
 def channels_of(day: DayStaffing) -> list[str]:

@@ -258,9 +258,9 @@ def day_cmd(
         forecast = fc.load_forecast(path, interval_minutes)
     except fc.ForecastError as exc:
         n = len(exc.problems)
-        err.print("[bold red]" + tr("invalid forecast") + "[/] ("
-                  + (tr("{count} kind of problem") if n == 1 else tr("{count} kinds of problem"))
-                  .format(count=n) + "):", highlight=False)
+        kinds = (tr("{count} kind of problem") if n == 1 else tr("{count} kinds of problem"))
+        err.print("[bold red]" + tr("invalid forecast ({kinds}):").format(
+            kinds=kinds.format(count=n)) + "[/]", highlight=False)
         for line in exc.problems:
             typer.echo(line, err=True)  # one problem per line, never wrapped
         raise typer.Exit(2) from None

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import csv
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from dispatcher.history.models import AgentStateRow, ContactRow
@@ -14,6 +16,15 @@ from dispatcher.history.writer import engine_for
 from guichet.cli import app
 
 T0 = 1_700_000_100.0  # 2023-11-14 23:15 Paris
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _english() -> Iterator[None]:
+    """These tests read the English wording (French, the default, is read in test_planner_lang)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GUICHET_LANG", "en")
+        mp.setattr("simulations.i18n._chosen", None)
+        yield
 
 
 async def _insert(url: str) -> None:
@@ -55,8 +66,7 @@ def test_upgrade_stats_csv_and_purge(tmp_path: Path, monkeypatch) -> None:
     assert f"revision {_head(url)}" in done.output
     asyncio.run(_insert(url))
     out = tmp_path / "stats.csv"
-    shown = runner.invoke(app, ["stats", "--from", "2023-11-14", "--database-url", url, "--csv", str(out),
-                                "--lang", "en"])
+    shown = runner.invoke(app, ["stats", "--from", "2023-11-14", "--database-url", url, "--csv", str(out)])
     assert shown.exit_code == 0, shown.output
     assert "91 % Issy" in shown.output and "50 %" in shown.output
     rows = list(csv.DictReader(out.open()))
@@ -66,7 +76,7 @@ def test_upgrade_stats_csv_and_purge(tmp_path: Path, monkeypatch) -> None:
     assert float(rows[0]["service_level"]) == 0.5
     french = tmp_path / "stats-fr.csv"
     shown = runner.invoke(app, ["stats", "--from", "2023-11-14", "--database-url", url, "--csv", str(french),
-                                "--csv-locale", "fr", "--lang", "en"])
+                                "--csv-locale", "fr"])
     assert shown.exit_code == 0, shown.output
     raw = french.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")

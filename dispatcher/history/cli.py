@@ -68,9 +68,16 @@ _site: Callable[[], SiteDefaults] = _no_site
 """The provider ``register`` was given (the defaults until then)."""
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+def _fail(message: str, template: str = "error: {message}") -> typer.Exit:
+    typer.echo(template.format(message=message), err=True)
     return typer.Exit(EXIT_USER)
+
+
+def _stats_fail(message: str) -> typer.Exit:
+    """``_fail`` in the planner's language (``guichet stats``)."""
+    from simulations.i18n import tr
+
+    return _fail(message, tr("error: {message}"))
 
 
 def _database_url(given: str | None, create: bool = True) -> str:
@@ -95,9 +102,11 @@ def _database_url(given: str | None, create: bool = True) -> str:
 
 
 def _no_history(path: Path) -> str:
-    return (f"no history at {path}: nothing has been recorded there yet (`guichet serve` "
-            "writes it; `guichet demo` says where it kept its own); give --database-url "
-            "or GUICHET_DATA_DIR")
+    from simulations.i18n import tr
+
+    return tr("no history at {path}: nothing has been recorded there yet (`guichet serve` writes "
+              "it; `guichet demo` says where it kept its own); give --database-url or "
+              "GUICHET_DATA_DIR").format(path=path)
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -114,7 +123,9 @@ def _day(text: str | None, zone: ZoneInfo, option: str) -> datetime:
     try:
         day = date.fromisoformat(text) if text else datetime.now(zone).date()
     except ValueError:
-        raise UserError(f"{option} {text!r}: not a date (YYYY-MM-DD)") from None
+        from simulations.i18n import tr
+
+        raise UserError(f"{option} {text!r}: " + tr("not a date (YYYY-MM-DD)")) from None
     return datetime(day.year, day.month, day.day, tzinfo=zone)
 
 
@@ -156,13 +167,16 @@ async def _load(url: str, start: float, end: float, now: float) -> tuple[list[An
     from dispatcher.history.queries import load_period
     from dispatcher.history.writer import engine_for
 
+    from simulations.i18n import tr
+
     engine = engine_for(url)
     try:
         return await load_period(engine, start, end, now)
     except (OperationalError, ProgrammingError) as exc:
-        raise UserError(f"{url}: cannot read the history ({exc.orig}); run `guichet db upgrade`") from None
+        raise UserError(f"{url}: " + tr("cannot read the history ({reason}); run `guichet db upgrade`")
+                        .format(reason=exc.orig)) from None
     except OSError as exc:
-        raise UserError(f"{url}: database unreachable ({exc})") from None
+        raise UserError(f"{url}: " + tr("database unreachable ({reason})").format(reason=exc)) from None
     finally:
         await engine.dispose()
 
@@ -189,7 +203,7 @@ def stats(
     except ValueError as exc:
         raise _fail(f"--lang {exc}") from None
     if csv_locale not in (None, "fr", "en"):
-        raise _fail(f"--csv-locale {csv_locale!r}: fr or en")
+        raise _stats_fail(f"--csv-locale {csv_locale!r}: fr or en")
     show_stats(start, end, by, csv_path, database_url, tz, csv_locale=csv_locale or lang)
 
 
@@ -224,22 +238,22 @@ def show_stats(
     try:
         zone = ZoneInfo(tz)
     except (KeyError, ValueError):
-        raise _fail(f"--tz {tz!r}: unknown time zone") from None
+        raise _stats_fail(f"--tz {tz!r}: " + tr("unknown time zone")) from None
     now = datetime.now(zone).timestamp()
     try:
         first = _day(start, zone, "--from")
         last = _day(end, zone, "--to") if end else first + timedelta(days=1)
         if last <= first:
-            raise UserError(f"--to {end}: must be after --from {first.date()}")
+            raise UserError(f"--to {end}: " + tr("must be after --from {day}").format(day=first.date()))
         dims = [d.strip() for d in by.split(",") if d.strip()]
         bad = [d for d in dims if d not in DIMENSIONS]
         if bad:
-            raise UserError(f"--by {bad[0]!r}: not one of {', '.join(DIMENSIONS)}")
+            raise UserError(f"--by {bad[0]!r}: " + tr("not one of {choices}").format(choices=", ".join(DIMENSIONS)))
         url = _database_url(database_url, create=False)
         sla_seconds = _sla_lookup()
         facts, spans = asyncio.run(_load(url, first.timestamp(), last.timestamp(), now))
     except UserError as exc:
-        raise _fail(str(exc)) from None
+        raise _stats_fail(str(exc)) from None
     rows = compute(facts, spans, by=dims, sla_seconds=sla_seconds, now=now, tz=tz)
     total = compute(facts, spans, by=(), sla_seconds=sla_seconds, now=now, tz=tz)
     console = Console() if sys.stdout.isatty() else Console(width=100)
@@ -327,7 +341,7 @@ def show_stats(
                         record = {k: str(v).replace(".", ",") if isinstance(v, float) else v for k, v in record.items()}
                     writer.writerow([record[c] for c in codes])
         except OSError as exc:
-            raise _fail(f"{csv_path}: {exc.strerror}") from None
+            raise _stats_fail(f"{csv_path}: {exc.strerror}") from None
         console.print(tr("{count} rows written to {path}").format(count=len(rows), path=csv_path), highlight=False)
 
 

@@ -11,6 +11,7 @@ from rich import box
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 # name -> "module:function"; each function prints its table and returns its figures.
 BENCHMARKS: dict[str, str] = {
@@ -67,17 +68,38 @@ class BenchConsole(Console):
 
 
 def fit(table: Table, console: Console) -> Table:
-    """``table`` made to fit ``console``'s width without cutting a value (the same table)."""
+    """``table`` made to fit ``console``'s width without cutting a value (the same table).
+
+    Too wide, it is drawn compact; each column then gets at least its longest word and the
+    room left is shared in proportion to what each column would take on one line.
+    """
+    texts = [[Text.from_markup(str(cell)).plain for cell in (c.header, *c.cells)] for c in table.columns]
     for column in table.columns:
         column.overflow = "fold"
         column.no_wrap = False
-    unbounded = console.options.update_width(10 * console.width)
-    if Measurement.get(console, unbounded, table).maximum > console.width:
-        table.box = box.SIMPLE_HEAD
-        table.padding = (0, 0, 0, 1)
-        table.pad_edge = False
-        table.collapse_padding = True
+    if _width(table, console) <= console.width:
+        return table
+    table.box = box.SIMPLE_HEAD
+    table.padding = (0, 0, 0, 1)
+    table.pad_edge = False
+    lines = [max((len(line) for t in cells for line in t.splitlines()), default=1) for cells in texts]
+    if _width(table, console) <= console.width:
+        return table
+    words = [max((len(w) for t in cells for w in t.split()), default=1) for cells in texts]
+    for column, least in zip(table.columns, words, strict=True):
+        column.width = least
+    room = console.width - _width(table, console)
+    wanted = [line - least for line, least in zip(lines, words, strict=True)]
+    if room > 0 and sum(wanted):
+        for column, want in zip(table.columns, wanted, strict=True):
+            column.width = (column.width or 0) + room * want // sum(wanted)
     return table
+
+
+def _width(table: Table, console: Console) -> int:
+    """The width ``table`` would take with no limit."""
+    unbounded = console.options.update_width(10 * console.width)
+    return Measurement.get(console, unbounded, table).maximum
 
 
 def bench_console() -> BenchConsole:

@@ -8,6 +8,7 @@ messages name the file, the line and the reason in the chosen language, every ta
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import re
 import subprocess
@@ -24,10 +25,10 @@ from tests.test_stats_occupancy import A1, A3, _contacts, _insert, at
 
 DATA = Path(__file__).parent / "data" / "forecasts"
 ENGLISH_WORDS = re.compile(r"\b(the|of|and|with|within|answered|arrived|waiting|replications?|"
-                           r"required|intervals|error|invalid|lines like|expected|mean)\b", re.I)
+                           r"required|intervals|error|invalid|lines like|expected|mean)\b", re.IGNORECASE)
 """Words that only an English sentence would hold (the process codes have none of them)."""
 FRENCH_WORDS = re.compile(r"\b(le|la|les|des|du|par|créneaux?|démarches?|attendu|moyenne|"
-                          r"prévision|réplications?|téléphone)\b", re.I)
+                          r"prévision|réplications?|téléphone)\b", re.IGNORECASE)
 """Words that only a French sentence would hold ("accueil" is also in the catalogue's domain labels)."""
 
 
@@ -141,3 +142,25 @@ def test_the_placeholders_survive_the_translation_and_french_is_french() -> None
         differ += translations("fr").gettext(source) != source
     assert differ > 150  # most strings read differently in French
     assert translations("fr").gettext("invalid forecast ({kinds}):") == "prévision invalide ({kinds}) :"
+
+
+def test_the_bench_console_fits_a_wide_table_in_100_columns_without_cutting_a_word() -> None:
+    from rich.table import Table
+
+    from guichet.bench import BenchConsole
+
+    screen = io.StringIO()
+    console = BenchConsole(file=screen, width=100)
+    table = Table(title="wallboard: 200 SSE clients, 100 calls/s for 10 s (fake Asterisk)")
+    headers = ("phase", "calls", "inputs", "routing p50 µs", "routing p99 µs", "snapshots read",
+               "event→screen p50 ms", "event→screen p99 ms", "dropped")
+    for header in headers:
+        table.add_column(header, justify="right")
+    table.add_row("baseline, no wallboard", "5,012", "15,036", "12.5", "80.1", "1,200", "12", "45", "0")
+    table.add_row("200 wallboards", "5,011", "15,033", "13.1", "95.4", "1,180", "14", "61", "0")
+    console.print(table)
+    text = screen.getvalue()
+    _readable_in_100_columns(text)
+    shown = set(text.split())
+    for word in {w for h in headers for w in h.split()} | {"baseline,", "wallboard", "15,036"}:
+        assert word in shown, word  # each word whole, on one line

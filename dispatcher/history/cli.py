@@ -166,7 +166,6 @@ async def _load(url: str, start: float, end: float, now: float) -> tuple[list[An
 
     from dispatcher.history.queries import load_period
     from dispatcher.history.writer import engine_for
-
     from simulations.i18n import tr
 
     engine = engine_for(url)
@@ -224,8 +223,6 @@ def show_stats(
     from rich.console import Console
     from rich.table import Table
 
-    from simulations.i18n import channel_name, language, tr
-
     from dispatcher.history.stats import (
         DIMENSIONS,
         FIELD_REFERENCES,
@@ -234,6 +231,7 @@ def show_stats(
         compute,
         equal_treatment,
     )
+    from simulations.i18n import channel_name, language, tr
 
     try:
         zone = ZoneInfo(tz)

@@ -21,13 +21,13 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from simulations.i18n import tr
 from simulations.model import ArrivalInterval, Shift
-from skills.errors import did_you_mean
+from skills.errors import did_you_mean as _close_choice
 from skills.matrix import CHANNEL_SEPARATOR
 from skills.model import LEVELS, AgentProfile, Catalogue, Channel, SkillMatrix
 
@@ -41,6 +41,14 @@ class ScenarioError(ValueError):
         self.path, self.reason, self.line = path, reason, line
         where = f"{path}:{line}" if line is not None else path
         super().__init__(f"{where}: {reason}")
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` in the planner's language when a close choice exists, else ``""``."""
+    hint = _close_choice(word, choices)
+    if not hint:
+        return ""
+    return " (" + tr("did you mean {name!r}?").format(name=hint.split("'")[1]) + ")"
 
 
 def parse_clock(raw: str) -> float | None:

@@ -90,9 +90,10 @@ def fit(table: Table, console: Console) -> Table:
         column.width = least
     room = console.width - _width(table, console)
     wanted = [line - least for line, least in zip(lines, words, strict=True)]
-    if room > 0 and sum(wanted):
+    total = sum(wanted)
+    if room > 0 and total > 0:
         for column, want in zip(table.columns, wanted, strict=True):
-            column.width = (column.width or 0) + room * want // sum(wanted)
+            column.width = (column.width or 0) + room * want // total
     return table
 
 

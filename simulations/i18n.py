@@ -13,6 +13,7 @@ from __future__ import annotations
 import gettext
 import io
 import os
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 
@@ -22,7 +23,8 @@ LANGUAGES: tuple[str, ...] = ("fr", "en")
 DEFAULT = "fr"
 ENV = "GUICHET_LANG"
 
-_chosen: str | None = None
+_chosen: ContextVar[str | None] = ContextVar("planner_language", default=None)
+"""The language chosen by ``--lang``: per context, so that a server may set it per request."""
 
 
 def catalogue_path(lang: str) -> Path:
@@ -53,15 +55,15 @@ def check(lang: str | None) -> str | None:
 
 def set_language(lang: str | None) -> str:
     """Choose the language (None: ``GUICHET_LANG``, else French); returns the one in force."""
-    global _chosen
-    _chosen = check(lang)
+    _chosen.set(check(lang))
     return language()
 
 
 def language() -> str:
     """The language in force: the one chosen, else ``GUICHET_LANG`` if valid, else French."""
-    if _chosen is not None:
-        return _chosen
+    chosen = _chosen.get()
+    if chosen is not None:
+        return chosen
     env = os.environ.get(ENV, "").strip().lower()[:2]
     return env if env in LANGUAGES else DEFAULT
 

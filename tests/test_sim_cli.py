@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from guichet.bench import BenchConsole
 from guichet.cli import app
 from simulations.bench_sim import run as bench_sim
+from simulations.i18n import set_language
 from simulations.scenario import ScenarioError, parse_schedule, parse_training, train
 from skills.model import Channel
 from tests.factories import agent, catalogue, matrix
@@ -24,7 +25,7 @@ def _english() -> Iterator[None]:
     """These tests read the English wording (French, the default, is read in test_planner_lang)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GUICHET_LANG", "en")
-        mp.setattr("simulations.i18n._chosen", None)
+        set_language(None)  # no --lang left from another test: GUICHET_LANG decides
         yield
 
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from guichet.cli import app
+from simulations.i18n import set_language
 from simulations.results import QueueResult, RunResult
 from simulations.summary import compare, estimate_difference, estimate_share, summarise
 
@@ -21,7 +22,7 @@ def _english() -> Iterator[None]:
     """These tests read the English wording (French, the default, is read in test_planner_lang)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GUICHET_LANG", "en")
-        mp.setattr("simulations.i18n._chosen", None)
+        set_language(None)  # no --lang left from another test: GUICHET_LANG decides
         yield
 
 

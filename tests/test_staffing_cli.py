@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from guichet import bench as bench_registry
 from guichet import cli as guichet_cli
 from simulations import bench_erlang, staffing_cli
+from simulations.i18n import set_language
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -20,7 +21,7 @@ def _english() -> Iterator[None]:
     """These tests read the English wording (French, the default, is read in test_planner_lang)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GUICHET_LANG", "en")
-        mp.setattr("simulations.i18n._chosen", None)
+        set_language(None)  # no --lang left from another test: GUICHET_LANG decides
         yield
 
 

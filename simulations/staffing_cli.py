@@ -61,9 +61,13 @@ def _positive(value: float | None, name: str, allow_zero: bool = False) -> float
 
 
 def _fmt_s(seconds: float) -> str:
+    from simulations.i18n import number
+
     if not math.isfinite(seconds):
         return "∞"
-    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds:.0f} s ({seconds / 60:.1f} min)"
+    if seconds < 120:
+        return f"{number(seconds, 1)} s"
+    return f"{seconds:.0f} s ({number(seconds / 60, 1)} min)"
 
 
 SlOpt = Annotated[float | None, typer.Option("--sl", help="Service-level target: 0.8 or 80 (%).")]
@@ -170,7 +174,7 @@ def interval_cmd(
     console.print("[bold green]" + (tr("{count} agent") if n == 1 else tr("{count} agents"))
                   .format(count=n) + "[/] " + tr("on the phones"), end="")
     if shr > 0:
-        console.print("; [bold cyan]" + tr("{count} scheduled").format(count=int(res.scheduled))
+        console.print(tr("; ") + "[bold cyan]" + tr("{count} scheduled").format(count=int(res.scheduled))
                       + "[/] " + tr("with {share} shrinkage").format(
                           share=pct.format(value=f"{100 * shr:.0f}")), highlight=False)
     else:

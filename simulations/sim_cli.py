@@ -597,7 +597,7 @@ def register(app: typer.Typer) -> None:
                 agents=", ".join(chosen), process=process, level=level))
         runs_b = run_variants([b], replications, seed, progress)[0]
         differences = compare(runs_a, runs_b)
-        console.print("B: " + "; ".join(changes))
+        console.print(tr("B: {changes}").format(changes=tr("; ").join(changes)), highlight=False)
         print_differences(
             console,
             differences,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -146,8 +147,11 @@ async def run_town_hall(
             watch.start()
             try:
                 await http.start()
+                gc.collect()
+                gc.freeze()  # what the start built stays: a full collection no longer walks it (an 80 ms stall)
                 yield TownHall(settings, catalogue, matrix, live, stats, ivr, ami, http, counter, pages)
             finally:
+                gc.unfreeze()
                 await http.stop()
                 await watch.stop()
                 await ami.stop()

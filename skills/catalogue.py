@@ -22,6 +22,14 @@ The format is described in ``docs/skills.md``; in short::
         channels: [phone, counter, callback, email, webform]   # default: every channel
         targets: {counter: {handling: 20m}}                    # per-process overrides
         sheet: etat-civil/passeport
+    sheets:                             # the knowledge sheets the processes name
+      etat-civil/passeport:
+        title: Passeport
+        pieces: [Pré-demande ANTS, Photo d'identité de moins de 6 mois]
+        steps: [Vérifier les pièces, Relever les empreintes]
+        delay: 2 à 4 semaines après le rendez-vous
+        link: https://www.service-public.fr/particuliers/vosdroits/N360
+        en: {title: Passport, pieces: [...], steps: [...], delay: ...}   # optional
 
 A target field is looked up in the process, then its domain's defaults, then
 the catalogue's defaults. Durations are seconds or ``20s``, ``10m``, ``48h``,
@@ -56,17 +64,23 @@ from skills.model import (
     Channel,
     ChannelTarget,
     Domain,
+    KnowledgeSheet,
     Process,
+    SheetText,
 )
 
 FORMAT_VERSION = 1
 DEFAULT_SLA_PERCENT = 80.0
 
-TOP_KEYS = ("version", "town", "triage", "defaults", "domains", "processes")
+TOP_KEYS = ("version", "town", "triage", "defaults", "domains", "processes", "sheets")
 DEFAULTS_KEYS = ("min_level", "channels", "targets")
 DOMAIN_KEYS = ("label", "defaults")
 PROCESS_KEYS = ("code", "label", "domain", "min_level", "channels", "targets", "fallback", "sheet")
 TARGET_KEYS = ("handling", "sla", "sla_percent", "overflow")
+SHEET_TEXT_KEYS = ("title", "pieces", "steps", "delay")
+SHEET_KEYS = (*SHEET_TEXT_KEYS, "link", "en")
+SHEET_REF_RE = re.compile(r"^[a-z0-9][a-z0-9_/-]{0,79}$")
+LINK_RE = re.compile(r"^https?://[^\s]+$")
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
 
@@ -149,6 +163,7 @@ class _ProcessDraft:
     fallback: str | None
     fallback_node: Node | None
     sheet: str | None
+    sheet_node: Node | None
     node: Node
 
 
@@ -195,15 +210,20 @@ class _CatalogueParser:
         else:
             drafts = self._processes(top["processes"].node, domains)
 
+        sheets: dict[str, KnowledgeSheet] = {}
+        if "sheets" in top:
+            sheets = self._sheets(top["sheets"].node)
         processes = self._build(drafts, defaults, domains, triage)
         self._check_triage(triage, drafts, top.get("triage"), root)
         self._check_fallbacks(drafts, processes, triage)
+        self._check_sheets(drafts, sheets, "sheets" in top)
         if self.problems:
             return None
         return Catalogue(
             processes=processes,
             domains={code: domain for code, (domain, _) in domains.items()},
             triage=triage,
+            sheets=sheets,
         )
 
     def _version(self, entry: Entry | None) -> None:
@@ -445,9 +465,10 @@ class _CatalogueParser:
         if "fallback" in entries:
             fallback_node = entries["fallback"].node
             fallback = self.doc.text(fallback_node, f"{what}, fallback")
-        sheet = None
+        sheet = sheet_node = None
         if "sheet" in entries:
-            sheet = self.doc.text(entries["sheet"].node, f"{what}, sheet")
+            sheet_node = entries["sheet"].node
+            sheet = self.doc.text(sheet_node, f"{what}, sheet")
         return _ProcessDraft(
             code=code,
             label=label,
@@ -459,6 +480,7 @@ class _CatalogueParser:
             fallback=fallback.strip() if fallback else None,
             fallback_node=fallback_node,
             sheet=sheet.strip() if sheet and sheet.strip() else None,
+            sheet_node=sheet_node,
             node=node,
         )
 
@@ -547,6 +569,85 @@ class _CatalogueParser:
             sla_percent=(percent if percent is not None else DEFAULT_SLA_PERCENT) / 100.0,
             overflow_after_s=fields.get("overflow"),
         )
+
+    # --- knowledge sheets
+
+    def _sheets(self, node: Node) -> dict[str, KnowledgeSheet]:
+        result: dict[str, KnowledgeSheet] = {}
+        entries = self.doc.mapping(node, "sheets")
+        if entries is None:
+            return result
+        for ref, entry in entries.items():
+            what = f"sheet '{ref}'"
+            if not SHEET_REF_RE.match(ref):
+                self.doc.error(
+                    entry.key_node,
+                    f"bad sheet reference '{ref}' (lowercase ASCII letters, digits, '-', '_' and '/', at most 80)",
+                )
+                continue
+            fields = self.doc.mapping(entry.node, what)
+            if fields is None:
+                continue
+            self.doc.check_keys(fields, SHEET_KEYS, what)
+            texts: dict[str, SheetText] = {}
+            french = self._sheet_text(fields, what, entry.key_node)
+            if french is not None:
+                texts["fr"] = french
+            if "en" in fields:
+                english_fields = self.doc.mapping(fields["en"].node, f"{what}, en")
+                if english_fields is not None:
+                    self.doc.check_keys(english_fields, SHEET_TEXT_KEYS, f"{what}, en")
+                    english = self._sheet_text(english_fields, f"{what}, en", fields["en"].key_node)
+                    if english is not None:
+                        texts["en"] = english
+            link = None
+            if "link" in fields:
+                link = self.doc.text(fields["link"].node, f"{what}, link")
+                if link is not None and not LINK_RE.match(link.strip()):
+                    self.doc.error(fields["link"].node, f"{what}: link '{link}' is not a web address (http:// or https://)")
+                link = link.strip() if link else None
+            if "fr" in texts:
+                result[ref] = KnowledgeSheet(ref=ref, texts=texts, link=link)
+        return result
+
+    def _sheet_text(self, fields: dict[str, Entry], what: str, anchor: Node) -> SheetText | None:
+        title = self.doc.required_text(fields, "title", what, anchor)
+        delay = self.doc.required_text(fields, "delay", what, anchor)
+        lists: list[tuple[str, ...]] = []
+        for key in ("pieces", "steps"):
+            entry = fields.get(key)
+            if entry is None:
+                self.doc.error(anchor, f"{what}: missing required field '{key}'")
+                continue
+            items = self.doc.sequence(entry.node, f"{what}, {key}")
+            if items is None:
+                continue
+            if not items:
+                self.doc.error(entry.node, f"{what}: {key} is empty (at least one line)")
+                continue
+            lines = []
+            for item in items:
+                line = self.doc.text(item, f"{what}, {key}")
+                if line is None or not line.strip():
+                    self.doc.error(item, f"{what}: empty line in {key}")
+                else:
+                    lines.append(line.strip())
+            if len(lines) == len(items):
+                lists.append(tuple(lines))
+        if title is None or delay is None or len(lists) != 2:
+            return None
+        return SheetText(title=title, pieces=lists[0], steps=lists[1], delay=delay)
+
+    def _check_sheets(self, drafts: list[_ProcessDraft], sheets: dict[str, KnowledgeSheet], written: bool) -> None:
+        """With a ``sheets`` section, every process's ``sheet`` must name one of them."""
+        if not written:
+            return
+        for draft in drafts:
+            if draft.sheet is not None and draft.sheet not in sheets and draft.sheet_node is not None:
+                self.doc.error(
+                    draft.sheet_node,
+                    f"process '{draft.code}': unknown sheet '{draft.sheet}'{did_you_mean(draft.sheet, sheets)}",
+                )
 
     # --- whole-catalogue checks
 

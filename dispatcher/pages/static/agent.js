@@ -19,7 +19,26 @@
       $("c-channel").textContent = G.label("channel", c.channel);
       $("c-waited").textContent = G.duration(c.waited_s);
       $("c-citizen").textContent = c.caller || c.ticket || "–";
-      $("c-sheet").textContent = c.sheet || "–";
+      $("c-record").textContent = c.citizen_id || "–";
+      const history = c.history || [];
+      $("c-week").textContent = !c.week ? "" : (c.week === 1 ? G.labels.week_one : G.labels.week_many.replace("{n}", c.week));
+      $("c-history").replaceChildren(...history.map((h) => {
+        const tr = document.createElement("tr");
+        tr.append(G.cell(h.when), G.cell(h.label), G.cell(G.label("channel", h.channel)), G.cell(h.outcome || "–"));
+        return tr;
+      }));
+      $("c-history-none").hidden = history.length > 0;
+      const s = c.sheet;
+      $("c-sheet").hidden = !s;
+      if (s) {
+        $("sheet-name").textContent = s.title || s.ref;
+        const lines = (items) => items.map((line) => { const li = document.createElement("li"); li.textContent = line; return li; });
+        $("sheet-pieces").replaceChildren(...lines(s.pieces));
+        $("sheet-steps").replaceChildren(...lines(s.steps));
+        $("sheet-delay").textContent = s.delay || "–";
+        $("sheet-link").hidden = !s.link;
+        $("sheet-link").href = s.link || "#";
+      }
     }
     const d = view.desk;
     if (d) {

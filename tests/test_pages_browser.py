@@ -11,6 +11,8 @@ from pathlib import Path
 
 from playwright.async_api import Page, expect
 
+from dispatcher.people.audit import entries
+
 from tests.browser_helpers import LAPTOP, WALL, accessibility, chromium, log_in_page, screenshot
 from tests.pages_helpers import PASSWORD
 from tests.town_helpers import AGENT, keys_for, town
@@ -62,6 +64,16 @@ async def test_agent_takes_a_call_and_the_wallboard_follows(tmp_path: Path) -> N
         assert router.agents[AGENT].contact_id is None
         ended = [c for c, outcome in router.ended.items()]
         assert ended, "the call ended in the core"
+        await board.get_by_label("Agent", exact=True).select_option(AGENT)
+        await board.get_by_label("Nouvel état").select_option("paused")
+        await board.get_by_role("button", name="Appliquer").click()
+        await expect(board.locator("#force-message")).to_contain_text("Nathalie Lefèvre : disponible → en pause")
+        await expect(desk.locator("#state")).to_contain_text("en pause", timeout=2_000)
+        assert await _wallboard_shows(board, "en pause", 1.0) <= 1.0
+        await accessibility(board, "wallboard after forcing a state")
+        forced = [e for e in await entries(hall.pages.accounts.engine, 10) if e.action == "force_state"]
+        assert [(e.actor, e.target, e.detail["from"], e.detail["to"]) for e in forced] == [
+            ("superviseur", AGENT, "available", "paused")]
 
 
 async def test_kiosk_ticket_is_called_on_the_display_and_tracked(tmp_path: Path) -> None:
@@ -138,6 +150,8 @@ async def test_planner_runs_a_staffing_day_and_shows_its_chart(tmp_path: Path) -
         saved = await (await download.value).path()
         head = Path(saved).read_text(encoding="utf-8").splitlines()[0]
         assert head.startswith("interval,process,channel")
+        exports = [e for e in await entries(hall.pages.accounts.engine, 10) if e.action == "export_csv"]
+        assert [(e.actor, e.target.split("/")[:2]) for e in exports if e.target] == [("planif", ["planner", "staffing"])]
         await planner.goto(f"{url}/planner")
         await planner.get_by_label("Calcul", exact=True).select_option("simulation")
         await planner.get_by_label("Réplications", exact=False).fill("1")

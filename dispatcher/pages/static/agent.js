@@ -9,7 +9,7 @@
     const a = view.agent;
     since = a.since_s;
     $("state").className = "state state-" + a.state;
-    $("state").textContent = G.label("state", a.state) + (a.reason ? ` (${a.reason})` : "");
+    $("state").textContent = G.label("state", a.state) + (a.reason ? ` (${G.label("reason", a.reason)})` : "");
     $("softphone").textContent = G.label("softphone", a.softphone);
     const c = view.contact;
     $("contact").hidden = !c;

@@ -173,6 +173,7 @@ class _CatalogueParser:
         self.problems = Problems(path)
         self.doc = Doc(self.problems)
         self.served: dict[str, tuple[Channel, ...]] = {}  # process code -> its channels
+        self.sheet_refs: set[str] = set()  # every sheet written, valid or not (its own errors are reported)
 
     # --- entry point
 
@@ -216,7 +217,7 @@ class _CatalogueParser:
         processes = self._build(drafts, defaults, domains, triage)
         self._check_triage(triage, drafts, top.get("triage"), root)
         self._check_fallbacks(drafts, processes, triage)
-        self._check_sheets(drafts, sheets, "sheets" in top)
+        self._check_sheets(drafts, "sheets" in top)
         if self.problems:
             return None
         return Catalogue(
@@ -579,6 +580,7 @@ class _CatalogueParser:
             return result
         for ref, entry in entries.items():
             what = f"sheet '{ref}'"
+            self.sheet_refs.add(ref)
             if not SHEET_REF_RE.match(ref):
                 self.doc.error(
                     entry.key_node,
@@ -638,15 +640,15 @@ class _CatalogueParser:
             return None
         return SheetText(title=title, pieces=lists[0], steps=lists[1], delay=delay)
 
-    def _check_sheets(self, drafts: list[_ProcessDraft], sheets: dict[str, KnowledgeSheet], written: bool) -> None:
+    def _check_sheets(self, drafts: list[_ProcessDraft], written: bool) -> None:
         """With a ``sheets`` section, every process's ``sheet`` must name one of them."""
         if not written:
             return
         for draft in drafts:
-            if draft.sheet is not None and draft.sheet not in sheets and draft.sheet_node is not None:
+            if draft.sheet is not None and draft.sheet not in self.sheet_refs and draft.sheet_node is not None:
                 self.doc.error(
                     draft.sheet_node,
-                    f"process '{draft.code}': unknown sheet '{draft.sheet}'{did_you_mean(draft.sheet, sheets)}",
+                    f"process '{draft.code}': unknown sheet '{draft.sheet}'{did_you_mean(draft.sheet, self.sheet_refs)}",
                 )
 
     # --- whole-catalogue checks

@@ -27,11 +27,18 @@ async def _wallboard_shows(board: Page, text: str, within_s: float) -> float:
     return time.monotonic() - started
 
 
+async def _fits(page: Page) -> bool:
+    """No horizontal scrolling at the page's viewport."""
+    return bool(await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+
+
 async def test_agent_takes_a_call_and_the_wallboard_follows(tmp_path: Path) -> None:
     async with town(tmp_path) as (hall, fake), chromium() as browser:
         url = hall.http.url
         supervisor = await browser.new_context(viewport=WALL, locale="fr-FR")
         board = await supervisor.new_page()
+        await board.goto(f"{url}/login")
+        await accessibility(board, "login")
         await log_in_page(board, url, "superviseur", PASSWORD)
         assert board.url.endswith("/wallboard")
         await expect(board.locator("#live-status")).to_have_text("En direct")
@@ -50,6 +57,11 @@ async def test_agent_takes_a_call_and_the_wallboard_follows(tmp_path: Path) -> N
         await expect(desk.locator("#c-label")).to_contain_text("Passeport", timeout=10_000)
         await expect(desk.locator("#contact")).to_be_visible()
         await expect(desk.locator("#c-citizen")).to_contain_text("0612345678")
+        await expect(desk.locator("#sheet-name")).to_have_text("Passeport (demande, renouvellement)")
+        await expect(desk.locator("#sheet-pieces li").first).to_contain_text("pré-demande en ligne")
+        await expect(desk.locator("#sheet-link")).to_have_attribute(
+            "href", "https://www.service-public.fr/particuliers/vosdroits/N360")
+        assert await _fits(desk), "the agent page scrolls sideways at 1366x768"
         assert await _wallboard_shows(board, "Passeport", 1.0) <= 1.0
         await screenshot(desk, "agent-with-call-1366x768")
         await accessibility(desk, "agent page with a call")
@@ -59,6 +71,7 @@ async def test_agent_takes_a_call_and_the_wallboard_follows(tmp_path: Path) -> N
         assert await _wallboard_shows(board, "disponible", 2.0) <= 2.0
         await expect(board.locator("[data-figure=answered]")).to_have_text("1")
         await screenshot(board, "wallboard-1920x1080")
+        assert await _fits(board), "the wallboard scrolls sideways at 1920x1080"
         await accessibility(board, "wallboard")
         router = hall.dispatcher.router
         assert router.agents[AGENT].contact_id is None
@@ -159,3 +172,6 @@ async def test_planner_runs_a_staffing_day_and_shows_its_chart(tmp_path: Path) -
         await expect(planner.locator("#job-status")).to_have_text("terminé", timeout=60_000)
         assert await planner.locator("#sl-chart rect").count() >= 3
         await screenshot(planner, "planner-simulation-1366x768")
+        await planner.goto(f"{url}/wallboard")
+        await expect(planner.locator("main")).to_contain_text("n’est pas ouverte à votre rôle")
+        await accessibility(planner, "refused page")

@@ -41,7 +41,7 @@ async def test_the_wallboard_raises_each_alert_when_its_threshold_is_crossed(
         quiet = await _snapshots_until(http, f"{site.url}/wallboard/events", lambda s: True, 5)
         assert quiet["alerts"] == []
         await asyncio.sleep(1.1)  # the day's figures are refreshed once a second: the burst below recomputes them
-        d, agent = site.dispatcher, sorted(site.matrix.agents)[0]
+        d, agent = site.dispatcher, min(site.matrix.agents)
         now = d.clock()
         d.submit(ev.ContactArrived(at=now, contact_id="late", channel=Channel.PHONE, process="passport",
                                    arrived_at=now - 120))
@@ -51,9 +51,9 @@ async def test_the_wallboard_raises_each_alert_when_its_threshold_is_crossed(
                                    arrived_at=now - 400))
         d.submit(ev.ContactArrived(at=now, contact_id="mail", channel=Channel.EMAIL, process="passport",
                                    deadline=now + 3600))
-        kinds = lambda s: {a["kind"] for a in s["alerts"]}  # noqa: E731
+        wanted = {"service_level", "longest_wait", "deadline"}
         loud = await _snapshots_until(http, f"{site.url}/wallboard/events",
-                                      lambda s: {"service_level", "longest_wait", "deadline"} <= kinds(s), 5)
+                                      lambda s: wanted <= {a["kind"] for a in s["alerts"]}, 5)
     alerts = {a["kind"]: a for a in loud["alerts"]}
     assert alerts["service_level"]["value"] == 0.0 and alerts["service_level"]["threshold"] == 0.8
     assert alerts["longest_wait"]["channel"] == "phone" and alerts["longest_wait"]["value"] >= 400
@@ -65,7 +65,7 @@ async def test_the_agents_tray_lists_deferrable_work_by_deadline(
     redis_server: RedisServer, redis_prefix: str, sqlite_url: str
 ) -> None:
     async with pages_site(redis_server.url, redis_prefix, sqlite_url) as site, browser_like() as http:
-        d, agent = site.dispatcher, sorted(site.matrix.agents)[0]
+        d, agent = site.dispatcher, min(site.matrix.agents)
         skills = site.matrix.agents[agent].skills
         assert "building_permit" not in skills
         now = d.clock()
@@ -81,7 +81,7 @@ async def test_the_agents_tray_lists_deferrable_work_by_deadline(
         async with http.get(f"{site.url}/agent") as r:
             assert r.status == 200
             page = await r.text()
-        found = re.search(r'<script type="application/json" id="initial">(.*?)</script>', page, re.S)
+        found = re.search(r'<script type="application/json" id="initial">(.*?)</script>', page, re.DOTALL)
         assert found
         view = json.loads(html.unescape(found.group(1)))
         live = await _snapshots_until(http, f"{site.url}/agent/events", lambda s: True, 5)

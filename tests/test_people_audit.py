@@ -31,7 +31,7 @@ async def test_a_supervisor_forces_states_from_the_wallboard_and_each_is_audited
 ) -> None:
     database = tmp_path / "audit.sqlite"
     async with pages_site(redis_server.url, redis_prefix, f"sqlite+aiosqlite:///{database}") as site:
-        agent_id = sorted(site.matrix.agents)[0]
+        agent_id = min(site.matrix.agents)
         name = site.matrix.agents[agent_id].name
         started = time.time()
         async with browser_like() as http:

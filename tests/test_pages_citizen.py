@@ -119,3 +119,17 @@ async def test_a_known_callers_second_call_shows_the_record_the_history_and_the_
         assert "An ID photo less than 6 months old, to the standards" in english
         assert (await _first_snapshot(http, url))["contact"]["sheet"]["title"] == "Passport (application, renewal)"
         await _act(http, url, token, "done")
+
+
+def test_a_missing_citizens_directory_is_named_at_start(tmp_path: Path) -> None:
+    from guichet.config import Settings
+    from guichet.startup import StartupError
+    from guichet.townhall import citizens_of
+
+    missing = tmp_path / "citoyens.csv"
+    try:
+        citizens_of(Settings(data_dir=tmp_path, citizens=missing))
+    except StartupError as exc:
+        assert str(exc) == f"GUICHET_CITIZENS: {missing}: No such file or directory"
+    else:
+        raise AssertionError("a missing directory must stop the start")

@@ -58,6 +58,7 @@ async def test_the_wallboard_raises_each_alert_when_its_threshold_is_crossed(
     assert alerts["service_level"]["value"] == 0.0 and alerts["service_level"]["threshold"] == 0.8
     assert alerts["longest_wait"]["channel"] == "phone" and alerts["longest_wait"]["value"] >= 400
     assert alerts["deadline"]["process"] == "passport" and 3500 <= alerts["deadline"]["value"] <= 3600
+    assert alerts["deadline"]["label"] == "Passeport (demande, renouvellement)", "the screen names the process"
     assert loud["figures"]["longest_wait_s"] >= 400
 
 
@@ -90,6 +91,7 @@ async def test_the_agents_tray_lists_deferrable_work_by_deadline(
         assert [t["contact_id"] for t in tray][:2] == ["web-3600", "email-7200"], "nearest deadline first"
         assert {t["contact_id"] for t in tray} == {"web-3600", "email-7200", "cb-1"}, "only the agent's processes"
         assert shown["tray_total"] == 3
+        assert tray[0]["label"] == "Carte nationale d'identité (demande, renouvellement)"
         assert 3500 <= tray[0]["deadline_in_s"] <= 3600 and 7100 <= tray[1]["deadline_in_s"] <= 7200
         callback = next(t for t in tray if t["contact_id"] == "cb-1")
         assert callback["channel"] == "callback" and callback["deadline_in_s"] is not None

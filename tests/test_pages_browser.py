@@ -152,6 +152,7 @@ async def test_planner_runs_a_staffing_day_and_shows_its_chart(tmp_path: Path) -
         await planner.get_by_label("Calcul", exact=True).select_option("staffing")
         await planner.get_by_role("button", name="Lancer").click()
         await expect(planner.locator("#job-status")).to_have_text("terminé", timeout=30_000)
+        await expect(planner.locator("#progress")).to_have_js_property("value", 100)
         bars = planner.locator("#agents-chart rect")
         assert await bars.count() >= 30
         await expect(planner.locator("#sl-chart text").nth(1)).to_contain_text("%")

@@ -92,7 +92,9 @@ def agent_view(app: web.Application, agent_id: str, now: float | None = None, la
     for waiting in router.queue.contacts.values():
         if waiting.channel.is_live or profile.skills.get(waiting.process, 0) < 1:
             continue
+        found = catalogue.processes.get(waiting.process)
         tray.append({"contact_id": waiting.contact_id, "process": waiting.process, "channel": waiting.channel.value,
+                     "label": found.label if found else waiting.process,
                      "deadline_in_s": None if waiting.deadline is None else round(waiting.deadline - now),
                      "waited_s": round(now - waiting.arrived_at)})
     tray.sort(key=lambda t: (t["deadline_in_s"] is None, t["deadline_in_s"] or 0.0))

@@ -48,7 +48,7 @@
     $("tray-total").textContent = view.tray_total;
     $("tray").replaceChildren(...view.tray.map((t) => {
       const tr = document.createElement("tr");
-      tr.append(G.cell(t.process), G.cell(G.label("channel", t.channel)), G.cell(t.deadline_in_s === null ? "–" : G.duration(t.deadline_in_s), "num"));
+      tr.append(G.cell(t.label), G.cell(G.label("channel", t.channel)), G.cell(t.deadline_in_s === null ? "–" : G.duration(t.deadline_in_s), "num"));
       return tr;
     }));
     tick();

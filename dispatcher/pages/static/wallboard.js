@@ -6,8 +6,7 @@
   const alertText = (a) => {
     const what = G.label("alert", a.kind);
     if (a.kind === "service_level" || a.kind === "pickup_rate") return `${what} : ${G.pct(a.value)} < ${G.pct(a.threshold)}`;
-    if (a.kind === "longest_wait") return `${what} : ${a.process} (${G.label("channel", a.channel)}) ${G.duration(a.value)}`;
-    return `${what} : ${a.process} (${G.label("channel", a.channel)}) ${G.duration(a.value)}`;
+    return `${what} : ${a.label || a.process} (${G.label("channel", a.channel)}) ${G.duration(a.value)}`;
   };
   const apply = (view) => {
     received = Date.now();

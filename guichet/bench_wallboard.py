@@ -17,6 +17,10 @@ screens. Figures:
   bookkeeping, timers and emitted events; not the sinks: Redis, SQL, the
   pushes run after it); ``event_p99_us_outside_gc``: the same, leaving out
   the inputs a garbage collection pass interrupted (``gc_in_handle``);
+- ``replay_*``: the phase's inputs replayed in the server process from the
+  phase's first state, back to back (the core warm, as ``guichet bench
+  routing`` runs it) and ``idle_replay_*`` idling between inputs; both must
+  take the live decisions (``replay_same_decisions``);
 - ``dropped``: screens that lost their stream or never received the last
   snapshot published before the end;
 - the CPU each process used (percent of one core) and the load average.
@@ -45,6 +49,8 @@ from dispatcher.bench import TimedRouter
 PASSWORD = "bench-wallboard-password"
 SETTLE_S = 1.5
 """After the last call of a phase: time for the last snapshot to reach every screen."""
+IDLE_S, IDLE_INPUTS = 0.005, 300
+"""The idle replay: this pause before each of the phase's first inputs."""
 
 
 def _p(values: list[float], q: float) -> float:
@@ -149,16 +155,30 @@ def _timed_copy(router: Any, matrix: Any, taken: bytes | None = None) -> LiveTim
     return timed
 
 
-def _replay(start: bytes, live: LiveTimedRouter, matrix: Any) -> dict[str, Any]:
-    """The phase's inputs again, back to back from the phase's first state: the core warm, alone."""
-    inputs = live.inputs
+def _replay(start: bytes, live: LiveTimedRouter, matrix: Any, pause_s: float = 0.0,
+            limit: int | None = None) -> dict[str, Any]:
+    """The phase's inputs again from the phase's first state, in this process with nothing else running:
+    back to back (the core warm), or idling ``pause_s`` between inputs (the caches cool down as in a
+    server waiting for its next input). The decisions must be the live ones."""
+    inputs = live.inputs[:limit]
     router = _timed_copy(live, matrix, start)
     router.recording = False
-    same = all(router.handle(event) == decisions for event, decisions in inputs)
+    same = True
+    for event, decisions in inputs:
+        if pause_s:
+            time.sleep(pause_s)
+        same = router.handle(event) == decisions and same
     router.stop_timing()
-    warm = router.figures()
+    return router.figures() | {"same_decisions": same}
+
+
+def _replays(start: bytes, live: LiveTimedRouter, matrix: Any) -> dict[str, Any]:
+    warm = _replay(start, live, matrix)
+    idle = _replay(start, live, matrix, pause_s=IDLE_S, limit=IDLE_INPUTS)
     return {"replay_routing_p99_us": warm["routing_p99_us"], "replay_event_p50_us": warm["event_p50_us"],
-            "replay_event_p99_us": warm["event_p99_us"], "replay_same_decisions": same}
+            "replay_event_p99_us": warm["event_p99_us"], "idle_replay_event_p50_us": idle["event_p50_us"],
+            "idle_replay_event_p99_us": idle["event_p99_us"],
+            "replay_same_decisions": warm["same_decisions"] and idle["same_decisions"]}
 
 
 async def _server_main(conn: Any, data_dir: str, ami_port: int, secret: str) -> None:
@@ -202,7 +222,7 @@ async def _server_main(conn: Any, data_dir: str, ami_port: int, secret: str) -> 
                 board.poke()
                 await asyncio.sleep(SETTLE_S)
                 figures["final_seq"] = board.seq - 1
-                figures |= _replay(start, timed, hall.matrix)
+                figures |= _replays(start, timed, hall.matrix)
                 conn.send(figures)
         timed.stop_timing()
 
@@ -373,6 +393,8 @@ def run(console: Console, quick: bool) -> dict[str, Any]:
             ("decision p99 µs, replayed warm", "replay_routing_p99_us", "{:.1f}"),
             ("handle p50 µs, replayed warm", "replay_event_p50_us", "{:.1f}"),
             ("handle p99 µs, replayed warm", "replay_event_p99_us", "{:.1f}"),
+            (f"handle p50 / p99 µs, replayed idling {IDLE_S * 1000:.0f} ms between inputs",
+             ("idle_replay_event_p50_us", "idle_replay_event_p99_us"), "{:.1f}"),
             ("GC passes / full / inside a handle", ("gc_passes", "gc_full_passes", "gc_in_handle"), "{:.0f}"),
             ("longest GC pass ms", "gc_max_ms", "{:.1f}"),
             ("snapshots read", "snapshots", "{:.0f}"),
@@ -398,6 +420,8 @@ def run(console: Console, quick: bool) -> dict[str, Any]:
         "replay_routing_p99_us": round(loaded["replay_routing_p99_us"], 2),
         "replay_event_p50_us": round(loaded["replay_event_p50_us"], 2),
         "replay_event_p99_us": round(loaded["replay_event_p99_us"], 2),
+        "idle_replay_event_p50_us": round(loaded["idle_replay_event_p50_us"], 2),
+        "idle_replay_event_p99_us": round(loaded["idle_replay_event_p99_us"], 2),
         "replay_same_decisions": loaded["replay_same_decisions"] and baseline["replay_same_decisions"],
         "decisions": loaded["decisions"], "inputs": loaded["inputs"],
         "gc_passes": loaded["gc_passes"], "gc_full_passes": loaded["gc_full_passes"],

@@ -12,7 +12,6 @@ from pathlib import Path
 from playwright.async_api import Page, expect
 
 from dispatcher.people.audit import entries
-
 from tests.browser_helpers import LAPTOP, WALL, accessibility, chromium, log_in_page, screenshot
 from tests.pages_helpers import PASSWORD
 from tests.town_helpers import AGENT, keys_for, town

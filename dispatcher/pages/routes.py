@@ -5,7 +5,16 @@ from __future__ import annotations
 from dispatcher.http.roles import Role
 from dispatcher.http.route import Answer, Route, roles
 from dispatcher.observe import endpoints
-from dispatcher.pages import agent, boards, login, planner, static_files, supervise, tracking, visitors
+from dispatcher.pages import (
+    agent,
+    boards,
+    login,
+    planner,
+    static_files,
+    supervise,
+    tracking,
+    visitors,
+)
 
 SUPERVISION = roles(Role.SUPERVISOR, Role.ADMIN)
 PLANNING = roles(Role.PLANNER, Role.ADMIN)

@@ -66,8 +66,8 @@ from skills.model import (
     Domain,
     KnowledgeSheet,
     Process,
-    SheetText,
 )
+from skills.sheets import read_sheets
 
 FORMAT_VERSION = 1
 DEFAULT_SLA_PERCENT = 80.0
@@ -77,10 +77,6 @@ DEFAULTS_KEYS = ("min_level", "channels", "targets")
 DOMAIN_KEYS = ("label", "defaults")
 PROCESS_KEYS = ("code", "label", "domain", "min_level", "channels", "targets", "fallback", "sheet")
 TARGET_KEYS = ("handling", "sla", "sla_percent", "overflow")
-SHEET_TEXT_KEYS = ("title", "pieces", "steps", "delay")
-SHEET_KEYS = (*SHEET_TEXT_KEYS, "link", "en")
-SHEET_REF_RE = re.compile(r"^[a-z0-9][a-z0-9_/-]{0,79}$")
-LINK_RE = re.compile(r"^https?://[^\s]+$")
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
 
@@ -213,7 +209,7 @@ class _CatalogueParser:
 
         sheets: dict[str, KnowledgeSheet] = {}
         if "sheets" in top:
-            sheets = self._sheets(top["sheets"].node)
+            sheets = read_sheets(self.doc, top["sheets"].node, self.sheet_refs)
         processes = self._build(drafts, defaults, domains, triage)
         self._check_triage(triage, drafts, top.get("triage"), root)
         self._check_fallbacks(drafts, processes, triage)
@@ -572,73 +568,6 @@ class _CatalogueParser:
         )
 
     # --- knowledge sheets
-
-    def _sheets(self, node: Node) -> dict[str, KnowledgeSheet]:
-        result: dict[str, KnowledgeSheet] = {}
-        entries = self.doc.mapping(node, "sheets")
-        if entries is None:
-            return result
-        for ref, entry in entries.items():
-            what = f"sheet '{ref}'"
-            self.sheet_refs.add(ref)
-            if not SHEET_REF_RE.match(ref):
-                self.doc.error(
-                    entry.key_node,
-                    f"bad sheet reference '{ref}' (lowercase ASCII letters, digits, '-', '_' and '/', at most 80)",
-                )
-                continue
-            fields = self.doc.mapping(entry.node, what)
-            if fields is None:
-                continue
-            self.doc.check_keys(fields, SHEET_KEYS, what)
-            texts: dict[str, SheetText] = {}
-            french = self._sheet_text(fields, what, entry.key_node)
-            if french is not None:
-                texts["fr"] = french
-            if "en" in fields:
-                english_fields = self.doc.mapping(fields["en"].node, f"{what}, en")
-                if english_fields is not None:
-                    self.doc.check_keys(english_fields, SHEET_TEXT_KEYS, f"{what}, en")
-                    english = self._sheet_text(english_fields, f"{what}, en", fields["en"].key_node)
-                    if english is not None:
-                        texts["en"] = english
-            link = None
-            if "link" in fields:
-                link = self.doc.text(fields["link"].node, f"{what}, link")
-                if link is not None and not LINK_RE.match(link.strip()):
-                    self.doc.error(fields["link"].node, f"{what}: link '{link}' is not a web address (http:// or https://)")
-                link = link.strip() if link else None
-            if "fr" in texts:
-                result[ref] = KnowledgeSheet(ref=ref, texts=texts, link=link)
-        return result
-
-    def _sheet_text(self, fields: dict[str, Entry], what: str, anchor: Node) -> SheetText | None:
-        title = self.doc.required_text(fields, "title", what, anchor)
-        delay = self.doc.required_text(fields, "delay", what, anchor)
-        lists: list[tuple[str, ...]] = []
-        for key in ("pieces", "steps"):
-            entry = fields.get(key)
-            if entry is None:
-                self.doc.error(anchor, f"{what}: missing required field '{key}'")
-                continue
-            items = self.doc.sequence(entry.node, f"{what}, {key}")
-            if items is None:
-                continue
-            if not items:
-                self.doc.error(entry.node, f"{what}: {key} is empty (at least one line)")
-                continue
-            lines = []
-            for item in items:
-                line = self.doc.text(item, f"{what}, {key}")
-                if line is None or not line.strip():
-                    self.doc.error(item, f"{what}: empty line in {key}")
-                else:
-                    lines.append(line.strip())
-            if len(lines) == len(items):
-                lists.append(tuple(lines))
-        if title is None or delay is None or len(lists) != 2:
-            return None
-        return SheetText(title=title, pieces=lists[0], steps=lists[1], delay=delay)
 
     def _check_sheets(self, drafts: list[_ProcessDraft], written: bool) -> None:
         """With a ``sheets`` section, every process's ``sheet`` must name one of them."""

@@ -356,6 +356,7 @@ def purge(
 
     from dispatcher.history.purge import purge as run_purge
     from dispatcher.history.writer import engine_for
+    from dispatcher.people.audit import operator
 
     try:
         url = _database_url(database_url, create=False)
@@ -370,7 +371,7 @@ def purge(
 
         engine = engine_for(url)
         try:
-            result = await run_purge(engine, days, time.time(), dry_run=dry_run)
+            result = await run_purge(engine, days, time.time(), dry_run=dry_run, actor=operator())
         except (OperationalError, ProgrammingError) as exc:
             raise UserError(f"{url}: cannot purge ({exc.orig}); run `guichet db upgrade`") from None
         finally:

@@ -13,10 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_dir
-from babel.messages.pofile import read_po, write_po
 
-from simulations.i18n import DOMAIN, LANGUAGES, catalogue_path
+from dispatcher.catalogues import extract as extract_domain
+from dispatcher.catalogues import update as update_domain
+from simulations.i18n import PLANNER
 
 PACKAGE = Path(__file__).resolve().parent
 SOURCES = (
@@ -29,32 +29,12 @@ KEYWORDS = {"tr": None, "N_": None}
 
 def extract() -> Catalog:
     """Every translatable string of the planner's commands and reports, with where it is used."""
-    template = Catalog(domain=DOMAIN, project="Guichet")
-    for folder, methods in SOURCES:
-        where = folder.relative_to(PACKAGE.parent).as_posix()
-        for filename, lineno, message, comments, context in extract_from_dir(
-            folder, methods, keywords=KEYWORDS, strip_comment_tags=True
-        ):
-            template.add(message, None, [(f"{where}/{filename}", lineno)], auto_comments=comments,
-                         context=context)
-    return template
+    return extract_domain(PLANNER, SOURCES, KEYWORDS)
 
 
 def update() -> None:
     """Merge the extracted strings into each language's ``.po`` (translations kept)."""
-    template = extract()
-    for lang in LANGUAGES:
-        path = catalogue_path(lang)
-        if path.exists():
-            with path.open("rb") as po:
-                catalog = read_po(po, locale=lang, domain=DOMAIN)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            catalog = Catalog(locale=lang, domain=DOMAIN, project="Guichet")
-        catalog.update(template, no_fuzzy_matching=True)
-        catalog.obsolete.clear()
-        with path.open("wb") as po:
-            write_po(po, catalog, width=100, omit_header=False, sort_output=True)
+    update_domain(PLANNER, extract())
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ from typing import Any
 
 import typer
 
+from dispatcher.i18n import M_, LangOpt, choose_language, msg
+
 EXIT_USER = 2
 APPLY_TIMEOUT_S = 10.0
 
@@ -33,7 +35,7 @@ class UserError(Exception):
 
 
 def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(msg("error: {message}").format(message=message), err=True)
     return typer.Exit(EXIT_USER)
 
 
@@ -54,7 +56,8 @@ def _redis_url(settings: Any) -> str:
     sock = settings.data_dir / "redis" / "redis.sock"
     if not sock.exists():
         raise UserError(
-            f"GUICHET_DATA_DIR: no running server's Redis at {sock} (is guichet serve running? else set REDIS_URL)"
+            msg("GUICHET_DATA_DIR: no running server's Redis at {path} (is guichet serve running? else set REDIS_URL)").format(
+                path=sock)
         )
     return f"unix://{sock}"
 
@@ -69,7 +72,7 @@ async def _connect(settings: Any) -> Any:
     except Exception as exc:
         await redis.aclose()
         name = "REDIS_URL" if settings.redis_url else "GUICHET_DATA_DIR"
-        raise UserError(f"{name}: Redis does not answer ({exc})") from None
+        raise UserError(msg("{setting}: Redis does not answer ({reason})").format(setting=name, reason=exc)) from None
     return redis
 
 
@@ -82,6 +85,9 @@ def _for(seconds: float) -> str:
     if minutes:
         return f"{minutes} min {secs:02d} s"
     return f"{secs} s"
+
+
+COLUMNS = (M_("agent"), M_("name"), M_("softphone"), M_("state"), M_("reason"), M_("for"), M_("contact"))
 
 
 async def _list() -> None:
@@ -98,9 +104,9 @@ async def _list() -> None:
         await redis.aclose()
     views = {k.decode(): json.loads(v) for k, v in raw.items()}
     now = time.time()
-    table = Table(title="Agents")
-    for column in ("agent", "name", "softphone", "state", "reason", "for", "contact"):
-        table.add_column(column)
+    table = Table(title=msg("Agents"))
+    for column in COLUMNS:
+        table.add_column(msg(column))
     for agent_id in sorted(set(matrix.agents) | set(views)):
         profile = matrix.agents.get(agent_id)
         view = views.get(agent_id, {})
@@ -127,13 +133,13 @@ async def _set(agent_id: str, state_name: str, reason: str | None, wait_s: float
     settings, matrix, menu = _site()
     if agent_id not in matrix.agents:
         known = ", ".join(sorted(matrix.agents)[:12])
-        raise UserError(f"unknown agent {agent_id!r} (the skill matrix has: {known}...)")
+        raise UserError(msg("unknown agent {agent!r} (the skill matrix has: {known}...)").format(agent=agent_id, known=known))
     if state_name == "paused":
         reasons = menu.agents.pause_reasons
         reason = reasons.get(reason or "", reason)
         if reason not in reasons.values():
             choices = ", ".join(f"{d} {r}" for d, r in sorted(reasons.items()))
-            raise UserError(f"pause reason {reason!r} is not one of the site's: {choices}")
+            raise UserError(msg("pause reason {reason!r} is not one of the site's: {choices}").format(reason=reason, choices=choices))
     keys = Keys()
     redis = await _connect(settings)
     try:
@@ -147,7 +153,8 @@ async def _set(agent_id: str, state_name: str, reason: str | None, wait_s: float
                 if await _applied(redis, keys, intake_id):
                     break
                 raise UserError(
-                    f"no running server applied the change within {wait_s:g} s; withdrawn (is guichet serve running?)"
+                    msg("no running server applied the change within {seconds} s; withdrawn (is guichet serve running?)").format(
+                        seconds=f"{wait_s:g}")
                 )
             await asyncio.sleep(0.05)
         answer = await _answer(redis, keys, intake_id)
@@ -182,12 +189,12 @@ async def _answer(redis: Any, keys: Any, intake_id: str) -> str:
             batch.append(event)
     for event in batch[1:]:
         if isinstance(event, ev.Rejected):
-            raise UserError(f"refused: {event.reason}")
+            raise UserError(msg("refused: {reason}").format(reason=event.reason))
     changed = [e for e in batch[1:] if isinstance(e, ev.AgentStateChanged)]
     if changed:
         last = changed[-1]
         return f"{last.agent_id}: {last.state.value}" + (f" ({last.reason})" if last.reason else "")
-    return "no change (already so, or applied when the agent's call ends)"
+    return msg("no change (already so, or applied when the agent's call ends)")
 
 
 def _run(coro: Any) -> Any:
@@ -198,8 +205,9 @@ def _run(coro: Any) -> Any:
 
 
 @agents_app.command("list")
-def list_agents() -> None:
+def list_agents(lang: LangOpt = None) -> None:
     """Every agent: state, reason, for how long, the contact in hand."""
+    choose_language(lang)
     _run(_list())
 
 
@@ -210,8 +218,10 @@ WAIT_HELP = "Seconds to wait for the running server to apply it (then it is with
 def ready(
     agent: str = typer.Argument(..., metavar="AGENT", help="Agent id, e.g. a101."),
     wait: float = typer.Option(APPLY_TIMEOUT_S, "--wait", min=0.1, help=WAIT_HELP),
+    lang: LangOpt = None,
 ) -> None:
     """Make an agent ready (also ends a wrap-up or a pause, as *21 does)."""
+    choose_language(lang)
     typer.echo(_run(_set(agent, "available", None, wait)))
 
 
@@ -220,8 +230,10 @@ def pause(
     agent: str = typer.Argument(..., metavar="AGENT", help="Agent id, e.g. a101."),
     reason: str = typer.Argument(..., metavar="REASON", help="A reason of the site (e.g. lunch) or its digit (2)."),
     wait: float = typer.Option(APPLY_TIMEOUT_S, "--wait", min=0.1, help=WAIT_HELP),
+    lang: LangOpt = None,
 ) -> None:
     """Pause an agent with a reason (as *22 and the reason's digit does)."""
+    choose_language(lang)
     typer.echo(_run(_set(agent, "paused", reason, wait)))
 
 
@@ -229,8 +241,10 @@ def pause(
 def logout(
     agent: str = typer.Argument(..., metavar="AGENT", help="Agent id, e.g. a101."),
     wait: float = typer.Option(APPLY_TIMEOUT_S, "--wait", min=0.1, help=WAIT_HELP),
+    lang: LangOpt = None,
 ) -> None:
     """Log an agent out (as *23 does)."""
+    choose_language(lang)
     from ivr.feature_codes import LOGOUT_REASON
 
     typer.echo(_run(_set(agent, "offline", LOGOUT_REASON, wait)))

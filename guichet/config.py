@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+from dispatcher.i18n import msg
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -83,7 +84,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         try:
             file_values = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ConfigError(f"{path}: no such configuration file") from None
+            raise ConfigError(msg("{path}: no such configuration file").format(path=path)) from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: {exc}") from None
     env_names = {name.upper() for name in os.environ}

@@ -41,6 +41,7 @@ from dispatcher.counter.sites import CounterRules, Sites, default_sites
 from dispatcher.events import AgentState, Event
 from dispatcher.fake_asterisk import FakeAsterisk, wait_until
 from dispatcher.fake_asterisk.pbx import AgentPhone
+from dispatcher.i18n import msg
 from dispatcher.people.roles import Role
 from dispatcher.policy import RoutingPolicy
 from guichet.config import Settings
@@ -294,8 +295,10 @@ def board(hall: TownHall, tally: DemoTally, elapsed: float) -> Group:
     states = Counter(a.state.value for a in router.agents.values())
     rows = hall.stats.rows(time.time(), by=())
     total = rows[0] if rows else None
-    head = Table(title=f"Guichet — simulated town hall, {elapsed:4.0f} s", expand=True)
-    for name in ("calls", "visitors", "waiting (phone/counter)", "agents available/busy/wrap-up/paused"):
+    head = Table(title=msg("Guichet — simulated town hall, {seconds} s").format(seconds=f"{elapsed:4.0f}"),
+                 expand=True)
+    for name in (msg("calls"), msg("visitors"), msg("waiting (phone/counter)"),
+                 msg("agents available/busy/wrap-up/paused")):
         head.add_column(name, justify="right")
     head.add_row(
         str(tally.calls),
@@ -305,7 +308,8 @@ def board(hall: TownHall, tally: DemoTally, elapsed: float) -> Group:
         f" / {states.get('wrap_up', 0)} / {states.get('paused', 0)}",
     )
     figures = Table(expand=True)
-    for name in ("offered", "answered", "abandoned", "service level", "pick-up rate", "ASA", "ring-no-answer"):
+    for name in (msg("offered"), msg("answered"), msg("abandoned"), msg("service level"), msg("pick-up rate"),
+                 msg("ASA"), msg("ring-no-answer")):
         figures.add_column(name, justify="right")
     if total is not None:
         figures.add_row(
@@ -317,8 +321,8 @@ def board(hall: TownHall, tally: DemoTally, elapsed: float) -> Group:
             "-" if total.asa_s is None else f"{total.asa_s:.1f} s",
             str(tally.rona),
         )
-    screen = Table(title="Salle d'attente — écran hdv-ecran-1 (derniers appels)", expand=True)
-    for name in ("appel", "annonce"):
+    screen = Table(title=msg("Waiting room — screen hdv-ecran-1 (last calls)"), expand=True)
+    for name in (msg("call"), msg("announcement")):
         screen.add_column(name)
     for call in list(reversed(tally.displayed))[:6]:
         screen.add_row(call["text"], call["speech"])
@@ -408,8 +412,9 @@ async def run_demo(
                     ev.AgentStatusSet(at=hall.dispatcher.clock(), agent_id=agent_id, state=AgentState.AVAILABLE)
                 )
             console.print(
-                f"Waiting-room display (a browser): {hall.http.url}/display (login ecran), "
-                f"or a device: {hall.http.url}/api/v1/display/events?token={tokens[DISPLAY]}",
+                msg("Waiting-room display (a browser): {url}/display (login ecran), "
+                    "or a device: {url}/api/v1/display/events?token={token}").format(
+                    url=hall.http.url, token=tokens[DISPLAY]),
                 soft_wrap=True,
             )
             async with aiohttp.ClientSession() as http:
@@ -435,13 +440,14 @@ def announce_to(console: Console) -> Callable[[str, dict[str, str]], None]:
     """Print the wallboard's address and the demo logins, before anything else moves."""
 
     def announce(url: str, logins: dict[str, str]) -> None:
-        console.print(f"[bold]Wallboard: {url}/wallboard[/bold]  (log in at {url}/login)", soft_wrap=True)
+        console.print(msg("[bold]Wallboard: {url}/wallboard[/bold]  (log in at {url}/login)").format(url=url),
+                      soft_wrap=True)
         for username, password in logins.items():
             role, _agent = DEMO_PEOPLE[username]
-            console.print(f"  {role.value:<11} login [bold]{username}[/bold]  password [bold]{password}[/bold]",
-                          soft_wrap=True)
-        console.print(f"  pages: {url}/agent  {url}/kiosk  {url}/display  {url}/planner  {url}/track  {url}/metrics",
-                      soft_wrap=True)
+            console.print(msg("  {role} login [bold]{username}[/bold]  password [bold]{password}[/bold]").format(
+                role=f"{role.value:<11}", username=username, password=password), soft_wrap=True)
+        console.print(msg("  pages: {url}/agent  {url}/kiosk  {url}/display  {url}/planner  {url}/track  "
+                          "{url}/metrics").format(url=url), soft_wrap=True)
 
     return announce
 
@@ -466,16 +472,18 @@ def main(plan: DemoPlan, data_dir: Path | None, console: Console, http_port: int
     tally, database_url = asyncio.run(_run())
     console.print()
     console.print(
-        f"Guichet demo stopped cleanly. {tally.calls} calls and {tally.visitors} visitors; offers by channel: "
-        f"{dict(tally.offers)}; outcomes: {dict(tally.outcomes)}; ring-no-answer: {tally.rona}. "
-        f"Redis and SQLite under {where}."
-        f" {len(tally.tickets)} tickets from the kiosk API, {len(tally.displayed)} calls on the display."
+        msg("Guichet demo stopped cleanly. {calls} calls and {visitors} visitors; offers by channel: "
+            "{offers}; outcomes: {outcomes}; ring-no-answer: {rona}. Redis and SQLite under {where}. "
+            "{tickets} tickets from the kiosk API, {displayed} calls on the display.").format(
+            calls=tally.calls, visitors=tally.visitors, offers=dict(tally.offers), outcomes=dict(tally.outcomes),
+            rona=tally.rona, where=where, tickets=len(tally.tickets), displayed=len(tally.displayed))
     )
     # 40 s of compressed time are not a day: per-agent-per-day figures are left out.
     show_stats(None, None, "process,channel", None, database_url, "Europe/Paris", per_day_figures=False)
     console.print(
-        f"The demo's history is kept in {where}; read it again with: "
-        f"guichet stats --database-url '{database_url}' (or GUICHET_DATA_DIR={where} guichet stats)",
+        msg("The demo's history is kept in {where}; read it again with: "
+            "guichet stats --database-url '{url}' (or GUICHET_DATA_DIR={where} guichet stats)").format(
+            where=where, url=database_url),
         highlight=False,
         soft_wrap=True,
     )

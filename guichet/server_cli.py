@@ -10,13 +10,14 @@ from pathlib import Path
 
 import typer
 
+from dispatcher.i18n import M_, LangOpt, choose_language, msg
 from guichet.logs import FORMATS, LEVELS
 
 log = logging.getLogger("guichet.serve")
 
 
 def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(msg("error: {message}").format(message=message), err=True)
     return typer.Exit(2)
 
 
@@ -29,12 +30,14 @@ def demo(
     seed: int = typer.Option(1, "--seed", help="Seed of the simulated citizens."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Where Redis and SQLite live (default: a new temporary folder)."),
     http_port: int = typer.Option(8080, "--http-port", envvar="GUICHET_HTTP_PORT", min=0, max=65535, help="HTTP port of the pages and the API (busy: a free one; 0: any)."),
+    lang: LangOpt = None,
 ) -> None:
     """Run the embedded town hall in a browser: prints the wallboard's URL and logins, runs until Ctrl-C."""
     from rich.console import Console
 
     from guichet.demo import DemoPlan, main
 
+    choose_language(lang)
     plan = DemoPlan(seconds=duration, calls_per_minute=calls, visitors_per_minute=visitors, seed=seed)
     main(plan, data_dir, Console(), http_port=http_port)
 
@@ -44,6 +47,7 @@ def serve(
     log_level: str = typer.Option(
         "info", "--log-level", help="debug (every routing decision), info, warning or error.", metavar="LEVEL"
     ),
+    lang: LangOpt = None,
 ) -> None:
     """Run the server against the Asterisk of the settings (GUICHET_AMI_*), until Ctrl-C.
 
@@ -52,12 +56,15 @@ def serve(
     """
     from guichet.logs import setup
 
+    choose_language(lang)
     level = log_level.lower()
     if level not in LEVELS:
-        raise _fail(f"--log-level: {log_level!r} is not one of {', '.join(LEVELS)}")
+        raise _fail(msg("--log-level: {value!r} is not one of {choices}").format(
+            value=log_level, choices=", ".join(LEVELS)))
     fmt = os.environ.get("GUICHET_LOG_FORMAT", "text").lower()
     if fmt not in FORMATS:
-        raise _fail(f"GUICHET_LOG_FORMAT: {fmt!r} is not one of {', '.join(FORMATS)}")
+        raise _fail(msg("GUICHET_LOG_FORMAT: {value!r} is not one of {choices}").format(
+            value=fmt, choices=", ".join(FORMATS)))
     setup(level, fmt)
     try:
         asyncio.run(_serve(config))
@@ -86,14 +93,16 @@ async def _serve(config: Path | None) -> None:
     policy = RoutingPolicy(no_answer_unpause_s=settings.no_answer_unpause_s)
     try:
         async with run_town_hall(settings, catalogue, matrix, policy, ivr_config=menu, sites=town.sites) as hall:
-            banner = (
-                f"Guichet serving: AMI {settings.ami_host}:{settings.ami_port}, FastAGI on "
-                f"{settings.agi_host}:{hall.ivr.port}, HTTP {hall.http.url}, Redis {settings.redis_url or 'private, under ' + str(settings.data_dir)}, "
-                f"history {hall.database_url}; "
-                f"{len(hall.dispatcher.router.queue)} contacts recovered waiting."
-            )
-            typer.echo(banner)
-            log.info("%s", banner)
+            banner = M_("Guichet serving: AMI {ami}, FastAGI on {agi}, HTTP {http}, Redis {redis}, "
+                        "history {history}; {waiting} contacts recovered waiting.")
+            private = M_("private, under {path}")
+            figures = {"ami": f"{settings.ami_host}:{settings.ami_port}", "agi": f"{settings.agi_host}:{hall.ivr.port}",
+                       "http": hall.http.url, "history": hall.database_url,
+                       "waiting": len(hall.dispatcher.router.queue)}
+            typer.echo(msg(banner).format(
+                redis=settings.redis_url or msg(private).format(path=settings.data_dir), **figures))
+            log.info("%s", banner.format(redis=settings.redis_url or private.format(path=settings.data_dir),
+                                         **figures))
             await stop.wait()
             log.info("stopping")
     except OSError as exc:
@@ -104,11 +113,12 @@ async def _serve(config: Path | None) -> None:
         from dispatcher.store.redis_server import RedisLaunchError
 
         if isinstance(exc, RedisLaunchError):
-            raise _fail(f"GUICHET_DATA_DIR: the private Redis did not start: {exc}") from None
+            raise _fail(msg("GUICHET_DATA_DIR: the private Redis did not start: {reason}").format(reason=exc)) from None
         if os.environ.get("GUICHET_DEBUG"):
             raise
-        raise _fail(f"{type(exc).__name__}: {exc} (GUICHET_DEBUG=1 shows where)") from None
-    typer.echo("Guichet stopped cleanly.")
+        raise _fail(msg("{kind}: {reason} (GUICHET_DEBUG=1 shows where)").format(
+            kind=type(exc).__name__, reason=exc)) from None
+    typer.echo(msg("Guichet stopped cleanly."))
     log.info("stopped cleanly")
 
 

@@ -13,6 +13,7 @@ import logging
 import socket
 from pathlib import Path
 
+from dispatcher.i18n import msg
 from guichet.config import Settings
 from ivr.menu import IvrConfig
 from ivr.prompts import missing
@@ -34,11 +35,11 @@ def check_data_dir(settings: Settings) -> None:
     """The data directory exists or can be made, and is a directory."""
     path = settings.data_dir
     if path.exists() and not path.is_dir():
-        raise StartupError("GUICHET_DATA_DIR", f"{path} is a file, not a directory")
+        raise StartupError("GUICHET_DATA_DIR", msg("{path} is a file, not a directory").format(path=path))
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StartupError("GUICHET_DATA_DIR", f"cannot create {path}: {exc.strerror or exc}") from None
+        raise StartupError("GUICHET_DATA_DIR", msg("cannot create {path}: {reason}").format(path=path, reason=exc.strerror or exc)) from None
 
 
 def resolves(setting: str, host: str) -> None:
@@ -46,7 +47,7 @@ def resolves(setting: str, host: str) -> None:
     try:
         socket.getaddrinfo(host, None)
     except (socket.gaierror, UnicodeError) as exc:
-        raise StartupError(setting, f"host {host!r} does not resolve ({_reason(exc)})") from None
+        raise StartupError(setting, msg("host {host!r} does not resolve ({reason})").format(host=host, reason=_reason(exc))) from None
 
 
 def check_listen(settings: Settings) -> None:
@@ -60,7 +61,8 @@ def check_listen(settings: Settings) -> None:
             probe.bind((settings.agi_host, settings.agi_port))
         except OSError as exc:
             raise StartupError(
-                "GUICHET_AGI_PORT", f"cannot listen on {settings.agi_host}:{settings.agi_port} ({exc.strerror or _reason(exc)})"
+                "GUICHET_AGI_PORT", msg("cannot listen on {host}:{port} ({reason})").format(
+                    host=settings.agi_host, port=settings.agi_port, reason=exc.strerror or _reason(exc))
             ) from None
 
 
@@ -71,11 +73,12 @@ async def check_redis(url: str) -> None:
     try:
         client = Redis.from_url(url, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S)
     except ValueError as exc:
-        raise StartupError("REDIS_URL", f"not a Redis URL ({exc})") from None
+        raise StartupError("REDIS_URL", msg("not a Redis URL ({reason})").format(reason=exc)) from None
     try:
         await asyncio.wait_for(client.ping(), TIMEOUT_S * 2)
     except Exception as exc:  # redis raises its own ConnectionError, OSError or a timeout
-        raise StartupError("REDIS_URL", f"Redis at {_where(url)} does not answer ({_reason(exc)})") from None
+        raise StartupError("REDIS_URL", msg("Redis at {where} does not answer ({reason})").format(
+            where=_where(url), reason=_reason(exc))) from None
     finally:
         await client.aclose()
     log.info("live state: Redis at %s answers", _where(url))
@@ -92,7 +95,8 @@ async def check_database(url: str) -> None:
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise StartupError(
             "DATABASE_URL",
-            f"not a database URL Guichet can use ({_reason(exc)}; e.g. postgresql+asyncpg://user@host/db)",
+            msg("not a database URL Guichet can use ({reason}; e.g. postgresql+asyncpg://user@host/db)").format(
+                reason=_reason(exc)),
         ) from None
     except Exception as exc:  # e.g. a sync driver: InvalidRequestError
         raise StartupError("DATABASE_URL", _reason(exc)) from None
@@ -102,7 +106,8 @@ async def check_database(url: str) -> None:
                 await conn.execute(text("SELECT 1"))
     except Exception as exc:
         raise StartupError(
-            "DATABASE_URL", f"the database at {_where(url)} does not answer ({_reason(exc)})"
+            "DATABASE_URL", msg("the database at {where} does not answer ({reason})").format(
+                where=_where(url), reason=_reason(exc))
         ) from None
     finally:
         await engine.dispose()
@@ -114,7 +119,7 @@ def check_sounds(config: IvrConfig, sounds_dir: Path | None) -> list[tuple[str, 
     if sounds_dir is None:
         return []
     if not sounds_dir.is_dir():
-        raise StartupError("GUICHET_SOUNDS_DIR", f"{sounds_dir} is not a directory")
+        raise StartupError("GUICHET_SOUNDS_DIR", msg("{path} is not a directory").format(path=sounds_dir))
     lacking = missing(config, sounds_dir)
     for sound, language in lacking:
         log.warning("prompt missing: %s/%s/%s.wav (install them: docs/phone.md)", sounds_dir, language, sound)
@@ -148,7 +153,7 @@ def _where(url: str) -> str:
         parsed = make_url(url)
         return f"{parsed.host or 'localhost'}:{parsed.port or ''}".rstrip(":")
     except Exception:
-        return "the URL given"
+        return msg("the URL given")
 
 
 def _reason(exc: BaseException) -> str:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import typer
 
+from dispatcher.i18n import LangOpt, choose_language, msg
 from dispatcher.people.audit import operator
 from dispatcher.people.roles import PersonRole, Role
 
@@ -23,7 +24,7 @@ users_app = typer.Typer(help="People's accounts of the pages (roles, passwords).
 
 
 def _fail(message: str) -> typer.Exit:
-    typer.echo(f"erreur : {message}", err=True)
+    typer.echo(msg("error: {message}").format(message=message), err=True)
     return typer.Exit(2)
 
 
@@ -55,16 +56,16 @@ def _run(work: Callable[[Any], Awaitable[T]]) -> T:
     except AccountError as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:
-        raise _fail(f"base {url} injoignable : {exc}") from None
+        raise _fail(msg("database {url} unreachable: {reason}").format(url=url, reason=exc)) from None
 
 
 def _password(from_stdin: bool) -> str:
     if from_stdin:
         line = sys.stdin.readline().rstrip("\r\n")
         if not line:
-            raise _fail("aucun mot de passe sur l'entrée standard")
+            raise _fail(msg("no password on standard input"))
         return line
-    return str(typer.prompt("Mot de passe", hide_input=True, confirmation_prompt="Encore une fois"))
+    return str(typer.prompt(msg("Password"), hide_input=True, confirmation_prompt=msg("Once more")))
 
 
 @users_app.command("add")
@@ -74,46 +75,53 @@ def add(
     agent: str = typer.Option(None, "--agent", help="The agent of the skill matrix (agent accounts)."),
     name: str = typer.Option(None, "--name", help="The name shown on the pages."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+    lang: LangOpt = None,
 ) -> None:
     """Create an account."""
+    choose_language(lang)
     password = _password(password_stdin)
     person = _run(lambda a: a.add(username, password, Role(role.value), display_name=name, agent_id=agent,
                                   actor=operator()))
-    typer.echo(f"compte {person.username} créé ({person.role.value})")
+    typer.echo(msg("account {username} created ({role})").format(username=person.username, role=person.role.value))
 
 
 @users_app.command("passwd")
 def passwd(
     username: str = typer.Argument(...),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+    lang: LangOpt = None,
 ) -> None:
     """Change a password (the person's open sessions end)."""
+    choose_language(lang)
     password = _password(password_stdin)
     _run(lambda a: a.set_password(username, password, actor=operator()))
-    typer.echo(f"mot de passe de {username} changé")
+    typer.echo(msg("password of {username} changed").format(username=username))
 
 
 @users_app.command("disable")
-def disable(username: str = typer.Argument(...)) -> None:
+def disable(username: str = typer.Argument(...), lang: LangOpt = None) -> None:
     """Disable an account: no login, open sessions end at once."""
+    choose_language(lang)
     _run(lambda a: a.set_active(username, False, actor=operator()))
-    typer.echo(f"compte {username} désactivé")
+    typer.echo(msg("account {username} disabled").format(username=username))
 
 
 @users_app.command("enable")
-def enable(username: str = typer.Argument(...)) -> None:
+def enable(username: str = typer.Argument(...), lang: LangOpt = None) -> None:
     """Enable a disabled account again."""
+    choose_language(lang)
     _run(lambda a: a.set_active(username, True, actor=operator()))
-    typer.echo(f"compte {username} réactivé")
+    typer.echo(msg("account {username} enabled again").format(username=username))
 
 
 @users_app.command("list")
-def list_users() -> None:
+def list_users(lang: LangOpt = None) -> None:
     """Every account: login, role, agent, state."""
+    choose_language(lang)
     people = _run(lambda a: a.list())
-    typer.echo(f"{'identifiant':<20} {'rôle':<11} {'agent':<12} {'état':<10} nom")
+    typer.echo(f"{msg('login'):<20} {msg('role'):<11} {msg('agent'):<12} {msg('state'):<10} {msg('name')}")
     for p in people:
-        state = "actif" if p.active else "désactivé"
+        state = msg("active") if p.active else msg("disabled")
         typer.echo(f"{p.username:<20} {p.role.value:<11} {p.agent_id or '-':<12} {state:<10} {p.display_name}")
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from dispatcher.i18n import msg
 from skills.errors import Problems, SkillFileError, did_you_mean
 from skills.model import Channel
 
@@ -35,11 +36,11 @@ def read_bytes(path: str | Path) -> bytes:
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:
-        raise SkillFileError.single(name, "file not found") from None
+        raise SkillFileError.single(name, msg("file not found")) from None
     except IsADirectoryError:
-        raise SkillFileError.single(name, "is a directory, not a file") from None
+        raise SkillFileError.single(name, msg("is a directory, not a file")) from None
     except OSError as exc:
-        raise SkillFileError.single(name, f"cannot read: {exc.strerror or exc}") from None
+        raise SkillFileError.single(name, msg("cannot read: {reason}").format(reason=exc.strerror or exc)) from None
 
 
 def decode(data: bytes, path: str) -> str:
@@ -52,24 +53,22 @@ def decode(data: bytes, path: str) -> str:
     if data.startswith(b"PK\x03\x04"):
         raise SkillFileError.single(
             path,
-            "this is a spreadsheet workbook (.xlsx/.ods), not a text file: "
-            "save it as 'CSV UTF-8 (délimité par des virgules)'",
+            msg("this is a spreadsheet workbook (.xlsx/.ods), not a text file: save it as 'CSV UTF-8 (délimité par des virgules)'"),
         )
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise SkillFileError.single(
             path,
-            "file is UTF-16 (Excel 'Texte Unicode'), not UTF-8: "
-            "save it as 'CSV UTF-8 (délimité par des virgules)'",
+            msg("file is UTF-16 (Excel 'Texte Unicode'), not UTF-8: save it as 'CSV UTF-8 (délimité par des virgules)'"),
         )
     data = data.removeprefix(codecs.BOM_UTF8)
     if b"\x00" in data[:4096]:
-        raise SkillFileError.single(path, "binary file (NUL bytes), not UTF-8 text")
+        raise SkillFileError.single(path, msg("binary file (NUL bytes), not UTF-8 text"))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _encoding_error(data, exc, path) from None
     if not text.strip():
-        raise SkillFileError.single(path, "empty file")
+        raise SkillFileError.single(path, msg("empty file"))
     return text
 
 
@@ -85,7 +84,7 @@ def _encoding_error(data: bytes, exc: UnicodeDecodeError, path: str) -> SkillFil
     except UnicodeDecodeError:
         return SkillFileError.single(
             path,
-            f"not UTF-8: invalid byte 0x{byte:02X} at column {column}; save the file as UTF-8",
+            msg("not UTF-8: invalid byte 0x{byte:02X} at column {column}; save the file as UTF-8").format(byte=byte, column=column),
             line=line,
         )
     shown = data[start:end].decode("cp1252").strip()
@@ -94,9 +93,7 @@ def _encoding_error(data: bytes, exc: UnicodeDecodeError, path: str) -> SkillFil
     char = bytes([byte]).decode("cp1252")
     return SkillFileError.single(
         path,
-        f"not UTF-8: byte 0x{byte:02X} ('{char}' in {shown!r}) is Windows-1252/Latin-1, "
-        "as saved by Excel's 'CSV (séparateur : point-virgule)'; save the file again as "
-        "'CSV UTF-8 (délimité par des virgules)' or re-encode it in UTF-8",
+        msg("not UTF-8: byte 0x{byte:02X} ('{char}' in {shown!r}) is Windows-1252/Latin-1, as saved by Excel's 'CSV (séparateur : point-virgule)'; save the file again as 'CSV UTF-8 (délimité par des virgules)' or re-encode it in UTF-8").format(byte=byte, char=char, shown=shown),
         line=line,
     )
 
@@ -116,18 +113,18 @@ def compose(text: str, problems: Problems) -> Node | None:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        reason = "YAML syntax error: " + (exc.problem or "invalid YAML")
+        reason = msg("YAML syntax error: {problem}").format(problem=exc.problem or msg("invalid YAML"))
         if exc.context and exc.context_mark is not None and exc.problem_mark is not None:
-            reason += f" ({exc.context} at line {exc.context_mark.line + 1})"
+            reason += msg(" ({context} at line {line})").format(context=exc.context, line=exc.context_mark.line + 1)
         problems.add(reason, line=mark.line + 1 if mark else None, column=_col(mark))
         return None
     except yaml.YAMLError as exc:
-        problems.add(f"YAML error: {exc}")
+        problems.add(msg("YAML error: {reason}").format(reason=exc))
         return None
     finally:
         loader.dispose()
     if root is None:
-        problems.add("empty file (no YAML content, only comments)")
+        problems.add(msg("empty file (no YAML content, only comments)"))
     return root
 
 
@@ -146,9 +143,9 @@ def col_of(node: Node) -> int:
 def describe(node: Node) -> str:
     """How a node reads in an error message."""
     if isinstance(node, MappingNode):
-        return "a mapping"
+        return msg("a mapping")
     if isinstance(node, SequenceNode):
-        return "a list"
+        return msg("a list")
     value = str(node.value)
     if len(value) > 40:
         value = value[:37] + "..."
@@ -170,18 +167,18 @@ class Doc:
     def __init__(self, problems: Problems) -> None:
         self.problems = problems
 
-    def error(self, node: Node | None, reason: str) -> None:
+    def error(self, node: Node | None, reason: str, kind: str = "") -> None:
         if node is None:
-            self.problems.add(reason)
+            self.problems.add(reason, kind=kind)
         else:
-            self.problems.add(reason, line=line_of(node), column=col_of(node))
+            self.problems.add(reason, line=line_of(node), column=col_of(node), kind=kind)
 
     # --- containers
 
     def mapping(self, node: Node, what: str) -> dict[str, Entry] | None:
         """The entries of a mapping node (merge keys ``<<`` applied)."""
         if not isinstance(node, MappingNode):
-            self.error(node, f"{what}: expected a mapping (key: value), got {describe(node)}")
+            self.error(node, msg("{what}: expected a mapping (key: value), got {got}").format(what=what, got=describe(node)))
             return None
         return self._entries(node, what, set())
 
@@ -196,20 +193,20 @@ class Doc:
                 sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
                 for source in sources:
                     if not isinstance(source, MappingNode):
-                        self.error(source, f"{what}: '<<' merges mappings, not {describe(source)}")
+                        self.error(source, msg("{what}: '<<' merges mappings, not {got}").format(what=what, got=describe(source)))
                         continue
                     for key, entry in self._entries(source, what, seen).items():
                         merged.setdefault(key, entry)  # the first source wins, as in YAML
                 continue
             if not isinstance(key_node, ScalarNode):
                 self.error(
-                    key_node, f"{what}: a key must be a plain word, not {describe(key_node)}"
+                    key_node, msg("{what}: a key must be a plain word, not {got}").format(what=what, got=describe(key_node))
                 )
                 continue
             key = str(key_node.value)
             if key in own:
                 first = line_of(own[key].key_node)
-                self.error(key_node, f"{what}: duplicate key '{key}' (first at line {first})")
+                self.error(key_node, msg("{what}: duplicate key '{key}' (first at line {first})").format(what=what, key=key, first=first))
                 continue
             own[key] = Entry(key, key_node, value_node)
         merged.update(own)
@@ -217,7 +214,7 @@ class Doc:
 
     def sequence(self, node: Node, what: str) -> list[Node] | None:
         if not isinstance(node, SequenceNode):
-            self.error(node, f"{what}: expected a list, got {describe(node)}")
+            self.error(node, msg("{what}: expected a list, got {got}").format(what=what, got=describe(node)))
             return None
         return list(node.value)
 
@@ -225,8 +222,8 @@ class Doc:
         known = list(allowed)
         for key, entry in entries.items():
             if key not in known:
-                hint = did_you_mean(key, known) or f" (expected one of: {', '.join(known)})"
-                self.error(entry.key_node, f"{what}: unknown field '{key}'{hint}")
+                hint = did_you_mean(key, known) or msg(" (expected one of: {choices})").format(choices=', '.join(known))
+                self.error(entry.key_node, msg("{what}: unknown field '{key}'{hint}").format(what=what, key=key, hint=hint))
 
     # --- scalars
 
@@ -237,7 +234,7 @@ class Doc:
         ``"no"``; YAML 1.1's implicit types do not apply to identifiers.
         """
         if not isinstance(node, ScalarNode):
-            self.error(node, f"{what}: expected a value, got {describe(node)}")
+            self.error(node, msg("{what}: expected a value, got {got}").format(what=what, got=describe(node)))
             return None
         value = str(node.value)
         if not node.style and value in NULL_WORDS:  # plain: None (PyYAML) or "" (libyaml)
@@ -250,12 +247,12 @@ class Doc:
         """A non-empty text field that must be present."""
         entry = entries.get(key)
         if entry is None:
-            self.error(anchor, f"{what}: missing required field '{key}'")
+            self.error(anchor, msg("{what}: missing required field '{key}'").format(what=what, key=key))
             return None
         value = self.text(entry.node, f"{what}, {key}")
         if value is None or not value.strip():
             if isinstance(entry.node, ScalarNode):
-                self.error(entry.node, f"{what}: empty required field '{key}'")
+                self.error(entry.node, msg("{what}: empty required field '{key}'").format(what=what, key=key))
             return None
         return value.strip()
 
@@ -272,7 +269,7 @@ class Doc:
             value = self.text(node, what) or ""
             items = [(part.strip(), node) for part in value.split("|") if part.strip()]
         else:
-            self.error(node, f"{what}: expected a list of channels, got {describe(node)}")
+            self.error(node, msg("{what}: expected a list of channels, got {got}").format(what=what, got=describe(node)))
             return None
         result: list[tuple[Channel, Node]] = []
         seen: set[Channel] = set()
@@ -280,10 +277,10 @@ class Doc:
         for name, item in items:
             channel = parse_channel(name)
             if channel is None:
-                self.error(item, f"{what}: unknown channel '{name}'{channel_hint(name)}")
+                self.error(item, msg("{what}: unknown channel '{name}'{channel_hint}").format(what=what, name=name, channel_hint=channel_hint(name)))
                 ok = False
             elif channel in seen:
-                self.error(item, f"{what}: channel '{name}' listed twice")
+                self.error(item, msg("{what}: channel '{name}' listed twice").format(what=what, name=name))
                 ok = False
             else:
                 seen.add(channel)
@@ -305,7 +302,7 @@ def parse_channel(name: str) -> Channel | None:
 
 def channel_hint(name: str) -> str:
     hint = did_you_mean(name, [c.value for c in Channel])
-    return hint or f" (expected one of: {CHANNEL_NAMES})"
+    return hint or msg(" (expected one of: {choices})").format(choices=CHANNEL_NAMES)
 
 
 def parse_level(raw: str) -> int | None:

@@ -46,6 +46,7 @@ from pathlib import Path
 
 from yaml.nodes import MappingNode, Node
 
+from dispatcher.i18n import M_, msg
 from skills._files import (
     SLUG_RE,
     Doc,
@@ -197,13 +198,13 @@ class _CatalogueParser:
 
         domains: dict[str, tuple[Domain, _Defaults]] = {}
         if "domains" not in top:
-            self.doc.error(root, "catalogue: missing required field 'domains'")
+            self.doc.error(root, msg("catalogue: missing required field 'domains'"))
         else:
             domains = self._domains(top["domains"].node)
 
         drafts: list[_ProcessDraft] = []
         if "processes" not in top:
-            self.doc.error(root, "catalogue: missing required field 'processes'")
+            self.doc.error(root, msg("catalogue: missing required field 'processes'"))
         else:
             drafts = self._processes(top["processes"].node, domains)
 
@@ -229,7 +230,7 @@ class _CatalogueParser:
         value = self.doc.text(entry.node, "version")
         if value is not None and value.strip() != str(FORMAT_VERSION):
             self.doc.error(
-                entry.node, f"unsupported catalogue version '{value}' (expected {FORMAT_VERSION})"
+                entry.node, msg("unsupported catalogue version '{value}' (expected {expected})").format(value=value, expected=FORMAT_VERSION)
             )
 
     # --- defaults and targets
@@ -255,7 +256,7 @@ class _CatalogueParser:
             return None
         level = parse_level(raw)
         if level is None:
-            self.doc.error(node, f"{what}: bad min_level '{raw}' (expected 1, 2 or 3)")
+            self.doc.error(node, msg("{what}: bad min_level '{raw}' (expected 1, 2 or 3)").format(what=what, raw=raw))
         return level
 
     def _channels(self, node: Node, what: str) -> tuple[Channel, ...] | None:
@@ -263,7 +264,7 @@ class _CatalogueParser:
         if found is None:
             return None
         if not found:
-            self.doc.error(node, f"{what}: channels is empty (a process serves at least one)")
+            self.doc.error(node, msg("{what}: channels is empty (a process serves at least one)").format(what=what))
             return None
         return tuple(ch for ch, _ in found)
 
@@ -278,7 +279,7 @@ class _CatalogueParser:
             except ValueError:
                 self.doc.error(
                     entry.key_node,
-                    f"{what}: unknown channel '{name}' in targets{channel_hint(name)}",
+                    msg("{what}: unknown channel '{name}' in targets{channel_hint}").format(what=what, name=name, channel_hint=channel_hint(name)),
                 )
                 continue
             result[channel] = (self._target(entry.node, channel, f"{what}, {name}"), entry.key_node)
@@ -300,7 +301,7 @@ class _CatalogueParser:
                 if key == "overflow":
                     fields[key] = None  # explicitly never overflow
                 else:
-                    self.doc.error(value_node, f"{what}: {key} is empty")
+                    self.doc.error(value_node, msg("{what}: {key} is empty").format(what=what, key=key))
                     fields[key] = _INVALID
                 continue
             seconds = self._duration(raw, value_node, what, key)
@@ -309,13 +310,14 @@ class _CatalogueParser:
                 continue
             limit = limits.handling if key == "handling" else limits.sla
             if key != "overflow" and seconds <= 0:
-                self.doc.error(value_node, f"{what}: {key} must be positive, got '{raw}'")
+                self.doc.error(value_node, msg("{what}: {key} must be positive, got '{raw}'").format(what=what, key=key, raw=raw))
                 fields[key] = _INVALID
             elif seconds > limit:
                 self.doc.error(
                     value_node,
-                    f"{what}: absurd {_FIELD_WORDS[key]} '{raw}' "
-                    f"(at most {format_duration(limit)} on {channel.value})",
+                    msg("{what}: absurd {field} '{raw}' (at most {limit} on {channel})").format(
+                        what=what, field=msg(_FIELD_WORDS[key]), raw=raw, limit=format_duration(limit),
+                        channel=channel.value),
                 )
                 fields[key] = _INVALID
             else:
@@ -329,13 +331,13 @@ class _CatalogueParser:
 
     def _duration(self, raw: str, node: Node, what: str, key: str) -> float | None:
         if raw.strip().startswith("-"):
-            self.doc.error(node, f"{what}: {key} must not be negative, got '{raw}'")
+            self.doc.error(node, msg("{what}: {key} must not be negative, got '{raw}'").format(what=what, key=key, raw=raw))
             return None
         seconds = parse_duration(raw)
         if seconds is None or not math.isfinite(seconds):
             self.doc.error(
                 node,
-                f"{what}: bad duration '{raw}' for {key} (expected e.g. 90, 20s, 10m, 48h, 3d)",
+                msg("{what}: bad duration '{raw}' for {key} (expected e.g. 90, 20s, 10m, 48h, 3d)").format(what=what, raw=raw, key=key),
             )
             return None
         return seconds
@@ -346,19 +348,18 @@ class _CatalogueParser:
             value = float(text)
         except ValueError:
             self.doc.error(
-                node, f"{what}: bad sla_percent '{raw}' (expected a percentage, e.g. 80)"
+                node, msg("{what}: bad sla_percent '{raw}' (expected a percentage, e.g. 80)").format(what=what, raw=raw)
             )
             return None
         if 0 < value <= 1:
             self.doc.error(
                 node,
-                f"{what}: sla_percent '{raw}' looks like a fraction; write a percentage "
-                f"(e.g. {value * 100:g} for {value * 100:g} %)",
+                msg("{what}: sla_percent '{raw}' looks like a fraction; write a percentage (e.g. {percent:g} for {percent:g} %)").format(what=what, raw=raw, percent=value * 100),
             )
             return None
         if not 1 < value <= 100:
             self.doc.error(
-                node, f"{what}: absurd sla_percent '{raw}' (expected more than 1, at most 100)"
+                node, msg("{what}: absurd sla_percent '{raw}' (expected more than 1, at most 100)").format(what=what, raw=raw)
             )
             return None
         return value
@@ -371,14 +372,13 @@ class _CatalogueParser:
         if entries is None:
             return result
         if not entries:
-            self.doc.error(node, "domains: no domain defined")
+            self.doc.error(node, msg("domains: no domain defined"))
         for code, entry in entries.items():
             what = f"domain '{code}'"
             if not SLUG_RE.match(code):
                 self.doc.error(
                     entry.key_node,
-                    f"bad domain code '{code}' (lowercase ASCII letters, digits and '_', "
-                    "starting with a letter, at most 40)",
+                    msg("bad domain code '{code}' (lowercase ASCII letters, digits and '_', starting with a letter, at most 40)").format(code=code),
                 )
                 continue
             defaults = _Defaults()
@@ -388,7 +388,7 @@ class _CatalogueParser:
             if entries_d is None:
                 label = self.doc.text(entry.node, f"{what}, label")
                 if label is None or not label.strip():
-                    self.doc.error(entry.node, f"{what}: empty label")
+                    self.doc.error(entry.node, msg("{what}: empty label").format(what=what))
                     continue
             else:
                 self.doc.check_keys(entries_d, DOMAIN_KEYS, what)
@@ -410,7 +410,7 @@ class _CatalogueParser:
         if items is None:
             return drafts
         if not items:
-            self.doc.error(node, "processes: the list is empty")
+            self.doc.error(node, msg("processes: the list is empty"))
         first_line: dict[str, int] = {}
         for index, item in enumerate(items, start=1):
             draft = self._process(item, index, domains)
@@ -419,7 +419,7 @@ class _CatalogueParser:
             if draft.code in first_line:
                 first = first_line[draft.code]
                 self.doc.error(
-                    draft.node, f"duplicate process code '{draft.code}' (first at line {first})"
+                    draft.node, msg("duplicate process code '{code}' (first at line {first})").format(code=draft.code, first=first)
                 )
                 continue
             first_line[draft.code] = draft.node.start_mark.line + 1
@@ -439,8 +439,7 @@ class _CatalogueParser:
         if not SLUG_RE.match(code):
             self.doc.error(
                 entries["code"].node,
-                f"bad process code '{code}' (lowercase ASCII letters, digits and '_', "
-                "starting with a letter, at most 40)",
+                msg("bad process code '{code}' (lowercase ASCII letters, digits and '_', starting with a letter, at most 40)").format(code=code),
             )
         self.doc.check_keys(entries, PROCESS_KEYS, what)
         label = self.doc.required_text(entries, "label", what, node)
@@ -448,7 +447,7 @@ class _CatalogueParser:
         domain_node = entries["domain"].node if "domain" in entries else None
         if domain is not None and domain not in domains and domain_node is not None:
             hint = did_you_mean(domain, domains) or f" (known: {', '.join(domains) or 'none'})"
-            self.doc.error(domain_node, f"{what}: unknown domain '{domain}'{hint}")
+            self.doc.error(domain_node, msg("{what}: unknown domain '{domain}'{hint}").format(what=what, domain=domain, hint=hint))
         min_level = None
         if "min_level" in entries:
             min_level = self._min_level(entries["min_level"].node, what)
@@ -504,8 +503,7 @@ class _CatalogueParser:
                     listed = ", ".join(c.value for c in channels)
                     self.doc.error(
                         key_node,
-                        f"{what}: a target for '{channel.value}' but the process does not serve "
-                        f"it (channels: {listed})",
+                        msg("{what}: a target for '{channel}' but the process does not serve it (channels: {listed})").format(what=what, channel=channel.value, listed=listed),
                     )
                     ok = False
             targets: dict[Channel, ChannelTarget] = {}
@@ -526,13 +524,14 @@ class _CatalogueParser:
                     if target:
                         missing.setdefault(target, []).append(channel.value)
             for keys, names in missing.items():
-                words = " and ".join(_FIELD_WORDS[key] for key in keys)
-                plural = "s" if len(names) > 1 else ""
+                words = msg(" and ").join(msg(_FIELD_WORDS[key]) for key in keys)
                 self.doc.error(
                     draft.node,
-                    f"{what}: no {words} for channel{plural} {', '.join(names)} (set "
-                    f"targets.<channel>.{keys[0]} in the process, its domain's defaults or "
-                    "the catalogue's defaults)",
+                    (msg("{what}: no {words} for channels {channels} (set targets.<channel>.{key} in the process, its "
+                         "domain's defaults or the catalogue's defaults)") if len(names) > 1 else
+                     msg("{what}: no {words} for channel {channels} (set targets.<channel>.{key} in the process, its "
+                         "domain's defaults or the catalogue's defaults)")).format(
+                        what=what, words=words, channels=", ".join(names), key=keys[0]),
                 )
             min_level = draft.min_level or domain_defaults.min_level or defaults.min_level
             if not ok:
@@ -577,7 +576,7 @@ class _CatalogueParser:
             if draft.sheet is not None and draft.sheet not in self.sheet_refs and draft.sheet_node is not None:
                 self.doc.error(
                     draft.sheet_node,
-                    f"process '{draft.code}': unknown sheet '{draft.sheet}'{did_you_mean(draft.sheet, self.sheet_refs)}",
+                    msg("process '{code}': unknown sheet '{sheet}'{hint}").format(code=draft.code, sheet=draft.sheet, hint=did_you_mean(draft.sheet, self.sheet_refs)),
                 )
 
     # --- whole-catalogue checks
@@ -594,8 +593,7 @@ class _CatalogueParser:
         if draft is None:
             self.doc.error(
                 anchor,
-                f"the triage process '{triage}' is not in the processes list "
-                "(every process falls back to it: add it, with a target on every channel)",
+                msg("the triage process '{triage}' is not in the processes list (every process falls back to it: add it, with a target on every channel)").format(triage=triage),
             )
             return
         served = self.served.get(triage)
@@ -605,8 +603,7 @@ class _CatalogueParser:
         if missing:
             self.doc.error(
                 draft.node,
-                f"the triage process '{triage}' must serve every channel "
-                f"(missing: {', '.join(missing)})",
+                msg("the triage process '{triage}' must serve every channel (missing: {missing})").format(triage=triage, missing=', '.join(missing)),
             )
 
     def _check_fallbacks(
@@ -619,8 +616,7 @@ class _CatalogueParser:
             if draft.fallback not in codes:
                 self.doc.error(
                     draft.fallback_node,
-                    f"process '{draft.code}': unknown fallback process '{draft.fallback}'"
-                    f"{did_you_mean(draft.fallback, codes)}",
+                    msg("process '{code}': unknown fallback process '{fallback}'{hint}").format(code=draft.code, fallback=draft.fallback, hint=did_you_mean(draft.fallback, codes)),
                 )
         # A fallback chain must end at the triage process, not loop.
         for draft in drafts:
@@ -635,15 +631,14 @@ class _CatalogueParser:
                 chain = " -> ".join([*seen, current])
                 self.doc.error(
                     draft.fallback_node or draft.node,
-                    f"process '{draft.code}': fallback loop {chain} (a chain must end at "
-                    f"'{triage}')",
+                    msg("process '{code}': fallback loop {chain} (a chain must end at '{triage}')").format(code=draft.code, chain=chain, triage=triage),
                 )
 
 
 _FIELD_WORDS = {
-    "handling": "handling time",
-    "sla": "SLA time",
-    "overflow": "overflow delay",
+    "handling": M_("handling time"),
+    "sla": M_("SLA time"),
+    "overflow": M_("overflow delay"),
 }
 
 

@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 from yaml.nodes import MappingNode, ScalarNode
 
+from dispatcher.i18n import LangOpt, choose_language, msg
 from skills._files import compose, load_text
 from skills.catalogue import default_catalogue, parse_catalogue
 from skills.coverage import (
@@ -30,7 +31,7 @@ from skills.coverage import (
     process_coverage,
     uncovered,
 )
-from skills.errors import Problem, Problems, SkillFileError
+from skills.errors import UNKNOWN_PROCESS, Problem, Problems, SkillFileError
 from skills.matrix import (
     default_matrix,
     format_of,
@@ -83,8 +84,8 @@ def _guard(func: F) -> F:
             if os.environ.get("GUICHET_DEBUG"):
                 raise
             typer.echo(
-                f"internal error: {type(exc).__name__}: {exc} "
-                "(GUICHET_DEBUG=1 shows the traceback)",
+                msg("internal error: {kind}: {reason} (GUICHET_DEBUG=1 shows the traceback)").format(
+                    kind=type(exc).__name__, reason=exc),
                 err=True,
             )
             raise typer.Exit(EXIT_INTERNAL) from None
@@ -123,7 +124,7 @@ def _detect_kind(path: str, text: str) -> Kind | None:
 def _load_catalogue_option(path: Path | None) -> tuple[Catalogue, str]:
     """The catalogue of ``--catalogue``, or the bundled one; its name for messages."""
     if path is None:
-        return default_catalogue(), "the bundled sample catalogue"
+        return default_catalogue(), msg("the bundled sample catalogue")
     return parse_catalogue(load_text(path), str(path)), str(path)
 
 
@@ -138,7 +139,8 @@ def _level_counts(matrix: SkillMatrix) -> str:
     for agent in matrix.agents.values():
         for level in agent.skills.values():
             counts[level] += 1
-    return f"{counts[3]} expert, {counts[2]} competent, {counts[1]} trainee"
+    return msg("{expert} expert, {competent} competent, {trainee} trainee").format(
+        expert=counts[3], competent=counts[2], trainee=counts[1])
 
 
 def _channel_counts(matrix: SkillMatrix) -> str:
@@ -174,8 +176,10 @@ def check(
         "--allow-uncovered",
         help="A process that no agent can take is a warning, not an error.",
     ),
+    lang: LangOpt = None,
 ) -> None:
     """Validate files: print OK with counts, or every problem as file:line: reason (exit 2)."""
+    choose_language(lang)
     refused = 0
     loaded: list[tuple[str, str, Kind | None]] = []
     for path in files:
@@ -193,8 +197,7 @@ def check(
     for name, text, kind in loaded:
         if kind is None:
             typer.echo(
-                f"{name}: cannot tell what this file is: a catalogue has 'domains' and "
-                "'processes', a skill matrix 'agents' (or a CSV header starting with agent_id)"
+                msg("{name}: cannot tell what this file is: a catalogue has 'domains' and 'processes', a skill matrix 'agents' (or a CSV header starting with agent_id)").format(name=name)
             )
             refused += 1
         elif kind == "catalogue":
@@ -206,8 +209,9 @@ def check(
                 continue
             catalogues.append((name, catalogue))
             typer.echo(
-                f"OK {name}: catalogue of {len(catalogue.processes)} processes in "
-                f"{len(catalogue.domains)} domains (triage: '{catalogue.triage}')"
+                msg("OK {name}: catalogue of {processes} processes in {domains} domains (triage: '{triage}')").format(
+                    name=name, processes=len(catalogue.processes), domains=len(catalogue.domains),
+                    triage=catalogue.triage)
             )
 
     matrices = [(name, text) for name, text, kind in loaded if kind == "matrix"]
@@ -215,8 +219,7 @@ def check(
         reference = _reference_catalogue(catalogue_path, catalogues)
         if reference is None:
             typer.echo(
-                "skill matrices not checked: the catalogue is invalid or ambiguous "
-                "(name the one to use with --catalogue)"
+                msg("skill matrices not checked: the catalogue is invalid or ambiguous (name the one to use with --catalogue)")
             )
             raise typer.Exit(EXIT_REFUSED)
         catalogue, catalogue_name = reference
@@ -240,7 +243,7 @@ def _reference_catalogue(
         return given[0][1], given[0][0]
     if len(given) > 1:
         return None
-    return default_catalogue(), "the bundled sample catalogue"
+    return default_catalogue(), msg("the bundled sample catalogue")
 
 
 def _check_matrix(
@@ -250,34 +253,36 @@ def _check_matrix(
         matrix = parse_matrix(text, name, catalogue)
     except SkillFileError as exc:
         _print_problems(exc.problems)
-        if any("unknown process" in p.reason for p in exc.problems):
+        if any(p.kind == UNKNOWN_PROCESS for p in exc.problems):
             typer.echo(
-                f"{name}: note: checked against {catalogue_name}; name yours with --catalogue"
+                msg("{name}: note: checked against {catalogue_name}; name yours with --catalogue").format(name=name, catalogue_name=catalogue_name)
             )
         return False
     missing = uncovered(matrix, catalogue)
-    prefix = f"{name}: warning:" if allow_uncovered else f"{name}:"
+    prefix = msg("{name}: warning:").format(name=name) if allow_uncovered else f"{name}:"
     for code in missing[:MAX_UNCOVERED_SHOWN]:
         process = catalogue.processes[code]
         channels = "|".join(c.value for c in process.targets)
         typer.echo(
-            f"{prefix} process '{code}' is not covered: no agent at level >= "
-            f"{max(process.min_level, COMPETENT)} serving {channels}"
+            msg("{prefix} process '{code}' is not covered: no agent at level >= {level} serving {channels}").format(
+                prefix=prefix, code=code, level=max(process.min_level, COMPETENT), channels=channels)
         )
     if len(missing) > MAX_UNCOVERED_SHOWN:
         typer.echo(
-            f"{prefix} ... and {len(missing) - MAX_UNCOVERED_SHOWN} more uncovered processes "
-            "(guichet skills coverage --min-agents 1 lists them)"
+            msg("{prefix} ... and {more} more uncovered processes (guichet skills coverage --min-agents 1 lists them)").format(
+                prefix=prefix, more=len(missing) - MAX_UNCOVERED_SHOWN)
         )
     if missing and not allow_uncovered:
         typer.echo(
-            f"{name}: {len(missing)} of {len(catalogue.processes)} processes not covered "
-            "(--allow-uncovered accepts it)"
+            msg("{name}: {missing} of {processes} processes not covered (--allow-uncovered accepts it)").format(
+                name=name, missing=len(missing), processes=len(catalogue.processes))
         )
         return False
     typer.echo(
-        f"OK {name}: skill matrix of {len(matrix.agents)} agents, {_level_counts(matrix)} "
-        f"skills; channels: {_channel_counts(matrix)} (against {catalogue_name})"
+        msg("OK {name}: skill matrix of {agents} agents, {levels} skills; channels: {channels} "
+            "(against {catalogue_name})").format(
+            name=name, agents=len(matrix.agents), levels=_level_counts(matrix), channels=_channel_counts(matrix),
+            catalogue_name=catalogue_name)
     )
     return True
 
@@ -307,8 +312,10 @@ def coverage(
     ),
     by: By = typer.Option(By.PROCESS, "--by", help="One row per process, or per domain."),
     show_all: bool = typer.Option(False, "--all", help="Every process, not only the short ones."),
+    lang: LangOpt = None,
 ) -> None:
     """Processes with fewer than N competent agents (level >= 2), per channel."""
+    choose_language(lang)
     catalogue, _ = _load_catalogue_option(catalogue_path)
     matrix, matrix_name = _matrix_argument(matrix_path, catalogue)
     wanted = tuple(channels) if channels else ALL_CHANNELS
@@ -338,16 +345,15 @@ def _process_table(
         by_process.setdefault(row.process, {})[row.channel] = row
     short_pairs = sum(row.short for row in rows)
     table = Table(
-        title=f"Competent agents (level >= {COMPETENT}, or the process's min level) per channel"
-        f" - {matrix_name}",
-        caption=f"red: fewer than {min_agents}; '.': channel not served by the process",
+        title=msg("Competent agents (level >= {competent}, or the process's min level) per channel - {matrix_name}").format(competent=COMPETENT, matrix_name=matrix_name),
+        caption=msg("red: fewer than {min_agents}; '.': channel not served by the process").format(min_agents=min_agents),
     )
-    table.add_column("process")
-    table.add_column("label", max_width=48, overflow="ellipsis", no_wrap=True)
-    table.add_column("domain")
+    table.add_column(msg("process"))
+    table.add_column(msg("label"), max_width=48, overflow="ellipsis", no_wrap=True)
+    table.add_column(msg("domain"))
     for channel in wanted:
         table.add_column(channel.value, justify="right")
-    table.add_column("any", justify="right")
+    table.add_column(msg("any"), justify="right")
     shown = 0
     for code, cells in by_process.items():
         if not show_all and not any(row.short for row in cells.values()):
@@ -368,11 +374,13 @@ def _process_table(
         console.print(table)
     elif served:
         console.print(
-            f"Every process has at least {min_agents} competent agent(s) on each of its channels."
+            msg("Every process has at least {min_agents} competent agent(s) on each of its channels.").format(min_agents=min_agents)
         )
     console.print(
-        f"{short_pairs} of {len(rows)} (process, channel) pairs have fewer than {min_agents} "
-        f"competent agent(s); {len(matrix.agents)} agents, {len(catalogue.processes)} processes."
+        msg("{short} of {pairs} (process, channel) pairs have fewer than {min_agents} competent agent(s); "
+            "{agents} agents, {processes} processes.").format(
+            short=short_pairs, pairs=len(rows), min_agents=min_agents, agents=len(matrix.agents),
+            processes=len(catalogue.processes))
     )
 
 
@@ -389,14 +397,13 @@ def _domain_table(
     for row in rows:
         by_domain.setdefault(row.domain, {})[row.channel] = row
     table = Table(
-        title=f"Processes short of {min_agents} competent agents, per domain and channel"
-        f" - {matrix_name}",
-        caption="cell: short processes / processes served on the channel (fewest agents)",
+        title=msg("Processes short of {min_agents} competent agents, per domain and channel - {matrix_name}").format(min_agents=min_agents, matrix_name=matrix_name),
+        caption=msg("cell: short processes / processes served on the channel (fewest agents)"),
     )
-    table.add_column("domain")
+    table.add_column(msg("domain"))
     for channel in wanted:
         table.add_column(channel.value, justify="right")
-    table.add_column("short processes", max_width=60, overflow="fold")
+    table.add_column(msg("short processes"), max_width=60, overflow="fold")
     for domain, cells in by_domain.items():
         values: list[Text | str] = []
         short_codes: dict[str, None] = {}
@@ -417,9 +424,11 @@ def _domain_table(
     console.print(table)
     total_short = sum(row.short for row in rows)
     console.print(
-        f"{total_short} (process, channel) pairs short of {min_agents} competent agent(s) in "
-        f"{sum(1 for cells in by_domain.values() if any(r.short for r in cells.values()))} of "
-        f"{len(by_domain)} domains."
+        msg("{short} (process, channel) pairs short of {min_agents} competent agent(s) in {domains_short} of "
+            "{domains} domains.").format(
+            short=total_short, min_agents=min_agents,
+            domains_short=sum(1 for cells in by_domain.values() if any(r.short for r in cells.values())),
+            domains=len(by_domain))
     )
 
 
@@ -443,16 +452,19 @@ def convert(
     excel: bool = typer.Option(
         False, "--excel", help="CSV for French Excel: ';'-separated, with a UTF-8 BOM."
     ),
+    lang: LangOpt = None,
 ) -> None:
     """Convert a skill matrix between CSV and YAML (validated on the way)."""
+    choose_language(lang)
     fmt = format_of(target)
     if fmt is None:
         raise SkillFileError.single(
-            str(target), "unknown output format: name the file .csv, .yaml or .yml"
+            str(target), msg("unknown output format: name the file .csv, .yaml or .yml")
         )
     if excel and fmt != "csv":
-        raise SkillFileError.single(str(target), "--excel only applies to a .csv output")
+        raise SkillFileError.single(str(target), msg("--excel only applies to a .csv output"))
     catalogue, _ = _load_catalogue_option(catalogue_path)
     matrix = parse_matrix(load_text(source), str(source), catalogue)
     write_matrix(matrix, target, catalogue, fmt=fmt, excel=excel)
-    typer.echo(f"Wrote {target}: {len(matrix.agents)} agents ({fmt}{', Excel' if excel else ''}).")
+    typer.echo(msg("Wrote {target}: {agents} agents ({format}).").format(
+        target=target, agents=len(matrix.agents), format=f"{fmt}, Excel" if excel else fmt))

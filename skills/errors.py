@@ -14,9 +14,13 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from dispatcher.i18n import msg
+
 # Stop collecting after this many problems: past it the file is plainly not the
 # expected kind of file, and more lines would only bury the first ones.
 MAX_PROBLEMS = 100
+UNKNOWN_PROCESS = "unknown_process"
+"""The ``kind`` of a problem naming a process the catalogue does not have."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,8 @@ class Problem:
     line: int | None
     column: int | str | None
     reason: str
+    kind: str = ""
+    """What sort of problem, for the command to add advice (e.g. UNKNOWN_PROCESS); "" for most."""
 
     def __str__(self) -> str:
         where = self.path
@@ -80,11 +86,12 @@ class Problems:
         self.items: list[Problem] = []
         self.truncated = False
 
-    def add(self, reason: str, line: int | None = None, column: int | str | None = None) -> None:
+    def add(self, reason: str, line: int | None = None, column: int | str | None = None,
+            kind: str = "") -> None:
         if len(self.items) >= MAX_PROBLEMS:
             self.truncated = True
             return
-        self.items.append(Problem(self.path, line, column, reason))
+        self.items.append(Problem(self.path, line, column, reason, kind))
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -98,7 +105,7 @@ class Problems:
         items = sorted(self.items, key=lambda p: (p.line is not None, p.line or 0))
         if self.truncated:
             items.append(
-                Problem(self.path, None, None, f"too many problems: stopped after {MAX_PROBLEMS}")
+                Problem(self.path, None, None, msg("too many problems: stopped after {max_problems}").format(max_problems=MAX_PROBLEMS))
             )
         raise SkillFileError(items)
 
@@ -108,6 +115,6 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     pool = list(choices)
     lowered = {c.lower(): c for c in pool}
     if word.lower() in lowered:
-        return f" (did you mean '{lowered[word.lower()]}'?)"
+        return msg(" (did you mean '{choice}'?)").format(choice=lowered[word.lower()])
     close = difflib.get_close_matches(word, pool, n=1, cutoff=0.75)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return msg(" (did you mean '{choice}'?)").format(choice=close[0]) if close else ""

@@ -44,6 +44,7 @@ from typing import Literal
 
 from yaml.nodes import Node
 
+from dispatcher.i18n import M_, msg
 from skills._files import (
     CHANNEL_NAMES,
     Doc,
@@ -55,7 +56,7 @@ from skills._files import (
     parse_channel,
     parse_level,
 )
-from skills.errors import Problems, SkillFileError, did_you_mean
+from skills.errors import UNKNOWN_PROCESS, Problems, SkillFileError, did_you_mean
 from skills.model import ALL_CHANNELS, AgentProfile, Catalogue, Channel, SkillMatrix
 
 FIXED_COLUMNS = ("agent_id", "name", "channels", "endpoint", "desk")
@@ -69,7 +70,7 @@ ENDPOINT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*/\S+$")
 
 Format = Literal["csv", "yaml"]
 
-LEVEL_HINT = "expected 1, 2 or 3"
+LEVEL_HINT = M_("expected 1, 2 or 3")
 
 
 def format_of(path: str | Path) -> Format | None:
@@ -115,7 +116,8 @@ class _Registry:
 
     def duplicate_id(self, agent_id: str, line: int) -> str | None:
         if agent_id in self.ids:
-            return f"duplicate agent '{agent_id}' (first at line {self.ids[agent_id]})"
+            return msg("duplicate agent '{agent_id}' (first at line {first})").format(agent_id=agent_id,
+                                                                             first=self.ids[agent_id])
         self.ids[agent_id] = line
         return None
 
@@ -123,7 +125,7 @@ class _Registry:
         key = endpoint.lower()
         if key in self.endpoints:
             other, first = self.endpoints[key]
-            return f"endpoint '{endpoint}' is already used by agent '{other}' (line {first})"
+            return msg("endpoint '{endpoint}' is already used by agent '{other}' (line {first})").format(endpoint=endpoint, other=other, first=first)
         self.endpoints[key] = (agent_id, line)
         return None
 
@@ -131,18 +133,18 @@ class _Registry:
 def _agent_id_problem(agent_id: str) -> str | None:
     if AGENT_ID_RE.match(agent_id):
         return None
-    return f"bad agent_id '{agent_id}' (letters, digits, '.', '_', '-', '@'; no spaces; at most 64)"
+    return msg("bad agent_id '{agent_id}' (letters, digits, '.', '_', '-', '@'; no spaces; at most 64)").format(agent_id=agent_id)
 
 
 def _endpoint_problem(endpoint: str) -> str | None:
     if ENDPOINT_RE.match(endpoint):
         return None
-    return f"bad endpoint '{endpoint}' (expected TECHNOLOGY/resource, e.g. PJSIP/agent101)"
+    return msg("bad endpoint '{endpoint}' (expected TECHNOLOGY/resource, e.g. PJSIP/agent101)").format(endpoint=endpoint)
 
 
 def _unknown_process(code: str, catalogue: Catalogue) -> str:
     hint = did_you_mean(code, catalogue.processes)
-    return f"unknown process '{code}'{hint or ' (not in the catalogue)'}"
+    return msg("unknown process '{code}'{hint}").format(code=code, hint=hint or msg(" (not in the catalogue)"))
 
 
 # ------------------------------------------------------------------ CSV
@@ -176,12 +178,12 @@ def parse_matrix_csv(text: str, path: str, catalogue: Catalogue) -> SkillMatrix:
             rows.append((previous_end + 1, row))
             previous_end = reader.line_num
     except csv.Error as exc:
-        problems.add(f"unreadable CSV: {exc}", line=reader.line_num)
+        problems.add(msg("unreadable CSV: {reason}").format(reason=exc), line=reader.line_num)
         problems.raise_if_any()
 
     rows = [(line, row) for line, row in rows if any(cell.strip() for cell in row)]
     if not rows:
-        problems.add("empty file")
+        problems.add(msg("empty file"))
         problems.raise_if_any()
     header_line, header = rows[0]
     columns = _csv_header(header, header_line, problems, catalogue, delimiter)
@@ -189,7 +191,7 @@ def parse_matrix_csv(text: str, path: str, catalogue: Catalogue) -> SkillMatrix:
         problems.raise_if_any()
         raise AssertionError("unreachable")
     if len(rows) == 1:
-        problems.add("no agent rows below the header", line=header_line)
+        problems.add(msg("no agent rows below the header"), line=header_line)
 
     registry = _Registry()
     for line, row in rows[1:]:
@@ -214,9 +216,11 @@ def _csv_header(
     if missing:
         shown = delimiter.join(names[:4]) + (delimiter + "..." if len(names) > 4 else "")
         problems.add(
-            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}: the header "
-            f"must start with {','.join(FIXED_COLUMNS)} then one column per process code "
-            f"(found '{shown}')",
+            (msg("missing columns {missing}: the header must start with {fixed} then one column per process "
+                 "code (found '{shown}')") if len(missing) > 1 else
+             msg("missing column {missing}: the header must start with {fixed} then one column per process "
+                 "code (found '{shown}')")).format(missing=", ".join(missing), fixed=",".join(FIXED_COLUMNS),
+                                                   shown=shown),
             line=line,
         )
         usable = False
@@ -228,7 +232,7 @@ def _csv_header(
         key = low if low in FIXED_COLUMNS else name
         if key in seen:
             problems.add(
-                f"duplicate column '{name}' (columns {seen[key]} and {index})",
+                msg("duplicate column '{name}' (columns {seen} and {index})").format(name=name, seen=seen[key], index=index),
                 line=line,
                 column=name,
             )
@@ -241,7 +245,7 @@ def _csv_header(
         elif name in catalogue.processes:
             columns.append(name)
         else:
-            problems.add(_unknown_process(name, catalogue), line=line, column=name)
+            problems.add(_unknown_process(name, catalogue), line=line, column=name, kind=UNKNOWN_PROCESS)
             columns.append(None)
     return columns if usable else None
 
@@ -259,8 +263,8 @@ def _csv_row(
         if index >= len(columns):
             if value:
                 problems.add(
-                    f"{len(row)} cells but the header has {len(columns)} columns "
-                    f"(value '{value}' in column {index + 1})",
+                    msg("{cells} cells but the header has {columns} columns (value '{value}' in column {column})").format(
+                        cells=len(row), columns=len(columns), value=value, column=index + 1),
                     line=line,
                 )
                 return
@@ -274,7 +278,7 @@ def _csv_row(
     agent_id = cells.get("agent_id", "")
     name = cells.get("name", "")
     if not agent_id:
-        problems.add("missing agent_id", line=line, column="agent_id")
+        problems.add(msg("missing agent_id"), line=line, column="agent_id")
         ok = False
     elif (reason := _agent_id_problem(agent_id)) is not None or (
         reason := registry.duplicate_id(agent_id, line)
@@ -282,7 +286,7 @@ def _csv_row(
         problems.add(reason, line=line, column="agent_id")
         ok = False
     if not name:
-        problems.add("missing name", line=line, column="name")
+        problems.add(msg("missing name"), line=line, column="name")
         ok = False
 
     channels: set[Channel] = set()
@@ -291,11 +295,12 @@ def _csv_row(
         if channel is None:
             hint = channel_hint(part)
             if "," in part or ";" in part:
-                hint = f" (separate channels with '{CHANNEL_SEPARATOR}', e.g. phone|counter)"
-            problems.add(f"unknown channel '{part}'{hint}", line=line, column="channels")
+                hint = msg(" (separate channels with '{separator}', e.g. phone|counter)").format(
+                    separator=CHANNEL_SEPARATOR)
+            problems.add(msg("unknown channel '{part}'{hint}").format(part=part, hint=hint), line=line, column="channels")
             ok = False
         elif channel in channels:
-            problems.add(f"channel '{part}' listed twice", line=line, column="channels")
+            problems.add(msg("channel '{part}' listed twice").format(part=part), line=line, column="channels")
             ok = False
         else:
             channels.add(channel)
@@ -315,7 +320,7 @@ def _csv_row(
             continue
         level = parse_level(value)
         if level is None:
-            problems.add(f"bad level '{value}' ({LEVEL_HINT})", line=line, column=column)
+            problems.add(msg("bad level '{value}' ({level_hint})").format(value=value, level_hint=msg(LEVEL_HINT)), line=line, column=column)
             ok = False
         else:
             skills[column] = level
@@ -349,13 +354,13 @@ def parse_matrix_yaml(text: str, path: str, catalogue: Catalogue) -> SkillMatrix
         if top is not None:
             doc.check_keys(top, ("version", "agents"), "skill matrix")
             if "version" in top and doc.text(top["version"].node, "version") != "1":
-                doc.error(top["version"].node, "unsupported skill matrix version (expected 1)")
+                doc.error(top["version"].node, msg("unsupported skill matrix version (expected 1)"))
             if "agents" not in top:
-                doc.error(root, "skill matrix: missing required field 'agents'")
+                doc.error(root, msg("skill matrix: missing required field 'agents'"))
             else:
                 items = doc.sequence(top["agents"].node, "agents")
                 if items is not None and not items:
-                    doc.error(top["agents"].node, "agents: the list is empty")
+                    doc.error(top["agents"].node, msg("agents: the list is empty"))
                 for index, item in enumerate(items or [], start=1):
                     _yaml_agent(item, index, doc, registry, catalogue)
     problems.raise_if_any()
@@ -381,7 +386,7 @@ def _yaml_agent(
 
     channels: list[Channel] = []
     if "channels" not in entries:
-        doc.error(node, f"{what}: missing required field 'channels' (may be [] for none)")
+        doc.error(node, msg("{what}: missing required field 'channels' (may be [] for none)").format(what=what))
     else:
         found = doc.channels(entries["channels"].node, f"{what}, channels")
         channels = [channel for channel, _ in found or []]
@@ -406,13 +411,13 @@ def _yaml_agent(
         skill_entries = doc.mapping(entries["skills"].node, f"{what}, skills")
         for code, entry in (skill_entries or {}).items():
             if code not in catalogue.processes:
-                doc.error(entry.key_node, f"{what}: {_unknown_process(code, catalogue)}")
+                doc.error(entry.key_node, f"{what}: {_unknown_process(code, catalogue)}", kind=UNKNOWN_PROCESS)
                 continue
             raw = doc.text(entry.node, f"{what}, {code}")
             level = parse_level(raw) if raw is not None else None
             if level is None:
                 doc.error(
-                    entry.node, f"{what}: bad level '{raw or ''}' for '{code}' ({LEVEL_HINT})"
+                    entry.node, msg("{what}: bad level '{value}' for '{code}' ({level_hint})").format(what=what, value=raw or '', code=code, level_hint=msg(LEVEL_HINT))
                 )
                 continue
             skills[code] = level
@@ -561,7 +566,7 @@ def write_matrix(
     fmt = fmt or format_of(path)
     if fmt is None:
         raise SkillFileError.single(
-            str(path), "unknown output format: name the file .csv, .yaml or .yml"
+            str(path), msg("unknown output format: name the file .csv, .yaml or .yml")
         )
     if fmt == "csv":
         text = matrix_to_csv(matrix, catalogue, delimiter=";" if excel else ",")
@@ -579,7 +584,7 @@ def write_matrix(
         os.replace(tmp, target)
         tmp = None
     except OSError as exc:
-        raise SkillFileError.single(str(path), f"cannot write: {exc.strerror or exc}") from None
+        raise SkillFileError.single(str(path), msg("cannot write: {reason}").format(reason=exc.strerror or exc)) from None
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)

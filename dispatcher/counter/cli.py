@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from dispatcher.counter.sites import default_sites_path, load_sites
+from dispatcher.i18n import LangOpt, choose_language, msg
 from skills.catalogue import default_catalogue, load_catalogue
 from skills.errors import SkillFileError
 
@@ -17,8 +18,10 @@ sites_app = typer.Typer(help="The sites: kiosks, counters and displays of each b
 def check(
     paths: list[Path] = typer.Argument(None, help="Sites files (default: the bundled sample)."),
     catalogue: Path = typer.Option(None, "--catalogue", help="The catalogue whose domains get letters."),
+    lang: LangOpt = None,
 ) -> None:
     """Validate sites files: exit 2 with every problem as file:line: reason."""
+    choose_language(lang)
     try:
         known = load_catalogue(catalogue) if catalogue else default_catalogue()
     except SkillFileError as exc:
@@ -36,8 +39,10 @@ def check(
         kiosks = sum(len(s.kiosks) for s in sites.sites.values())
         displays = sum(len(s.displays) for s in sites.sites.values())
         typer.echo(
-            f"{path}: OK, {len(sites.sites)} sites, {counters} counters, {kiosks} kiosks, {displays} displays, "
-            f"{len(sites.priority_classes)} priority classes"
+            msg("{path}: OK, {sites} sites, {counters} counters, {kiosks} kiosks, {displays} displays, "
+                "{classes} priority classes").format(path=path, sites=len(sites.sites), counters=counters,
+                                                      kiosks=kiosks, displays=displays,
+                                                      classes=len(sites.priority_classes))
         )
     if refused:
         raise typer.Exit(2)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from yaml.nodes import Node
 
+from dispatcher.i18n import msg
 from dispatcher.policy import RoutingPolicy
 from skills._files import Doc, Entry, compose, load_text
 from skills.catalogue import parse_duration
@@ -99,7 +100,7 @@ class _Reader:
         raw = self.doc.text(entry.node, what)
         value = parse_duration(raw) if raw is not None else None
         if value is None:
-            self.doc.error(entry.node, f"{what}: expected a duration (45s, 2m, 1h30m), got {raw!r}")
+            self.doc.error(entry.node, msg("{what}: expected a duration (45s, 2m, 1h30m), got {raw!r}").format(what=what, raw=raw))
         return value
 
     def rules(self, node: Node) -> CounterRules:
@@ -111,7 +112,7 @@ class _Reader:
             if raw.isdigit() and 0 <= int(raw) <= 10:
                 recalls = int(raw)
             else:
-                self.doc.error(entries["recalls"].node, f"counter, recalls: expected 0 to 10, got {raw!r}")
+                self.doc.error(entries["recalls"].node, msg("counter, recalls: expected 0 to 10, got {raw!r}").format(raw=raw))
         if "no_show_after" in entries:
             no_show = self.duration(entries["no_show_after"], "counter, no_show_after") or no_show
         if "agent_away_after" in entries:
@@ -125,18 +126,18 @@ class _Reader:
         for key, entry in entries.items():
             letter = (self.doc.text(entry.node, f"letters, {key}") or "").strip()
             if self.catalogue is not None and key not in self.catalogue.domains:
-                self.doc.error(entry.key_node, f"letters: unknown domain '{key}'")
+                self.doc.error(entry.key_node, msg("letters: unknown domain '{key}'").format(key=key))
             elif not LETTER_RE.match(letter):
-                self.doc.error(entry.node, f"letters, {key}: expected one capital letter, got {letter!r}")
+                self.doc.error(entry.node, msg("letters, {key}: expected one capital letter, got {letter!r}").format(key=key, letter=letter))
             elif letter in used:
-                self.doc.error(entry.node, f"letters, {key}: letter {letter} already given to {used[letter]}")
+                self.doc.error(entry.node, msg("letters, {key}: letter {letter} already given to {domain}").format(key=key, letter=letter, domain=used[letter]))
             else:
                 used[letter] = key
                 found[key] = letter
         if self.catalogue is not None:
             missing = [d for d in self.catalogue.domains if d not in entries]
             if missing:
-                self.doc.error(node, f"letters: no ticket letter for the domains {', '.join(missing)}")
+                self.doc.error(node, msg("letters: no ticket letter for the domains {domains}").format(domains=', '.join(missing)))
         return found
 
     def priority_classes(self, node: Node) -> dict[str, PriorityClass]:
@@ -149,9 +150,9 @@ class _Reader:
             label_en = self.doc.required_text(fields, "label_en", what, entry.key_node)
             advance = self.duration(fields["advance"], f"{what}, advance") if "advance" in fields else None
             if "advance" not in fields:
-                self.doc.error(entry.key_node, f"{what}: missing required field 'advance' (the bounded move up)")
+                self.doc.error(entry.key_node, msg("{what}: missing required field 'advance' (the bounded move up)").format(what=what))
             elif advance is not None and not 0 < advance <= 3600:
-                self.doc.error(fields["advance"].node, f"{what}, advance: between 1s and 1h, got {advance:g}s")
+                self.doc.error(fields["advance"].node, msg("{what}, advance: between 1s and 1h, got {advance:g}s").format(what=what, advance=advance))
                 advance = None
             if label and label_en and advance:
                 found[key] = PriorityClass(key, label, label_en, advance)
@@ -164,9 +165,9 @@ class _Reader:
         for item in self.doc.sequence(entry.node, what) or []:
             name = (self.doc.text(item, what) or "").strip()
             if not DEVICE_RE.match(name):
-                self.doc.error(item, f"{what}: bad device id {name!r} (lower-case letters, digits, - and _)")
+                self.doc.error(item, msg("{what}: bad device id {name!r} (lower-case letters, digits, - and _)").format(what=what, name=name))
             elif name in seen:
-                self.doc.error(item, f"{what}: device {name} already listed ({seen[name]})")
+                self.doc.error(item, msg("{what}: device {name} already listed ({first})").format(what=what, name=name, first=seen[name]))
             else:
                 seen[name] = what
                 found.append(name)
@@ -181,18 +182,18 @@ class _Reader:
         displays = self.devices(fields.get("displays"), f"{what}, displays", seen)
         counters: dict[str, frozenset[Channel]] = {}
         if "counters" not in fields:
-            self.doc.error(entry.key_node, f"{what}: missing required field 'counters'")
+            self.doc.error(entry.key_node, msg("{what}: missing required field 'counters'").format(what=what))
         else:
             for name, desk in (self.doc.mapping(fields["counters"].node, f"{what}, counters") or {}).items():
                 if name in seen:
-                    self.doc.error(desk.key_node, f"{what}: counter '{name}' already listed ({seen[name]})")
+                    self.doc.error(desk.key_node, msg("{what}: counter '{name}' already listed ({first})").format(what=what, name=name, first=seen[name]))
                     continue
                 seen[name] = what
                 channels = self.doc.channels(desk.node, f"{what}, {name}")
                 if channels is not None:
                     served = frozenset(c for c, _ in channels)
                     if Channel.COUNTER not in served:
-                        self.doc.error(desk.node, f"{what}, {name}: a counter serves the 'counter' channel")
+                        self.doc.error(desk.node, msg("{what}, {name}: a counter serves the 'counter' channel").format(what=what, name=name))
                     counters[name] = served
         if label is None:
             return None
@@ -210,27 +211,27 @@ def parse_sites(text: str, path: str = "<sites>", catalogue: Catalogue | None = 
     doc.check_keys(entries, ("version", "timezone", "counter", "letters", "priority_classes", "sites"), "sites file")
     version = doc.text(entries["version"].node, "version") if "version" in entries else None
     if version != "1":
-        doc.error(entries["version"].node if "version" in entries else root, f"version: expected 1, got {version!r}")
+        doc.error(entries["version"].node if "version" in entries else root, msg("version: expected 1, got {version!r}").format(version=version))
     timezone = "Europe/Paris"
     if "timezone" in entries:
         timezone = (doc.text(entries["timezone"].node, "timezone") or "").strip()
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            doc.error(entries["timezone"].node, f"timezone: unknown time zone {timezone!r}")
+            doc.error(entries["timezone"].node, msg("timezone: unknown time zone {timezone!r}").format(timezone=timezone))
     rules = reader.rules(entries["counter"].node) if "counter" in entries else CounterRules()
     letters = reader.letters(entries["letters"].node) if "letters" in entries else {}
     if "letters" not in entries:
-        doc.error(root, "missing required field 'letters' (the ticket letter of each domain)")
+        doc.error(root, msg("missing required field 'letters' (the ticket letter of each domain)"))
     classes = reader.priority_classes(entries["priority_classes"].node) if "priority_classes" in entries else {}
     sites: dict[str, Site] = {}
     seen: dict[str, str] = {}
     if "sites" not in entries:
-        doc.error(root, "missing required field 'sites'")
+        doc.error(root, msg("missing required field 'sites'"))
     else:
         for code, entry in (doc.mapping(entries["sites"].node, "sites") or {}).items():
             if not DEVICE_RE.match(code):
-                doc.error(entry.key_node, f"sites: bad site code {code!r}")
+                doc.error(entry.key_node, msg("sites: bad site code {code!r}").format(code=code))
                 continue
             site = reader.site(code, entry, seen)
             if site is not None:

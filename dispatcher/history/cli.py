@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from dispatcher.i18n import LangOpt, choose_language, msg
 from simulations.i18n import N_
 
 EXIT_USER = 2
@@ -350,10 +351,12 @@ def purge(
     redis_url: str = typer.Option(
         None, "--redis-url", help="Default: REDIS_URL, else the private Redis under the data directory."
     ),
+    lang: LangOpt = None,
 ) -> None:
     """Remove citizens' personal data older than the retention period (CNIL), from SQL and Redis."""
     import time
 
+    choose_language(lang)
     from dispatcher.history.purge import purge as run_purge
     from dispatcher.history.writer import engine_for
     from dispatcher.people.audit import operator
@@ -362,9 +365,9 @@ def purge(
         url = _database_url(database_url, create=False)
         days = retention_days if retention_days is not None else _site().retention_days
         if days < 1:
-            raise UserError(f"--retention-days {days}: must be at least 1")
+            raise UserError(msg("--retention-days {days}: must be at least 1").format(days=days))
     except UserError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(str(exc), msg("error: {message}")) from None
 
     async def _run() -> tuple[Any, Any]:
         from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -373,7 +376,7 @@ def purge(
         try:
             result = await run_purge(engine, days, time.time(), dry_run=dry_run, actor=operator())
         except (OperationalError, ProgrammingError) as exc:
-            raise UserError(f"{url}: cannot purge ({exc.orig}); run `guichet db upgrade`") from None
+            raise UserError(msg("{url}: cannot purge ({reason}); run `guichet db upgrade`").format(url=url, reason=exc.orig)) from None
         finally:
             await engine.dispose()
         return result, await _purge_redis(redis_url, result.cutoff, dry_run)
@@ -381,22 +384,24 @@ def purge(
     try:
         result, streams = asyncio.run(_run())
     except UserError as exc:
-        raise _fail(str(exc)) from None
-    verb = "would lose" if dry_run else "lost"
-    removed = "would be removed" if dry_run else "removed"
+        raise _fail(str(exc), msg("error: {message}")) from None
     cutoff = datetime.fromtimestamp(result.cutoff).date()
-    typer.echo(
-        f"SQL history, before {cutoff}: {result.citizens} citizens, {result.contacts} contacts and "
-        f"{result.callbacks} callbacks {verb} their personal data"
-    )
+    sql = (msg("SQL history, before {cutoff}: {citizens} citizens, {contacts} contacts and {callbacks} "
+               "callbacks would lose their personal data") if dry_run else
+           msg("SQL history, before {cutoff}: {citizens} citizens, {contacts} contacts and {callbacks} "
+               "callbacks lost their personal data"))
+    typer.echo(sql.format(cutoff=cutoff, citizens=result.citizens, contacts=result.contacts,
+                          callbacks=result.callbacks))
     if streams is None:
-        typer.echo("Redis: no live state found (no REDIS_URL, no private Redis under the data directory)")
+        typer.echo(msg("Redis: no live state found (no REDIS_URL, no private Redis under the data directory)"))
         return
-    typer.echo(
-        f"Redis, before {cutoff}: {streams.events} events {removed} from the event stream "
-        f"({streams.personal} with a caller's number or a citizen id), {streams.intake} intake entries {removed}"
-        + (f"; {streams.kept} kept, not yet in the SQL history (removed at the next purge)" if streams.kept else "")
-    )
+    redis = (msg("Redis, before {cutoff}: {events} events would be removed from the event stream ({personal} "
+                 "with a caller's number or a citizen id), {intake} intake entries would be removed") if dry_run else
+             msg("Redis, before {cutoff}: {events} events removed from the event stream ({personal} with a "
+                 "caller's number or a citizen id), {intake} intake entries removed"))
+    kept = msg("; {kept} kept, not yet in the SQL history (removed at the next purge)") if streams.kept else ""
+    typer.echo(redis.format(cutoff=cutoff, events=streams.events, personal=streams.personal,
+                            intake=streams.intake) + kept.format(kept=streams.kept))
 
 
 async def _purge_redis(given: str | None, cutoff: float, dry_run: bool) -> Any:
@@ -418,7 +423,7 @@ async def _purge_redis(given: str | None, cutoff: float, dry_run: bool) -> Any:
         try:
             url = await asyncio.to_thread(server.start)
         except RedisLaunchError as exc:
-            raise UserError(f"{where}: cannot start the private Redis ({exc})") from None
+            raise UserError(msg("{path}: cannot start the private Redis ({reason})").format(path=where, reason=exc)) from None
     try:
         redis = connect(url)
     except ValueError as exc:
@@ -426,7 +431,7 @@ async def _purge_redis(given: str | None, cutoff: float, dry_run: bool) -> Any:
     try:
         return await purge_streams(redis, Keys(), cutoff, dry_run=dry_run)
     except (RedisError, OSError) as exc:
-        raise UserError(f"{url}: Redis unreachable ({exc})") from None
+        raise UserError(msg("{url}: Redis unreachable ({reason})").format(url=url, reason=exc)) from None
     finally:
         await redis.aclose()
         if server is not None:
@@ -437,8 +442,10 @@ async def _purge_redis(given: str | None, cutoff: float, dry_run: bool) -> Any:
 def db_upgrade(
     revision: str = typer.Argument("head", help="Target revision."),
     database_url: str = typer.Option(None, "--database-url", help="Default: DATABASE_URL, else the SQLite file."),
+    lang: LangOpt = None,
 ) -> None:
     """Create or migrate the history tables (Alembic), from any directory."""
+    choose_language(lang)
     from alembic.util.exc import CommandError
     from sqlalchemy.exc import OperationalError
 
@@ -447,11 +454,12 @@ def db_upgrade(
     try:
         url = _database_url(database_url)
         upgrade(url, revision)
-        typer.echo(f"history database at revision {current(url)}")
+        typer.echo(msg("history database at revision {revision}").format(revision=current(url)))
     except UserError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(str(exc), msg("error: {message}")) from None
     except (CommandError, OperationalError, OSError) as exc:
-        raise _fail(f"{database_url or 'history database'}: {str(exc).splitlines()[0]}") from None
+        where = database_url or msg("history database")
+        raise _fail(f"{where}: {str(exc).splitlines()[0]}", msg("error: {message}")) from None
 
 
 def register(app: typer.Typer, site: Callable[[], SiteDefaults] = _no_site) -> None:

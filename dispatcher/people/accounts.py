@@ -19,6 +19,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dispatcher.history.models import UserRow
+from dispatcher.i18n import msg
 from dispatcher.people.audit import record
 from dispatcher.people.roles import PERSON_ROLES, Role
 
@@ -48,7 +49,7 @@ def _person(row: Any) -> Person:
 def check_password(password: str) -> None:
     """Refuse a password too short to stand an offline guess."""
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"mot de passe trop court : {MIN_PASSWORD} caractères au moins")
+        raise AccountError(msg("password too short: {count} characters at least").format(count=MIN_PASSWORD))
 
 
 class Accounts:
@@ -71,17 +72,17 @@ class Accounts:
     ) -> Person:
         """Create an account; an agent account must name its agent of the skill matrix."""
         if not USERNAME.match(username):
-            raise AccountError(f"identifiant {username!r} invalide : minuscules, chiffres, . _ - (2 à 64)")
+            raise AccountError(msg("login {username!r} invalid: lower case, digits, . _ - (2 to 64)").format(username=username))
         if role not in PERSON_ROLES:
-            raise AccountError(f"rôle {role.value!r} impossible pour une personne")
+            raise AccountError(msg("role {role!r} impossible for a person").format(role=role.value))
         if role is Role.AGENT and not agent_id:
-            raise AccountError("un compte agent doit nommer son agent de la matrice (--agent)")
+            raise AccountError(msg("an agent account must name its agent of the skill matrix (--agent)"))
         check_password(password)
         digest = await asyncio.to_thread(self.hasher.hash, password)
         now = time.time()
         async with self.engine.begin() as conn:
             if (await conn.execute(select(UserRow.username).where(UserRow.username == username))).first():
-                raise AccountError(f"l'identifiant {username!r} existe déjà")
+                raise AccountError(msg("login {username!r} already exists").format(username=username))
             await conn.execute(
                 insert(UserRow).values(
                     username=username, display_name=display_name or username, role=role.value,
@@ -102,7 +103,7 @@ class Accounts:
                 .values(password_hash=digest, password_changed_at=time.time())
             )
             if result.rowcount == 0:
-                raise AccountError(f"aucun compte {username!r}")
+                raise AccountError(msg("no account {username!r}").format(username=username))
             await record(conn, actor, "password_changed", username, {})
 
     async def set_active(self, username: str, active: bool, *, actor: str = "cli") -> None:
@@ -113,7 +114,7 @@ class Accounts:
                 .values(active=active, password_changed_at=time.time())
             )
             if result.rowcount == 0:
-                raise AccountError(f"aucun compte {username!r}")
+                raise AccountError(msg("no account {username!r}").format(username=username))
             await record(conn, actor, "user_enabled" if active else "user_disabled", username, {})
 
     async def list(self) -> list[Person]:

@@ -9,9 +9,10 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from dispatcher.i18n import msg
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dispatcher.i18n import msg
 
 
 class ConfigError(Exception):

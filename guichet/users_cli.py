@@ -119,7 +119,8 @@ def list_users(lang: LangOpt = None) -> None:
     """Every account: login, role, agent, state."""
     choose_language(lang)
     people = _run(lambda a: a.list())
-    typer.echo(f"{msg('login'):<20} {msg('role'):<11} {msg('agent'):<12} {msg('state'):<10} {msg('name')}")
+    login, role, agent, state, name = msg("login"), msg("role"), msg("agent"), msg("state"), msg("name")
+    typer.echo(f"{login:<20} {role:<11} {agent:<12} {state:<10} {name}")
     for p in people:
         state = msg("active") if p.active else msg("disabled")
         typer.echo(f"{p.username:<20} {p.role.value:<11} {p.agent_id or '-':<12} {state:<10} {p.display_name}")

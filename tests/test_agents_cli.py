@@ -13,6 +13,12 @@ from dispatcher.store.redis_server import RedisServer
 from guichet.cli import app
 
 
+@pytest.fixture(autouse=True)
+def _english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the English wording (French is the default): GUICHET_LANG=en, inherited by the commands."""
+    monkeypatch.setenv("GUICHET_LANG", "en")
+
+
 def invoke(env: dict[str, str], *args: str) -> tuple[int, str]:
     done = CliRunner().invoke(app, list(args), env=env)
     return done.exit_code, done.output

@@ -8,6 +8,12 @@ from typer.testing import CliRunner
 from dispatcher import compiled
 from guichet import __version__, cli
 
+
+@pytest.fixture(autouse=True)
+def _english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the English wording (French is the default): GUICHET_LANG=en, inherited by the commands."""
+    monkeypatch.setenv("GUICHET_LANG", "en")
+
 runner = CliRunner()
 
 

@@ -16,6 +16,12 @@ from skills.errors import SkillFileError
 from skills.matrix import default_matrix
 from skills.model import Channel
 
+
+@pytest.fixture(autouse=True)
+def _english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the English wording (French is the default): GUICHET_LANG=en, inherited by the commands."""
+    monkeypatch.setenv("GUICHET_LANG", "en")
+
 CATALOGUE = default_catalogue()
 GOOD_LETTERS = "letters: {" + ", ".join(f"{d}: {chr(65 + i)}" for i, d in enumerate(CATALOGUE.domains)) + "}\n"
 

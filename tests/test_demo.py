@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 from sqlalchemy import func, select
 
@@ -13,6 +14,12 @@ from dispatcher.history.writer import engine_for
 from guichet.demo import DemoPlan, menu_paths, run_demo
 from ivr.menu import load_menu
 from skills.catalogue import default_catalogue
+
+
+@pytest.fixture(autouse=True)
+def _english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the English wording (French is the default): GUICHET_LANG=en, inherited by the commands."""
+    monkeypatch.setenv("GUICHET_LANG", "en")
 
 
 def test_every_menu_path_leads_to_a_catalogue_process() -> None:

@@ -19,7 +19,7 @@ async def test_demo_in_a_browser_until_ctrl_c(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_") and k not in ("REDIS_URL", "DATABASE_URL")}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "guichet.cli", "demo", "--http-port", "0", "--calls-per-minute", "300",
-        "--visitors-per-minute", "120", "--data-dir", str(tmp_path / "data"),
+        "--visitors-per-minute", "120", "--data-dir", str(tmp_path / "data"), "--lang", "en",
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None

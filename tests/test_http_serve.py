@@ -19,7 +19,8 @@ AGENT_TOKEN = "a-counter-agent-token-of-test"
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_") and k != "REDIS_URL"}
-    env.update(GUICHET_DATA_DIR=str(tmp_path / "data"), GUICHET_AGI_PORT="0", GUICHET_HTTP_PORT="0", **extra)
+    env.update(GUICHET_DATA_DIR=str(tmp_path / "data"), GUICHET_AGI_PORT="0", GUICHET_HTTP_PORT="0", GUICHET_LANG="en",
+               **extra)
     env.pop("DATABASE_URL", None)
     return env
 

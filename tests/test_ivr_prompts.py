@@ -26,6 +26,12 @@ from tests.ami_helpers import PhoneRig
 from tests.test_ivr_sessions import agi_commands
 
 
+@pytest.fixture(autouse=True)
+def _english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the English wording (French is the default): GUICHET_LANG=en, inherited by the commands."""
+    monkeypatch.setenv("GUICHET_LANG", "en")
+
+
 def rig(**kwargs: object) -> PhoneRig:
     kwargs.setdefault("available", ())
     return PhoneRig(ivr=True, record=True, **kwargs)  # type: ignore[arg-type]

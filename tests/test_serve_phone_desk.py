@@ -11,6 +11,7 @@ import signal
 import sys
 from pathlib import Path
 
+
 from dispatcher.fake_asterisk import FakeAsterisk, wait_until
 from dispatcher.store.redis_server import free_port
 from ivr.prompts import SOUNDS_DIR
@@ -23,7 +24,7 @@ def _env(tmp_path: Path, ami_port: int, agi_port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_") and k not in ("REDIS_URL", "DATABASE_URL")}
     env.update(
         GUICHET_DATA_DIR=str(tmp_path / "data"), GUICHET_AMI_PORT=str(ami_port), GUICHET_AMI_SECRET=SECRET,
-        GUICHET_AGI_PORT=str(agi_port), GUICHET_HTTP_PORT="0", GUICHET_SOUNDS_DIR=str(SOUNDS_DIR),
+        GUICHET_AGI_PORT=str(agi_port), GUICHET_HTTP_PORT="0", GUICHET_LANG="en", GUICHET_SOUNDS_DIR=str(SOUNDS_DIR),
     )
     return env
 

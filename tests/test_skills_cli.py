@@ -10,6 +10,12 @@ from typer.testing import CliRunner
 import skills.cli
 from guichet.cli import COMMAND_MODULES, app
 
+
+@pytest.fixture(autouse=True)
+def _english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the English wording (French is the default): GUICHET_LANG=en, inherited by the commands."""
+    monkeypatch.setenv("GUICHET_LANG", "en")
+
 DATA = Path(__file__).parents[1] / "skills" / "data"
 runner = CliRunner()
 

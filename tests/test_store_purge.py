@@ -8,6 +8,7 @@ import re
 import time
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from dispatcher import events as ev
@@ -23,6 +24,12 @@ from dispatcher.store.loadgen import town
 from dispatcher.store.redis_server import RedisServer
 from guichet.cli import app
 from skills.model import Channel
+
+
+@pytest.fixture(autouse=True)
+def _english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the English wording (French is the default): GUICHET_LANG=en, inherited by the commands."""
+    monkeypatch.setenv("GUICHET_LANG", "en")
 
 DAY = 86_400.0
 OLD_NUMBER, NEW_NUMBER = "0611111111", "0622222222"

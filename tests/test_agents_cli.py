@@ -13,12 +13,6 @@ from dispatcher.store.redis_server import RedisServer
 from guichet.cli import app
 
 
-@pytest.fixture(autouse=True)
-def _english(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests read the English wording (French is the default): GUICHET_LANG=en, inherited by the commands."""
-    monkeypatch.setenv("GUICHET_LANG", "en")
-
-
 def invoke(env: dict[str, str], *args: str) -> tuple[int, str]:
     done = CliRunner().invoke(app, list(args), env=env)
     return done.exit_code, done.output
@@ -27,7 +21,7 @@ def invoke(env: dict[str, str], *args: str) -> tuple[int, str]:
 @pytest.fixture
 def env(tmp_path: Path, redis_server: RedisServer) -> dict[str, str]:
     clean = {k: "" for k in os.environ if k.startswith("GUICHET_")}
-    return {**clean, "REDIS_URL": redis_server.url, "GUICHET_DATA_DIR": str(tmp_path)}
+    return {**clean, "REDIS_URL": redis_server.url, "GUICHET_DATA_DIR": str(tmp_path), "GUICHET_LANG": "en"}
 
 
 def test_a_change_no_server_applies_is_withdrawn(env: dict[str, str], redis_server: RedisServer) -> None:

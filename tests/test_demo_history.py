@@ -25,7 +25,7 @@ def test_stats_reads_the_history_the_demo_says_it_kept(tmp_path: Path) -> None:
     assert "contacts par agent et par jour" not in demo.stdout  # 5 compressed seconds are not a day
     # the demo's own lines in French too: the logins, the end, where the history is
     assert re.search(r"Tableau de bord : http://127\.0\.0\.1:\d+/wallboard", demo.stdout)
-    assert re.search(r"superviseur +identifiant superviseur +mot de passe \S+", demo.stdout)
+    assert re.search(r"supervisor +identifiant superviseur +mot de passe \S+", demo.stdout)
     assert "Démo Guichet arrêtée proprement." in demo.stdout and "sonneries sans réponse" in demo.stdout
     assert "stopped cleanly" not in demo.stdout and "read it again" not in demo.stdout
     match = re.search(r"relisez-le avec : (guichet stats --database-url '[^']+')", demo.stdout)

@@ -69,6 +69,7 @@ def _env(tmp_path: Path, redis_url: str, ami_port: int) -> dict[str, str]:
         GUICHET_HTTP_PORT=str(free_port()),
         GUICHET_AMI_PORT=str(ami_port),
         GUICHET_AMI_SECRET="kill9",
+        GUICHET_LANG="en",
         REDIS_URL=redis_url,
         GUICHET_DEVICE_TOKENS=",".join(f"{k}={v}" for k, v in TOKENS.items()),
     )

@@ -35,12 +35,6 @@ from dispatcher.store.live import RedisStore
 from dispatcher.store.loadgen import Load, town
 from dispatcher.store.redis_server import RedisServer
 
-
-@pytest.fixture(autouse=True)
-def _english(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests read the English wording (French is the default): GUICHET_LANG=en, inherited by the commands."""
-    monkeypatch.setenv("GUICHET_LANG", "en")
-
 WRITER_LOG = "dispatcher.history.writer"
 
 

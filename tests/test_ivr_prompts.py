@@ -26,12 +26,6 @@ from tests.ami_helpers import PhoneRig
 from tests.test_ivr_sessions import agi_commands
 
 
-@pytest.fixture(autouse=True)
-def _english(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests read the English wording (French is the default): GUICHET_LANG=en, inherited by the commands."""
-    monkeypatch.setenv("GUICHET_LANG", "en")
-
-
 def rig(**kwargs: object) -> PhoneRig:
     kwargs.setdefault("available", ())
     return PhoneRig(ivr=True, record=True, **kwargs)  # type: ignore[arg-type]
@@ -131,6 +125,7 @@ async def test_serve_names_the_missing_prompts_and_logs_as_json(tmp_path: Path) 
         env.update(
             GUICHET_DATA_DIR=str(tmp_path / "data"), GUICHET_AGI_PORT=str(agi_port), GUICHET_HTTP_PORT="0", GUICHET_SOUNDS_DIR=str(sounds),
             GUICHET_AMI_PORT=str(fake.ami_port), GUICHET_AMI_SECRET="s", GUICHET_LOG_FORMAT="json",
+            GUICHET_LANG="en",
         )
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "guichet.cli", "serve", "--log-level", "debug", env=env,

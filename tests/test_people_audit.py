@@ -72,6 +72,7 @@ async def test_a_supervisor_forces_states_from_the_wallboard_and_each_is_audited
 def _guichet(data: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "GUICHET_CONFIG", "REDIS_URL")}
     env["GUICHET_DATA_DIR"] = str(data)
+    env["GUICHET_LANG"] = "en"  # the purge's English wording
     done = subprocess.run([sys.executable, "-m", "guichet.cli", *args], input=stdin, capture_output=True, text=True,
                           env=env, timeout=60, check=False)
     assert done.returncode == 0, done.stderr

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from simulations.i18n import LANGUAGES, set_language, tr
+from dispatcher.i18n import choose_language
+from simulations.i18n import tr
 
 staffing_app = typer.Typer(
     help="Staffing with Erlang C (or Erlang A with --patience): the fewest agents per interval.",
@@ -82,14 +83,6 @@ PatienceOpt = Annotated[float | None, typer.Option(
 LangOpt = Annotated[str | None, typer.Option(
     "--lang", help="Language of the tables, messages and reports: fr or en (default: "
     "GUICHET_LANG, else fr).", show_default=False)]
-
-
-def choose_language(lang: str | None) -> str:
-    """Set the planner commands' language from ``--lang`` (else GUICHET_LANG, else French)."""
-    try:
-        return set_language(lang)
-    except ValueError:
-        raise typer.BadParameter(f"{lang!r}: {' or '.join(LANGUAGES)}", param_hint="--lang") from None
 
 
 @staffing_app.command("interval")

@@ -374,7 +374,7 @@ class _CatalogueParser:
         if not entries:
             self.doc.error(node, msg("domains: no domain defined"))
         for code, entry in entries.items():
-            what = f"domain '{code}'"
+            what = msg("domain '{code}'").format(code=code)
             if not SLUG_RE.match(code):
                 self.doc.error(
                     entry.key_node,
@@ -435,7 +435,7 @@ class _CatalogueParser:
         code = self.doc.required_text(entries, "code", f"process #{index}", node)
         if code is None:
             return None
-        what = f"process '{code}'"
+        what = msg("process '{code}'").format(code=code)
         if not SLUG_RE.match(code):
             self.doc.error(
                 entries["code"].node,

@@ -350,9 +350,9 @@ def parse_matrix_yaml(text: str, path: str, catalogue: Catalogue) -> SkillMatrix
     registry = _Registry()
     root = compose(text, problems)
     if root is not None:
-        top = doc.mapping(root, "skill matrix")
+        top = doc.mapping(root, msg("skill matrix"))
         if top is not None:
-            doc.check_keys(top, ("version", "agents"), "skill matrix")
+            doc.check_keys(top, ("version", "agents"), msg("skill matrix"))
             if "version" in top and doc.text(top["version"].node, "version") != "1":
                 doc.error(top["version"].node, msg("unsupported skill matrix version (expected 1)"))
             if "agents" not in top:
@@ -375,7 +375,7 @@ def _yaml_agent(
         return
     before = len(doc.problems)
     agent_id = doc.required_text(entries, "agent_id", f"agent #{index}", node)
-    what = f"agent '{agent_id}'" if agent_id else f"agent #{index}"
+    what = msg("agent '{agent}'").format(agent=agent_id) if agent_id else msg("agent #{index}").format(index=index)
     doc.check_keys(entries, AGENT_KEYS, what)
     if agent_id is not None:
         id_node = entries["agent_id"].node

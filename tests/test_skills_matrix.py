@@ -29,6 +29,12 @@ from skills.model import (
     SkillMatrix,
 )
 
+
+@pytest.fixture(autouse=True)
+def _english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the English wording (French is the default): GUICHET_LANG=en."""
+    monkeypatch.setenv("GUICHET_LANG", "en")
+
 DATA = Path(__file__).parents[1] / "skills" / "data"
 WRITTEN = {Channel.EMAIL, Channel.WEBFORM, Channel.MAIL}
 

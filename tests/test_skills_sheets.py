@@ -9,6 +9,12 @@ import pytest
 from skills.catalogue import default_catalogue, parse_catalogue
 from skills.errors import SkillFileError
 
+
+@pytest.fixture(autouse=True)
+def _english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the English wording (French is the default): GUICHET_LANG=en."""
+    monkeypatch.setenv("GUICHET_LANG", "en")
+
 BASE = """\
 defaults:
   targets:

@@ -17,6 +17,12 @@ from skills.errors import Problem, SkillFileError
 from skills.matrix import load_matrix
 from skills.model import Catalogue, Channel, ChannelTarget, Process
 
+
+@pytest.fixture(autouse=True)
+def _english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the English wording (French is the default): GUICHET_LANG=en."""
+    monkeypatch.setenv("GUICHET_LANG", "en")
+
 Writer = Callable[[str, str | bytes], Path]
 
 

@@ -10,6 +10,12 @@ from guichet.config import ConfigError, load_settings
 
 
 @pytest.fixture(autouse=True)
+def _english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the English wording (French is the default): GUICHET_LANG=en."""
+    monkeypatch.setenv("GUICHET_LANG", "en")
+
+
+@pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("REDIS_URL", "DATABASE_URL", "GUICHET_CONFIG", "GUICHET_AMI_PORT", "GUICHET_DATA_DIR"):
         monkeypatch.delenv(name, raising=False)

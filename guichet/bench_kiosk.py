@@ -138,7 +138,12 @@ class _Desks:
                 d = self.dispatcher
                 loop = asyncio.get_running_loop()
                 loop.call_soon(d.submit, ev.OfferAnswered(at=d.clock(), contact_id=e.contact_id, agent_id=e.agent_id))
-                loop.call_later(DESK_S, lambda cid=e.contact_id: d.submit(ev.ContactCompleted(at=d.clock(), contact_id=cid)))
+                loop.call_later(DESK_S, self._done, e.contact_id)
+
+    def _done(self, contact_id: str) -> None:
+        from dispatcher import events as ev
+
+        self.dispatcher.submit(ev.ContactCompleted(at=self.dispatcher.clock(), contact_id=contact_id))
 
     def announced(self, call: Any) -> None:
         if self.counting:

@@ -25,6 +25,7 @@ dispatcher's events. Used by the kiosks, the displays and the IVR.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import random
@@ -43,12 +44,14 @@ WINDOW = 30
 RATE_WINDOW_S = 1800.0
 """Arrivals counted over this past span for the rate of contacts to come."""
 HORIZON_S = 6 * 3600.0
-LONG_QUEUE = 40
-"""Past this position the contact's wait is the sum of many handling times: one play of the means."""
 STEPS = 48
-"""Agent decisions played forward at most (a long queue) before the rest is extrapolated."""
-SAMPLED_STEPS = 240
-"""The same, for each drawn play (a short queue: a visitor at a mixed desk sees callers come)."""
+"""Agent decisions in the play of the means; past them the rest is extrapolated, and that play is
+the estimate (a long queue: the sum of many handling times varies little)."""
+ORDER_S = 10.0
+"""A bucket's sorted waiting entries are sorted again from the queue this often (see ``Recent.order``)."""
+MAX_QUEUED = 8192
+SAMPLED_STEPS = 4 * STEPS
+"""The same, for each drawn play (drawn arrivals may come first)."""
 DRAWS = 15
 PRIOR_CV = 0.5
 """Spread (standard deviation / mean) of handling times until ``MIN_SPREAD_SAMPLES`` are seen."""
@@ -68,10 +71,15 @@ class Recent:
         self._offers: dict[str, Key] = {}
         self._started: dict[str, tuple[Key, float]] = {}
         self._cv: dict[Channel, float] = {}
+        self._orders: dict[tuple[Bucket, str | None], tuple[float, list[list[object]], list[int]]] = {}
+        self._queued: list[str] = []
+        """Contacts (re)queued lately, for the sorted entries kept by ``order``."""
 
     def sink(self, batch: Sequence[ev.Event]) -> None:
         """Follow the events of the dispatcher."""
         for e in batch:
+            if isinstance(e, ev.ContactQueued | ev.ContactRequeued | ev.ContactQualified):
+                self._queued.append(e.contact_id)
             if isinstance(e, ev.ContactQueued):
                 if e.arrived_at >= e.at - 1.0:  # a fresh arrival, not a requeue or a restart
                     self.arrivals.setdefault((e.process, e.channel), deque()).append(e.at)
@@ -135,6 +143,42 @@ class Recent:
             times.popleft()
         return len(times) / RATE_WINDOW_S
 
+    def order(self, router: Router, bucket: Bucket, site: str | None, now: float) -> tuple[list[list[object]], int]:
+        """The bucket's waiting entries that agents of ``site`` may take, in the core's order, and
+        the index of the first one still waiting.
+
+        Kept sorted: the contacts (re)queued since the last look are inserted,
+        the ones served are blanked in place by the core (so skipped here);
+        sorted again from the queue once ``ORDER_S`` old (a restart's contacts).
+        """
+        if len(self._queued) > MAX_QUEUED:
+            self._queued.clear()
+            self._orders.clear()
+        key = (bucket, site)
+        found = self._orders.get(key)
+        if found is None or not found[0] <= now <= found[0] + ORDER_S:
+            entries = sorted(
+                e for e in bucket.main
+                if (c := e[ENTRY_CONTACT]) is not None and (site is None or c.site is None or c.site == site)  # type: ignore[attr-defined]
+            )
+            found = self._orders[key] = (now, entries, [0, len(self._queued)])
+        _built, entries, marks = found
+        contacts = router.queue.contacts
+        for contact_id in self._queued[marks[1]:]:
+            c = contacts.get(contact_id)
+            if c is None or c.bucket is not bucket or c.entry is None or not (site is None or c.site is None or c.site == site):
+                continue
+            at = bisect.bisect_left(entries, c.entry)
+            if at == len(entries) or entries[at] is not c.entry:
+                entries.insert(at, c.entry)
+                marks[0] = min(marks[0], at)
+        marks[1] = len(self._queued)
+        i = marks[0]
+        while i < len(entries) and entries[i][ENTRY_CONTACT] is None:
+            i += 1
+        marks[0] = i
+        return entries, i
+
     def started_at(self, contact_id: str) -> float | None:
         found = self._started.get(contact_id)
         return None if found is None else found[1]
@@ -143,43 +187,43 @@ class Recent:
 class _Line:
     """One bucket in the forward play: its waiting contacts in the core's order, then the ones to come.
 
-    The bucket's heap is copied at the first look and popped as the play takes
-    its contacts: a look costs O(log n), never a scan of the whole queue.
+    The play walks the bucket's sorted entries (``Recent.order``) from the
+    first one still waiting: a look costs O(1), never a scan of the queue.
     """
 
-    __slots__ = ("bucket", "mine", "heap", "present", "handling", "next_at", "spacing", "ahead_taken")
+    __slots__ = ("ahead_taken", "bucket", "entries", "handling", "i", "mine", "next_at", "spacing")
 
-    def __init__(self, bucket: Bucket, mine: ContactRecord | None, handling: float, next_at: float, spacing: float) -> None:
+    def __init__(
+        self, bucket: Bucket, mine: ContactRecord | None, order: tuple[list[list[object]], int],
+        handling: float, next_at: float, spacing: float,
+    ) -> None:
         self.bucket = bucket
         self.mine = mine
-        self.heap: list[list[object]] | None = None
-        self.present: ContactRecord | None = None
+        self.entries, self.i = order
         self.handling = handling
         self.next_at = next_at
         self.spacing = spacing
         self.ahead_taken = 0
         """Contacts taken in the play that were ahead of ``mine`` in its own bucket."""
 
-    def _first(self) -> ContactRecord | None:
-        if self.present is not None:
-            return self.present
-        heap = self.heap
-        if heap is None:
-            heap = self.heap = self.bucket.main[:] if self.bucket.count else []
-        mine = self.mine
-        while heap:
-            found: ContactRecord | None = heap[0][ENTRY_CONTACT]  # type: ignore[assignment]
-            if found is None or found is mine or (mine is not None and not _may_share(mine, found)):
-                heapq.heappop(heap)
-                continue
-            self.present = found
-            return found
+    @property
+    def present(self) -> ContactRecord | None:
+        """The line's next waiting contact, if any."""
+        entries, mine = self.entries, self.mine
+        i = self.i
+        while i < len(entries):
+            found: ContactRecord | None = entries[i][ENTRY_CONTACT]  # type: ignore[assignment]
+            if found is not None and found is not mine:
+                self.i = i
+                return found
+            i += 1
+        self.i = i
         return None
 
     def head(self, t: float, relaxed: bool = False) -> tuple[int, float, float] | None:
         """(rank, arrival, seq-ish) of the next contact present at time t (``relaxed``: for an agent
         at the relaxed level only, the next one past its overflow delay)."""
-        c = self._first()
+        c = self.present
         if relaxed:
             return (c.rank, c.arrived_at, float(c.seq)) if c is not None and c.relax_at is not None and c.relax_at <= t else None
         if c is not None:
@@ -191,13 +235,11 @@ class _Line:
 
     def take(self, mine_key: tuple[int, float, int] | None, rng: random.Random | None) -> None:
         """The play gives the line's next contact (a present one, else one to come) to an agent."""
-        c = self._first()
+        c = self.present
         if c is None:
             self.next_at += self.spacing if rng is None else rng.expovariate(1.0 / self.spacing)
             return
-        assert self.heap is not None
-        heapq.heappop(self.heap)
-        self.present = None
+        self.i += 1
         if mine_key is not None and (-c.rank, c.arrived_at, c.seq) < mine_key:
             self.ahead_taken += 1
 
@@ -284,8 +326,8 @@ def _mine_from(agent: AgentRecord, mine: ContactRecord, now: float, fallback: Bu
 def contact_wait(router: Router, contact_id: str, now: float, recent: Recent) -> float | None:
     """The estimated remaining wait of a waiting contact, or None if it is not waiting.
 
-    A contact behind many others (``LONG_QUEUE``) gets one play of the means:
-    the sum of many handling times varies little. Otherwise the play is run
+    A contact served after more than ``STEPS`` decisions gets that play of the
+    means: the sum of many handling times varies little. Otherwise the play is run
     ``DRAWS`` times with handling times, remaining times and arrivals drawn
     from their recent spread, and the median of those waits is the estimate
     (the one that errs least on average; and the first of several busy agents
@@ -307,10 +349,11 @@ def wait_draws(router: Router, contact_id: str, now: float, recent: Recent) -> l
     rates = {b: recent.rate((b.process, b.channel), now) for b in eligible}
     lines = {b: r for b, r in rates.items() if b.count or r > 0.0}  # somebody there now, or expected
     players = [p for p in players if p.start is not None or any(b in lines for b in (*p.buckets, *p.relaxed))]
-    if (router.position(contact_id) or 1) > LONG_QUEUE:
-        return [_play(router, contact_id, mine, players, lines, now, recent, None, STEPS)]
+    wait, steps = _play(router, contact_id, mine, players, lines, now, recent, None, STEPS)
+    if steps > STEPS:  # many served first: the sum of many handling times varies little
+        return [wait]
     rng = random.Random(mine.seq)
-    return sorted(_play(router, contact_id, mine, players, lines, now, recent, rng, SAMPLED_STEPS) for _ in range(DRAWS))
+    return sorted(_play(router, contact_id, mine, players, lines, now, recent, rng, SAMPLED_STEPS)[0] for _ in range(DRAWS))
 
 
 def _play(
@@ -323,8 +366,8 @@ def _play(
     recent: Recent,
     rng: random.Random | None,
     cap: int,
-) -> float:
-    """One play forward (means; or draws from ``rng``): the contact's wait.
+) -> tuple[float, int]:
+    """One play forward (means; or draws from ``rng``): the contact's wait and the decisions played.
 
     At most ``cap`` agent decisions are played: a contact still behind others
     then gets the rest at the pace its own bucket was served in the play, so an
@@ -335,7 +378,8 @@ def _play(
     for bucket, rate in rates.items():
         spacing = 1.0 / rate if rate > 0 else float("inf")
         first = spacing / 2 if rng is None or rate == 0.0 else rng.expovariate(rate)
-        lines[bucket] = _Line(bucket, mine, recent.mean(router, (bucket.process, bucket.channel)), now + first, spacing)
+        order = recent.order(router, bucket, mine.site, now) if bucket.count else ([], 0)
+        lines[bucket] = _Line(bucket, mine, order, recent.mean(router, (bucket.process, bucket.channel)), now + first, spacing)
     own_lines = [
         [(lines[b], False) for b in p.buckets if b in lines] + [(lines[b], True) for b in p.relaxed if b in lines]
         for p in players
@@ -347,20 +391,20 @@ def _play(
     heapq.heapify(free)
     mine_head = (mine.rank, mine.arrived_at, float(mine.seq))
     mine_key = (-mine.rank, mine.arrived_at, mine.seq)
-    mine_line = _Line(mine.bucket, None, 0.0, float("inf"), float("inf"))
+    mine_line = _Line(mine.bucket, None, ([], 0), 0.0, float("inf"), float("inf"))
     own_line = lines.get(mine.bucket)
     steps = 0
     while free:
         t, n = heapq.heappop(free)
         if t - now > HORIZON_S:
-            return HORIZON_S
+            return HORIZON_S, steps
         steps += 1
         if steps > cap and own_line is not None and own_line.ahead_taken:
             ahead = (router.position(contact_id) or 1) - 1
             pace = (t - now) / own_line.ahead_taken
-            return min(HORIZON_S, t - now + max(0, ahead - own_line.ahead_taken) * pace)
+            return min(HORIZON_S, t - now + max(0, ahead - own_line.ahead_taken) * pace), steps
         if steps > 8 * cap:
-            return HORIZON_S
+            return HORIZON_S, steps
         own, start = own_lines[n], players[n].start
         best: _Line | None = None
         best_head: tuple[int, float, float] | None = None
@@ -371,7 +415,7 @@ def _play(
             if head is not None and (best is None or best_head is None or _urgent(head, line, best_head, best, t)):
                 best, best_head = line, head
         if best is mine_line:
-            return max(0.0, t - now)
+            return max(0.0, t - now), steps
         if best is None:
             upcoming = [line.next_at for line, relaxed in own if not relaxed and line.next_at > t]
             upcoming += [c.relax_at for line, relaxed in own if relaxed and (c := line.present) and c.relax_at and c.relax_at > t]
@@ -384,13 +428,7 @@ def _play(
         key = (best.bucket.process, best.bucket.channel)
         handling = best.handling if rng is None else _lognormal(rng, best.handling, recent.cv(key[1]))
         heapq.heappush(free, (t + handling + wrap, n))
-    return UNSTAFFED
-
-
-def _may_share(mine: ContactRecord, other: ContactRecord) -> bool:
-    """May the agents who could take ``mine`` take ``other`` too (sites: a visitor of another
-    site waits for other agents)."""
-    return mine.site is None or other.site is None or other.site == mine.site
+    return UNSTAFFED, steps
 
 
 def arrival_wait(router: Router, contact_id: str, now: float, recent: Recent) -> float:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from dispatcher.counter.service import CounterService, DisplayFeed

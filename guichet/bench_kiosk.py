@@ -143,7 +143,8 @@ class _Desks:
     def _done(self, contact_id: str) -> None:
         from dispatcher import events as ev
 
-        self.dispatcher.submit(ev.ContactCompleted(at=self.dispatcher.clock(), contact_id=contact_id))
+        if self.dispatcher is not None:  # not once the server stops
+            self.dispatcher.submit(ev.ContactCompleted(at=self.dispatcher.clock(), contact_id=contact_id))
 
     def announced(self, call: Any) -> None:
         if self.counting:
@@ -203,6 +204,7 @@ async def _server_main(conn: Any, data_dir: str, ami_port: int, secret: str, tok
             "samples": timed.samples, "cpu_s": cpu,
         })
         await loop.run_in_executor(None, conn.recv)
+        desks.dispatcher = None
 
 
 # ------------------------------------------------------------------ the displays

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -147,6 +148,8 @@ async def run_town_hall(
             watch.start()
             try:
                 await http.start()
+                gc.collect()
+                gc.freeze()  # what the start built (catalogue, matrix, tables) is never scanned again
                 yield TownHall(settings, catalogue, matrix, live, stats, ivr, ami, http, counter, pages)
             finally:
                 await http.stop()

@@ -21,6 +21,7 @@ the ``/api/v1/health`` round trip under the same load (the HTTP floor).
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import multiprocessing
 import random
@@ -151,6 +152,20 @@ class _Desks:
             self.calls.setdefault(call.site, set()).add(_call_key(call.ticket, call.counter, call.at))
 
 
+class _GcPauses:
+    """How long each of the server's garbage collections (full or not) held the process."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+        self._started = 0.0
+
+    def callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds.append(time.perf_counter() - self._started)
+
+
 def _call_key(ticket: str, counter: str, at: float) -> str:
     return f"{ticket} {counter} {at:.6f}"
 
@@ -191,9 +206,12 @@ async def _server_main(conn: Any, data_dir: str, ami_port: int, secret: str, tok
         conn.send((hall.http.url, hall.ivr.port))
         await loop.run_in_executor(None, conn.recv)  # the displays are connected: count the calls from now
         desks.counting = True
+        pauses = _GcPauses()
+        gc.callbacks.append(pauses.callback)
         cpu = time.process_time()
         await loop.run_in_executor(None, conn.recv)  # the kiosks stopped
         cpu = time.process_time() - cpu
+        gc.callbacks.remove(pauses.callback)
         desks.counting = False
         dispatcher.router = timed._router
         await loop.run_in_executor(None, conn.recv)  # the calls are drained
@@ -201,7 +219,7 @@ async def _server_main(conn: Any, data_dir: str, ami_port: int, secret: str, tok
         conn.send({
             "arrived": sorted(desks.arrived), "ended": sorted(desks.ended),
             "waiting": sorted(router.contacts), "calls": {k: sorted(v) for k, v in desks.calls.items()},
-            "samples": timed.samples, "cpu_s": cpu,
+            "samples": timed.samples, "cpu_s": cpu, "gc_pauses_s": pauses.seconds,
         })
         await loop.run_in_executor(None, conn.recv)
         desks.dispatcher = None
@@ -423,6 +441,8 @@ async def _run(console: Console, seconds: float) -> dict[str, Any]:
         "calls_per_s": round(len(phone) / (seconds + 2.0), 1),
         "routing_p99_us": round(1e6 * _pct(samples, 0.99), 1),
         "routing_inputs": len(samples),
+        "server_gc_max_ms": round(1000 * max(report["gc_pauses_s"], default=0.0), 1),
+        "server_gc_total_ms": round(1000 * sum(report["gc_pauses_s"]), 1),
         "server_cpu_ms_per_ticket": round(1000 * report["cpu_s"] / max(1, tickets), 3),
         "server_cpu_share": round(report["cpu_s"] / elapsed, 2),
         "kiosks_cpu_share": round(cpu / elapsed, 2),

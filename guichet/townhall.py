@@ -87,6 +87,12 @@ class TownHall:
         return self.live.dispatcher
 
 
+GC_THRESHOLDS = (20_000, 50, 100)
+"""The collector's thresholds while serving: a young collection every 20,000 allocations (not 700),
+a full one rarely; each event allocates a few short-lived objects, and the stalls of frequent
+collections over a long queue were the HTTP side's worst latencies (``guichet bench kiosk``)."""
+
+
 @contextlib.asynccontextmanager
 async def run_town_hall(
     settings: Settings,
@@ -150,6 +156,7 @@ async def run_town_hall(
                 await http.start()
                 gc.collect()
                 gc.freeze()  # what the start built (catalogue, matrix, tables) is never scanned again
+                gc.set_threshold(*GC_THRESHOLDS)
                 yield TownHall(settings, catalogue, matrix, live, stats, ivr, ami, http, counter, pages)
             finally:
                 await http.stop()

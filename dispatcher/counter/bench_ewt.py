@@ -16,9 +16,10 @@ actually had until an agent took it:
 Loads: the forecast is a busy Monday of a 45,000-inhabitant town hall, with
 its morning peak; the mornings are played at that load (x1.0) and at a peak
 morning 30 % busier (x1.3: the Monday after a bank holiday, the spring
-passport rush), both pooled. x1.6, used before, is a morning the schedule
-cannot serve (the counter queue only grows until noon): not a peak a town
-hall staffs for, and a regime where long queues flatter any estimator.
+passport rush), both pooled. x1.6, used before, is 60 % above a busy
+Monday that already has its peak: an overload the schedule is not made for
+(the counter queue builds from 9:00 to 11:00, up to 9 visitors waiting
+against 4-6 at x1.0 and x1.3), not the peak morning the estimate is for.
 
 The figure is the mean absolute error as a share of the mean actual wait;
 ``spread_share`` is the error the estimator's own model expects of itself

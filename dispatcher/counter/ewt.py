@@ -345,7 +345,7 @@ def wait_draws(router: Router, contact_id: str, now: float, recent: Recent) -> l
     players = _players(router, mine, now, recent)
     if all(p.start is None for p in players):
         return [UNSTAFFED]
-    eligible = {b for p in players if p.start is not None for b in (*p.buckets, *p.relaxed)}
+    eligible = dict.fromkeys(b for p in players if p.start is not None for b in (*p.buckets, *p.relaxed))  # in order: draws repeat
     rates = {b: recent.rate((b.process, b.channel), now) for b in eligible}
     lines = {b: r for b, r in rates.items() if b.count or r > 0.0}  # somebody there now, or expected
     players = [p for p in players if p.start is not None or any(b in lines for b in (*p.buckets, *p.relaxed))]

@@ -406,8 +406,9 @@ async def _run(console: Console, seconds: float) -> dict[str, Any]:
         shown_calls = await ask(screens_conn, "stop")
         report = await ask(server_conn, "drained")
         server_conn.send("stop")
+        await loop.run_in_executor(None, server.join, 30)  # the server first: its AMI link is not cut under it
         fake_conn.send("stop")
-        for process in (server, fake, screens):
+        for process in (fake, screens):
             await loop.run_in_executor(None, process.join, 30)
     answered = kiosks.answered
     duplicates = len(answered) - len(set(answered))

@@ -180,13 +180,17 @@ class Router:
         return (ahead + 1) * target.handling_time_s / staffed
 
     def position(self, contact_id: str) -> int | None:
-        """1 for the next contact of its process and channel to be served, or None."""
+        """1 for the next contact of its process and channel to be served, or None (a visitor
+        counts only the contacts that its own site's agents may take)."""
         contact = self.queue.contacts.get(contact_id)
         if contact is None:
             return None
-        bucket = contact.bucket
+        site = contact.site
         mine = (-contact.priority, contact.arrived_at, contact.seq)
-        ahead = sum((-o.priority, o.arrived_at, o.seq) < mine for o in bucket.waiting())
+        ahead = 0
+        for o in contact.bucket.waiting():
+            if (site is None or o.site is None or o.site == site) and (-o.priority, o.arrived_at, o.seq) < mine:
+                ahead += 1
         return ahead + 1
 
     # ----------------------------------------------------- input handlers

@@ -52,6 +52,7 @@ from dispatcher.ami.model import (
     AgentLine,
     Contexts,
     CoreContact,
+    EndedCall,
     Hangup,
     Headers,
     LiveChannel,
@@ -89,7 +90,9 @@ class PhoneCalls:
         """Agent extensions the dialplan lacks: never Redirected to (``dialplan_checked``)."""
         self.problems = Problems()
         self.gone_while_away: list[tuple[str, float]] = []
-        """Contacts the last resynchronisation found gone, with the last time they were known there."""
+        """Contacts the last resynchronisation ended at an estimated time, with that time."""
+        self.ended_as_noted = 0
+        """Contacts the last resynchronisation ended as the dialplan noted their hang-up (AstDB)."""
         self._seen: set[str] | None = None
         """Channels with events since the resynchronisation began (its snapshot may predate them)."""
 
@@ -562,9 +565,10 @@ class PhoneCalls:
         devices: Mapping[str, str],
         at: float,
         last_known: float | None = None,
+        ended: Mapping[str, EndedCall] | None = None,
     ) -> list[Step]:
         """Make the followed state, and the core, match what Asterisk has now (``takeover.resync``)."""
-        return takeover.resync(self, core, channels, devices, at, last_known)
+        return takeover.resync(self, core, channels, devices, at, last_known, ended)
 
 
 _HANDLERS = {

@@ -176,6 +176,30 @@ class LiveChannel:
 
 
 @dataclass(frozen=True, slots=True)
+class EndedCall:
+    """A caller's hang-up as the dialplan noted it in AstDB (``[guichet-ended]``: ``guichet/<uniqueid>``)."""
+
+    at: float
+    answered: bool
+    """The last Dial was answered (DIALSTATUS ANSWER): the caller talked to an agent."""
+    peer: str = ""
+    """The resource that Dial rang (``agent101``)."""
+
+    @classmethod
+    def parse(cls, value: str) -> EndedCall | None:
+        """``<epoch>,<DIALSTATUS>,<DIALEDPEERNUMBER>``; None if unreadable."""
+        when, _, rest = value.partition(",")
+        status, _, peer = rest.partition(",")
+        try:
+            at = float(when)
+        except ValueError:
+            return None
+        if at != at or at in (float("inf"), float("-inf")):
+            return None
+        return cls(at, status.strip() == "ANSWER", peer.strip())
+
+
+@dataclass(frozen=True, slots=True)
 class CoreContact:
     """A contact the core holds open on the phone or callback channel."""
 

@@ -275,7 +275,9 @@ class AmiAdapter:
 
     def _on_lost(self, manager: AmiManager) -> None:
         if self.calls.link_up:
-            log.warning(
+            # The manager logs the loss itself (an error line); this one says what follows.
+            self.problems.info(
+                "link_lost",
                 "AMI: link lost with %d callers known; they are checked again after reconnecting",
                 len(self.calls.by_contact),
             )
@@ -308,7 +310,8 @@ class AmiAdapter:
             gone = self.calls.gone_while_away
             if gone:
                 since = min(t for _, t in gone)
-                log.warning(
+                self.problems.warning(
+                    "gone_while_away",
                     "AMI: %d callers left while the dispatcher could not see them (after %s);"
                     " ended at an estimated time: %s",
                     len(gone),

@@ -92,6 +92,8 @@ class PhoneCalls:
         self.gone_while_away: list[tuple[str, float]] = []
         """Contacts the last resynchronisation ended at an estimated time, with that time."""
         self.ended_as_noted = 0
+        self.hung_up_in_resync: dict[str, float] = {}
+        """Callers not known to talk who hung up while a resynchronisation read Asterisk: when."""
         """Contacts the last resynchronisation ended as the dialplan noted their hang-up (AstDB)."""
         self._seen: set[str] | None = None
         """Channels with events since the resynchronisation began (its snapshot may predate them)."""
@@ -204,7 +206,19 @@ class PhoneCalls:
             return []
         self._remember_hung_up(uid)
         call = self.calls.get(uid)
-        return [] if call is None else self._gone(call, at)
+        if call is None:
+            return []
+        if (
+            self._seen is not None
+            and call.in_core
+            and call.callback_id is None
+            and call.state != TALKING
+        ):
+            # A resynchronisation is reading Asterisk: its snapshot may show this caller
+            # bridged with an agent (answered while the link was down); it decides.
+            self.hung_up_in_resync[uid] = at
+            return []
+        return self._gone(call, at)
 
     def _hangup_request(self, h: Headers, at: float) -> list[Step]:
         call = self.calls.get(_text(h.get("Uniqueid")) or "")

@@ -55,6 +55,7 @@ def resync(
     ended = ended or {}
     steps: list[Step] = []
     seen, calls._seen = calls._seen or set(), None
+    late, calls.hung_up_in_resync = calls.hung_up_in_resync, {}
     calls.gone_while_away = []
     calls.ended_as_noted = 0
     for device, state in devices.items():
@@ -72,15 +73,26 @@ def resync(
     gone_at = evidence if evidence is not None and evidence <= at else at
     open_ids: set[str] = set()
     for contact in core:
-        open_ids.add(contact.contact_id)
-        if contact.contact_id in seen and contact.contact_id not in live:
+        uid = contact.contact_id
+        open_ids.add(uid)
+        if uid in late:
+            # Hung up while the snapshot was read: it tells whether an agent had answered.
+            chan = live.pop(uid, None)
+            peer = next((c for c in bridged.get(chan.bridge_id, ()) if c is not chan), None) \
+                if chan is not None and chan.bridge_id else None
+            line = calls.lines.get(peer.device) if peer is not None else None
+            noted = ended.get(uid) or EndedCall(
+                late[uid], line is not None, line.endpoint.partition("/")[2] if line else ""
+            )
+            steps += _take_caller(calls, contact, None, legs_of, bridged, at, gone_at, noted)
+            continue
+        if uid in seen and uid not in live:
             continue  # came after the snapshot: its own events tell
         if contact.channel is Channel.CALLBACK:
             steps += _take_callback(calls, contact, live, at, gone_at)
         else:
             steps += _take_caller(
-                calls, contact, live.get(contact.contact_id), legs_of, bridged, at, gone_at,
-                ended.get(contact.contact_id),
+                calls, contact, live.get(uid), legs_of, bridged, at, gone_at, ended.get(uid)
             )
     # Followed calls the core does not hold any more: forget them.
     for call in list(calls.calls.values()):

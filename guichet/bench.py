@@ -7,7 +7,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from rich import box
 from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
+from rich.text import Text
 
 # name -> "module:function"; each function prints its table and returns its figures.
 BENCHMARKS: dict[str, str] = {
@@ -47,6 +51,62 @@ def help_text() -> str:
 
 BenchFunction = Callable[[Console, bool], dict[str, Any]]
 
+WIDTH = 100
+"""The tables' width when the output is not a terminal (CI, ``| tee``): rich would use 80."""
+
+
+class BenchConsole(Console):
+    """The benchmarks' console: 100 columns when not a terminal, and a table never cut.
+
+    A table wider than the console is drawn compact (no vertical rules, one space between
+    columns) and its cells wrap, long words folded, instead of ending in "…".
+    """
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        """Print as rich does, each table fitted to the width first."""
+        super().print(*(fit(o, self) if isinstance(o, Table) else o for o in objects), **kwargs)
+
+
+def fit(table: Table, console: Console) -> Table:
+    """``table`` made to fit ``console``'s width without cutting a value (the same table).
+
+    Too wide, it is drawn compact; each column then gets at least its longest word and the
+    room left is shared in proportion to what each column would take on one line.
+    """
+    texts = [[Text.from_markup(str(cell)).plain for cell in (c.header, *c.cells)] for c in table.columns]
+    for column in table.columns:
+        column.overflow = "fold"
+        column.no_wrap = False
+    if _width(table, console) <= console.width:
+        return table
+    table.box = box.SIMPLE_HEAD
+    table.padding = (0, 0, 0, 1)
+    table.pad_edge = False
+    lines = [max((len(line) for t in cells for line in t.splitlines()), default=1) for cells in texts]
+    if _width(table, console) <= console.width:
+        return table
+    words = [max((len(w) for t in cells for w in t.split()), default=1) for cells in texts]
+    for column, least in zip(table.columns, words, strict=True):
+        column.width = least
+    room = console.width - _width(table, console)
+    wanted = [line - least for line, least in zip(lines, words, strict=True)]
+    total = sum(wanted)
+    if room > 0 and total > 0:
+        for column, want in zip(table.columns, wanted, strict=True):
+            column.width = (column.width or 0) + room * want // total
+    return table
+
+
+def _width(table: Table, console: Console) -> int:
+    """The width ``table`` would take with no limit."""
+    unbounded = console.options.update_width(10 * console.width)
+    return Measurement.get(console, unbounded, table).maximum
+
+
+def bench_console() -> BenchConsole:
+    """The console ``guichet bench`` prints its tables on (100 columns when piped)."""
+    return BenchConsole(width=None if Console().is_terminal else WIDTH)
+
 
 def load(name: str) -> BenchFunction:
     """The benchmark function registered as ``name``."""
@@ -57,7 +117,7 @@ def load(name: str) -> BenchFunction:
 
 def run(name: str, quick: bool = False) -> dict[str, Any]:
     """Run a benchmark, print its table, then its figures as one JSON line."""
-    console = Console()
+    console = bench_console()
     figures = load(name)(console, quick)
     figures = {"benchmark": name, "quick": quick, **figures}
     print(json.dumps(figures, sort_keys=False, default=str), flush=True)

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         default=None, description="Device and counter-agent tokens: id=token,id=token (never in a committed file)."
     )
     device_tokens_file: Path | None = Field(default=None, description="Secrets file of id=token lines.")
+    citizens: Path | None = Field(
+        default=None,
+        description="Citizens directory CSV (number,citizen_id,name,language): a known caller's record and history "
+        "reach the agent page; unset: callers are not recognised.",
+    )
     retention_days: int = Field(default=365, ge=1, description="Citizens' data kept this long (CNIL).")
     ivr_menu: Path | None = Field(default=None, description="IVR menu and feature codes YAML; unset: bundled sample.")
     sounds_dir: Path | None = Field(

@@ -51,6 +51,8 @@ from skills.matrix import default_matrix
 from skills.model import Catalogue, Channel, SkillMatrix
 
 FIRST_NAMES = ("Hélène", "Gaëlle", "Jérôme", "Zoé", "Noël", "Anaïs", "François", "Chloé", "Raphaël", "Inès")
+DEMO_CITIZENS = tuple(f"06{(12_345_678 + 7_919 * i) % 10**8:08d}" for i in range(60))
+"""The demo's callers: a town small enough that people call again (the agent page shows their history)."""
 COUNTER_PROCESSES = ("passport", "id_card", "id_collection", "birth_certificate", "electoral_roll", "school_enrolment")
 
 
@@ -239,7 +241,7 @@ class SimulatedCitizens:
             keys = ("8", "8", "8")
         else:
             keys = self.rng.choice(self.paths)[0]
-        number = f"06{self.rng.randrange(10**8):08d}"
+        number = DEMO_CITIZENS[self.rng.randrange(10**8) % len(DEMO_CITIZENS)]
         wait_choice = "1" if self.choices.random() < self.plan.callback_share else "2"
         self.fake.place_call(
             number,
@@ -383,9 +385,14 @@ async def run_demo(
     ]
     fake = FakeAsterisk(agents=phones, secrets={"guichet": secret}, agi_address=("127.0.0.1", 9))
     await fake.start()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    directory = data_dir / "demo-citizens.csv"
+    directory.write_text("number,citizen_id,name,language\n" + "".join(
+        f"{number},demo-{i:02d},{FIRST_NAMES[i % len(FIRST_NAMES)]},fr\n" for i, number in enumerate(DEMO_CITIZENS)
+    ), encoding="utf-8")
     settings = Settings(
         data_dir=data_dir, ami_port=fake.ami_port, ami_secret=SecretStr(secret), agi_port=0, http_port=http_port,
-        device_tokens=SecretStr(",".join(f"{k}={v}" for k, v in tokens.items())),
+        device_tokens=SecretStr(",".join(f"{k}={v}" for k, v in tokens.items())), citizens=directory,
     )
     policy = RoutingPolicy(wrap_up_s=1.5)
     try:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import typer
 
+from dispatcher.people.audit import operator
 from dispatcher.people.roles import PersonRole, Role
 
 T = TypeVar("T")
@@ -76,7 +77,8 @@ def add(
 ) -> None:
     """Create an account."""
     password = _password(password_stdin)
-    person = _run(lambda a: a.add(username, password, Role(role.value), display_name=name, agent_id=agent))
+    person = _run(lambda a: a.add(username, password, Role(role.value), display_name=name, agent_id=agent,
+                                  actor=operator()))
     typer.echo(f"compte {person.username} créé ({person.role.value})")
 
 
@@ -87,21 +89,21 @@ def passwd(
 ) -> None:
     """Change a password (the person's open sessions end)."""
     password = _password(password_stdin)
-    _run(lambda a: a.set_password(username, password))
+    _run(lambda a: a.set_password(username, password, actor=operator()))
     typer.echo(f"mot de passe de {username} changé")
 
 
 @users_app.command("disable")
 def disable(username: str = typer.Argument(...)) -> None:
     """Disable an account: no login, open sessions end at once."""
-    _run(lambda a: a.set_active(username, False))
+    _run(lambda a: a.set_active(username, False, actor=operator()))
     typer.echo(f"compte {username} désactivé")
 
 
 @users_app.command("enable")
 def enable(username: str = typer.Argument(...)) -> None:
     """Enable a disabled account again."""
-    _run(lambda a: a.set_active(username, True))
+    _run(lambda a: a.set_active(username, True, actor=operator()))
     typer.echo(f"compte {username} réactivé")
 
 

@@ -250,7 +250,7 @@ def run(console: Console, quick: bool) -> dict[str, Any]:
     table.add_column("vs Erlang C", justify="right")
     table.add_column("alone / here", justify="right")
     table.add_row(
-        f"Guichet (real routing core), {replicated.n} runs",
+        f"Guichet (routing core), {replicated.n} runs",
         f"{ours_s:.2f}",
         f"{simulated / ours_s:,.0f}",
         f"{replicated.mean:.2%} ± {replicated.half_width * 100:.2f}",
@@ -286,6 +286,7 @@ def run(console: Console, quick: bool) -> dict[str, Any]:
     table.add_row("Erlang C", "", "", f"{sl_erlang:.2%}", "", "")
     console.print(table)
     console.print(
+        "Guichet: the real routing core in the simulation; "
         "seconds: the median run (drawing the contacts and the event loop); "
         "service level: the mean of the runs, ± its 95 % interval; alone / here: a peer's "
         f"time alone over its time here (>= {FAIR_RATIO}: measured here at its best).",

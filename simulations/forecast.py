@@ -33,6 +33,7 @@ from simulations.forecast_file import (
     load_forecast,
     parse_forecast,
 )
+from simulations.i18n import tr
 from skills.model import Channel
 
 __all__ = [
@@ -256,9 +257,9 @@ def staff_day(
     """
     patience = _per_channel(patience_s)
     if max_abandon is not None and not patience:
-        raise ValueError("a maximum abandon rate needs a patience (Erlang A)")
+        raise ValueError(tr("a maximum abandon rate needs a patience (Erlang A)"))
     if not forecast.rows:
-        raise ForecastError([f"{forecast.source}: the forecast has no rows"])
+        raise ForecastError([f"{forecast.source}: " + tr("the forecast has no rows")])
     cat: Any = _catalogue() if catalogue == "default" else catalogue
     used_catalogue = False
     domain_labels: dict[str, str] = {}

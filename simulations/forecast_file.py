@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from simulations.i18n import tr
+
 __all__ = [
     "CHANNEL_NAMES",
     "COLUMN_NAMES",
@@ -163,7 +165,8 @@ class _Problems:
             if len(found) > 1:
                 shown = ", ".join(str(n) for n, _ in found[:_SHOWN_LINES])
                 more = ", ..." if len(found) > _SHOWN_LINES else ""
-                text += f" [{len(found)} lines like this: {shown}{more}]"
+                text += " [" + tr("{count} lines like this: {lines}").format(
+                    count=len(found), lines=shown + more) + "]"
             out.append(text)
         return out
 
@@ -234,8 +237,8 @@ def _decode(data: bytes, source: str) -> tuple[str, str]:
     except UnicodeDecodeError:
         line = data[: utf8_error.start].count(b"\n") + 1
         raise ForecastError([
-            (f"{source}:{line}: neither UTF-8 nor Windows-1252 text: in Excel, save it as "
-            "'CSV UTF-8 (délimité par des virgules)'")]) from None
+            f"{source}:{line}: " + tr("neither UTF-8 nor Windows-1252 text: in Excel, save it "
+                                      "as 'CSV UTF-8 (délimité par des virgules)'")]) from None
 
 
 def _expected_columns() -> str:
@@ -250,14 +253,16 @@ def _header(fields: list[str], line: int, problems: _Problems) -> list[str]:
     unknown = [f.strip() for f, n in zip(fields, names) if not n]
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
-        problems.add("header", line, f"missing column(s) {', '.join(missing)}; expected "
-                     f"{','.join(REQUIRED_COLUMNS)}[,domain] or their French names "
-                     f"({_expected_columns()})")
+        problems.add("header", line, tr(
+            "missing column(s) {missing}; expected {columns}[,domain] or their French names "
+            "({names})").format(missing=", ".join(missing), columns=",".join(REQUIRED_COLUMNS),
+                                names=_expected_columns()))
     if unknown:
-        problems.add("header-unknown", line, f"unknown column(s) {', '.join(unknown)}; "
-                     f"accepted: {_expected_columns()}")
+        problems.add("header-unknown", line, tr("unknown column(s) {unknown}; accepted: "
+                                                "{names}").format(unknown=", ".join(unknown),
+                                                                  names=_expected_columns()))
     if len(set(names)) != len(names) and not unknown:
-        problems.add("header-twice", line, "a column appears twice")
+        problems.add("header-twice", line, tr("a column appears twice"))
     return names
 
 
@@ -268,14 +273,15 @@ def _step(starts: list[int], ranges: Counter[int], given: int | None,
         return given, "option"
     if ranges:
         if len(ranges) > 1:
-            problems.add("step", 0, "the intervals have different lengths ("
-                         + ", ".join(f"{m} min: {n} rows" for m, n in sorted(ranges.items()))
-                         + "): one interval length per file")
+            lengths = ", ".join(tr("{minutes} min: {rows} rows").format(minutes=m, rows=n)
+                                for m, n in sorted(ranges.items()))
+            problems.add("step", 0, tr("the intervals have different lengths ({lengths}): one "
+                                       "interval length per file").format(lengths=lengths))
         return max(ranges, key=lambda m: (ranges[m], m)), "file"
     distinct = sorted(set(starts))
     if len(distinct) < 2:
-        problems.add("step", 0, "one interval only: its length cannot be read from the times; "
-                     "give it (--interval-minutes 15, 30 or 60)")
+        problems.add("step", 0, tr("one interval only: its length cannot be read from the "
+                                   "times; give it (--interval-minutes 15, 30 or 60)"))
         return 15, "file"
     gaps = [(b - a, a, b) for a, b in itertools.pairwise(distinct)]
     counts = Counter(d for d, _, _ in gaps)
@@ -283,10 +289,11 @@ def _step(starts: list[int], ranges: Counter[int], given: int | None,
     odd = [(d, a, b) for d, a, b in gaps if d != step]
     if any(d % step for d, _, _ in odd) or len(odd) > _MAX_GAPS:
         shown = ", ".join(f"{_hm(a)}->{_hm(b)}" for _, a, b in odd[:3])
-        problems.add("step", 0, f"the times are not evenly spaced: mostly {step} min apart, but "
-                     f"{len(odd)} other spacing(s) ({shown}{', ...' if len(odd) > 3 else ''}): "
-                     "one interval length per file; if the missing intervals are closed, "
-                     "give --interval-minutes")
+        problems.add("step", 0, tr(
+            "the times are not evenly spaced: mostly {step} min apart, but {count} other "
+            "spacing(s) ({shown}): one interval length per file; if the missing intervals are "
+            "closed, give --interval-minutes").format(
+                step=step, count=len(odd), shown=shown + (", ..." if len(odd) > 3 else "")))
     return step, "file"
 
 
@@ -298,14 +305,15 @@ def parse_forecast(text: str, source: str = "<forecast>", interval_min: int | No
                    encoding: str = "utf-8") -> Forecast:
     """The forecast in ``text``; a :class:`ForecastError` gives every kind of problem."""
     if interval_min is not None and (not 1 <= interval_min <= 1440 or 1440 % interval_min):
-        raise ForecastError([(f"{source}: the interval length must divide a day, "
-                             f"got {interval_min}")])
+        raise ForecastError([f"{source}: " + tr("the interval length must divide a day, got "
+                                                "{minutes}").format(minutes=interval_min)])
     problems = _Problems(source)
     content = [(i + 1, ln) for i, ln in enumerate(text.lstrip("\ufeff").splitlines())
                if ln.strip(" \t;,") and not ln.lstrip().startswith("#")]
     if not content:
-        raise ForecastError([(f"{source}:1: empty forecast: expected a header line "
-                             f"{','.join(REQUIRED_COLUMNS)}")])
+        raise ForecastError([f"{source}:1: " + tr("empty forecast: expected a header line "
+                                                  "{columns}").format(
+                                                      columns=",".join(REQUIRED_COLUMNS))])
     header_no, header_line = content[0]
     delimiter = max((";", ",", "\t"), key=header_line.count)
     decimal_comma = delimiter != ","
@@ -322,56 +330,63 @@ def parse_forecast(text: str, source: str = "<forecast>", interval_min: int | No
         while len(values) > len(header) and not values[-1].strip():
             values.pop()
         if len(values) != len(header):
-            problems.add("fields", line_no, f"{len(values)} fields, expected {len(header)} "
-                         f"({delimiter.join(header)})")
+            problems.add("fields", line_no, tr("{count} fields, expected {expected} "
+                                               "({columns})").format(
+                count=len(values), expected=len(header), columns=delimiter.join(header)))
             continue
         get = {name: values[i].strip() for name, i in col.items()}
         before = len(problems)
         start, length = _interval(get["interval"])
         if start is None:
-            problems.add("time", line_no, f"interval {get['interval']!r} is not a time "
-                         "(08:30, 08:30:00, 8h30 or 08:30-09:00)")
+            problems.add("time", line_no, tr("interval {value!r} is not a time (08:30, "
+                                             "08:30:00, 8h30 or 08:30-09:00)").format(
+                                                 value=get["interval"]))
         process = get["process"]
         if not process:
-            problems.add("process", line_no, "empty process code")
+            problems.add("process", line_no, tr("empty process code"))
         name = get["channel"]
         channel = _CHANNEL_OF.get(_key(name), "")
         french = french or (_key(name) in _FRENCH_WORDS)
         if channel in DEFERRABLE_CHANNELS:
-            problems.add(f"channel-{channel}", line_no, f"channel {name!r} is a deferrable "
-                         "channel, not staffed per interval; expected phone (téléphone) or "
-                         "counter (accueil)")
+            problems.add(f"channel-{channel}", line_no, tr(
+                "channel {name!r} is a deferrable channel, not staffed per interval; expected "
+                "phone (téléphone) or counter (accueil)").format(name=name))
         elif channel not in LIVE_CHANNELS:
-            problems.add("channel", line_no, f"channel {name!r} is unknown; expected one of "
-                         "phone (téléphone), counter (accueil)")
+            problems.add("channel", line_no, tr("channel {name!r} is unknown; expected one of "
+                                                "phone (téléphone), counter (accueil)").format(
+                                                    name=name))
         numbers: dict[str, float] = {}
-        for key, what, read in (("arrivals", "arrivals", _number),
-                                ("aht_s", "average handling time (s)", _seconds)):
+        for key, what, read in (("arrivals", tr("arrivals {value!r} is not a number"), _number),
+                                ("aht_s", tr("average handling time (s) {value!r} is not a "
+                                             "number"), _seconds)):
             try:
                 numbers[key] = read(get[key], decimal_comma)
             except ValueError:
-                problems.add(f"number-{key}", line_no, f"{what} {get[key]!r} is not a number")
+                problems.add(f"number-{key}", line_no, what.format(value=get[key]))
         if numbers.get("arrivals", 0.0) < 0:
-            problems.add("negative", line_no, f"arrivals {get['arrivals']} is negative")
+            problems.add("negative", line_no, tr("arrivals {value} is negative").format(
+                value=get["arrivals"]))
         if "aht_s" in numbers and not numbers["aht_s"] > 0:
             if numbers.get("arrivals", 1.0) > 0:
-                problems.add("aht", line_no, f"average handling time {get['aht_s']} must be "
-                             "> 0 seconds")
+                problems.add("aht", line_no, tr("average handling time {value} must be > 0 "
+                                                "seconds").format(value=get["aht_s"]))
             else:
                 numbers["aht_s"] = 1.0  # no arrivals: the handling time does not matter
         if len(problems) > before or start is None:
             continue
         key3 = (start, process, channel)
         if key3 in seen:
-            problems.add("twice", line_no, f"{_hm(start)} {process} {channel} already given "
-                         f"on line {seen[key3]}")
+            problems.add("twice", line_no, tr("{time} {process} {channel} already given on "
+                                              "line {line}").format(
+                time=_hm(start), process=process, channel=channel, line=seen[key3]))
             continue
         seen[key3] = line_no
         parsed.append((line_no, start, length, process, channel, numbers["arrivals"],
                        numbers["aht_s"], get.get("domain") or None))
     problems.raise_if_any()
     if not parsed:
-        raise ForecastError([f"{source}:{header_no}: the forecast has a header but no rows"])
+        raise ForecastError([f"{source}:{header_no}: " + tr("the forecast has a header but "
+                                                            "no rows")])
 
     ranges = Counter(p[2] for p in parsed if p[2] is not None)
     step, step_source = _step([p[1] for p in parsed], ranges, interval_min, problems)
@@ -379,10 +394,13 @@ def parse_forecast(text: str, source: str = "<forecast>", interval_min: int | No
     first = min(p[1] for p in parsed)
     for p in parsed:
         if (p[1] - first) % step:
-            problems.add("grid", p[0], f"interval {_hm(p[1])} is not on the {step}-minute grid "
-                         f"(starting {_hm(first)})")
+            problems.add("grid", p[0], tr("interval {time} is not on the {step}-minute grid "
+                                          "(starting {first})").format(
+                time=_hm(p[1]), step=step, first=_hm(first)))
         elif p[2] is not None and p[2] != step:
-            problems.add("range", p[0], f"interval {_hm(p[1])} lasts {p[2]} min, not {step}")
+            problems.add("range", p[0], tr("interval {time} lasts {minutes} min, not "
+                                           "{step}").format(time=_hm(p[1]), minutes=p[2],
+                                                            step=step))
     problems.raise_if_any()
     rows = tuple(ForecastRow(p[1], p[3], p[4], p[5], p[6], p[7], p[0]) for p in parsed)
     return Forecast(rows, step, source, step_source, "fr" if french else "en", encoding)
@@ -394,6 +412,7 @@ def load_forecast(path: str | Path, interval_min: int | None = None) -> Forecast
     try:
         data = p.read_bytes()
     except OSError as exc:
-        raise ForecastError([f"{p}: cannot read: {exc.strerror or exc}"]) from None
+        raise ForecastError([f"{p}: " + tr("cannot read: {reason}").format(
+            reason=exc.strerror or exc)]) from None
     text, encoding = _decode(data, str(p))
     return parse_forecast(text, str(p), interval_min, encoding)

@@ -17,6 +17,7 @@ from rich import box
 from rich.table import Table
 
 from simulations.forecast import LIVE_CHANNELS, DayStaffing, StaffRow
+from simulations.i18n import N_, translations
 
 __all__ = ["CSV_COLUMNS", "WORDS", "day_tables", "interval_rows", "process_table",
            "targets_line", "write_csv", "write_html", "write_reports"]
@@ -27,79 +28,72 @@ CSV_COLUMNS = (
     "p_wait", "p_abandon",
 )
 
-WORDS: dict[str, dict[str, str]] = {
-    "fr": {
-        "phone": "Téléphone", "counter": "Accueil", "phone_n": "appels", "counter_n": "visites",
-        "time": "heure", "title": "Effectifs de la journée",
-        "per_interval": "Agents nécessaires par créneau de {m} min (file unique par canal)",
-        "groups": "Par groupe de compétences (canal / domaine), chacun son équipe",
-        "processes": "Par démarche, chacune son équipe", "process": "démarche",
-        "channel": "canal", "domain": "domaine", "contacts": "contacts", "agents": "agents",
-        "sched": "planif.", "scheduled": "planifiés", "peak": "pointe", "day": "journée",
-        "all": "total", "aht": "DMT s", "target": "cible", "peak_agents": "agents en pointe",
-        "agent_hours": "heures-agent", "group": "groupe", "sl": "NS %", "asa": "ASA s",
-        "aband": "ab. %", "aband_long": "abandons %", "occ": "occup. %", "erl": "Erl",
-        "in": "en",
-        "sum_groups": "Σ groupes", "one_queue": "file unique", "sum_processes": "Σ démarches",
-        "shrink_line": "file unique + absentéisme",
-        "legend": "NS : part des contacts offerts pris dans le délai cible (Erlang A : un "
-                  "abandon compte comme manqué) ; ASA : attente moyenne des contacts pris ; "
-                  "ab. : part des contacts offerts qui raccrochent ; occup. : part du temps "
-                  "des agents en traitement.",
-        "t_options": "niveau de service des options", "t_catalogue":
-            "niveau de service par démarche (catalogue)", "t_defaults":
-            "niveau de service par défaut", "patience": "Erlang A, patience moyenne",
-        "erlang_c": "Erlang C", "shrinkage": "absentéisme", "max_ab": "abandons ≤",
-        "max_occ": "occupation ≤", "max_asa": "ASA ≤", "forecast": "Prévision",
-        "summary": "Synthèse", "plot": "Graphique", "intervals": "créneaux de",
-        "contacts_per": "contacts / {m} min", "stacked": "agents nécessaires par groupe de "
-        "compétences (empilés)", "achieved": "Niveau de service atteint (file unique) et cible",
-        "share": "%", "target_of": "cible", "abandon_of": "abandons",
-        "note_pool": "File unique : toutes les démarches du canal mises en commun, comme le "
-                     "guichet unique les route. Σ groupes : une équipe par domaine ; Σ "
-                     "démarches : une équipe par démarche. L'écart est le gain de la mise en "
-                     "commun.",
-        "note_model": "Erlang C (ou A) par créneau : le plus petit nombre d'agents qui tient "
-                      "chaque cible ; voir docs/staffing.md.",
-    },
-    "en": {
-        "phone": "Phone", "counter": "Counter", "phone_n": "calls", "counter_n": "visits",
-        "time": "time", "title": "Staffing of the day",
-        "per_interval": "Required agents per {m} min (each channel's processes in one queue)",
-        "groups": "Per skill group (channel / domain), each with its own team",
-        "processes": "Per process, each with its own team", "process": "process",
-        "channel": "channel", "domain": "domain", "contacts": "contacts", "agents": "agents",
-        "sched": "sched.", "scheduled": "scheduled", "peak": "peak", "day": "day",
-        "all": "all", "aht": "AHT s", "target": "target", "peak_agents": "peak agents",
-        "agent_hours": "agent-hours", "group": "group", "sl": "SL %", "asa": "ASA s",
-        "aband": "ab. %", "aband_long": "abandons %", "occ": "occ. %", "erl": "Erl",
-        "in": "in",
-        "sum_groups": "Σ skill groups", "one_queue": "one queue",
-        "sum_processes": "Σ processes", "shrink_line": "one queue + shrinkage",
-        "legend": "SL: share of offered contacts answered within the target (Erlang A: an "
-                  "abandon counts as missed); ASA: mean wait of the answered; ab.: share "
-                  "of offered contacts that hang up; occ.: share of the agents' time handling.",
-        "t_options": "service level from the options", "t_catalogue":
-            "service level per process (catalogue)", "t_defaults": "default service level",
-        "patience": "Erlang A, mean patience", "erlang_c": "Erlang C",
-        "shrinkage": "shrinkage", "max_ab": "abandons ≤", "max_occ": "occupancy ≤",
-        "max_asa": "ASA ≤", "forecast": "Forecast", "summary": "Summary", "plot": "Chart",
-        "intervals": "intervals of", "contacts_per": "contacts / {m} min",
-        "stacked": "required agents per skill group (stacked)",
-        "achieved": "Service level achieved (one queue) and target", "share": "%",
-        "target_of": "target", "abandon_of": "abandons",
-        "note_pool": "One queue: every process of the channel pooled, as the single front "
-                     "desk routes them. Σ skill groups: one team per domain; Σ processes: one "
-                     "team per process. The gap is the pooling gain.",
-        "note_model": "Erlang C (or A) per interval, the fewest agents meeting every target; "
-                      "see docs/staffing.md.",
-    },
+WORDS: dict[str, str] = {
+    'phone': N_('Phone'),
+    'counter': N_('Counter'),
+    'phone_n': N_('calls'),
+    'counter_n': N_('visits'),
+    'time': N_('time'),
+    'title': N_('Staffing of the day'),
+    'per_interval': N_("Required agents per {m} min (each channel's processes in one queue)"),
+    'groups': N_('Per skill group (channel / domain), each with its own team'),
+    'processes': N_('Per process, each with its own team'),
+    'process': N_('process'),
+    'channel': N_('channel'),
+    'domain': N_('domain'),
+    'contacts': N_('contacts'),
+    'agents': N_('agents'),
+    'sched': N_('sched.'),
+    'scheduled': N_('scheduled'),
+    'peak': N_('peak'),
+    'day': N_('day'),
+    'all': N_('all'),
+    'aht': N_('AHT s'),
+    'target': N_('target'),
+    'peak_agents': N_('peak agents'),
+    'agent_hours': N_('agent-hours'),
+    'group': N_('group'),
+    'sl': N_('SL %'),
+    'asa': N_('ASA s'),
+    'aband': N_('ab. %'),
+    'aband_long': N_('abandons %'),
+    'occ': N_('occ. %'),
+    'erl': N_('Erl'),
+    'in': N_('in'),
+    'sum_groups': N_('Σ skill groups'),
+    'one_queue': N_('one queue'),
+    'sum_processes': N_('Σ processes'),
+    'shrink_line': N_('one queue + shrinkage'),
+    'legend': N_("SL: share of offered contacts answered within the target (Erlang A: an abandon counts as missed); ASA: mean wait of the answered; ab.: share of offered contacts that hang up; occ.: share of the agents' time handling."),
+    't_options': N_('service level from the options'),
+    't_catalogue': N_('service level per process (catalogue)'),
+    't_defaults': N_('default service level'),
+    'patience': N_('Erlang A, mean patience'),
+    'erlang_c': N_('Erlang C'),
+    'shrinkage': N_('shrinkage'),
+    'max_ab': N_('abandons ≤'),
+    'max_occ': N_('occupancy ≤'),
+    'max_asa': N_('ASA ≤'),
+    'forecast': N_('Forecast'),
+    'summary': N_('Summary'),
+    'plot': N_('Chart'),
+    'intervals': N_('intervals of'),
+    'contacts_per': N_('contacts / {m} min'),
+    'stacked': N_('required agents per skill group (stacked)'),
+    'achieved': N_('Service level achieved (one queue) and target'),
+    'share': N_('%'),
+    'target_of': N_('target'),
+    'abandon_of': N_('abandons'),
+    'note_pool': N_('One queue: every process of the channel pooled, as the single front desk routes them. Σ skill groups: one team per domain; Σ processes: one team per process. The gap is the pooling gain.'),
+    'note_model': N_('Erlang C (or A) per interval, the fewest agents meeting every target; see docs/staffing.md.'),
 }
+"""The reports' words: English ids, translated by the planner's catalogue (``simulations.i18n``)."""
 
 
 def words(lang: str) -> dict[str, str]:
     """The report's words in ``lang`` (``fr`` or ``en``)."""
-    return WORDS["en" if lang == "en" else "fr"]
+    catalogue = translations("en" if lang == "en" else "fr")
+    return {key: catalogue.gettext(text) for key, text in WORDS.items()}
 
 
 def _hm(minute: int) -> str:
@@ -119,18 +113,18 @@ def targets_line(day: DayStaffing, lang: str = "fr") -> str:
     if opts.get("asa_s") is not None:
         parts.append(f"{w['max_asa']} {opts['asa_s']:g} s")
     if opts.get("max_occupancy") is not None:
-        parts.append(f"{w['max_occ']} {opts['max_occupancy']:.0%}")
+        parts.append(f"{w['max_occ']} {_num(100 * opts['max_occupancy'], 0, lang)} %")
     patience = opts.get("patience_s") or {}
     if patience:
         per = ", ".join(f"{w[c].lower()} {s:g} s" for c, s in patience.items())
         parts.append(f"{w['patience']} {per}")
         if opts.get("max_abandon") is not None:
-            parts.append(f"{w['max_ab']} {opts['max_abandon']:.0%}")
+            parts.append(f"{w['max_ab']} {_num(100 * opts['max_abandon'], 0, lang)} %")
     without = [w[c].lower() for c in LIVE_CHANNELS if c not in patience]
     if without:
         parts.append(w["erlang_c"] + (f" ({', '.join(without)})" if patience else ""))
-    parts.append(f"{w['shrinkage']} {opts.get('shrinkage', 0.0):.0%}")
-    return "; ".join(parts)
+    parts.append(f"{w['shrinkage']} {_num(100 * opts.get('shrinkage', 0.0), 0, lang)} %")
+    return (" ; " if lang == "fr" else "; ").join(parts)
 
 
 def channels_of(day: DayStaffing) -> list[str]:

@@ -9,6 +9,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from simulations.draws import draw
 from simulations.engine import Engine
+from simulations.i18n import tr
 from simulations.model import Scenario
 from simulations.results import RunResult
 from simulations.summary import Summary, summarise
@@ -43,14 +44,15 @@ def run_variants(
     )
     total = replications * len(scenarios)
     with progress:
-        task = progress.add_task("simulating", total=total)
+        task = progress.add_task(tr("simulating"), total=total)
         done = 0
         for s in seeds(seed, replications):
             draws = draw(scenarios[0], s)
             for k, scenario in enumerate(scenarios):
-                name = f"replication {s - seed + 1}/{replications}"
+                name = tr("replication {number}/{count}").format(number=s - seed + 1,
+                                                                  count=replications)
                 if len(scenarios) > 1:
-                    name += f" variant {'AB'[k] if k < 2 else k + 1}"
+                    name += " " + tr("variant {name}").format(name="AB"[k] if k < 2 else k + 1)
                 progress.update(task, description=name)
 
                 def advance(share: float, base: int = done) -> None:

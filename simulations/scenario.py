@@ -21,12 +21,13 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from simulations.i18n import tr
 from simulations.model import ArrivalInterval, Shift
-from skills.errors import did_you_mean
+from skills.errors import did_you_mean as _close_choice
 from skills.matrix import CHANNEL_SEPARATOR
 from skills.model import LEVELS, AgentProfile, Catalogue, Channel, SkillMatrix
 
@@ -40,6 +41,14 @@ class ScenarioError(ValueError):
         self.path, self.reason, self.line = path, reason, line
         where = f"{path}:{line}" if line is not None else path
         super().__init__(f"{where}: {reason}")
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` in the planner's language when a close choice exists, else ``""``."""
+    hint = _close_choice(word, choices)
+    if not hint:
+        return ""
+    return " (" + tr("did you mean {name!r}?").format(name=hint.split("'")[1]) + ")"
 
 
 def parse_clock(raw: str) -> float | None:
@@ -70,7 +79,7 @@ def _channels(cell: str, path: str, line: int) -> frozenset[Channel] | None:
             found.add(Channel(name.lower()))
         except ValueError:
             hint = did_you_mean(name, [c.value for c in Channel])
-            raise ScenarioError(path, f"unknown channel {name!r}{hint}", line) from None
+            raise ScenarioError(path, tr("unknown channel {name!r}").format(name=name) + hint, line) from None
     return frozenset(found)
 
 
@@ -80,13 +89,14 @@ def parse_schedule(text: str, path: str, matrix: SkillMatrix) -> tuple[Shift, ..
     header = next(reader, None)
     if header is None:
         raise ScenarioError(
-            path, "empty file; expected the header " + ",".join(SCHEDULE_COLUMNS), 1
+            path, tr("empty file; expected the header {columns}").format(columns=",".join(SCHEDULE_COLUMNS)), 1
         )
     names = [h.strip().lower() for h in header]
     missing = [c for c in SCHEDULE_COLUMNS[:3] if c not in names]
     if missing:
         raise ScenarioError(
-            path, f"missing column {missing[0]!r} (columns: {', '.join(SCHEDULE_COLUMNS)})", 1
+            path, tr("missing column {name!r} (columns: {columns})").format(
+                name=missing[0], columns=", ".join(SCHEDULE_COLUMNS)), 1
         )
     col = {name: names.index(name) for name in SCHEDULE_COLUMNS if name in names}
     shifts: list[Shift] = []
@@ -98,21 +108,22 @@ def parse_schedule(text: str, path: str, matrix: SkillMatrix) -> tuple[Shift, ..
         agent_id = row[col["agent_id"]].strip()
         if agent_id not in matrix.agents:
             hint = did_you_mean(agent_id, matrix.agents)
-            raise ScenarioError(path, f"agent {agent_id!r} is not in the skill matrix{hint}", line)
+            raise ScenarioError(path, tr("agent {agent!r} is not in the skill matrix").format(agent=agent_id) + hint, line)
         start, end = parse_clock(row[col["start"]]), parse_clock(row[col["end"]])
         if start is None or end is None:
             bad = row[col["start"]] if start is None else row[col["end"]]
-            raise ScenarioError(path, f"bad time {bad.strip()!r} (expected HH:MM)", line)
+            raise ScenarioError(path, tr("bad time {value!r} (expected HH:MM)").format(value=bad.strip()), line)
         if end <= start:
             raise ScenarioError(
                 path,
-                f"the shift ends ({format_clock(end)}) before it starts ({format_clock(start)})",
+                tr("the shift ends ({end}) before it starts ({start})").format(
+                    end=format_clock(end), start=format_clock(start)),
                 line,
             )
         channels = _channels(row[col["channels"]], path, line) if "channels" in col else None
         shifts.append(Shift(agent_id, start, end, channels))
     if not shifts:
-        raise ScenarioError(path, "no shift in the schedule")
+        raise ScenarioError(path, tr("no shift in the schedule"))
     return tuple(shifts)
 
 
@@ -122,7 +133,7 @@ def load_schedule(path: str | Path, matrix: SkillMatrix) -> tuple[Shift, ...]:
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(
-            str(path), f"cannot read the file ({exc.__class__.__name__}: {exc})"
+            str(path), tr("cannot read the file ({reason})").format(reason=f"{exc.__class__.__name__}: {exc}")
         ) from None
     return parse_schedule(text, str(path), matrix)
 
@@ -146,13 +157,13 @@ def parse_training(spec: str) -> tuple[int | list[str], str, int]:
     """``COUNT:process:level`` or ``a101+a102:process:level`` -> (who, process, level)."""
     parts = spec.split(":")
     if len(parts) != 3:
-        raise ScenarioError("--train", f"{spec!r}: expected COUNT:process:level, e.g. 3:passport:2")
+        raise ScenarioError("--train", f"{spec!r}: " + tr("expected COUNT:process:level, e.g. 3:passport:2"))
     who, process, level_text = (p.strip() for p in parts)
     if not level_text.isdigit() or int(level_text) not in LEVELS:
-        raise ScenarioError("--train", f"{spec!r}: bad level {level_text!r} (expected 1, 2 or 3)")
+        raise ScenarioError("--train", f"{spec!r}: " + tr("bad level {value!r} (expected 1, 2 or 3)").format(value=level_text))
     chosen: int | list[str] = int(who) if who.isdigit() else [a for a in who.split("+") if a]
     if chosen == 0 or chosen == []:
-        raise ScenarioError("--train", f"{spec!r}: no agent to train")
+        raise ScenarioError("--train", f"{spec!r}: " + tr("no agent to train"))
     return chosen, process, int(level_text)
 
 
@@ -172,13 +183,13 @@ def train(
     """
     if process not in catalogue.processes:
         hint = did_you_mean(process, catalogue.processes)
-        raise ScenarioError("--train", f"unknown process {process!r}{hint}")
+        raise ScenarioError("--train", tr("unknown process {process!r}").format(process=process) + hint)
     served = {c for c in catalogue.processes[process].targets if c.is_live}
     if isinstance(who, list):
         unknown = [a for a in who if a not in matrix.agents]
         if unknown:
             hint = did_you_mean(unknown[0], matrix.agents)
-            raise ScenarioError("--train", f"agent {unknown[0]!r} is not in the skill matrix{hint}")
+            raise ScenarioError("--train", tr("agent {agent!r} is not in the skill matrix").format(agent=unknown[0]) + hint)
         chosen = who
     else:
         pool = [
@@ -189,7 +200,8 @@ def train(
         if len(pool) < who:
             raise ScenarioError(
                 "--train",
-                f"only {len(pool)} agents can still be trained on {process!r} at level {level}",
+                tr("only {count} agents can still be trained on {process!r} at level {level}").format(
+                    count=len(pool), process=process, level=level),
             )
         occ = occupancy or {}
 

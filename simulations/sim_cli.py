@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from simulations.i18n import channel_name, number, tr
+from simulations.staffing_cli import LangOpt, choose_language
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -108,13 +111,13 @@ CsvOpt = Annotated[
 
 
 def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(tr("error: {message}").format(message=message), err=True)
     return typer.Exit(2)
 
 
 def _first_line(exc: Exception) -> str:
     lines = str(exc).splitlines() or [exc.__class__.__name__]
-    more = f" (and {len(lines) - 1} more problems)" if len(lines) > 1 else ""
+    more = " " + tr("(and {count} more problems)").format(count=len(lines) - 1) if len(lines) > 1 else ""
     return lines[0] + more
 
 
@@ -130,11 +133,11 @@ def _patience(spec: str) -> dict[Channel, float]:
             seconds = float(value)
         except ValueError:
             raise ScenarioError(
-                "--patience", f"{part!r}: expected channel=seconds, e.g. phone=180"
+                "--patience", f"{part!r}: " + tr("expected channel=seconds, e.g. phone=180")
             ) from None
         if not channel.is_live or seconds <= 0:
             raise ScenarioError(
-                "--patience", f"{part!r}: a live channel (phone, counter) and seconds > 0"
+                "--patience", f"{part!r}: " + tr("a live channel (phone, counter) and seconds > 0")
             )
         found[channel] = seconds
     return found
@@ -152,7 +155,8 @@ def _level_factors(spec: str) -> dict[int, float]:
         except ValueError:
             factor = -1.0
         if not level.strip().isdigit() or int(level) not in LEVELS or factor <= 0:
-            raise ScenarioError("--level-factors", f"{part!r}: expected level=factor, e.g. 1=1.3")
+            raise ScenarioError("--level-factors",
+                                f"{part!r}: " + tr("expected level=factor, e.g. 1=1.3"))
         found[int(level)] = factor
     return found
 
@@ -187,18 +191,20 @@ def _scenario(
     if strategy not in {s.value for s in Strategy}:
         raise ScenarioError(
             "--strategy",
-            f"unknown strategy {strategy!r} (expected {', '.join(s.value for s in Strategy)})",
+            tr("unknown strategy {name!r} (expected {choices})").format(
+                name=strategy, choices=", ".join(s.value for s in Strategy)),
         )
     if handling not in HANDLING_KINDS:
         raise ScenarioError(
             "--handling",
-            f"unknown distribution {handling!r} (expected {', '.join(HANDLING_KINDS)})",
+            tr("unknown distribution {name!r} (expected {choices})").format(
+                name=handling, choices=", ".join(HANDLING_KINDS)),
         )
     if not 0 <= no_answer < 1 or not 0 <= callback_share <= 1:
-        raise ScenarioError("--no-answer/--callback-share", "probabilities lie in [0, 1)")
+        raise ScenarioError("--no-answer/--callback-share", tr("probabilities lie in [0, 1)"))
     if wrap_up < 0 or ring < 0 or callback_after < 0 or cv <= 0:
         raise ScenarioError(
-            "options", "--wrap-up, --ring and --callback-after are >= 0 and --cv > 0"
+            "options", tr("--wrap-up, --ring and --callback-after are >= 0 and --cv > 0")
         )
     catalogue = load_catalogue(catalogue_path) if catalogue_path else default_catalogue()
     if matrix_path:
@@ -221,7 +227,7 @@ def _scenario(
         for r in forecast.rows
     )
     if not arrivals:
-        raise ScenarioError(forecast.source, "the forecast has no interval")
+        raise ScenarioError(forecast.source, tr("the forecast has no interval"))
     if schedule_path is not None and str(schedule_path) == "all":
         schedule = full_day(matrix, arrivals)
     else:
@@ -247,12 +253,13 @@ def _est(estimate: Estimate, percent: bool, counted: bool = False) -> str:
     ``n/a (4 contacts)`` when too few replications or contacts support it; ``-``: no value.
     A figure equal in every replication says so (``each run``), except a count (``counted``)."""
     if not estimate.shown:
-        return estimate.why_not.replace(" (", "\n").rstrip(")").replace("contacts", "cont.")
+        why = estimate.why_not.replace(" (", "\n").rstrip(")").replace("contacts", "cont.")
+        return why.partition("\n")[0] if counted else why  # a count's row says why elsewhere
     scale = 100.0 if percent else 1.0
     digits = 1 if percent else 0
-    text = f"{estimate.mean * scale:.{digits}f}"
+    text = number(estimate.mean * scale, digits)
     if estimate.constant:
-        return f"{text}\n[dim]each run[/]" if not counted else text
+        return text + "\n[dim]" + tr("const.") + "[/]" if not counted else text
     return f"{text}\n[dim]{estimate.low * scale:.0f}–{estimate.high * scale:.0f}[/]"
 
 
@@ -270,35 +277,38 @@ def print_summary(console: Console, summary: Summary, title: str) -> None:
 
     console = table_console(console)
     table = Table(
-        title=f"{title} — {summary.replications} replications: mean, and under it its 95 % CI",
-        caption="arr.: contacts arrived (mean); SL: answered within the target / arrived (open ones not yet due left out); "
-        "pick.: answered / arrived; aband.: abandoned / arrived; ASA and p90: wait of the "
-        "answered; open: still waiting at closing time. n/a: fewer than 2 runs or "
-        "10 contacts; each run: the same value in every replication.",
+        title=title + " — " + (tr("{count} replication: mean") if summary.replications == 1
+                               else tr("{count} replications: mean, and under it its 95 % CI"))
+        .format(count=summary.replications),
+        caption=tr("arr.: contacts arrived (mean); SL: answered within the target / arrived "
+                   "(open ones not yet due left out); pick.: answered / arrived; aband.: "
+                   "abandoned / arrived; ASA and p90: wait of the answered; open: still "
+                   "waiting at closing time. n/a: fewer than 2 runs or 10 contacts; const.: "
+                   "the same value in every replication."),
         caption_justify="left",
         padding=(0, 0, 0, 1),
         pad_edge=False,
         box=box.SIMPLE_HEAD,
     )
     for name, justify in (
-        ("process", "left"),
-        ("channel", "left"),
-        ("arr.", "right"),
-        ("target", "right"),
-        ("SL %", "right"),
-        ("pick. %", "right"),
-        ("aband. %", "right"),
-        ("ASA s", "right"),
-        ("p90 s", "right"),
-        ("open", "right"),
+        (tr("process"), "left"),
+        (tr("channel"), "left"),
+        (tr("arr."), "right"),
+        (tr("target"), "right"),
+        (tr("SL %"), "right"),
+        (tr("pick. %"), "right"),
+        (tr("aband. %"), "right"),
+        (tr("ASA s"), "right"),
+        (tr("p90 s"), "right"),
+        (tr("open"), "right"),
     ):
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for q in summary.queues:
         total = q.process == "*"
         table.add_row(
-            "[b]all[/b]" if total else q.process,
-            q.channel,
-            f"{q.arrived.mean:.1f}",
+            "[b]" + tr("all") + "[/b]" if total else q.process,
+            channel_name(q.channel),
+            number(q.arrived.mean, 1),
             "" if total else _duration(q.target_s),
             _est(q.metrics["service_level"], True),
             _est(q.metrics["pickup_rate"], True),
@@ -310,10 +320,10 @@ def print_summary(console: Console, summary: Summary, title: str) -> None:
         )
     console.print(table)
     print_hours(console, summary)
-    agents = Table(title="Agents: mean, and under it its 95 % CI", collapse_padding=True)
-    agents.add_column("agent")
-    agents.add_column("occupancy %", justify="right")
-    agents.add_column("contacts served", justify="right")
+    agents = Table(title=tr("Agents: mean, and under it its 95 % CI"), collapse_padding=True)
+    agents.add_column(tr("agent"))
+    agents.add_column(tr("occupancy %"), justify="right")
+    agents.add_column(tr("contacts served"), justify="right")
     for a in summary.agents:
         agents.add_row(
             a.agent_id, _est(a.metrics["occupancy"], True),
@@ -321,7 +331,8 @@ def print_summary(console: Console, summary: Summary, title: str) -> None:
         )
     console.print(agents)
     if summary.rejected:
-        console.print(f"[red]{summary.rejected} inputs rejected by the routing core[/red]")
+        console.print("[red]" + tr("{count} inputs rejected by the routing core").format(
+            count=summary.rejected) + "[/red]")
 
 
 def print_hours(console: Console, summary: Summary) -> None:
@@ -331,8 +342,8 @@ def print_hours(console: Console, summary: Summary) -> None:
     starts = sorted({h.hour_s for h in summary.hours if h.hour_s is not None})
     if not starts:
         return
-    table = Table(title="Service level % by hour of arrival (contacts arrived)")
-    table.add_column("channel", no_wrap=True)
+    table = Table(title=tr("Service level % by hour of arrival (contacts arrived)"))
+    table.add_column(tr("channel"), no_wrap=True)
     for start in starts:
         table.add_column(f"{int(start // 3600):02d}h", justify="right")
     cells: dict[str, dict[float, str]] = {}
@@ -341,7 +352,7 @@ def print_hours(console: Console, summary: Summary) -> None:
         text = "-" if math.isnan(sl) else f"{sl * 100:.0f}"
         cells.setdefault(h.channel, {})[h.hour_s or 0.0] = f"{text} ({h.arrived.mean:.0f})"
     for channel, by_hour in cells.items():
-        table.add_row(channel, *(by_hour.get(start, "") for start in starts))
+        table.add_row(channel_name(channel), *(by_hour.get(start, "") for start in starts))
     console.print(table)
 
 
@@ -360,28 +371,29 @@ def print_differences(console: Console, differences: list[Difference], title: st
     from rich.table import Table
 
     console = table_console(console)
-    labels = {"service_level": "SL %", "pickup_rate": "pick. %", "asa_s": "ASA s"}
+    labels = {"service_level": tr("SL %"), "pickup_rate": tr("pick. %"), "asa_s": tr("ASA s")}
     table = Table(
         title=title,
-        caption="A, B: mean and its 95 % CI; B-A: the paired difference (points or seconds) "
-        "and its 95 % CI, green when B is significantly better, red when worse; from the "
-        "replications where both variants have the figure (n). n/a: fewer than 2 pairs or "
-        "10 contacts.",
+        caption=tr("A, B: mean and its 95 % CI; B-A: the paired difference (points or seconds) "
+                   "and its 95 % CI, green when B is significantly better, red when worse; from "
+                   "the replications where both variants have the figure (n). n/a: fewer than "
+                   "2 pairs or 10 contacts; const.: the same value in every replication "
+                   "(pair)."),
         caption_justify="left",
         padding=(0, 0, 0, 1),
         pad_edge=False,
         box=box.SIMPLE_HEAD,
     )
-    for name in ("process", "channel", "figure", "n", "A", "B", "B-A (95 % CI)"):
-        table.add_column(name, justify="left" if name in ("process", "channel", "figure")
-                         else "right", no_wrap=True)
+    names = (tr("process"), tr("channel"), tr("figure"), "n", "A", "B", tr("B-A (95 % CI)"))
+    for k, name in enumerate(names):
+        table.add_column(name, justify="left" if k < 3 else "right", no_wrap=True)
     for d in differences:
         if d.metric not in labels:
             continue
         percent = d.metric != "asa_s"
         table.add_row(
-            "[b]all[/b]" if d.process == "*" else d.process,
-            d.channel,
+            "[b]" + tr("all") + "[/b]" if d.process == "*" else d.process,
+            channel_name(d.channel),
             labels[d.metric],
             str(d.delta.n),
             _one_line(_est(d.a, percent)),
@@ -406,9 +418,11 @@ def _delta(estimate: Estimate, percent: bool) -> str:
     scale, unit = (100.0, " pt") if percent else (1.0, " s")
     mean, low, high = (x * scale for x in (estimate.mean, estimate.low, estimate.high))
     digits = 1 if percent else 0
+    shown = ("+" if mean >= 0 else "") + number(mean, digits)
     if estimate.constant:
-        return f"{mean:+.{digits}f}{unit} [dim](each pair)[/]"
-    text = f"{mean:+.{digits}f}{unit} [dim]({low:+.0f} to {high:+.0f})[/]"
+        return f"{shown}{unit} [dim](" + tr("const.") + ")[/]"
+    text = f"{shown}{unit} [dim](" + tr("{low} to {high}").format(low=f"{low:+.0f}",
+                                                                  high=f"{high:+.0f}") + ")[/]"
     if low > 0 or high < 0:
         good = (mean > 0) == percent
         return f"[{'green' if good else 'red'}]{text}[/]"
@@ -441,6 +455,7 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--agents-csv", help="Write the agents' figures to this CSV file."),
         ] = None,
+        lang: LangOpt = None,
     ) -> None:
         """Simulate a day of the front desk through the real routing core; report per process and channel."""
         from rich.console import Console
@@ -449,6 +464,7 @@ def register(app: typer.Typer) -> None:
         from simulations.summary import write_agents_csv, write_summary_csv
         from skills.errors import SkillFileError
 
+        choose_language(lang)
         try:
             scenario = _scenario(
                 catalogue,
@@ -470,14 +486,14 @@ def register(app: typer.Typer) -> None:
             raise _fail(_first_line(exc)) from None
         console = Console()
         summary = replicate(scenario, replications, seed, Console(stderr=True))
-        print_summary(console, summary, f"Simulated day ({strategy})")
+        print_summary(console, summary, tr("Simulated day ({strategy})").format(strategy=strategy))
         try:
             if csv:
                 write_summary_csv(summary, csv)
             if agents_csv:
                 write_agents_csv(summary, agents_csv)
         except OSError as exc:
-            raise _fail(f"cannot write the CSV file: {exc}") from None
+            raise _fail(tr("cannot write the CSV file: {reason}").format(reason=exc)) from None
 
     @app.command("whatif")
     def whatif(
@@ -514,6 +530,7 @@ def register(app: typer.Typer) -> None:
         replications: ReplicationsOpt = 10,
         seed: SeedOpt = 1,
         csv: CsvOpt = None,
+        lang: LangOpt = None,
     ) -> None:
         """Compare variant B with A on the same citizens: the difference and its 95 % CI."""
         from dataclasses import replace
@@ -526,9 +543,10 @@ def register(app: typer.Typer) -> None:
         from simulations.summary import compare, summarise, write_difference_csv
         from skills.errors import SkillFileError
 
+        choose_language(lang)
         if not any((train, matrix_b, strategy_b, schedule_b)):
             raise _fail(
-                "say what variant B changes: --train, --matrix-b, --strategy-b or --schedule-b"
+                tr("say what variant B changes: --train, --matrix-b, --strategy-b or --schedule-b")
             )
         options = (
             handling,
@@ -560,11 +578,11 @@ def register(app: typer.Typer) -> None:
         runs_a = run_variants([a], replications, seed, progress)[0]
         changes = []
         if matrix_b:
-            changes.append(f"matrix {matrix_b}")
+            changes.append(tr("matrix {path}").format(path=matrix_b))
         if strategy_b:
-            changes.append(f"strategy {strategy_b}")
+            changes.append(tr("strategy {name}").format(name=strategy_b))
         if schedule_b:
-            changes.append(f"schedule {schedule_b}")
+            changes.append(tr("schedule {path}").format(path=schedule_b))
         if training is not None:
             who, process, level = training
             occupancy = {s.agent_id: s.metrics["occupancy"].mean for s in summarise(runs_a).agents}
@@ -575,17 +593,19 @@ def register(app: typer.Typer) -> None:
                 b = replace(b, matrix=trained)
             except (ValueError, SkillFileError) as exc:
                 raise _fail(_first_line(exc)) from None
-            changes.append(f"{', '.join(chosen)} trained on {process} at level {level}")
+            changes.append(tr("{agents} trained on {process} at level {level}").format(
+                agents=", ".join(chosen), process=process, level=level))
         runs_b = run_variants([b], replications, seed, progress)[0]
         differences = compare(runs_a, runs_b)
-        console.print("B: " + "; ".join(changes))
+        console.print(tr("B: {changes}").format(changes=tr("; ").join(changes)), highlight=False)
         print_differences(
             console,
             differences,
-            f"What if — B minus A, {replications} paired replications (same citizens)",
+            tr("What if — B minus A, {count} paired replications (same citizens)").format(
+                count=replications),
         )
         if csv:
             try:
                 write_difference_csv(differences, csv)
             except OSError as exc:
-                raise _fail(f"cannot write the CSV file: {exc}") from None
+                raise _fail(tr("cannot write the CSV file: {reason}").format(reason=exc)) from None

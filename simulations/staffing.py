@@ -31,6 +31,7 @@ from numpy.typing import ArrayLike
 
 from simulations import erlang
 from simulations.erlang import FloatArray
+from simulations.i18n import tr
 
 __all__ = ["StaffingResult", "required_agents", "scheduled_agents"]
 
@@ -59,7 +60,7 @@ def scheduled_agents(agents: ArrayLike, shrinkage: ArrayLike) -> Any:
     """The fewest ``m`` with ``m * (1 - shrinkage) >= agents`` (``agents / (1 - s)`` rounded up)."""
     n, s = np.broadcast_arrays(np.asarray(agents, dtype=float), np.asarray(shrinkage, dtype=float))
     if np.any(~(s >= 0)) or np.any(s >= 1):
-        raise ValueError("shrinkage must be in [0, 1)")
+        raise ValueError(tr("shrinkage must be in [0, 1)"))
     m = np.ceil(n / (1.0 - s) * (1.0 - _ROUNDING_SLACK))
     out = np.where(n > 0, m, 0.0).astype(np.int64)
     return out[()] if out.ndim == 0 else out
@@ -206,22 +207,22 @@ def required_agents(
         a, aht_s, sl_arg, within_s, asa_arg, occ_arg, shrinkage, pat_arg, ab_arg
     )
     if np.any(~np.isfinite(af)) or np.any(af < 0):
-        raise ValueError("the offered load must be a finite number of Erlangs >= 0")
+        raise ValueError(tr("the offered load must be a finite number of Erlangs >= 0"))
     if np.any(~(ahtf > 0)) or np.any(~np.isfinite(ahtf)):
-        raise ValueError("the average handling time must be > 0 seconds")
+        raise ValueError(tr("the average handling time must be > 0 seconds"))
     if np.any(~(tf >= 0)):
-        raise ValueError("the service-level threshold must be >= 0 seconds")
+        raise ValueError(tr("the service-level threshold must be >= 0 seconds"))
     has_sl = ~np.isnan(slf)
     if np.any(has_sl & ~((slf > 0) & (slf < 1))):
-        raise ValueError("the service-level target must be in (0, 1), e.g. 0.8")
+        raise ValueError(tr("the service-level target must be in (0, 1), e.g. 0.8"))
     if np.any(~(asaf > 0)):
-        raise ValueError("the ASA target must be > 0 seconds")
+        raise ValueError(tr("the ASA target must be > 0 seconds"))
     if np.any(~(occf > 0)) or np.any(occf > 1):
-        raise ValueError("the maximum occupancy must be in (0, 1]")
+        raise ValueError(tr("the maximum occupancy must be in (0, 1]"))
     if np.any(~(patf > 0)):
-        raise ValueError("the mean patience must be > 0 seconds")
+        raise ValueError(tr("the mean patience must be > 0 seconds"))
     if np.any(~(abf > 0)) or np.any((abf >= 1) & np.isfinite(abf)):
-        raise ValueError("the maximum abandon rate must be in (0, 1), e.g. 0.05")
+        raise ValueError(tr("the maximum abandon rate must be in (0, 1), e.g. 0.05"))
     slf = np.where(has_sl, slf, -np.inf)
 
     size = af.size

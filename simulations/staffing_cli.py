@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from simulations.i18n import LANGUAGES, set_language, tr
+
 staffing_app = typer.Typer(
     help="Staffing with Erlang C (or Erlang A with --patience): the fewest agents per interval.",
     no_args_is_help=True,
@@ -20,6 +22,13 @@ def register(app: typer.Typer) -> None:
     app.add_typer(staffing_app, name="staffing")
 
 
+def planner_console() -> Console:
+    """The console of the planner's tables: the terminal's width, 100 columns for a file or a
+    pipe (rich would take 80, wrapping every table)."""
+    console = Console()
+    return console if console.is_terminal else Console(width=100)
+
+
 def _fraction(value: float | None, name: str, allow_one: bool = False) -> float | None:
     """A share given as 0.8 or as 80 (percent) -> 0.8."""
     if value is None:
@@ -27,7 +36,8 @@ def _fraction(value: float | None, name: str, allow_one: bool = False) -> float 
     if 1.0 < value <= 100.0:
         value = value / 100.0
     if not (0.0 < value < 1.0 or (allow_one and value == 1.0)):
-        raise typer.BadParameter(f"{value:g} is not a share: give e.g. 0.8 or 80", param_hint=name)
+        raise typer.BadParameter(tr("{value} is not a share: give e.g. 0.8 or 80").format(
+            value=f"{value:g}"), param_hint=name)
     return value
 
 
@@ -36,8 +46,8 @@ def _shrinkage(value: float) -> float:
     if 1.0 < value < 100.0:
         value = value / 100.0
     if not 0.0 <= value < 1.0:
-        raise typer.BadParameter(f"{value:g} is not a share in [0, 1): give e.g. 0.3 or 30",
-                                 param_hint="--shrinkage")
+        raise typer.BadParameter(tr("{value} is not a share in [0, 1): give e.g. 0.3 or 30")
+                                 .format(value=f"{value:g}"), param_hint="--shrinkage")
     return value
 
 
@@ -45,15 +55,19 @@ def _positive(value: float | None, name: str, allow_zero: bool = False) -> float
     if value is None:
         return None
     if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise typer.BadParameter(f"{value:g} must be {'>= 0' if allow_zero else '> 0'}",
-                                 param_hint=name)
+        raise typer.BadParameter(f"{value:g} " + (tr("must be >= 0") if allow_zero else
+                                                  tr("must be > 0")), param_hint=name)
     return value
 
 
 def _fmt_s(seconds: float) -> str:
+    from simulations.i18n import number
+
     if not math.isfinite(seconds):
         return "∞"
-    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds:.0f} s ({seconds / 60:.1f} min)"
+    if seconds < 120:
+        return f"{number(seconds, 1)} s"
+    return f"{seconds:.0f} s ({number(seconds / 60, 1)} min)"
 
 
 SlOpt = Annotated[float | None, typer.Option("--sl", help="Service-level target: 0.8 or 80 (%).")]
@@ -65,6 +79,17 @@ ShrinkOpt = Annotated[float, typer.Option("--shrinkage", help="Share of paid tim
 AsaOpt = Annotated[float | None, typer.Option("--asa", help="Highest average speed of answer, s.")]
 PatienceOpt = Annotated[float | None, typer.Option(
     "--patience", help="Callers' mean patience, s: Erlang A, with abandonment.")]
+LangOpt = Annotated[str | None, typer.Option(
+    "--lang", help="Language of the tables, messages and reports: fr or en (default: "
+    "GUICHET_LANG, else fr).", show_default=False)]
+
+
+def choose_language(lang: str | None) -> str:
+    """Set the planner commands' language from ``--lang`` (else GUICHET_LANG, else French)."""
+    try:
+        return set_language(lang)
+    except ValueError:
+        raise typer.BadParameter(f"{lang!r}: {' or '.join(LANGUAGES)}", param_hint="--lang") from None
 
 
 @staffing_app.command("interval")
@@ -77,13 +102,16 @@ def interval_cmd(
     shrinkage: ShrinkOpt = 0.0,
     asa: AsaOpt = None,
     patience: PatienceOpt = None,
+    lang: LangOpt = None,
 ) -> None:
     """The fewest agents for one interval's traffic, and what they achieve."""
     from rich.table import Table
 
     from simulations import erlang, staffing
+    from simulations.i18n import number
 
-    console = Console()
+    choose_language(lang)
+    console = planner_console()
     _positive(calls_per_hour, "--calls-per-hour", allow_zero=True)
     _positive(aht, "--aht")
     _positive(within, "--within", allow_zero=True)
@@ -101,17 +129,29 @@ def interval_cmd(
         raise typer.BadParameter(str(exc)) from None
     n = int(res.agents)
     model = "Erlang A" if patience is not None else "Erlang C"
+    pct = tr("{value} %")
     console.print(
-        f"[bold]{calls_per_hour:g} calls/h x {aht:g} s = {a:.3f} Erlangs[/] ({model}); target "
-        f"{sl_f:.0%} within {within:g} s"
-        + (f", ASA <= {asa:g} s" if asa is not None else "")
-        + (f", occupancy <= {occ:.0%}" if occ is not None else "")
-        + (f", mean patience {patience:g} s" if patience is not None else "")
+        "[bold]" + tr("{calls} calls/h x {aht} s = {load} Erlangs").format(
+            calls=f"{calls_per_hour:g}", aht=f"{aht:g}", load=number(a, 3))
+        + f"[/] ({model}); " + tr("target {share} within {within} s").format(
+            share=pct.format(value=f"{100 * (sl_f or 0):.0f}"), within=f"{within:g}")
+        + (", " + tr("ASA <= {asa} s").format(asa=f"{asa:g}") if asa is not None else "")
+        + (", " + tr("occupancy <= {share}").format(share=pct.format(value=f"{100 * occ:.0f}"))
+           if occ is not None else "")
+        + (", " + tr("mean patience {patience} s").format(patience=f"{patience:g}")
+           if patience is not None else ""),
+        highlight=False,
     )
-    table = Table(title=None)
-    cols = ["agents", "service level", "ASA", "occupancy", "P(wait)"]
+    table = Table(title=None, caption=tr("SL: share answered within the threshold; ASA: mean "
+                                         "wait; P(wait): share that waits at all.")
+                  if patience is None else tr("SL: share of the offered calls answered within "
+                                              "the threshold (an abandon counts as missed); "
+                                              "ASA: mean wait of the answered calls."),
+                  caption_justify="left")
+    cols = [tr("agents"), tr("service level"), tr("ASA"), tr("occupancy"), tr("P(wait)")]
     if patience is not None:  # Erlang A: say of which calls each figure is
-        cols = ["agents", "SL of offered", "ASA of answered", "occupancy", "P(wait)", "abandoned"]
+        cols = [tr("agents"), tr("SL of offered"), tr("ASA of answered"), tr("occupancy"),
+                tr("P(wait)"), tr("abandoned")]
     for c in cols:
         table.add_column(c, justify="right")
     for k in (n - 1, n, n + 1):
@@ -124,15 +164,19 @@ def interval_cmd(
             rc = erlang.erlang_c_metrics(k, a, aht, within)
             vals = [rc.service_level, rc.asa, rc.occupancy, rc.p_wait]
         style = "bold green" if k == n else "dim"
-        row = [f"{k}" + (" ←" if k == n else ""), f"{float(vals[0]):.2%}",
-               _fmt_s(float(vals[1])), f"{float(vals[2]):.1%}", f"{float(vals[3]):.2%}"]
+        row = [f"{k}" + (" ←" if k == n else ""), pct.format(value=number(100 * vals[0], 2)),
+               _fmt_s(float(vals[1])), pct.format(value=number(100 * vals[2], 1)),
+               pct.format(value=number(100 * vals[3], 2))]
         if patience is not None:
-            row.append(f"{float(vals[4]):.2%}")
+            row.append(pct.format(value=number(100 * vals[4], 2)))
         table.add_row(*row, style=style)
     console.print(table)
-    console.print(f"[bold green]{n} agent{'s' if n != 1 else ''}[/] on the phones", end="")
+    console.print("[bold green]" + (tr("{count} agent") if n == 1 else tr("{count} agents"))
+                  .format(count=n) + "[/] " + tr("on the phones"), end="")
     if shr > 0:
-        console.print(f"; [bold cyan]{int(res.scheduled)} scheduled[/] with {shr:.0%} shrinkage")
+        console.print(tr("; ") + "[bold cyan]" + tr("{count} scheduled").format(count=int(res.scheduled))
+                      + "[/] " + tr("with {share} shrinkage").format(
+                          share=pct.format(value=f"{100 * shr:.0f}")), highlight=False)
     else:
         console.print()
 
@@ -146,7 +190,7 @@ def _patience_option(spec: str | None) -> dict[str, float] | None:
         return None
     from simulations.forecast_file import CHANNEL_NAMES, LIVE_CHANNELS
 
-    hint = "give seconds (180) or per channel: phone=180,counter=2400"
+    hint = tr("give seconds (180) or per channel: phone=180,counter=2400")
     found: dict[str, float] = {}
     for part in (p.strip() for p in spec.split(",") if p.strip()):
         name, sep, value = part.rpartition("=")
@@ -158,8 +202,8 @@ def _patience_option(spec: str | None) -> dict[str, float] | None:
             return dict.fromkeys(LIVE_CHANNELS, _positive(seconds, "--patience") or 0.0)
         channel = CHANNEL_NAMES.get(name.strip().lower(), "")
         if channel not in LIVE_CHANNELS:
-            raise typer.BadParameter(f"{part!r}: a live channel (phone, counter); {hint}",
-                                     param_hint="--patience")
+            raise typer.BadParameter(f"{part!r}: " + tr("a live channel (phone, counter)") +
+                                     f"; {hint}", param_hint="--patience")
         found[channel] = _positive(seconds, "--patience") or 0.0
     return found
 
@@ -189,7 +233,7 @@ def day_cmd(
         "file's times).")] = None,
     no_catalogue: Annotated[bool, typer.Option("--no-catalogue", help="Ignore the process "
                                                "catalogue's targets and domains.")] = False,
-    lang: Annotated[str, typer.Option("--lang", help="Language of the reports: fr or en.")] = "fr",
+    lang: LangOpt = None,
     csv_locale: Annotated[str | None, typer.Option(
         "--csv-locale", help="CSV as French Excel reads it (fr: ';' and decimal commas) or "
         "en; default: as the forecast was written.")] = None,
@@ -198,10 +242,9 @@ def day_cmd(
     from simulations import forecast as fc
     from simulations import report
 
-    console = Console()
+    lang = choose_language(lang)
+    console = planner_console()
     err = Console(stderr=True)
-    if lang not in ("fr", "en"):
-        raise typer.BadParameter(f"{lang!r}: fr or en", param_hint="--lang")
     if csv_locale not in (None, "fr", "en"):
         raise typer.BadParameter(f"{csv_locale!r}: fr or en", param_hint="--csv-locale")
     _positive(within, "--within", allow_zero=True)
@@ -209,7 +252,7 @@ def day_cmd(
     per_channel = _patience_option(patience)
     max_ab = _fraction(max_abandon, "--max-abandon")
     if max_ab is not None and not per_channel:
-        raise typer.BadParameter("a maximum abandon rate needs --patience (Erlang A)",
+        raise typer.BadParameter(tr("a maximum abandon rate needs --patience (Erlang A)"),
                                  param_hint="--max-abandon")
     sl_f = _fraction(sl, "--sl")
     occ = _fraction(max_occupancy, "--max-occupancy", allow_one=True)
@@ -219,41 +262,38 @@ def day_cmd(
         forecast = fc.load_forecast(path, interval_minutes)
     except fc.ForecastError as exc:
         n = len(exc.problems)
-        err.print(f"[bold red]invalid forecast[/] ({n} kind{'s' if n != 1 else ''} of problem):",
-                  highlight=False)
+        kinds = (tr("{count} kind of problem") if n == 1 else tr("{count} kinds of problem"))
+        err.print("[bold red]" + tr("invalid forecast ({kinds}):").format(
+            kinds=kinds.format(count=n)) + "[/]", highlight=False)
         for line in exc.problems:
             typer.echo(line, err=True)  # one problem per line, never wrapped
         raise typer.Exit(2) from None
-    how = {"file": "read from the file's times" if lang == "en" else "lu dans les heures du "
-           "fichier", "option": "--interval-minutes"}[forecast.step_source]
+    how = {"file": tr("read from the file's times"),
+           "option": "--interval-minutes"}[forecast.step_source]
     note = ""
     if forecast.encoding != "utf-8":
-        note = ("; read as Windows-1252 (save as CSV UTF-8 to be sure of the accents)"
-                if lang == "en" else "; lu en Windows-1252 (enregistrez-le en CSV UTF-8 pour "
-                "être sûr des accents)")
-    console.print((f"Intervals of {forecast.interval_min} min ({how}){note}" if lang == "en"
-                   else f"Créneaux de {forecast.interval_min} min ({how}){note}"),
-                  highlight=False, soft_wrap=True)
+        note = "; " + tr("read as Windows-1252 (save as CSV UTF-8 to be sure of the accents)")
+    console.print(tr("Intervals of {minutes} min ({how})").format(
+        minutes=forecast.interval_min, how=how) + note, highlight=False, soft_wrap=True)
     try:
         day = fc.staff_day(forecast, service_level=sl_f, within_s=within, asa_s=asa,
                            max_occupancy=occ, shrinkage=shr, patience_s=per_channel,
                            max_abandon=max_ab, catalogue=None if no_catalogue else "default")
     except ValueError as exc:  # e.g. a catalogue target of 100 %, which no queue can meet
-        err.print(f"[bold red]cannot staff this forecast[/]: {exc}", highlight=False)
+        err.print("[bold red]" + tr("cannot staff this forecast") + f"[/]: {exc}",
+                  highlight=False)
         raise typer.Exit(2) from None
-    if not console.is_terminal:
-        console = Console(width=100)  # a file or a pipe: the tables' own width, 100 columns
     for table in report.day_tables(day, lang):
         console.print(table)
     if len(day.by_process) <= _PROCESS_ROWS_SHOWN * len(day.minutes):
         console.print(report.process_table(day, lang))
     else:
-        console.print("Per process: see staffing.html and staffing.csv" if lang == "en" else
-                      "Par démarche : voir staffing.html et staffing.csv")
+        console.print(tr("Per process: see staffing.html and staffing.csv"))
     try:
         paths = report.write_reports(day, out, lang, csv_locale or forecast.locale)
     except OSError as exc:
-        err.print(f"[bold red]cannot write into {out}[/]: {exc.strerror or exc}", highlight=False)
+        err.print("[bold red]" + tr("cannot write into {path}").format(path=out)
+                  + f"[/]: {exc.strerror or exc}", highlight=False)
         raise typer.Exit(1) from None
     for kind, p in paths.items():
         console.print(f"{kind:>4}: {p}", highlight=False)

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from simulations.i18n import tr
 from simulations.results import ALL, QueueResult, RunResult
 from skills.model import ALL_CHANNELS
 
@@ -62,8 +63,9 @@ class Estimate:
         if self.n == 0 or math.isnan(self.mean):
             return "-"
         if self.n < 2:
-            return f"n/a ({self.n} run)"
-        return f"n/a ({self.contacts} contact{'s' if self.contacts != 1 else ''})"
+            return tr("n/a ({count} run)").format(count=self.n)
+        return (tr("n/a ({count} contact)") if self.contacts == 1 else
+                tr("n/a ({count} contacts)")).format(count=self.contacts)
 
     @property
     def constant(self) -> bool:

@@ -22,6 +22,14 @@ The format is described in ``docs/skills.md``; in short::
         channels: [phone, counter, callback, email, webform]   # default: every channel
         targets: {counter: {handling: 20m}}                    # per-process overrides
         sheet: etat-civil/passeport
+    sheets:                             # the knowledge sheets the processes name
+      etat-civil/passeport:
+        title: Passeport
+        pieces: [Pré-demande ANTS, Photo d'identité de moins de 6 mois]
+        steps: [Vérifier les pièces, Relever les empreintes]
+        delay: 2 à 4 semaines après le rendez-vous
+        link: https://www.service-public.fr/particuliers/vosdroits/N360
+        en: {title: Passport, pieces: [...], steps: [...], delay: ...}   # optional
 
 A target field is looked up in the process, then its domain's defaults, then
 the catalogue's defaults. Durations are seconds or ``20s``, ``10m``, ``48h``,
@@ -56,13 +64,15 @@ from skills.model import (
     Channel,
     ChannelTarget,
     Domain,
+    KnowledgeSheet,
     Process,
 )
+from skills.sheets import read_sheets
 
 FORMAT_VERSION = 1
 DEFAULT_SLA_PERCENT = 80.0
 
-TOP_KEYS = ("version", "town", "triage", "defaults", "domains", "processes")
+TOP_KEYS = ("version", "town", "triage", "defaults", "domains", "processes", "sheets")
 DEFAULTS_KEYS = ("min_level", "channels", "targets")
 DOMAIN_KEYS = ("label", "defaults")
 PROCESS_KEYS = ("code", "label", "domain", "min_level", "channels", "targets", "fallback", "sheet")
@@ -149,6 +159,7 @@ class _ProcessDraft:
     fallback: str | None
     fallback_node: Node | None
     sheet: str | None
+    sheet_node: Node | None
     node: Node
 
 
@@ -158,6 +169,7 @@ class _CatalogueParser:
         self.problems = Problems(path)
         self.doc = Doc(self.problems)
         self.served: dict[str, tuple[Channel, ...]] = {}  # process code -> its channels
+        self.sheet_refs: set[str] = set()  # every sheet written, valid or not (its own errors are reported)
 
     # --- entry point
 
@@ -195,15 +207,20 @@ class _CatalogueParser:
         else:
             drafts = self._processes(top["processes"].node, domains)
 
+        sheets: dict[str, KnowledgeSheet] = {}
+        if "sheets" in top:
+            sheets = read_sheets(self.doc, top["sheets"].node, self.sheet_refs)
         processes = self._build(drafts, defaults, domains, triage)
         self._check_triage(triage, drafts, top.get("triage"), root)
         self._check_fallbacks(drafts, processes, triage)
+        self._check_sheets(drafts, "sheets" in top)
         if self.problems:
             return None
         return Catalogue(
             processes=processes,
             domains={code: domain for code, (domain, _) in domains.items()},
             triage=triage,
+            sheets=sheets,
         )
 
     def _version(self, entry: Entry | None) -> None:
@@ -445,9 +462,10 @@ class _CatalogueParser:
         if "fallback" in entries:
             fallback_node = entries["fallback"].node
             fallback = self.doc.text(fallback_node, f"{what}, fallback")
-        sheet = None
+        sheet = sheet_node = None
         if "sheet" in entries:
-            sheet = self.doc.text(entries["sheet"].node, f"{what}, sheet")
+            sheet_node = entries["sheet"].node
+            sheet = self.doc.text(sheet_node, f"{what}, sheet")
         return _ProcessDraft(
             code=code,
             label=label,
@@ -459,6 +477,7 @@ class _CatalogueParser:
             fallback=fallback.strip() if fallback else None,
             fallback_node=fallback_node,
             sheet=sheet.strip() if sheet and sheet.strip() else None,
+            sheet_node=sheet_node,
             node=node,
         )
 
@@ -547,6 +566,19 @@ class _CatalogueParser:
             sla_percent=(percent if percent is not None else DEFAULT_SLA_PERCENT) / 100.0,
             overflow_after_s=fields.get("overflow"),
         )
+
+    # --- knowledge sheets
+
+    def _check_sheets(self, drafts: list[_ProcessDraft], written: bool) -> None:
+        """With a ``sheets`` section, every process's ``sheet`` must name one of them."""
+        if not written:
+            return
+        for draft in drafts:
+            if draft.sheet is not None and draft.sheet not in self.sheet_refs and draft.sheet_node is not None:
+                self.doc.error(
+                    draft.sheet_node,
+                    f"process '{draft.code}': unknown sheet '{draft.sheet}'{did_you_mean(draft.sheet, self.sheet_refs)}",
+                )
 
     # --- whole-catalogue checks
 

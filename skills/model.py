@@ -74,6 +74,34 @@ class Process:
 
 
 @dataclass(frozen=True, slots=True)
+class SheetText:
+    """A knowledge sheet in one language."""
+
+    title: str
+    pieces: tuple[str, ...]
+    """The documents the citizen brings."""
+    steps: tuple[str, ...]
+    """What the agent and the citizen do, in order."""
+    delay: str
+    """How long it takes (appointment, processing, validity)."""
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeSheet:
+    """What an agent needs at hand for a process, in French and, where the catalogue has it, English."""
+
+    ref: str
+    texts: dict[str, SheetText]
+    """By language: ``fr`` always, ``en`` where written."""
+    link: str | None = None
+    """The official page (service-public.fr...)."""
+
+    def text(self, lang: str) -> SheetText:
+        """The sheet in ``lang``, else in French."""
+        return self.texts.get(lang) or self.texts["fr"]
+
+
+@dataclass(frozen=True, slots=True)
 class Domain:
     """A group of processes (état civil, petite enfance...)."""
 
@@ -88,6 +116,8 @@ class Catalogue:
     processes: dict[str, Process]
     domains: dict[str, Domain] = field(default_factory=dict)
     triage: str = "triage"
+    sheets: dict[str, KnowledgeSheet] = field(default_factory=dict)
+    """The knowledge sheets, by the reference the processes give (``Process.sheet``)."""
 
     def target(self, process: str, channel: Channel) -> ChannelTarget:
         """The target of ``process`` on ``channel`` (the triage one if the process has none)."""

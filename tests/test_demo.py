@@ -37,17 +37,21 @@ def test_demo_routes_calls_and_visitors_and_writes_the_history(tmp_path: Path) -
     assert tally.displayed and {c["ticket"] for c in tally.displayed} <= set(tally.tickets)
     assert all(c["speech"].startswith(("Ticket ", "Rappel. Ticket ")) for c in tally.displayed)
 
-    async def count() -> tuple[int, int]:
+    async def count() -> tuple[int, int, int]:
         engine = engine_for(database_url)
         async with engine.connect() as conn:
             total = await conn.scalar(select(func.count()).select_from(ContactRow))
             served = await conn.scalar(
                 select(func.count()).select_from(ContactRow).where(ContactRow.outcome == "served")
             )
+            again = await conn.scalar(select(func.count()).select_from(
+                select(ContactRow.citizen_id).where(ContactRow.citizen_id.is_not(None))
+                .group_by(ContactRow.citizen_id).having(func.count() > 1).subquery()))
         await engine.dispose()
-        return int(total or 0), int(served or 0)
+        return int(total or 0), int(served or 0), int(again or 0)
 
-    total, served = asyncio.run(count())
+    total, served, again = asyncio.run(count())
+    assert again > 0, "the demo's known callers call again: the agent page has their history to show"
     assert total >= tally.calls // 2 + tally.visitors // 2
     assert served == tally.outcomes["served"]
     assert (tmp_path / "data" / "guichet.sqlite").exists()

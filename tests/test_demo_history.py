@@ -21,8 +21,8 @@ def test_stats_reads_the_history_the_demo_says_it_kept(tmp_path: Path) -> None:
     demo = _guichet("demo", "--duration", "5", "--calls-per-minute", "240", "--visitors-per-minute", "120",
                     cwd=tmp_path)
     assert demo.returncode == 0, demo.stderr
-    assert "Compared with the field" in demo.stdout
-    assert "contacts per agent per day" not in demo.stdout  # 5 compressed seconds are not a day
+    assert "Comparé au terrain" in demo.stdout  # the statistics in French, the default
+    assert "contacts par agent et par jour" not in demo.stdout  # 5 compressed seconds are not a day
     match = re.search(r"read it again with: (guichet stats --database-url '[^']+')", demo.stdout)
     assert match, demo.stdout[-2000:]
     command = shlex.split(match.group(1))
@@ -30,5 +30,5 @@ def test_stats_reads_the_history_the_demo_says_it_kept(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr
     contacts = int(re.search(r"\((\d+) contacts\)", again.stdout).group(1))  # type: ignore[union-attr]
     assert contacts > 5
-    assert "Equal treatment (SITIV)" in again.stdout
+    assert "Égalité de traitement (SITIV)" in again.stdout
     assert not (tmp_path / "var").exists()  # nothing created in the default data directory

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,17 @@ from typer.testing import CliRunner
 
 from simulations import forecast as fc
 from simulations import staffing_cli
+from simulations.i18n import set_language
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _english() -> Iterator[None]:
+    """These tests read the English wording (French, the default, is read in test_planner_lang)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GUICHET_LANG", "en")
+        set_language(None)  # no --lang left from another test: GUICHET_LANG decides
+        yield
+
 
 DATA = Path(__file__).parent / "data" / "forecasts"
 runner = CliRunner()
@@ -59,7 +71,8 @@ def test_the_command_gives_the_same_staffing_and_answers_in_french_excels_csv(
     outs = {}
     for name in ("excel-fr-30min.csv", "day-30min.csv"):
         out = tmp_path / name
-        result = runner.invoke(_app(), ["staffing", "day", str(DATA / name), "--out", str(out)])
+        result = runner.invoke(_app(), ["staffing", "day", str(DATA / name), "--out", str(out),
+                                        "--lang", "fr"])
         assert result.exit_code == 0, result.output
         assert "Créneaux de 30 min (lu dans les heures du fichier)" in result.output
         outs[name] = out / "staffing.csv"
@@ -122,7 +135,8 @@ def test_a_cp1252_export_with_8h30_times_and_hh_mm_ss_handling_times(tmp_path: P
     assert {r.channel for r in forecast.rows} == {"phone", "counter"}
     first = next(r for r in forecast.rows if r.process == "appointment" and r.channel == "phone")
     assert (first.start, first.arrivals, first.aht_s) == ("08:30", 3.5, 150.0)
-    result = runner.invoke(_app(), ["staffing", "day", str(path), "--out", str(tmp_path)])
+    result = runner.invoke(_app(), ["staffing", "day", str(path), "--out", str(tmp_path),
+                                    "--lang", "fr"])
     assert result.exit_code == 0, result.output
     assert ("Créneaux de 60 min (lu dans les heures du fichier); lu en Windows-1252 "
             "(enregistrez-le en CSV UTF-8 pour être sûr des accents)") in result.output

@@ -45,4 +45,5 @@ def test_the_wheel_carries_the_data_files(tmp_path: Path) -> None:
     assert {data + "extensions.conf", data + "manager.conf"} <= names
     assert {"skills/data/catalogue.yaml", "skills/data/agents.csv", "ivr/menus/default.yaml"} <= names
     assert "dispatcher/router.py" in names
+    assert {f"simulations/locale/{lang}/LC_MESSAGES/planner.po" for lang in ("fr", "en")} <= names
     assert not [n for n in names if n.endswith(".so")]  # GUICHET_PURE_PYTHON=1 compiles nothing

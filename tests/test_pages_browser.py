@@ -11,6 +11,7 @@ from pathlib import Path
 
 from playwright.async_api import Page, expect
 
+from dispatcher.people.audit import entries
 from tests.browser_helpers import LAPTOP, WALL, accessibility, chromium, log_in_page, screenshot
 from tests.pages_helpers import PASSWORD
 from tests.town_helpers import AGENT, keys_for, town
@@ -25,11 +26,18 @@ async def _wallboard_shows(board: Page, text: str, within_s: float) -> float:
     return time.monotonic() - started
 
 
+async def _fits(page: Page) -> bool:
+    """No horizontal scrolling at the page's viewport."""
+    return bool(await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+
+
 async def test_agent_takes_a_call_and_the_wallboard_follows(tmp_path: Path) -> None:
     async with town(tmp_path) as (hall, fake), chromium() as browser:
         url = hall.http.url
         supervisor = await browser.new_context(viewport=WALL, locale="fr-FR")
         board = await supervisor.new_page()
+        await board.goto(f"{url}/login")
+        await accessibility(board, "login")
         await log_in_page(board, url, "superviseur", PASSWORD)
         assert board.url.endswith("/wallboard")
         await expect(board.locator("#live-status")).to_have_text("En direct")
@@ -48,6 +56,11 @@ async def test_agent_takes_a_call_and_the_wallboard_follows(tmp_path: Path) -> N
         await expect(desk.locator("#c-label")).to_contain_text("Passeport", timeout=10_000)
         await expect(desk.locator("#contact")).to_be_visible()
         await expect(desk.locator("#c-citizen")).to_contain_text("0612345678")
+        await expect(desk.locator("#sheet-name")).to_have_text("Passeport (demande, renouvellement)")
+        await expect(desk.locator("#sheet-pieces li").first).to_contain_text("pré-demande en ligne")
+        await expect(desk.locator("#sheet-link")).to_have_attribute(
+            "href", "https://www.service-public.fr/particuliers/vosdroits/N360")
+        assert await _fits(desk), "the agent page scrolls sideways at 1366x768"
         assert await _wallboard_shows(board, "Passeport", 1.0) <= 1.0
         await screenshot(desk, "agent-with-call-1366x768")
         await accessibility(desk, "agent page with a call")
@@ -57,11 +70,22 @@ async def test_agent_takes_a_call_and_the_wallboard_follows(tmp_path: Path) -> N
         assert await _wallboard_shows(board, "disponible", 2.0) <= 2.0
         await expect(board.locator("[data-figure=answered]")).to_have_text("1")
         await screenshot(board, "wallboard-1920x1080")
+        assert await _fits(board), "the wallboard scrolls sideways at 1920x1080"
         await accessibility(board, "wallboard")
         router = hall.dispatcher.router
         assert router.agents[AGENT].contact_id is None
         ended = [c for c, outcome in router.ended.items()]
         assert ended, "the call ended in the core"
+        await board.get_by_label("Agent", exact=True).select_option(AGENT)
+        await board.get_by_label("Nouvel état").select_option("paused")
+        await board.get_by_role("button", name="Appliquer").click()
+        await expect(board.locator("#force-message")).to_contain_text("Nathalie Lefèvre : disponible → en pause")
+        await expect(desk.locator("#state")).to_contain_text("en pause", timeout=2_000)
+        assert await _wallboard_shows(board, "en pause", 1.0) <= 1.0
+        await accessibility(board, "wallboard after forcing a state")
+        forced = [e for e in await entries(hall.pages.accounts.engine, 10) if e.action == "force_state"]
+        assert [(e.actor, e.target, e.detail["from"], e.detail["to"]) for e in forced] == [
+            ("superviseur", AGENT, "available", "paused")]
 
 
 async def test_kiosk_ticket_is_called_on_the_display_and_tracked(tmp_path: Path) -> None:
@@ -127,6 +151,7 @@ async def test_planner_runs_a_staffing_day_and_shows_its_chart(tmp_path: Path) -
         await planner.get_by_label("Calcul", exact=True).select_option("staffing")
         await planner.get_by_role("button", name="Lancer").click()
         await expect(planner.locator("#job-status")).to_have_text("terminé", timeout=30_000)
+        await expect(planner.locator("#progress")).to_have_js_property("value", 100)
         bars = planner.locator("#agents-chart rect")
         assert await bars.count() >= 30
         await expect(planner.locator("#sl-chart text").nth(1)).to_contain_text("%")
@@ -138,6 +163,8 @@ async def test_planner_runs_a_staffing_day_and_shows_its_chart(tmp_path: Path) -
         saved = await (await download.value).path()
         head = Path(saved).read_text(encoding="utf-8").splitlines()[0]
         assert head.startswith("interval,process,channel")
+        exports = [e for e in await entries(hall.pages.accounts.engine, 10) if e.action == "export_csv"]
+        assert [(e.actor, e.target.split("/")[:2]) for e in exports if e.target] == [("planif", ["planner", "staffing"])]
         await planner.goto(f"{url}/planner")
         await planner.get_by_label("Calcul", exact=True).select_option("simulation")
         await planner.get_by_label("Réplications", exact=False).fill("1")
@@ -145,3 +172,6 @@ async def test_planner_runs_a_staffing_day_and_shows_its_chart(tmp_path: Path) -
         await expect(planner.locator("#job-status")).to_have_text("terminé", timeout=60_000)
         assert await planner.locator("#sl-chart rect").count() >= 3
         await screenshot(planner, "planner-simulation-1366x768")
+        await planner.goto(f"{url}/wallboard")
+        await expect(planner.locator("main")).to_contain_text("n’est pas ouverte à votre rôle")
+        await accessibility(planner, "refused page")

@@ -5,17 +5,29 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 from typer.testing import CliRunner
 
+from guichet.bench import BenchConsole
 from guichet.cli import app
 from simulations.bench_sim import run as bench_sim
+from simulations.i18n import set_language
 from simulations.scenario import ScenarioError, parse_schedule, parse_training, train
 from skills.model import Channel
 from tests.factories import agent, catalogue, matrix
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _english() -> Iterator[None]:
+    """These tests read the English wording (French, the default, is read in test_planner_lang)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GUICHET_LANG", "en")
+        set_language(None)  # no --lang left from another test: GUICHET_LANG decides
+        yield
+
 
 MATRIX = matrix(
     agent("a1", {"passport": 3}, Channel.PHONE),
@@ -145,7 +157,8 @@ def test_user_errors_are_one_line_and_exit_2(args: list[str], message: str) -> N
 def test_bench_sim_quick_gives_the_figures(monkeypatch, capsys) -> None:
     monkeypatch.setitem(sys.modules, "ciw", None)  # as where Ciw is not installed
     screen = io.StringIO()
-    figures = bench_sim(Console(file=screen, width=100), quick=True)
+    figures = bench_sim(BenchConsole(file=screen, width=100), quick=True)
+    assert "…" not in screen.getvalue() and max(map(len, screen.getvalue().splitlines())) <= 100
     for key in (
         "contacts_per_s",
         "ciw_contacts_per_s",

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
 from guichet import bench as bench_registry
 from guichet import cli as guichet_cli
 from simulations import bench_erlang, staffing_cli
+from simulations.i18n import set_language
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _english() -> Iterator[None]:
+    """These tests read the English wording (French, the default, is read in test_planner_lang)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GUICHET_LANG", "en")
+        set_language(None)  # no --lang left from another test: GUICHET_LANG decides
+        yield
+
 
 runner = CliRunner()
 
@@ -75,7 +88,8 @@ def test_interval_refuses_bad_values_without_a_traceback() -> None:
 
 def test_day_on_the_bundled_sample_writes_csv_svg_html(tmp_path: Path) -> None:
     out = tmp_path / "report"
-    result = runner.invoke(_app(), ["staffing", "day", "--out", str(out), "--shrinkage", "0.3"])
+    result = runner.invoke(_app(), ["staffing", "day", "--out", str(out), "--shrinkage", "0.3",
+                                    "--lang", "fr"])
     assert result.exit_code == 0, result.output
     assert "Créneaux de 15 min (lu dans les heures du fichier)" in result.output
     assert "Agents nécessaires par créneau de 15 min" in result.output
@@ -114,9 +128,7 @@ def test_day_reports_forecast_errors_by_line(tmp_path: Path) -> None:
 
 
 def test_bench_quick_figures(capsys) -> None:
-    from rich.console import Console
-
-    figures = bench_erlang.run(Console(width=100), quick=True)
+    figures = bench_erlang.run(bench_registry.BenchConsole(width=100), quick=True)
     for key in ("grid_ms", "pyworkforce_ms", "speedup", "answers_differ",
                 "answers_differ_vs_reference", "max_rel_err_vs_mpmath", "command_s",
                 "command_cpu_s"):
@@ -125,7 +137,9 @@ def test_bench_quick_figures(capsys) -> None:
     assert figures["max_rel_err_vs_mpmath"] < 1e-9
     assert figures["cells"] == bench_erlang.QUICK_INTERVALS * bench_erlang.QUICK_PROCESSES
     assert figures["command_s"] > 0 and figures["command_runs"] == 1
-    assert "guichet staffing day, 24 intervals x 10 processes" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "guichet staffing day, 24 intervals x 10 processes" in out
+    assert "…" not in out and max(map(len, out.splitlines())) <= 100  # never cut, 100 columns
     json.dumps(figures)
 
 

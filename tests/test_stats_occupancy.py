@@ -62,7 +62,8 @@ async def _insert(url: str, states: dict[str, list[tuple[str, float]]], contacts
 
 
 def _by_agent(url: str, out: Path, *day: str) -> dict[str, float]:
-    result = CliRunner().invoke(app, ["stats", *day, "--by", "agent", "--database-url", url, "--csv", str(out)])
+    result = CliRunner().invoke(app, ["stats", *day, "--by", "agent", "--database-url", url, "--csv", str(out),
+                                      "--lang", "en"])
     assert result.exit_code == 0, result.output
     return {r["agent"]: float(r["occupancy"]) for r in csv.DictReader(out.open()) if r["occupancy"]}
 

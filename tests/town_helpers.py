@@ -38,8 +38,9 @@ def keys_for(menu: Menu, process: str, prefix: tuple[str, ...] = ()) -> tuple[st
 
 
 @contextlib.asynccontextmanager
-async def town(data_dir: Path) -> AsyncIterator[tuple[TownHall, FakeAsterisk]]:
-    """Every part running, the people of ``ACCOUNTS`` able to log in with ``PASSWORD``."""
+async def town(data_dir: Path, citizens: Path | None = None) -> AsyncIterator[tuple[TownHall, FakeAsterisk]]:
+    """Every part running, the people of ``ACCOUNTS`` able to log in with ``PASSWORD`` (``citizens``: the
+    directory CSV of known callers)."""
     catalogue = default_catalogue()
     matrix = default_matrix(catalogue)
     phones = [AgentPhone(p.endpoint, p.endpoint.rpartition("agent")[2]) for p in matrix.agents.values() if p.endpoint]
@@ -47,7 +48,7 @@ async def town(data_dir: Path) -> AsyncIterator[tuple[TownHall, FakeAsterisk]]:
     await fake.start()
     try:
         settings = Settings(data_dir=data_dir, ami_port=fake.ami_port, ami_secret=SecretStr(SECRET), agi_port=0,
-                            http_port=0)
+                            http_port=0, citizens=citizens)
         async with run_town_hall(settings, catalogue, matrix, RoutingPolicy(wrap_up_s=1.0)) as hall:
             fake.agi_address = ("127.0.0.1", hall.ivr.port)
             await wait_until(lambda: hall.ami.link_up and not hall.ami.resyncing, timeout=10.0)

@@ -20,7 +20,19 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from simulations.i18n import N_
+
 EXIT_USER = 2
+
+CSV_HEADERS: dict[str, str] = {
+    "interval": N_("interval"), "process": N_("process"), "channel": N_("channel"), "agent": N_("agent"),
+    "offered": N_("offered"), "answered": N_("answered"), "abandoned": N_("abandoned"),
+    "service_level": N_("service_level"), "pickup_rate": N_("pickup_rate"), "asa_s": N_("asa_s"),
+    "aht_s": N_("aht_s"), "occupancy": N_("occupancy"), "callbacks_due": N_("callbacks_due"),
+    "callbacks_honoured": N_("callbacks_honoured"), "wait_vs_target": N_("wait_vs_target"),
+    "channel_gap": N_("channel_gap"),
+}
+"""The CSV's columns (``StatRow``'s fields) and their French header, through the planner's catalogue."""
 
 db_app = typer.Typer(help="The history database.", no_args_is_help=True)
 
@@ -56,9 +68,16 @@ _site: Callable[[], SiteDefaults] = _no_site
 """The provider ``register`` was given (the defaults until then)."""
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+def _fail(message: str, template: str = "error: {message}") -> typer.Exit:
+    typer.echo(template.format(message=message), err=True)
     return typer.Exit(EXIT_USER)
+
+
+def _stats_fail(message: str) -> typer.Exit:
+    """``_fail`` in the planner's language (``guichet stats``)."""
+    from simulations.i18n import tr
+
+    return _fail(message, tr("error: {message}"))
 
 
 def _database_url(given: str | None, create: bool = True) -> str:
@@ -83,9 +102,11 @@ def _database_url(given: str | None, create: bool = True) -> str:
 
 
 def _no_history(path: Path) -> str:
-    return (f"no history at {path}: nothing has been recorded there yet (`guichet serve` "
-            "writes it; `guichet demo` says where it kept its own); give --database-url "
-            "or GUICHET_DATA_DIR")
+    from simulations.i18n import tr
+
+    return tr("no history at {path}: nothing has been recorded there yet (`guichet serve` writes "
+              "it; `guichet demo` says where it kept its own); give --database-url or "
+              "GUICHET_DATA_DIR").format(path=path)
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -102,7 +123,9 @@ def _day(text: str | None, zone: ZoneInfo, option: str) -> datetime:
     try:
         day = date.fromisoformat(text) if text else datetime.now(zone).date()
     except ValueError:
-        raise UserError(f"{option} {text!r}: not a date (YYYY-MM-DD)") from None
+        from simulations.i18n import tr
+
+        raise UserError(f"{option} {text!r}: " + tr("not a date (YYYY-MM-DD)")) from None
     return datetime(day.year, day.month, day.day, tzinfo=zone)
 
 
@@ -129,7 +152,9 @@ def _pct(value: float | None) -> str:
 
 
 def _times(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
+    from simulations.i18n import number
+
+    return "-" if value is None else number(value, 2)
 
 
 def _secs(value: float | None) -> str:
@@ -141,14 +166,16 @@ async def _load(url: str, start: float, end: float, now: float) -> tuple[list[An
 
     from dispatcher.history.queries import load_period
     from dispatcher.history.writer import engine_for
+    from simulations.i18n import tr
 
     engine = engine_for(url)
     try:
         return await load_period(engine, start, end, now)
     except (OperationalError, ProgrammingError) as exc:
-        raise UserError(f"{url}: cannot read the history ({exc.orig}); run `guichet db upgrade`") from None
+        raise UserError(f"{url}: " + tr("cannot read the history ({reason}); run `guichet db upgrade`")
+                        .format(reason=exc.orig)) from None
     except OSError as exc:
-        raise UserError(f"{url}: database unreachable ({exc})") from None
+        raise UserError(f"{url}: " + tr("database unreachable ({reason})").format(reason=exc)) from None
     finally:
         await engine.dispose()
 
@@ -160,13 +187,23 @@ def stats(
     csv_path: Path = typer.Option(None, "--csv", help="Also write the figures to this CSV file."),
     database_url: str = typer.Option(None, "--database-url", help="Default: DATABASE_URL, else the SQLite file."),
     tz: str = typer.Option("Europe/Paris", "--tz", help="Time zone of the intervals and days."),
-    csv_locale: str = typer.Option("en", "--csv-locale", help="fr: the CSV as French Excel opens it (';', decimal commas)."),
+    csv_locale: str = typer.Option(None, "--csv-locale", help="fr: the CSV as French Excel opens it (';', "
+                                   "decimal commas); en: ',' and decimal points (default: as --lang).",
+                                   show_default=False),
+    lang: str = typer.Option(None, "--lang", help="Language of the tables and the CSV's header: fr or en "
+                             "(default: GUICHET_LANG, else fr).", show_default=False),
 ) -> None:
     """Offered, answered, abandoned, service level, pick-up rate, ASA, AHT, occupancy, callbacks,
     and the equal treatment of each process across channels (SITIV)."""
-    if csv_locale not in ("fr", "en"):
-        raise _fail(f"--csv-locale {csv_locale!r}: fr or en")
-    show_stats(start, end, by, csv_path, database_url, tz, csv_locale=csv_locale)
+    from simulations.i18n import set_language
+
+    try:
+        lang = set_language(lang)
+    except ValueError as exc:
+        raise _fail(f"--lang {exc}") from None
+    if csv_locale not in (None, "fr", "en"):
+        raise _stats_fail(f"--csv-locale {csv_locale!r}: fr or en")
+    show_stats(start, end, by, csv_path, database_url, tz, csv_locale=csv_locale or lang)
 
 
 def show_stats(
@@ -180,7 +217,9 @@ def show_stats(
     csv_locale: str = "en",
 ) -> None:
     """Print the statistics of a period (``per_day_figures=False``: time is not real, as in
-    the demo, so figures per agent and day are left out of the field comparison)."""
+    the demo, so figures per agent and day are left out of the field comparison); in the
+    planner's language (``simulations.i18n``), 100 columns wide when not on a terminal."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
@@ -192,43 +231,61 @@ def show_stats(
         compute,
         equal_treatment,
     )
+    from simulations.i18n import channel_name, language, tr
 
     try:
         zone = ZoneInfo(tz)
     except (KeyError, ValueError):
-        raise _fail(f"--tz {tz!r}: unknown time zone") from None
+        raise _stats_fail(f"--tz {tz!r}: " + tr("unknown time zone")) from None
     now = datetime.now(zone).timestamp()
     try:
         first = _day(start, zone, "--from")
         last = _day(end, zone, "--to") if end else first + timedelta(days=1)
         if last <= first:
-            raise UserError(f"--to {end}: must be after --from {first.date()}")
+            raise UserError(f"--to {end}: " + tr("must be after --from {day}").format(day=first.date()))
         dims = [d.strip() for d in by.split(",") if d.strip()]
         bad = [d for d in dims if d not in DIMENSIONS]
         if bad:
-            raise UserError(f"--by {bad[0]!r}: not one of {', '.join(DIMENSIONS)}")
+            raise UserError(f"--by {bad[0]!r}: " + tr("not one of {choices}").format(choices=", ".join(DIMENSIONS)))
         url = _database_url(database_url, create=False)
         sla_seconds = _sla_lookup()
         facts, spans = asyncio.run(_load(url, first.timestamp(), last.timestamp(), now))
     except UserError as exc:
-        raise _fail(str(exc)) from None
+        raise _stats_fail(str(exc)) from None
     rows = compute(facts, spans, by=dims, sla_seconds=sla_seconds, now=now, tz=tz)
     total = compute(facts, spans, by=(), sla_seconds=sla_seconds, now=now, tz=tz)
-    console = Console() if sys.stdout.isatty() else Console(width=160)
+    console = Console() if sys.stdout.isatty() else Console(width=100)
     per_agent = set(dims) <= {"interval", "agent"}
+    one_day = last - first == timedelta(days=1)
+    legend = tr("off.: offered; ans.: answered; ab.: abandoned; SL: answered within the target / "
+                "offered; pick.: answered / offered; ASA: mean wait of the answered; AHT: mean "
+                "handling time; occ.: share of the logged-in time busy or in wrap-up; cb: "
+                "callbacks honoured by their deadline / due.")
+    if not per_agent:
+        legend += " " + tr("occ.: a figure of agents (--by agent or interval); n/a per process or "
+                           "channel, which do not own the agents' idle time; the total row is over "
+                           "every agent.")
     table = Table(
-        title=f"Guichet statistics {first.date()} -> {last.date()} ({len(facts)} contacts)",
-        caption=None if per_agent else (
-            "occupancy: a figure of agents (--by agent or interval); n/a per process or channel, "
-            "which do not own the agents' idle time; the total row is over every agent"),
+        title=tr("Guichet statistics {first} -> {last} ({count} contacts)").format(
+            first=first.date(), last=last.date(), count=len(facts)),
+        caption=legend, caption_justify="left", box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False,
     )
-    for name in (*dims, "offered", "answered", "abandoned", "SL", "pick-up", "ASA", "AHT", "occupancy",
-                 "callbacks ok"):
-        table.add_column(name, justify="left" if name in DIMENSIONS else "right")
-    labelled = [([getattr(r, d) for d in dims], r, False) for r in rows]
-    labelled += [(["total", *[""] * (len(dims) - 1)] if dims else [], r, True) for r in total]
+    names = {"interval": tr("time") if one_day else tr("interval"), "process": tr("process"),
+             "channel": tr("channel"), "agent": tr("agent")}
+    for name in (*(names[d] for d in dims), tr("off."), tr("ans."), tr("ab."), tr("SL"), tr("pick."),
+                 tr("ASA"), tr("AHT"), tr("occ."), tr("cb")):
+        table.add_column(name, justify="left" if name in names.values() else "right", overflow="fold")
+
+    def label(row: StatRow, dim: str) -> str:
+        value: str = getattr(row, dim)
+        if dim == "interval" and one_day:
+            return value.rpartition(" ")[2]  # the date is in the title
+        return channel_name(value) if dim == "channel" else value
+
+    labelled = [([label(r, d) for d in dims], r, False) for r in rows]
+    labelled += [([tr("total"), *[""] * (len(dims) - 1)] if dims else [], r, True) for r in total]
     for keys, r, is_total in labelled:
-        occupancy = _pct(r.occupancy) if per_agent or is_total else "n/a"
+        occupancy = _pct(r.occupancy) if per_agent or is_total else tr("n/a")
         table.add_row(
             *keys, str(r.offered), str(r.answered), str(r.abandoned), _pct(r.service_level), _pct(r.pickup_rate),
             _secs(r.asa_s), _secs(r.aht_s), occupancy, f"{r.callbacks_honoured}/{r.callbacks_due}",
@@ -240,50 +297,50 @@ def show_stats(
     channels = sorted({c for e in fairness for c in e.by_channel})
     if fairness:
         equal = Table(
-            title="Equal treatment (SITIV): mean wait over the channel's target, per process",
-            caption="1.00 = the wait equals the target; gap: worst channel minus best channel "
-                    "(0 = the same treatment whatever the door)",
+            title=tr("Equal treatment (SITIV): mean wait over the channel's target, per process"),
+            caption=tr("1.00 = the wait equals the target; gap: worst channel minus best channel "
+                       "(0 = the same treatment whatever the door)"), caption_justify="left",
         )
-        equal.add_column("process")
+        equal.add_column(tr("process"), overflow="fold")
         for c in channels:
-            equal.add_column(c, justify="right")
-        equal.add_column("gap", justify="right")
+            equal.add_column(channel_name(c), justify="right")
+        equal.add_column(tr("gap"), justify="right")
         for e in fairness:
             equal.add_row(e.process, *(_times(e.by_channel.get(c)) for c in channels), _times(e.gap))
         console.print(equal)
 
-    ref = Table(title="Compared with the field")
-    for name in ("figure", "here", "field reference"):
+    ref = Table(title=tr("Compared with the field"))
+    for name in (tr("figure"), tr("here"), tr("field reference")):
         ref.add_column(name)
     t = total[0] if total else None
-    ref.add_row("pick-up rate", _pct(t.pickup_rate if t else None), FIELD_REFERENCES["pickup_rate"])
+    ref.add_row(tr("pick-up rate"), _pct(t.pickup_rate if t else None), tr(FIELD_REFERENCES["pickup_rate"]))
     honoured = f"{t.callbacks_honoured}/{t.callbacks_due}" if t else "-"
-    ref.add_row("callbacks honoured by deadline", honoured, FIELD_REFERENCES["callbacks_honoured"])
+    ref.add_row(tr("callbacks honoured by deadline"), honoured, tr(FIELD_REFERENCES["callbacks_honoured"]))
     if per_day_figures:
         days = agent_days(facts, spans, tz=tz)
         handled = [d.handled for d in days if d.handled]
         per_day = sum(handled) / len(handled) if handled else None
         ref.add_row(
-            "contacts per agent per day", "-" if per_day is None else f"{per_day:.0f}",
-            FIELD_REFERENCES["contacts_per_agent_day"],
+            tr("contacts per agent per day"), "-" if per_day is None else f"{per_day:.0f}",
+            tr(FIELD_REFERENCES["contacts_per_agent_day"]),
         )
     console.print(ref)
     if csv_path is not None:
         try:
             french = csv_locale == "fr"
+            codes = [f.name for f in dataclasses.fields(StatRow)]
+            headers = {c: tr(CSV_HEADERS[c]) if language() == "fr" else c for c in codes}
             with csv_path.open("w", newline="", encoding="utf-8-sig" if french else "utf-8") as out:
-                writer = csv.DictWriter(
-                    out, fieldnames=[f.name for f in dataclasses.fields(StatRow)], delimiter=";" if french else ","
-                )
-                writer.writeheader()
+                writer = csv.writer(out, delimiter=";" if french else ",")
+                writer.writerow([headers[c] for c in codes])
                 for r in rows:
                     record = dataclasses.asdict(r)
                     if french:
                         record = {k: str(v).replace(".", ",") if isinstance(v, float) else v for k, v in record.items()}
-                    writer.writerow(record)
+                    writer.writerow([record[c] for c in codes])
         except OSError as exc:
-            raise _fail(f"{csv_path}: {exc.strerror}") from None
-        console.print(f"{len(rows)} rows written to {csv_path}")
+            raise _stats_fail(f"{csv_path}: {exc.strerror}") from None
+        console.print(tr("{count} rows written to {path}").format(count=len(rows), path=csv_path), highlight=False)
 
 
 def purge(
@@ -299,6 +356,7 @@ def purge(
 
     from dispatcher.history.purge import purge as run_purge
     from dispatcher.history.writer import engine_for
+    from dispatcher.people.audit import operator
 
     try:
         url = _database_url(database_url, create=False)
@@ -313,7 +371,7 @@ def purge(
 
         engine = engine_for(url)
         try:
-            result = await run_purge(engine, days, time.time(), dry_run=dry_run)
+            result = await run_purge(engine, days, time.time(), dry_run=dry_run, actor=operator())
         except (OperationalError, ProgrammingError) as exc:
             raise UserError(f"{url}: cannot purge ({exc.orig}); run `guichet db upgrade`") from None
         finally:

@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dispatcher.history.models import CallbackRow, CitizenRow, ContactRow
+from dispatcher.people.audit import record
 
 DAY_S = 86_400.0
 
@@ -28,8 +29,10 @@ class PurgeResult:
     callbacks: int
 
 
-async def purge(engine: AsyncEngine, retention_days: int, now: float, dry_run: bool = False) -> PurgeResult:
-    """Remove personal data older than ``retention_days`` before ``now``."""
+async def purge(
+    engine: AsyncEngine, retention_days: int, now: float, dry_run: bool = False, actor: str = "cli"
+) -> PurgeResult:
+    """Remove personal data older than ``retention_days`` before ``now``; a real purge is audited (``actor``)."""
     if retention_days < 1:
         raise ValueError("retention_days must be at least 1")
     cutoff = now - retention_days * DAY_S
@@ -44,4 +47,8 @@ async def purge(engine: AsyncEngine, retention_days: int, now: float, dry_run: b
             await conn.execute(delete(CitizenRow).where(citizens_q))
             await conn.execute(update(ContactRow).where(contacts_q).values(citizen_id=None))
             await conn.execute(update(CallbackRow).where(callbacks_q).values(number=None))
+            await record(conn, actor, "purge", None, {
+                "retention_days": retention_days, "cutoff": cutoff,
+                "citizens": counts[0], "contacts": counts[1], "callbacks": counts[2],
+            })
     return PurgeResult(cutoff, *counts)

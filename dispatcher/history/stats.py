@@ -38,6 +38,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from simulations.i18n import N_
+
 INTERVAL_S = 900.0
 SHORT_ABANDON_S = 5.0
 WORKING = frozenset({"busy", "wrap_up"})
@@ -45,9 +47,9 @@ OCCUPANCY_DIMENSIONS = frozenset({"interval", "agent"})
 DIMENSIONS = ("interval", "process", "channel", "agent")
 
 FIELD_REFERENCES = {
-    "pickup_rate": "91 % Issy, 95 % Hauts-de-Seine",
-    "callbacks_honoured": "callbacks within 24-48 h",
-    "contacts_per_agent_day": "60-100 calls per agent per day",
+    "pickup_rate": N_("91 % Issy, 95 % Hauts-de-Seine"),
+    "callbacks_honoured": N_("callbacks within 24-48 h"),
+    "contacts_per_agent_day": N_("60-100 calls per agent per day"),
 }
 
 

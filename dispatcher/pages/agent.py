@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -22,10 +23,11 @@ from dispatcher.history.models import ContactRow
 from dispatcher.http import keys as http_keys
 from dispatcher.http.problems import FieldError, Problem
 from dispatcher.http.route import body_of
-from dispatcher.pages.i18n import _
+from dispatcher.pages.i18n import _, language_of
 from dispatcher.pages.keys import ACCOUNTS, DESKS, MATRIX, SESSIONS, SOFTPHONE
 from dispatcher.pages.render import page
 from dispatcher.people.accounts import Person
+from skills.model import Catalogue
 
 PAUSE_REASONS = {"break": _("Break"), "lunch": _("Lunch"), "back_office": _("Back office"),
                  "training": _("Training"), "meeting": _("Meeting")}
@@ -54,8 +56,20 @@ async def _agent(request: web.Request) -> Person:
     return person
 
 
-def agent_view(app: web.Application, agent_id: str, now: float | None = None) -> dict[str, Any]:
-    """The agent's own state, held contact and tray (JSON-ready)."""
+def sheet_view(catalogue: Catalogue, ref: str | None, lang: str) -> dict[str, Any] | None:
+    """The knowledge sheet ``ref`` of the catalogue in ``lang`` (else French); a bare reference if it has no text."""
+    if ref is None:
+        return None
+    sheet = catalogue.sheets.get(ref)
+    if sheet is None:
+        return {"ref": ref, "title": None, "pieces": [], "steps": [], "delay": None, "link": None}
+    text = sheet.text(lang)
+    return {"ref": ref, "title": text.title, "pieces": list(text.pieces), "steps": list(text.steps),
+            "delay": text.delay, "link": sheet.link}
+
+
+def agent_view(app: web.Application, agent_id: str, now: float | None = None, lang: str = "fr") -> dict[str, Any]:
+    """The agent's own state, held contact (with its process's knowledge sheet in ``lang``) and tray (JSON-ready)."""
     now = time.time() if now is None else now
     router = app[http_keys.DISPATCHER].router
     catalogue = app[http_keys.CATALOGUE]
@@ -71,14 +85,16 @@ def agent_view(app: web.Application, agent_id: str, now: float | None = None) ->
             "contact_id": held.contact_id, "process": held.process, "label": process.label if process else held.process,
             "domain": process.domain if process else None, "channel": held.channel.value, "state": held.state.value,
             "waited_s": round(now - held.arrived_at, 1), "ticket": held.ticket, "caller": held.caller,
-            "citizen_id": held.citizen_id, "sheet": process.sheet if process else None,
+            "citizen_id": held.citizen_id, "sheet": sheet_view(catalogue, process.sheet if process else None, lang),
             "handling_time_s": target.handling_time_s if target else None,
         }
     tray = []
     for waiting in router.queue.contacts.values():
         if waiting.channel.is_live or profile.skills.get(waiting.process, 0) < 1:
             continue
+        found = catalogue.processes.get(waiting.process)
         tray.append({"contact_id": waiting.contact_id, "process": waiting.process, "channel": waiting.channel.value,
+                     "label": found.label if found else waiting.process,
                      "deadline_in_s": None if waiting.deadline is None else round(waiting.deadline - now),
                      "waited_s": round(now - waiting.arrived_at)})
     tray.sort(key=lambda t: (t["deadline_in_s"] is None, t["deadline_in_s"] or 0.0))
@@ -96,6 +112,17 @@ def agent_view(app: web.Application, agent_id: str, now: float | None = None) ->
     }
 
 
+async def with_history(app: web.Application, view: dict[str, Any], now: float | None = None) -> dict[str, Any]:
+    """``view`` with the held contact's citizen history and how many of those contacts were this week."""
+    contact = view["contact"]
+    if contact is not None:
+        now = time.time() if now is None else now
+        history = await citizen_history(app, contact["citizen_id"], contact["contact_id"])
+        contact["history"] = history
+        contact["week"] = sum(1 for h in history if h["arrived_at"] and h["arrived_at"] > now - WEEK_S)
+    return view
+
+
 async def citizen_history(app: web.Application, citizen_id: str | None, exclude: str | None) -> list[dict[str, Any]]:
     """The citizen's previous contacts (newest first), for the agent holding one of theirs."""
     if not citizen_id:
@@ -107,21 +134,21 @@ async def citizen_history(app: web.Application, citizen_id: str | None, exclude:
                    ContactRow.outcome)
             .where(ContactRow.citizen_id == citizen_id).order_by(desc(ContactRow.arrived_at)).limit(10)
         )).all()
+    catalogue = app[http_keys.CATALOGUE]
     return [{"contact_id": r.contact_id, "channel": r.channel, "process": r.process, "arrived_at": r.arrived_at,
+             "label": found.label if (found := catalogue.processes.get(r.process or "")) else r.process,
+             "when": datetime.fromtimestamp(r.arrived_at).strftime("%d/%m/%Y %H:%M") if r.arrived_at else "–",
              "outcome": r.outcome} for r in rows if r.contact_id != exclude]
 
 
 async def agent_page(request: web.Request) -> web.Response:
     """The agent's screen."""
     person = await _agent(request)
-    view = agent_view(request.app, person.agent_id or "")
-    contact = view["contact"]
-    history = await citizen_history(request.app, contact and contact["citizen_id"], contact and contact["contact_id"])
-    week = sum(1 for h in history if h["arrived_at"] and h["arrived_at"] > time.time() - WEEK_S)
+    view = await with_history(request.app, agent_view(request.app, person.agent_id or "", lang=language_of(request)))
     counter = request.app.get(http_keys.COUNTER)
     counters = sorted(name for site in counter.sites.sites.values() for name in site.counters) if counter else []
     return await page(request, "agent.html", {
-        "view": view, "history": history, "week": week, "reasons": PAUSE_REASONS,
+        "view": view, "reasons": PAUSE_REASONS,
         "processes": sorted(request.app[http_keys.CATALOGUE].processes.values(), key=lambda p: p.label),
         "counters": counters,
     })
@@ -192,7 +219,7 @@ async def agent_action(request: web.Request) -> web.Response:
             for decision in dispatcher.submit(event):
                 if isinstance(decision, ev.Rejected):
                     raise Problem(409, "refused", f"refusé : {decision.reason}")
-    return web.json_response(agent_view(request.app, agent_id))
+    return web.json_response(await with_history(request.app, agent_view(request.app, agent_id, lang=language_of(request))))
 
 
 async def agent_events(request: web.Request) -> web.StreamResponse:
@@ -202,11 +229,19 @@ async def agent_events(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
     await response.prepare(request)
     ticks = request.app[DESKS].subscribe()
+    lang = language_of(request)
     last = None
+    history: tuple[str | None, list[dict[str, Any]], int] = (None, [], 0)
     try:
         while not ticks.closed:
             tick = await ticks.next(15.0)
-            view = agent_view(request.app, agent_id)
+            view = agent_view(request.app, agent_id, lang=lang)
+            contact = view["contact"]
+            if contact is not None:
+                if history[0] != contact["contact_id"]:  # the history is read once per contact, not per tick
+                    await with_history(request.app, view)
+                    history = (contact["contact_id"], contact["history"], contact["week"])
+                contact["history"], contact["week"] = history[1], history[2]
             changed = {k: v for k, v in view.items() if k != "agent"} | {"agent": {**view["agent"], "since_s": None}}
             if changed == last and tick is None:
                 await response.write(b": heartbeat\n\n")

@@ -5,7 +5,16 @@ from __future__ import annotations
 from dispatcher.http.roles import Role
 from dispatcher.http.route import Answer, Route, roles
 from dispatcher.observe import endpoints
-from dispatcher.pages import agent, boards, login, planner, static_files, tracking, visitors
+from dispatcher.pages import (
+    agent,
+    boards,
+    login,
+    planner,
+    static_files,
+    supervise,
+    tracking,
+    visitors,
+)
 
 SUPERVISION = roles(Role.SUPERVISOR, Role.ADMIN)
 PLANNING = roles(Role.PLANNER, Role.ADMIN)
@@ -27,6 +36,9 @@ ROUTES: list[Route] = [
           answer_kind=Answer.HTML),
     Route("GET", "/wallboard/events", boards.wallboard_events, SUPERVISION,
           "Tableau de bord en direct (SSE, aucune donnée personnelle)", "pages", answer_kind=Answer.SSE),
+    Route("POST", "/wallboard/agents/{agent_id}/state", supervise.force_state, roles(Role.SUPERVISOR),
+          "Le superviseur force l'état d'un agent : prêt, pause, déconnecté (audité)", "pages",
+          body=supervise.ForcedState, answer=supervise.ForcedAnswer, refusals=(404, 409)),
     Route("GET", "/agent", agent.agent_page, roles(Role.AGENT), "Page de l'agent", "pages", answer_kind=Answer.HTML,
           refusals=(409,)),
     Route("GET", "/agent/events", agent.agent_events, roles(Role.AGENT), "Vue de l'agent en direct (SSE)", "pages",

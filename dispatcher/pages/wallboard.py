@@ -135,7 +135,8 @@ def snapshot(
         "figures": figures,
         "groups": groups,
         "agents": agents,
-        "alerts": alerts(figures, groups, sorted(deadlines), now, thresholds),
+        "alerts": [a | {"label": _label(catalogue, a["process"])} if "process" in a else a
+                   for a in alerts(figures, groups, sorted(deadlines), now, thresholds)],
         "targets": {"pickup_rate": [0.91, 0.95], "service_level": thresholds.service_level},
     }
 

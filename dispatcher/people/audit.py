@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +25,14 @@ class AuditEntry:
     target: str | None
     detail: dict[str, Any]
     source: str | None
+
+
+def operator() -> str:
+    """Who runs a command, for the audit log: ``cli:`` and the system user."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):
+        return f"cli:uid{os.getuid()}"
 
 
 async def record(

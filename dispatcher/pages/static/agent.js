@@ -9,7 +9,7 @@
     const a = view.agent;
     since = a.since_s;
     $("state").className = "state state-" + a.state;
-    $("state").textContent = G.label("state", a.state) + (a.reason ? ` (${a.reason})` : "");
+    $("state").textContent = G.label("state", a.state) + (a.reason ? ` (${G.label("reason", a.reason)})` : "");
     $("softphone").textContent = G.label("softphone", a.softphone);
     const c = view.contact;
     $("contact").hidden = !c;
@@ -19,7 +19,26 @@
       $("c-channel").textContent = G.label("channel", c.channel);
       $("c-waited").textContent = G.duration(c.waited_s);
       $("c-citizen").textContent = c.caller || c.ticket || "–";
-      $("c-sheet").textContent = c.sheet || "–";
+      $("c-record").textContent = c.citizen_id || "–";
+      const history = c.history || [];
+      $("c-week").textContent = !c.week ? "" : (c.week === 1 ? G.labels.week_one : G.labels.week_many.replace("{n}", c.week));
+      $("c-history").replaceChildren(...history.map((h) => {
+        const tr = document.createElement("tr");
+        tr.append(G.cell(h.when), G.cell(h.label), G.cell(G.label("channel", h.channel)), G.cell(h.outcome || "–"));
+        return tr;
+      }));
+      $("c-history-none").hidden = history.length > 0;
+      const s = c.sheet;
+      $("c-sheet").hidden = !s;
+      if (s) {
+        $("sheet-name").textContent = s.title || s.ref;
+        const lines = (items) => items.map((line) => { const li = document.createElement("li"); li.textContent = line; return li; });
+        $("sheet-pieces").replaceChildren(...lines(s.pieces));
+        $("sheet-steps").replaceChildren(...lines(s.steps));
+        $("sheet-delay").textContent = s.delay || "–";
+        $("sheet-link").hidden = !s.link;
+        $("sheet-link").href = s.link || "#";
+      }
     }
     const d = view.desk;
     if (d) {
@@ -29,7 +48,7 @@
     $("tray-total").textContent = view.tray_total;
     $("tray").replaceChildren(...view.tray.map((t) => {
       const tr = document.createElement("tr");
-      tr.append(G.cell(t.process), G.cell(G.label("channel", t.channel)), G.cell(t.deadline_in_s === null ? "–" : G.duration(t.deadline_in_s), "num"));
+      tr.append(G.cell(t.label), G.cell(G.label("channel", t.channel)), G.cell(t.deadline_in_s === null ? "–" : G.duration(t.deadline_in_s), "num"));
       return tr;
     }));
     tick();

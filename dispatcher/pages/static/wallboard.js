@@ -6,8 +6,7 @@
   const alertText = (a) => {
     const what = G.label("alert", a.kind);
     if (a.kind === "service_level" || a.kind === "pickup_rate") return `${what} : ${G.pct(a.value)} < ${G.pct(a.threshold)}`;
-    if (a.kind === "longest_wait") return `${what} : ${a.process} (${G.label("channel", a.channel)}) ${G.duration(a.value)}`;
-    return `${what} : ${a.process} (${G.label("channel", a.channel)}) ${G.duration(a.value)}`;
+    return `${what} : ${a.label || a.process} (${G.label("channel", a.channel)}) ${G.duration(a.value)}`;
   };
   const apply = (view) => {
     received = Date.now();
@@ -37,13 +36,23 @@
       const state = document.createElement("td");
       const badge = document.createElement("span");
       badge.className = "state state-" + a.state;
-      badge.textContent = G.label("state", a.state) + (a.reason ? ` (${a.reason})` : "");
+      badge.textContent = G.label("state", a.state) + (a.reason ? ` (${G.label("reason", a.reason)})` : "");
       state.append(badge);
       tr.append(G.cell(a.name), state, G.cell(a.since_s === null ? "–" : G.duration(a.since_s + elapsed), "num"),
         G.cell(a.process ? `${a.process_label} · ${G.label("channel", a.channel)}` : "–"));
       return tr;
     }));
   };
+  const force = document.getElementById("force-form");
+  force?.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const agent = document.getElementById("force-agent"), state = document.getElementById("force-state").value;
+    const r = await G.post(`/wallboard/agents/${encodeURIComponent(agent.value)}/state`, { state });
+    const answer = await r.json();
+    document.getElementById("force-message").textContent = r.ok
+      ? `${agent.selectedOptions[0].textContent} : ${G.label("state", answer.before)} → ${G.label("state", answer.now)}`
+      : answer.detail;
+  });
   apply(JSON.parse(document.getElementById("initial").textContent));
   G.follow("/wallboard/events", apply);
   setInterval(drawAgents, 1000);

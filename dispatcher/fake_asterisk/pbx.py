@@ -204,6 +204,8 @@ class PBX:
         self.by_device: dict[str, set[Chan]] = {}
         self.phones: dict[str, AgentPhone] = {}
         self.device_states: dict[str, str] = {}
+        self.wall: Callable[[], float] = time.time
+        """The wall clock of ``${EPOCH}`` and ``${STRFTIME()}`` (a simulation sets its virtual one)."""
         self.astdb: dict[str, str] = {}
         """Asterisk's database (``DB(family/key)``, AMI ``DBGet`` / ``DBDelTree``): ``family/key`` -> value."""
         self._seq = itertools.count(1)
@@ -339,9 +341,9 @@ class PBX:
         if name == "UNIQUEID":
             return chan.uniqueid
         if name == "EPOCH":
-            return str(int(time.time()))
+            return str(int(self.wall()))
         if name.startswith("STRFTIME(") and name.endswith(")"):
-            return strftime_now(split_args(name[9:-1])[-1])
+            return strftime_now(split_args(name[9:-1])[-1], self.wall())
         if name.startswith("DB(") and name.endswith(")"):
             return self.astdb.get(name[3:-1], "")
         if name in chan.vars:
@@ -896,9 +898,8 @@ class PBX:
         return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def strftime_now(fmt: str) -> str:
-    """``${STRFTIME(,,fmt)}`` now: strftime plus Asterisk's ``%[n]q`` (fractions of a second)."""
-    now = time.time()
+def strftime_now(fmt: str, now: float) -> str:
+    """``${STRFTIME(,,fmt)}`` at ``now``: strftime plus Asterisk's ``%[n]q`` (fractions of a second)."""
     def fraction(m: re.Match[str]) -> str:
         digits = int(m.group(1) or 3)
         return str(int(now % 1 * 10**digits)).zfill(digits)

@@ -61,7 +61,7 @@ async def _drive(
     published = 0
     samples: list[dict[str, Any]] = []
     checkpoints: list[tuple[int, float]] = []
-    seen_upto: str | None = None
+    seen_upto: bytes | str | None = None
     next_sample = total // 10
     started = next_poll = time.perf_counter()
     while True:

@@ -347,3 +347,30 @@ async def test_a_conversation_over_while_the_dispatcher_is_down_ends_when_it_did
                     end.ended_at, not noted, False)
             finally:
                 await restarted.stop()
+
+
+def test_a_hangup_read_while_the_resync_reads_asterisk_is_decided_by_its_snapshot() -> None:
+    """The snapshot shows the caller bridged with the agent (answered while the link was down);
+    its Hangup arrives before the takeover: served, not abandoned, and not followed for ever,
+    whether the machine followed the caller (a link cut) or not (a restart)."""
+    from dispatcher.ami.calls import PhoneCalls
+    from dispatcher.ami.model import RINGING, CoreContact, LiveChannel, PhoneCall, agent_lines
+    from skills.model import Channel
+    from tests.ami_helpers import phone_matrix
+
+    caller = LiveChannel("c1", "PJSIP/trunk-00000001", "to-agent", "101", "Dial", "b1", "c1")
+    agent = LiveChannel("c2", "PJSIP/agent101-00000002", "to-agent", "", "AppDial", "b1", "c1")
+    for followed in (True, False):
+        machine = PhoneCalls(agent_lines(phone_matrix()))
+        if followed:
+            call = PhoneCall("c1", caller.channel, in_core=True, state=RINGING, agent_id="a101")
+            machine.calls["c1"] = machine.by_contact["c1"] = call
+        machine.begin_resync()
+        assert machine.frame("Hangup", {"Uniqueid": "c1", "Channel": caller.channel}, 10.0) == []
+        steps = machine.resync(
+            [CoreContact("c1", Channel.PHONE, "offered", "a101")], [caller, agent], {}, 10.5, 5.0
+        )
+        events = [s for s in steps if isinstance(s, ev.Event)]
+        assert [type(e) for e in events] == [ev.ContactTakenOver, ev.ContactAbandoned], followed
+        assert events[1].left_at == (10.0 if followed else 10.5)  # type: ignore[attr-defined]
+        assert "c1" not in machine.calls and "c1" not in machine.by_contact

@@ -62,6 +62,9 @@ def resync(
         if device in calls.lines:
             steps += calls._device_state({"Device": device, "State": state}, at)
     live = {c.uniqueid: c for c in channels}
+    for uid in live:
+        if uid in calls.hung_up and uid not in late:
+            late[uid] = at  # in the snapshot, its Hangup read since (not followed yet: no time kept)
     legs_of: dict[str, list[LiveChannel]] = {}
     bridged: dict[str, list[LiveChannel]] = {}
     for c in live.values():

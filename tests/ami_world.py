@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 from dispatcher import events as ev
 from dispatcher.ami import codec
 from dispatcher.ami.calls import PhoneCalls
-from dispatcher.ami.model import EndedCall, Hangup, LiveChannel, Originate, Redirect, Step, agent_lines
+from dispatcher.ami.model import (
+    EndedCall,
+    Hangup,
+    LiveChannel,
+    Originate,
+    Redirect,
+    Step,
+    agent_lines,
+)
 from dispatcher.ami.resync import core_contacts, duration
 from dispatcher.events import AgentState, Event
 from dispatcher.fake_asterisk import dialplan as dp

@@ -6,6 +6,7 @@ Shared by the state machine (``calls``), its takeover after a resynchronisation
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -194,7 +195,7 @@ class EndedCall:
             at = float(when)
         except ValueError:
             return None
-        if at != at or at in (float("inf"), float("-inf")):
+        if not math.isfinite(at):
             return None
         return cls(at, status.strip() == "ANSWER", peer.strip())
 

@@ -24,7 +24,7 @@ from dispatcher.ami.model import (
     Redirect,
     Step,
 )
-from dispatcher.events import DeclineReason, Event
+from dispatcher.events import DeclineReason
 from skills.model import Channel
 
 if TYPE_CHECKING:

@@ -272,14 +272,29 @@ class OfferDeclined(Event):
 
 
 class ContactCompleted(Event):
-    """The agent finished the contact (hang-up, "done" at the counter)."""
+    """The agent finished the contact (hang-up, "done" at the counter).
 
-    fields = ("at", "contact_id", "outcome")
+    ``left_at``: when the conversation really ended, when it is older than ``at``
+    (read from the PBX after an outage, or the moment the link went down);
+    ``approximate``: that time is an estimate.
+    """
 
-    def __init__(self, *, at: float, contact_id: str, outcome: Outcome = Outcome.SERVED) -> None:
+    fields = ("at", "contact_id", "outcome", "left_at", "approximate")
+
+    def __init__(
+        self,
+        *,
+        at: float,
+        contact_id: str,
+        outcome: Outcome = Outcome.SERVED,
+        left_at: float | None = None,
+        approximate: bool = False,
+    ) -> None:
         self.at = at
         self.contact_id = contact_id
         self.outcome = outcome
+        self.left_at = left_at
+        self.approximate = approximate
 
 
 class AgentStatusSet(Event):
@@ -433,9 +448,14 @@ class ContactRelaxed(Event):
 
 
 class ContactEnded(Event):
-    """The contact reached its one terminal outcome."""
+    """The contact reached its one terminal outcome.
 
-    fields = ("at", "contact_id", "outcome", "agent_id", "waited", "approximate")
+    ``ended_at``: when it really ended, when that is older than ``at`` (a caller gone
+    while the dispatcher could not see them); ``approximate``: that end time (and an
+    unserved contact's ``waited``) is an estimate.
+    """
+
+    fields = ("at", "contact_id", "outcome", "agent_id", "waited", "approximate", "ended_at")
 
     def __init__(
         self,
@@ -446,6 +466,7 @@ class ContactEnded(Event):
         agent_id: str | None = None,
         waited: float | None = None,
         approximate: bool = False,
+        ended_at: float | None = None,
     ) -> None:
         self.at = at
         self.contact_id = contact_id
@@ -453,6 +474,7 @@ class ContactEnded(Event):
         self.agent_id = agent_id
         self.waited = waited
         self.approximate = approximate
+        self.ended_at = ended_at
 
 
 class AgentStateChanged(Event):
@@ -589,6 +611,7 @@ _BY_NAME: dict[str, int] = {
     "reachable": FLAG,
     "input_kind": TEXT,
     "left_at": NUMBER_OR_NONE,
+    "ended_at": NUMBER_OR_NONE,
     "approximate": FLAG,
     "subject": TEXT,
 }

@@ -180,13 +180,17 @@ class Router:
         return (ahead + 1) * target.handling_time_s / staffed
 
     def position(self, contact_id: str) -> int | None:
-        """1 for the next contact of its process and channel to be served, or None."""
+        """1 for the next contact of its process and channel to be served, or None (a visitor
+        counts only the contacts that its own site's agents may take)."""
         contact = self.queue.contacts.get(contact_id)
         if contact is None:
             return None
-        bucket = contact.bucket
+        site = contact.site
         mine = (-contact.priority, contact.arrived_at, contact.seq)
-        ahead = sum((-o.priority, o.arrived_at, o.seq) < mine for o in bucket.waiting())
+        ahead = 0
+        for o in contact.bucket.waiting():
+            if (site is None or o.site is None or o.site == site) and (-o.priority, o.arrived_at, o.seq) < mine:
+                ahead += 1
         return ahead + 1
 
     # ----------------------------------------------------- input handlers
@@ -263,7 +267,7 @@ class Router:
         if contact is None:
             return
         if contact.state is IN_SERVICE:
-            self._complete(contact, Outcome.SERVED, now, out)
+            self._complete(contact, Outcome.SERVED, now, out, e.left_at, e.approximate)
             return
         agent_id = contact.agent_id
         left_at = e.left_at
@@ -365,7 +369,7 @@ class Router:
         if contact.state is WAITING:
             out.append(self._rejected(e, e.contact_id, "contact is not with an agent"))
             return
-        self._complete(contact, e.outcome, now, out)
+        self._complete(contact, e.outcome, now, out, e.left_at, e.approximate)
 
     def _on_status(self, e: ev.AgentStatusSet, now: float, out: list[Event]) -> None:
         agent = self.agents.get(e.agent_id)
@@ -683,9 +687,20 @@ class Router:
         )
         self.queue.mark_relaxed(contact)
 
-    def _complete(self, contact: ContactRecord, outcome: Outcome, now: float, out: list[Event]) -> None:
+    def _complete(
+        self,
+        contact: ContactRecord,
+        outcome: Outcome,
+        now: float,
+        out: list[Event],
+        left_at: float | None = None,
+        approximate: bool = False,
+    ) -> None:
+        """The agent's contact ends; ``left_at``: when it really did (never before they took it)."""
         agent = self.agents[contact.agent_id or ""]
-        self._end(contact, outcome, now, out)
+        if left_at is not None:
+            left_at = min(max(left_at, agent.since, contact.arrived_at), now)
+        self._end(contact, outcome, now, out, left_at, approximate)
         self._release(agent, now, out, served=True)
 
     def _end(
@@ -713,6 +728,7 @@ class Router:
                 agent_id=contact.agent_id,
                 waited=(now if left_at is None else left_at) - contact.arrived_at,
                 approximate=approximate,
+                ended_at=left_at if left_at is not None and left_at < now else None,
             )
         )
 

@@ -439,14 +439,18 @@ async def _panoramisk_bare(path: str) -> dict[str, Any]:
 
 
 class _LogTally(logging.Handler):
-    """Counts the log lines of the run (reconnections, resyncs) instead of printing them."""
+    """Counts the log lines of the run (reconnections, resyncs) instead of printing them, by kind."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.counts: Counter[str] = Counter()
+        self.kinds: Counter[tuple[str, str]] = Counter()
+        """(level, message template) -> lines: one line per kind in the summary."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.counts[record.levelname.lower()] += 1
+        level = record.levelname.lower()
+        self.counts[level] += 1
+        self.kinds[level, str(record.msg)] += 1
 
 
 @contextlib.asynccontextmanager
@@ -553,6 +557,9 @@ def run(console: Console, quick: bool) -> dict[str, Any]:
         f"Load average {load_before} -> {load_after} (other processes preempt the dispatcher: wall latency). "
         f"Dispatcher log lines (not shown): {dict(tally.counts) or 'none'}."
     )
+    for (level, template), count in sorted(tally.kinds.items()):
+        if level != "info":
+            console.print(f"  {count} x {level}: {template}", markup=False)
     ratio = a["events_per_cpu_s"] / bare_cpu_rate if bare_cpu_rate else 0.0
     return {
         "events_per_s": round(a["events_per_cpu_s"]),

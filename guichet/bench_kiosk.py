@@ -21,6 +21,7 @@ the ``/api/v1/health`` round trip under the same load (the HTTP floor).
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import multiprocessing
 import random
@@ -40,6 +41,8 @@ KIOSKS = 20
 DISPLAYS = 10
 CALLS_PER_S = 50.0
 DESK_S = 0.02
+DRAIN_S = 15.0
+"""After the run, the calls placed have this long to end (a caller waits 3 s at most)."""
 PROCESSES = ("passport", "electoral_roll", "creche_enrolment", "school_enrolment", "building_permit", "social_aid",
              "housing_application", "bulky_waste", "resident_parking", "room_booking", "cemetery_plot",
              "terrace_permit", "lost_property")
@@ -80,7 +83,10 @@ async def _fake_main(conn: Any, endpoints: list[str], secret: str) -> None:
             fake.place_call(f"06{rng.randrange(10**8):08d}", dtmf=["1", "1", "2"], patience=3.0, talk_time=0.3)
             placed += 1
         await asyncio.sleep(0.005)
-    conn.send(placed)
+    drain = time.monotonic() + DRAIN_S
+    while any(chan.alive for chan in fake.calls) and time.monotonic() < drain:
+        await asyncio.sleep(0.05)
+    conn.send({"uniqueids": [chan.uniqueid for chan in fake.calls], "alive": sum(1 for chan in fake.calls if chan.alive)})
     await loop.run_in_executor(None, conn.recv)
     await fake.stop()
 
@@ -109,17 +115,71 @@ class _TimedRouter:
         return getattr(self._router, name)
 
 
+class _Desks:
+    """The robot desk agents (each visitor offered taken, done in 20 ms) and the server's own tally:
+    the contacts that arrived and ended, and the calls the displays were sent."""
+
+    def __init__(self) -> None:
+        self.dispatcher: Any = None
+        self.arrived: set[str] = set()
+        self.ended: set[str] = set()
+        self.calls: dict[str, set[str]] = {}
+        self.counting = False
+
+    def sink(self, batch: Sequence[Any]) -> None:
+        from dispatcher import events as ev
+        from skills.model import Channel
+
+        for e in batch:
+            if isinstance(e, ev.ContactArrived):
+                self.arrived.add(e.contact_id)
+            elif isinstance(e, ev.ContactEnded):
+                self.ended.add(e.contact_id)
+            elif isinstance(e, ev.ContactOffered) and e.channel is Channel.COUNTER and self.dispatcher is not None:
+                d = self.dispatcher
+                loop = asyncio.get_running_loop()
+                loop.call_soon(d.submit, ev.OfferAnswered(at=d.clock(), contact_id=e.contact_id, agent_id=e.agent_id))
+                loop.call_later(DESK_S, self._done, e.contact_id)
+
+    def _done(self, contact_id: str) -> None:
+        from dispatcher import events as ev
+
+        if self.dispatcher is not None:  # not once the server stops
+            self.dispatcher.submit(ev.ContactCompleted(at=self.dispatcher.clock(), contact_id=contact_id))
+
+    def announced(self, call: Any) -> None:
+        if self.counting:
+            self.calls.setdefault(call.site, set()).add(_call_key(call.ticket, call.counter, call.at))
+
+
+class _GcPauses:
+    """How long each of the server's garbage collections (full or not) held the process."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+        self._started = 0.0
+
+    def callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds.append(time.perf_counter() - self._started)
+
+
+def _call_key(ticket: str, counter: str, at: float) -> str:
+    return f"{ticket} {counter} {at:.6f}"
+
+
 async def _server_main(conn: Any, data_dir: str, ami_port: int, secret: str, tokens: str) -> None:
     from pydantic import SecretStr
 
     from dispatcher import events as ev
-    from dispatcher.events import AgentState, Event
+    from dispatcher.events import AgentState
     from dispatcher.policy import RoutingPolicy
     from guichet.config import Settings
     from guichet.townhall import run_town_hall
     from skills.catalogue import default_catalogue
     from skills.matrix import default_matrix
-    from skills.model import Channel
 
     catalogue = default_catalogue()
     matrix = default_matrix(catalogue)
@@ -127,36 +187,110 @@ async def _server_main(conn: Any, data_dir: str, ami_port: int, secret: str, tok
         data_dir=Path(data_dir), ami_port=ami_port, ami_secret=SecretStr(secret), agi_port=0, http_port=0,
         device_tokens=SecretStr(tokens),
     )
-    async with run_town_hall(settings, catalogue, matrix, RoutingPolicy(wrap_up_s=0.0)) as hall:
+    desks = _Desks()
+    loop = asyncio.get_running_loop()
+    async with run_town_hall(settings, catalogue, matrix, RoutingPolicy(wrap_up_s=0.0), sinks=[desks.sink]) as hall:
         dispatcher = hall.dispatcher
-        timed = _TimedRouter(dispatcher.router)
-        loop = asyncio.get_running_loop()
+        desks.dispatcher = dispatcher
+        announce = hall.counter.announce
 
-        def desks(batch: Sequence[Event]) -> None:
-            for e in batch:
-                if isinstance(e, ev.ContactOffered) and e.channel is Channel.COUNTER:
-                    loop.call_soon(dispatcher.submit, ev.OfferAnswered(at=dispatcher.clock(), contact_id=e.contact_id, agent_id=e.agent_id))
-                    loop.call_later(DESK_S, dispatcher.submit, ev.ContactCompleted(at=dispatcher.clock() + DESK_S, contact_id=e.contact_id))
+        def counted(call: Any) -> None:
+            announce(call)
+            desks.announced(call)
 
-        dispatcher.add_sink(desks)
+        hall.counter.announce = counted  # type: ignore[method-assign]
         for agent in matrix.agents:
             dispatcher.submit(ev.AgentStatusSet(at=dispatcher.clock(), agent_id=agent, state=AgentState.AVAILABLE))
+        timed = _TimedRouter(dispatcher.router)
         dispatcher.router = timed  # type: ignore[assignment]
         conn.send((hall.http.url, hall.ivr.port))
-        await loop.run_in_executor(None, conn.recv)
+        await loop.run_in_executor(None, conn.recv)  # the displays are connected: count the calls from now
+        desks.counting = True
+        pauses = _GcPauses()
+        gc.callbacks.append(pauses.callback)
+        cpu = time.process_time()
+        await loop.run_in_executor(None, conn.recv)  # the kiosks stopped
+        cpu = time.process_time() - cpu
+        gc.callbacks.remove(pauses.callback)
+        desks.counting = False
+        dispatcher.router = timed._router
+        await loop.run_in_executor(None, conn.recv)  # the calls are drained
         router = timed._router
-        known = set(router.contacts) | set(router.ended)
-        dispatcher.router = router
-        conn.send({"known": sorted(c for c in known if c.count("-") >= 2), "samples": timed.samples,
-                   "phone_offers": sum(1 for a in router.ended if a.startswith("1"))})
+        conn.send({
+            "arrived": sorted(desks.arrived), "ended": sorted(desks.ended),
+            "waiting": sorted(router.contacts), "calls": {k: sorted(v) for k, v in desks.calls.items()},
+            "samples": timed.samples, "cpu_s": cpu, "gc_pauses_s": pauses.seconds,
+        })
         await loop.run_in_executor(None, conn.recv)
+        desks.dispatcher = None
 
 
-# ------------------------------------------------------------------ the clients
+# ------------------------------------------------------------------ the displays
 
 
-class Clients:
-    """Kiosks and displays of the run, and what they saw."""
+def _displays_process(conn: Any, url: str, tokens: dict[str, str], devices: list[str]) -> None:
+    asyncio.run(_displays_main(conn, url, tokens, devices))
+
+
+class Displays:
+    """The 10 displays (half WebSocket, half SSE), in their own process: the calls each one got."""
+
+    def __init__(self, url: str, tokens: dict[str, str]) -> None:
+        self.url = url
+        self.tokens = tokens
+        self.latency_s: list[float] = []
+        self.calls: list[set[str]] = [set() for _ in range(DISPLAYS)]
+        self.closed: list[str] = []
+
+    def _frame(self, k: int, frame: dict[str, Any]) -> None:
+        if frame.get("type") == "call":
+            call = frame["call"]
+            self.calls[k].add(_call_key(call["ticket"], call["counter"], call["at"]))
+            self.latency_s.append(time.time() - call["at"])
+
+    async def ws_display(self, http: aiohttp.ClientSession, k: int, device: str, ready: asyncio.Event) -> None:
+        async with http.ws_connect(f"{self.url}/api/v1/display/ws?token={self.tokens[device]}", max_msg_size=0) as ws:
+            ready.set()
+            async for msg in ws:
+                if msg.type is aiohttp.WSMsgType.TEXT:
+                    self._frame(k, json.loads(msg.data))
+            self.closed.append(f"display {k}: closed {ws.close_code}")
+
+    async def sse_display(self, http: aiohttp.ClientSession, k: int, device: str, ready: asyncio.Event) -> None:
+        url = f"{self.url}/api/v1/display/events?token={self.tokens[device]}"
+        async with http.get(url, headers={"Accept": "text/event-stream"}) as r:
+            ready.set()
+            async for line in r.content:
+                if line.startswith(b"data: "):
+                    self._frame(k, json.loads(line[6:]))
+            self.closed.append(f"display {k}: stream ended")
+
+
+async def _displays_main(conn: Any, url: str, tokens: dict[str, str], devices: list[str]) -> None:
+    loop = asyncio.get_running_loop()
+    displays = Displays(url, tokens)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        readies = [asyncio.Event() for _ in range(DISPLAYS)]
+        watchers = [
+            asyncio.create_task((displays.ws_display if k % 2 == 0 else displays.sse_display)(http, k, devices[k], readies[k]))
+            for k in range(DISPLAYS)
+        ]
+        await asyncio.gather(*(r.wait() for r in readies))
+        conn.send("ready")
+        cpu = time.process_time()
+        await loop.run_in_executor(None, conn.recv)
+        cpu = time.process_time() - cpu
+        for task in watchers:
+            task.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
+    conn.send({"latency_s": displays.latency_s, "calls": [sorted(c) for c in displays.calls], "closed": displays.closed, "cpu_s": cpu})
+
+
+# ------------------------------------------------------------------ the kiosks
+
+
+class Kiosks:
+    """The 20 closed-loop kiosks (10 HTTP, 10 WebSocket) and the health probe: what they got."""
 
     def __init__(self, url: str, tokens: dict[str, str]) -> None:
         self.url = url
@@ -165,8 +299,6 @@ class Clients:
         self.health_s: list[float] = []
         self.answered: list[tuple[str, str, str]] = []
         self.refused: dict[int, int] = {}
-        self.display_s: list[float] = []
-        self.display_calls: list[set[str]] = [set() for _ in range(DISPLAYS)]
 
     def _auth(self, device: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[device]}"}
@@ -180,7 +312,8 @@ class Clients:
         rng = random.Random(n)
         while not stop.is_set():
             started = time.perf_counter()
-            async with http.post(f"{self.url}/api/v1/kiosk/tickets", json={"process": rng.choice(PROCESSES)}, headers=self._auth(device)) as r:
+            body_in = {"process": rng.choice(PROCESSES)}
+            async with http.post(f"{self.url}/api/v1/kiosk/tickets", json=body_in, headers=self._auth(device)) as r:
                 body = await r.json()
                 if r.status == 201:
                     self._got(body, started)
@@ -209,26 +342,6 @@ class Clients:
             self.health_s.append(time.perf_counter() - started)
             await asyncio.sleep(0.01)
 
-    def _frame(self, k: int, frame: dict[str, Any]) -> None:
-        if frame.get("type") == "call":
-            call = frame["call"]
-            self.display_calls[k].add(call["ticket"] + call["counter"] + f"{call['at']:.6f}")
-            self.display_s.append(time.time() - call["at"])
-
-    async def ws_display(self, http: aiohttp.ClientSession, k: int, device: str, ready: asyncio.Event) -> None:
-        async with http.ws_connect(f"{self.url}/api/v1/display/ws?token={self.tokens[device]}", max_msg_size=0) as ws:
-            ready.set()
-            async for msg in ws:
-                if msg.type is aiohttp.WSMsgType.TEXT:
-                    self._frame(k, json.loads(msg.data))
-
-    async def sse_display(self, http: aiohttp.ClientSession, k: int, device: str, ready: asyncio.Event) -> None:
-        async with http.get(f"{self.url}/api/v1/display/events?token={self.tokens[device]}", headers={"Accept": "text/event-stream"}) as r:
-            ready.set()
-            async for line in r.content:
-                if line.startswith(b"data: "):
-                    self._frame(k, json.loads(line[6:]))
-
 
 async def _run(console: Console, seconds: float) -> dict[str, Any]:
     from dispatcher.counter.sites import default_sites
@@ -245,11 +358,20 @@ async def _run(console: Console, seconds: float) -> dict[str, Any]:
     endpoints = [p.endpoint for p in matrix.agents.values() if p.endpoint]
     ctx = multiprocessing.get_context("spawn")
     loop = asyncio.get_running_loop()
+
+    async def ask(conn: Any, message: Any = None) -> Any:
+        if message is not None:
+            conn.send(message)
+        return await loop.run_in_executor(None, conn.recv)
+
     fake_conn, fake_child = ctx.Pipe()
     fake = ctx.Process(target=_fake_process, args=(fake_child, endpoints, secret), daemon=True)
     fake.start()
-    ami_port = await loop.run_in_executor(None, fake_conn.recv)
+    ami_port = await ask(fake_conn)
     server_conn, server_child = ctx.Pipe()
+    all_displays = [d for s in sites.sites.values() for d in s.displays]
+    shown = [all_displays[k % len(all_displays)] for k in range(DISPLAYS)]
+    by_site = {d: s.code for s in sites.sites.values() for d in s.displays}
     with tempfile.TemporaryDirectory(prefix="guichet-bench-kiosk-") as data_dir:
         server = ctx.Process(
             target=_server_process,
@@ -257,73 +379,80 @@ async def _run(console: Console, seconds: float) -> dict[str, Any]:
             daemon=True,
         )
         server.start()
-        url, agi_port = await loop.run_in_executor(None, server_conn.recv)
-        clients = Clients(url, tokens)
-        displays = [d for s in sites.sites.values() for d in s.displays]
+        url, agi_port = await ask(server_conn)
+        screens_conn, screens_child = ctx.Pipe()
+        screens = ctx.Process(target=_displays_process, args=(screens_child, url, tokens, shown), daemon=True)
+        screens.start()
+        await ask(screens_conn)  # every display connected
+        server_conn.send("count")
+        kiosks = Kiosks(url, tokens)
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-            readies = [asyncio.Event() for _ in range(DISPLAYS)]
-            watchers = []
-            for k in range(DISPLAYS):
-                device = displays[k % len(displays)]
-                make = clients.ws_display if k % 2 == 0 else clients.sse_display
-                watchers.append(asyncio.create_task(make(http, k, device, readies[k])))
-            await asyncio.gather(*(r.wait() for r in readies))
             fake_conn.send((agi_port, seconds + 2.0))
             await asyncio.sleep(1.0)  # the calls are flowing
             stop = asyncio.Event()
-            kiosks = [asyncio.create_task(clients.http_kiosk(http, n, stop)) for n in range(KIOSKS // 2)]
-            kiosks += [asyncio.create_task(clients.ws_kiosk(http, n, stop)) for n in range(KIOSKS // 2)]
-            kiosks.append(asyncio.create_task(clients.health(http, stop)))
+            tasks = [asyncio.create_task(kiosks.http_kiosk(http, n, stop)) for n in range(KIOSKS // 2)]
+            tasks += [asyncio.create_task(kiosks.ws_kiosk(http, n, stop)) for n in range(KIOSKS // 2)]
+            tasks.append(asyncio.create_task(kiosks.health(http, stop)))
+            cpu = time.process_time()
             started = time.perf_counter()
             await asyncio.sleep(seconds)
             stop.set()
-            await asyncio.gather(*kiosks)
+            await asyncio.gather(*tasks)
             elapsed = time.perf_counter() - started
-            placed = await loop.run_in_executor(None, fake_conn.recv)
-            await asyncio.sleep(1.0)  # the last calls reach the displays
-            server_conn.send("report")
-            report = await loop.run_in_executor(None, server_conn.recv)
-            for task in watchers:
-                task.cancel()
-            await asyncio.gather(*watchers, return_exceptions=True)
+            cpu = time.process_time() - cpu
+        server_conn.send("stopped")
+        placed = await ask(fake_conn)  # the fake stopped placing calls and every call placed has ended
+        await asyncio.sleep(0.5)  # the last calls reach the displays
+        shown_calls = await ask(screens_conn, "stop")
+        report = await ask(server_conn, "drained")
         server_conn.send("stop")
+        await loop.run_in_executor(None, server.join, 30)  # the server first: its AMI link is not cut under it
         fake_conn.send("stop")
-        await loop.run_in_executor(None, server.join, 30)
-        await loop.run_in_executor(None, fake.join, 30)
-    answered = clients.answered
+        for process in (fake, screens):
+            await loop.run_in_executor(None, process.join, 30)
+    answered = kiosks.answered
     duplicates = len(answered) - len(set(answered))
-    known = set(report["known"])
-    lost_tickets = sum(1 for site, day, ticket in set(answered) if contact_id(site, date.fromisoformat(day), ticket) not in known)
-    by_site = {d: s.code for s in sites.sites.values() for d in s.displays}
-    site_calls: dict[str, set[str]] = {}
-    for k in range(DISPLAYS):
-        site_calls.setdefault(by_site[displays[k % len(displays)]], set()).update(clients.display_calls[k])
-    lost_calls = sum(
-        len(site_calls[by_site[displays[k % len(displays)]]] - clients.display_calls[k]) for k in range(DISPLAYS)
-    )
+    arrived, ended = set(report["arrived"]), set(report["ended"])
+    lost_tickets = sum(1 for site, day, ticket in set(answered) if contact_id(site, date.fromisoformat(day), ticket) not in arrived)
+    calls = {site: set(keys) for site, keys in report["calls"].items()}
+    lost_display_calls = sum(len(calls.get(by_site[shown[k]], set()) - set(got)) for k, got in enumerate(shown_calls["calls"]))
+    phone = set(placed["uniqueids"])
+    lost_phone_calls = len(phone - ended)
     samples = report["samples"]
+    tickets = len(answered)
     figures = {
-        "tickets": len(answered),
-        "tickets_per_s": round(len(answered) / elapsed, 1),
-        "issue_p50_ms": round(1000 * _pct(clients.issue_s, 0.5), 2),
-        "issue_p99_ms": round(1000 * _pct(clients.issue_s, 0.99), 2),
-        "health_p99_ms": round(1000 * _pct(clients.health_s, 0.99), 2),
-        "issue_vs_health_p99": round(_pct(clients.issue_s, 0.99) / max(1e-9, _pct(clients.health_s, 0.99)), 2),
+        "tickets": tickets,
+        "tickets_per_s": round(tickets / elapsed, 1),
+        "issue_p50_ms": round(1000 * _pct(kiosks.issue_s, 0.5), 2),
+        "issue_p99_ms": round(1000 * _pct(kiosks.issue_s, 0.99), 2),
+        "health_p99_ms": round(1000 * _pct(kiosks.health_s, 0.99), 2),
+        "issue_vs_health_p99": round(_pct(kiosks.issue_s, 0.99) / max(1e-9, _pct(kiosks.health_s, 0.99)), 2),
         "duplicates": duplicates,
-        "lost": lost_tickets + lost_calls,
+        "lost": lost_tickets + lost_display_calls + lost_phone_calls,
         "lost_tickets": lost_tickets,
-        "lost_calls": lost_calls,
-        "refused": clients.refused,
-        "display_frames": len(clients.display_s),
-        "display_p50_ms": round(1000 * _pct(clients.display_s, 0.5), 2),
-        "display_p99_ms": round(1000 * _pct(clients.display_s, 0.99), 2),
-        "calls_placed": placed,
-        "calls_per_s": round(placed / (seconds + 2.0), 1),
+        "lost_display_calls": lost_display_calls,
+        "lost_phone_calls": lost_phone_calls,
+        "refused": kiosks.refused,
+        "display_calls": sum(len(v) for v in calls.values()),
+        "display_frames": len(shown_calls["latency_s"]),
+        "display_p50_ms": round(1000 * _pct(shown_calls["latency_s"], 0.5), 2),
+        "display_p99_ms": round(1000 * _pct(shown_calls["latency_s"], 0.99), 2),
+        "displays_closed": len(shown_calls["closed"]),
+        "calls_placed": len(phone),
+        "calls_per_s": round(len(phone) / (seconds + 2.0), 1),
         "routing_p99_us": round(1e6 * _pct(samples, 0.99), 1),
         "routing_inputs": len(samples),
+        "server_gc_max_ms": round(1000 * max(report["gc_pauses_s"], default=0.0), 1),
+        "server_gc_total_ms": round(1000 * sum(report["gc_pauses_s"]), 1),
+        "server_cpu_ms_per_ticket": round(1000 * report["cpu_s"] / max(1, tickets), 3),
+        "server_cpu_share": round(report["cpu_s"] / elapsed, 2),
+        "kiosks_cpu_share": round(cpu / elapsed, 2),
+        "displays_cpu_share": round(shown_calls["cpu_s"] / elapsed, 2),
+        "waiting_at_end": len(report["waiting"]),
         "seconds": round(elapsed, 1),
     }
-    table = Table(title=f"Kiosks and displays, {seconds:.0f} s, {KIOSKS} kiosks, {DISPLAYS} displays, {CALLS_PER_S:.0f} calls/s")
+    title = f"Kiosks and displays, {seconds:.0f} s, {KIOSKS} kiosks, {DISPLAYS} displays, {CALLS_PER_S:.0f} calls/s"
+    table = Table(title=title)
     table.add_column("figure")
     table.add_column("value", justify="right")
     for name, value in figures.items():

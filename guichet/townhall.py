@@ -102,6 +102,12 @@ class TownHall:
         return self.live.dispatcher
 
 
+GC_THRESHOLDS = (20_000, 50, 100)
+"""The collector's thresholds while serving: a young collection every 20,000 allocations (not 700),
+a full one rarely; each event allocates a few short-lived objects, and the stalls of frequent
+collections over a long queue were the HTTP side's worst latencies (``guichet bench kiosk``)."""
+
+
 @contextlib.asynccontextmanager
 async def run_town_hall(
     settings: Settings,
@@ -149,6 +155,7 @@ async def run_town_hall(
         keys = live.store.keys
         series = TicketSeries(live.redis, keys.intake, keys.prefix, sites.timezone)
         counter = CounterService(live.dispatcher, catalogue, matrix, sites, series)  # a sink
+        ivr.estimate = counter.estimate  # the per-contact estimate, not the router's rough one
         app = make_app(live.dispatcher, catalogue, [tokens], counter=counter)
         database_url = settings.database_url or settings.sqlite_url
         phones = ami.calls.phones
@@ -161,13 +168,16 @@ async def run_town_hall(
             await ivr.start()
             watch = AmiWatch(ami, f"{settings.ami_host}:{settings.ami_port}")
             watch.start()
+            thresholds = gc.get_threshold()
             try:
                 await http.start()
                 gc.collect()
                 gc.freeze()  # what the start built stays: a full collection no longer walks it (an 80 ms stall)
+                gc.set_threshold(*GC_THRESHOLDS)
                 yield TownHall(settings, catalogue, matrix, live, stats, ivr, ami, http, counter, pages)
             finally:
                 gc.unfreeze()
+                gc.set_threshold(*thresholds)
                 await http.stop()
                 await watch.stop()
                 await ami.stop()

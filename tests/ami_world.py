@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 from dispatcher import events as ev
 from dispatcher.ami import codec
 from dispatcher.ami.calls import PhoneCalls
-from dispatcher.ami.model import Hangup, LiveChannel, Originate, Redirect, Step, agent_lines
+from dispatcher.ami.model import (
+    EndedCall,
+    Hangup,
+    LiveChannel,
+    Originate,
+    Redirect,
+    Step,
+    agent_lines,
+)
 from dispatcher.ami.resync import core_contacts, duration
 from dispatcher.events import AgentState, Event
 from dispatcher.fake_asterisk import dialplan as dp
@@ -43,6 +51,7 @@ class World:
         self.router = Router(f.catalogue(), self.matrix, self.policy)
         self.frames: deque[bytes] = deque()
         self.pbx = PBX(dp.load(), self.clock, self.frames.append, time_scale=1.0)
+        self.pbx.wall = self.clock.now
         for n in self.agents:
             self.pbx.add_phone(AgentPhone(f"PJSIP/agent{n}", str(n)))
         self.machine = PhoneCalls(agent_lines(self.matrix))
@@ -53,6 +62,8 @@ class World:
         """(time, endpoint) of every DialBegin the PBX wrote."""
         self.callers: list[Chan] = []
         self.seen_bridged: set[str] = set()
+        self.bridged: set[str] = set()
+        """Every caller bridged with an agent, seen or not (the dialplan notes it at the hang-up)."""
         self.requeued_unseen: set[str] = set()
         """Contacts the core took back (its ring timer) while the link was down."""
         """Callers bridged with an agent while the dispatcher could see it (link up, or a resync)."""
@@ -95,6 +106,7 @@ class World:
                 self.run(self.machine.originated(step, False, 0, self.now))
 
     def _bridged(self, chan: Chan, leg: Chan) -> None:
+        self.bridged.add(chan.uniqueid)
         if self.link:
             self.seen_bridged.add(chan.uniqueid)
 
@@ -173,9 +185,16 @@ class World:
         self.machine.begin_resync()
         channels = [self.live(c) for c in self.pbx.channels.values() if c.alive]
         self.seen_bridged |= {c.uniqueid for c in channels if c.bridge_id}
+        ended = {}
+        for key, value in self.pbx.astdb.items():  # the dialplan's notes of hang-ups (DBGet)
+            noted = EndedCall.parse(value)
+            if key.startswith("guichet/") and noted is not None:
+                ended[key.partition("/")[2]] = noted
         steps = self.machine.resync(
-            core_contacts(self.router), channels, dict(self.pbx.device_states), self.now
+            core_contacts(self.router), channels, dict(self.pbx.device_states), self.now,
+            None, ended,
         )
+        self.pbx.astdb.clear()  # DBDelTree once read
         self.run(steps)
         self.pump()
 

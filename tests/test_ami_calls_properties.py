@@ -85,7 +85,7 @@ def test_nothing_lost_nothing_stuck(ops: list[tuple[object, ...]]) -> None:
     arrived = {e.contact_id for e in world.core_log if isinstance(e, ev.ContactArrived)}
     assert arrived <= set(ended)
     outcomes = world.outcomes()
-    for uid in (arrived & world.seen_bridged) - world.requeued_unseen:
+    for uid in (arrived & world.bridged) - world.requeued_unseen:
         assert outcomes[uid] == "served", uid
     for n in AGENTS:
         agent = world.agent(n)
@@ -114,7 +114,7 @@ def test_a_kill_at_any_moment_then_a_resync_takes_every_channel_over(
     assert world.open_contacts() == []
     outcomes = world.outcomes()
     arrived = {e.contact_id for e in world.core_log if isinstance(e, ev.ContactArrived)}
-    for uid in (arrived & world.seen_bridged) - world.requeued_unseen:
+    for uid in (arrived & world.bridged) - world.requeued_unseen:
         assert outcomes[uid] == "served", uid
     for n in AGENTS:
         assert world.agent(n).state not in (AgentState.RESERVED, AgentState.BUSY)  # type: ignore[attr-defined]

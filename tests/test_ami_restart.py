@@ -238,7 +238,32 @@ async def test_an_answer_while_the_dispatcher_is_down_after_its_ring_timeout_is_
             await restarted.stop()
 
 
-async def test_a_caller_gone_during_the_outage_is_abandoned_with_the_wait_until_the_kill() -> None:
+async def test_a_caller_gone_during_the_outage_is_abandoned_when_the_dialplan_noted_it() -> None:
+    """The dialplan's hang-up handler noted the time in AstDB: the wait is exact, then the note is cleared."""
+    async with PhoneRig(available=(), policy=RoutingPolicy(wrap_up_s=0)) as rig:
+        caller = rig.fake.place_call("0600000012", "Gone")
+        await rig.until(lambda: rig.events(ev.ContactQueued))
+        arrived = rig.router.contacts[caller.uniqueid].arrived_at
+        restarted = Restarted(rig)
+        await asyncio.sleep(0.3)
+        rig.fake.hangup(caller)
+        hung_up = time.time()
+        assert f"guichet/{caller.uniqueid}" in rig.fake.pbx.astdb
+        restarted.dispatcher.clock = lambda: time.time() + 300.0
+        try:
+            await restarted.start()
+            end = restarted.ended()[caller.uniqueid]
+            assert (end.outcome, end.approximate, end.ended_at) == (Outcome.ABANDONED, False, end.ended_at)
+            assert end.ended_at is not None and abs(end.ended_at - hung_up) < 0.05
+            assert end.waited is not None and abs(end.waited - (hung_up - arrived)) < 0.05
+            await rig.until(lambda: not rig.fake.pbx.astdb)  # read, then cleared
+        finally:
+            await restarted.stop()
+
+
+async def test_a_caller_gone_during_the_outage_unnoted_is_abandoned_with_the_wait_until_the_kill() -> None:
+    """No note in AstDB (a dialplan without the hang-up handler): the wait runs to the last
+    moment the dispatcher knew, flagged approximate."""
     async with PhoneRig(available=(), policy=RoutingPolicy(wrap_up_s=0)) as rig:
         caller = rig.fake.place_call("0600000010", "Gone")
         await rig.until(lambda: rig.events(ev.ContactQueued))
@@ -246,6 +271,7 @@ async def test_a_caller_gone_during_the_outage_is_abandoned_with_the_wait_until_
         restarted = Restarted(rig)
         last_known = restarted.router.now
         rig.fake.hangup(caller)
+        rig.fake.pbx.astdb.clear()
         restarted.dispatcher.clock = lambda: time.time() + 300.0
         try:
             await restarted.start()
@@ -255,3 +281,96 @@ async def test_a_caller_gone_during_the_outage_is_abandoned_with_the_wait_until_
             assert end.waited < 300.0
         finally:
             await restarted.stop()
+
+
+async def test_a_call_answered_and_ended_while_the_dispatcher_is_down_is_served() -> None:
+    """Killed while a caller rings; the agent answers and the conversation ends before the
+    dispatcher is back: Asterisk has no channel left, yet the history says served (as the
+    PBX saw) with the conversation's real end, not abandoned."""
+    async with PhoneRig(
+        available=("a101",), policy=RoutingPolicy(wrap_up_s=0), time_scale=0.2
+    ) as rig:
+        rig.fake.phone("101").answer_after = 0.3
+        caller = rig.fake.place_call("0600000011", "Brief")
+        await rig.until(lambda: rig.agent_state("a101") is AgentState.RESERVED)
+        await rig.until(
+            lambda: any(c.device == "PJSIP/agent101" for c in rig.fake.pbx.channels.values())
+        )
+        restarted = Restarted(rig)  # kill -9 while it rings
+        for _ in range(400):
+            if rig.fake.bridged_to(caller):
+                break
+            await asyncio.sleep(0.01)
+        assert rig.fake.bridged_to(caller) == "PJSIP/agent101"
+        rig.fake.hangup(caller)
+        restarted.dispatcher.clock = lambda: time.time() + 30.0
+        try:
+            await restarted.start()
+            end = restarted.ended()[caller.uniqueid]
+            assert (end.outcome, end.agent_id, end.approximate) == (Outcome.SERVED, "a101", True)
+            assert restarted.router.agents["a101"].state is AgentState.AVAILABLE
+        finally:
+            await restarted.stop()
+
+
+async def test_a_conversation_over_while_the_dispatcher_is_down_ends_when_it_did() -> None:
+    """Killed while a caller talks; they hang up during the outage: served, and the history's
+    end (so the talk time) is the hang-up the dialplan noted, not the restart; unnoted, the
+    last moment the dispatcher knew, flagged approximate."""
+    for noted in (True, False):
+        async with PhoneRig(
+            available=("a101",), policy=RoutingPolicy(wrap_up_s=0), time_scale=0.2
+        ) as rig:
+            caller = rig.fake.place_call("0600000013", "Talks")
+            await rig.until(lambda: rig.agent_state("a101") is AgentState.BUSY)
+            restarted = Restarted(rig)
+            last_known = restarted.router.now
+            await asyncio.sleep(0.3)
+            rig.fake.hangup(caller)
+            hung_up = time.time()
+            if not noted:
+                rig.fake.pbx.astdb.clear()
+            restarted.dispatcher.clock = lambda: time.time() + 60.0
+            try:
+                await restarted.start()
+                end = restarted.ended()[caller.uniqueid]
+                assert (end.outcome, end.agent_id, end.approximate) == (Outcome.SERVED, "a101", not noted)
+                assert end.ended_at is not None
+                assert abs(end.ended_at - (hung_up if noted else last_known)) < 0.05
+                fold = Fold()
+                for seq, event in enumerate(
+                    [*rig.events(), *(e for batch in restarted.batches for e in batch)], 1
+                ):
+                    fold.add(seq, event)
+                row = fold.contacts[caller.uniqueid]
+                assert (row["ended_at"], row["end_approximate"], row["wait_approximate"]) == (
+                    end.ended_at, not noted, False)
+            finally:
+                await restarted.stop()
+
+
+def test_a_hangup_read_while_the_resync_reads_asterisk_is_decided_by_its_snapshot() -> None:
+    """The snapshot shows the caller bridged with the agent (answered while the link was down);
+    its Hangup arrives before the takeover: served, not abandoned, and not followed for ever,
+    whether the machine followed the caller (a link cut) or not (a restart)."""
+    from dispatcher.ami.calls import PhoneCalls
+    from dispatcher.ami.model import RINGING, CoreContact, LiveChannel, PhoneCall, agent_lines
+    from skills.model import Channel
+    from tests.ami_helpers import phone_matrix
+
+    caller = LiveChannel("c1", "PJSIP/trunk-00000001", "to-agent", "101", "Dial", "b1", "c1")
+    agent = LiveChannel("c2", "PJSIP/agent101-00000002", "to-agent", "", "AppDial", "b1", "c1")
+    for followed in (True, False):
+        machine = PhoneCalls(agent_lines(phone_matrix()))
+        if followed:
+            call = PhoneCall("c1", caller.channel, in_core=True, state=RINGING, agent_id="a101")
+            machine.calls["c1"] = machine.by_contact["c1"] = call
+        machine.begin_resync()
+        assert machine.frame("Hangup", {"Uniqueid": "c1", "Channel": caller.channel}, 10.0) == []
+        steps = machine.resync(
+            [CoreContact("c1", Channel.PHONE, "offered", "a101")], [caller, agent], {}, 10.5, 5.0
+        )
+        events = [s for s in steps if isinstance(s, ev.Event)]
+        assert [type(e) for e in events] == [ev.ContactTakenOver, ev.ContactAbandoned], followed
+        assert events[1].left_at == (10.0 if followed else 10.5)  # type: ignore[attr-defined]
+        assert "c1" not in machine.calls and "c1" not in machine.by_contact

@@ -30,6 +30,7 @@ async def test_every_kind_of_difference_is_counted(sqlite_url: str) -> None:
             _row("wrong-outcome", "abandoned", None, T, None, T + 9),
             _row("wrong-agent", "served", "a102", T, T + 5, T + 60),
             _row("wrong-wait", "served", "a101", T, T + 15, T + 60),
+            _row("wrong-end", "served", "a101", T, T + 5, T + 90),
             _row("open", None, None, T, None, None),
             _row("outage", "abandoned", None, T, None, T + 40),
             _row("ghost", "abandoned", None, T, None, T + 3),
@@ -40,6 +41,7 @@ async def test_every_kind_of_difference_is_counted(sqlite_url: str) -> None:
         CallFate("wrong-outcome", "t-3", T - 2, T, T + 9, "PJSIP/agent101", T + 20),
         CallFate("wrong-agent", "t-4", T - 2, T, T + 5, "PJSIP/agent101", T + 60),
         CallFate("wrong-wait", "t-5", T - 2, T, T + 5, "PJSIP/agent101", T + 60),
+        CallFate("wrong-end", "t-11", T - 2, T, T + 5, "PJSIP/agent101", T + 60),  # talked 55 s, not 85
         CallFate("open", "t-6", T - 2, T, None, None, T + 8),
         CallFate("outage", "t-7", T - 2, T, None, None, T + 12),  # left at 12; the dispatcher back at 40
         CallFate("missing", "t-8", T - 2, T, None, None, T + 8),
@@ -49,7 +51,7 @@ async def test_every_kind_of_difference_is_counted(sqlite_url: str) -> None:
     report = await compare_pbx(engine, calls, AGENTS, outages=[(T + 10, T + 40), (T + 100, T + 110)])
     await engine.dispose()
     assert {k: v for k, v in report.items() if k != "details"} == {
-        "calls": 9, "unseen": 1, "not_in_history": 1, "still_open": 1, "outcome_differs": 1, "agent_differs": 1,
-        "wait_off": 1, "extra_in_history": 1,
+        "calls": 10, "unseen": 1, "not_in_history": 1, "still_open": 1, "outcome_differs": 1, "agent_differs": 1,
+        "wait_off": 1, "end_off": 1, "extra_in_history": 1,
     }
     assert any(d.startswith("wrong-wait: PBX waited 5.00 s, history 15.00 s") for d in report["details"])

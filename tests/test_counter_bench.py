@@ -18,3 +18,4 @@ def test_bench_kiosk_quick_issues_tickets_with_calls_flowing_and_prints_its_figu
     assert figures["duplicates"] == 0 and figures["lost_tickets"] == 0
     for key in ("tickets_per_s", "issue_p99_ms", "display_p99_ms", "routing_p99_us", "lost"):
         assert key in figures
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]

@@ -66,3 +66,13 @@ async def test_an_annexe_visitors_estimate_waits_for_the_annexe_not_for_a_free_t
         assert s.router.contacts[ticket["contact_id"]].agent_id is None
         # nobody at the annexe: no estimate (-1), not the 0 s that the free a01 would suggest
         assert ticket["estimated_wait_s"] == -1.0
+
+
+async def test_a_tickets_position_counts_only_the_visitors_of_its_own_site(redis_server: RedisServer, redis_prefix: str) -> None:
+    async with counter_stack(redis_server.url, redis_prefix) as s:  # no counter open: everyone waits
+        first = [await _ticket(s, "hdv-borne-1") for _ in range(3)]
+        annexe = await _ticket(s, "annexe-borne-1")
+        town = await _ticket(s, "hdv-borne-1")
+        assert [t["position"] for t in first] == [1, 2, 3]
+        assert annexe["position"] == 1  # the town hall's three are not ahead of them
+        assert town["position"] == 4

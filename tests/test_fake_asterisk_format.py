@@ -204,7 +204,9 @@ def test_the_agi_block_is_the_captured_one() -> None:
 def test_the_dialplan_is_the_projects() -> None:
     plan = load()
     assert DEFAULT_PATH.parts[-2:] == ("asterisk-config", "extensions.conf")
-    assert plan.step("from-trunk", "100", 3).app == "AGI"
+    assert plan.step("from-trunk", "100", 2).args == "CHANNEL(hangup_handler_push)=guichet-ended,s,1"
+    assert plan.step("from-trunk", "100", 4).app == "AGI"
+    assert plan.step("guichet-ended", "s", 1).args.startswith("DB(guichet/${UNIQUEID})=")
     assert plan.step("waiting", "s", 1).app == "MusicOnHold"
     dial = plan.step("to-agent", "101", 1)
     assert (dial.app, dial.args) == ("Dial", "PJSIP/agent${EXTEN},${RING_TIMEOUT}")
@@ -220,7 +222,7 @@ def test_dialplan_parser_reports_the_line() -> None:
 def test_manager_conf_gives_only_the_rights_needed() -> None:
     user = users_from_manager_conf({"guichet": "s"})["guichet"]
     assert user.read == {"system", "call", "dialplan"}
-    assert user.write == {"call", "reporting", "originate"}
+    assert user.write == {"call", "reporting", "originate", "system"}  # system: DBDelTree of its notes
     for action in (
         "redirect",
         "hangup",
@@ -228,6 +230,8 @@ def test_manager_conf_gives_only_the_rights_needed() -> None:
         "coreshowchannels",
         "devicestatelist",
         "getvar",
+        "dbget",
+        "dbdeltree",
     ):
         assert user.may_write(action), action
     assert not user.may_write("command")

@@ -18,3 +18,16 @@ def test_quick_bench_reports_every_figure() -> None:
     assert (figures["lost"], figures["duplicated"], figures["recovery_diverged"]) == (0, 0, 0)
     assert figures["waiting"] == 1_000
     assert "recovery" in out.getvalue()
+
+
+def test_the_soak_checkpoint_figure_is_medians_and_a_slope_not_one_sample() -> None:
+    from dispatcher.store.soak import checkpoint_trend
+
+    noisy = [(i * 1_000, 30.0 + (25.0 if i % 2 else 0.0)) for i in range(200)]  # 30 or 55 ms, no trend
+    flat = checkpoint_trend(noisy, 200_000)
+    assert flat["checkpoint_samples_start"] == 40 and flat["checkpoint_samples_end"] == 40
+    assert flat["checkpoint_ms_start"] == flat["checkpoint_ms_end"] == 42.5
+    assert abs(flat["checkpoint_slope_ms_per_100k"]) < 1.0
+    growing = checkpoint_trend([(d, 10.0 + d / 10_000) for d, _ in noisy], 200_000)
+    assert growing["checkpoint_slope_ms_per_100k"] == 10.0
+    assert growing["checkpoint_ratio"] > 2

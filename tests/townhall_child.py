@@ -4,7 +4,8 @@
 ``run_town_hall`` (private Redis under D, SQLite or ``--database-url``, IVR on a
 free port, AMI to the given fake Asterisk) on the bundled catalogue and skill
 matrix, prints ``ready {json}`` and runs until SIGTERM (or a SIGKILL from the
-test: that is the point).
+test: that is the point). ``--standby``: imported, it waits for a line on stdin
+first (``Child(standby=True)`` keeps the next one ready: restarts skip the imports).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import logging
 import os
 import signal
+import sys
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -82,7 +84,10 @@ def main() -> None:
     parser.add_argument("--database-url")
     parser.add_argument("--wrap-up", type=float, default=3.0)
     parser.add_argument("--ring-timeout", type=float, default=20.0)
+    parser.add_argument("--standby", action="store_true", help="imported, wait for a line on stdin to start")
     args = parser.parse_args()
+    if args.standby and not sys.stdin.readline():
+        return  # the test ended without needing this one
     logging.basicConfig(level=os.environ.get("GUICHET_TEST_LOG_LEVEL", "WARNING"))
     asyncio.run(_run(args))
 

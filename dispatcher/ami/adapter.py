@@ -35,10 +35,10 @@ from dispatcher.ami.events import KNOWN_EVENTS
 from dispatcher.ami.model import Contexts, PhoneCall, Redirect, Step, agent_lines
 from dispatcher.ami.protocol import AmiDisconnected, AmiManager
 from dispatcher.ami.ratelog import RateLimitedLog
-from dispatcher.ami.resync import core_contacts, read_asterisk
+from dispatcher.ami.resync import ENDED_FAMILY, core_contacts, read_asterisk, read_ended
 from dispatcher.events import Event
 from dispatcher.service import Dispatcher
-from skills.model import SkillMatrix
+from skills.model import Channel, SkillMatrix
 
 log = logging.getLogger(__name__)
 
@@ -255,9 +255,29 @@ class AmiAdapter:
 
     # ------------------------------------------------------------ link and resync
 
+    def _clear_ended(self) -> None:
+        """Clear the dialplan's notes of hang-ups once read (the later ones come as events)."""
+        future = self.manager.send_action({"Action": "DBDelTree", "Family": ENDED_FAMILY})
+
+        def done(f: asyncio.Future[Any]) -> None:
+            reply = None if f.cancelled() or f.exception() is not None else f.result()
+            message = str(reply.get("Message") or "") if reply is not None and hasattr(reply, "get") else ""
+            if "ermission" in message:
+                self.problems.warning(
+                    "astdb_refused",
+                    "AMI: Asterisk refused DBDelTree %s (%s): give the AMI user write=system,"
+                    " or its notes of hang-ups pile up",
+                    ENDED_FAMILY,
+                    message,
+                )
+
+        future.add_done_callback(done)
+
     def _on_lost(self, manager: AmiManager) -> None:
         if self.calls.link_up:
-            log.warning(
+            # The manager logs the loss itself (an error line); this one says what follows.
+            self.problems.info(
+                "link_lost",
                 "AMI: link lost with %d callers known; they are checked again after reconnecting",
                 len(self.calls.by_contact),
             )
@@ -277,26 +297,36 @@ class AmiAdapter:
             self.calls.begin_resync()
             devices, channels = await read_asterisk(self.manager, self.calls)
             router = self.dispatcher.router
+            live = {c.uniqueid for c in channels}
+            ended = await read_ended(
+                self.manager,
+                [c.contact_id for c in core_contacts(router)
+                 if c.channel is Channel.PHONE and c.contact_id not in live],
+            )
             last_known = router.now if router.now > float("-inf") else None
             steps = self.calls.resync(
-                core_contacts(router), channels, devices, self.clock(), last_known
+                core_contacts(router), channels, devices, self.clock(), last_known, ended
             )
             gone = self.calls.gone_while_away
             if gone:
                 since = min(t for _, t in gone)
-                log.warning(
+                self.problems.warning(
+                    "gone_while_away",
                     "AMI: %d callers left while the dispatcher could not see them (after %s);"
-                    " ended with an approximate wait: %s",
+                    " ended at an estimated time: %s",
                     len(gone),
                     time.strftime("%H:%M:%S", time.localtime(since)),
                     ", ".join(uid for uid, _ in gone[:10]) + (" ..." if len(gone) > 10 else ""),
                 )
             log.info(
-                "AMI: resynchronised: %d channels in Asterisk, %d callers followed",
+                "AMI: resynchronised: %d channels in Asterisk, %d callers followed,"
+                " %d ended as the dialplan noted",
                 len(channels),
                 len(self.calls.by_contact),
+                self.calls.ended_as_noted,
             )
             self._run(steps)
+            self._clear_ended()
         except AmiDisconnected:
             return  # lost again: the next login resynchronises
         except Exception:

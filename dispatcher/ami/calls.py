@@ -52,6 +52,7 @@ from dispatcher.ami.model import (
     AgentLine,
     Contexts,
     CoreContact,
+    EndedCall,
     Hangup,
     Headers,
     LiveChannel,
@@ -89,7 +90,11 @@ class PhoneCalls:
         """Agent extensions the dialplan lacks: never Redirected to (``dialplan_checked``)."""
         self.problems = Problems()
         self.gone_while_away: list[tuple[str, float]] = []
-        """Contacts the last resynchronisation found gone, with the last time they were known there."""
+        """Contacts the last resynchronisation ended at an estimated time, with that time."""
+        self.ended_as_noted = 0
+        self.hung_up_in_resync: dict[str, float] = {}
+        """Callers not known to talk who hung up while a resynchronisation read Asterisk: when."""
+        """Contacts the last resynchronisation ended as the dialplan noted their hang-up (AstDB)."""
         self._seen: set[str] | None = None
         """Channels with events since the resynchronisation began (its snapshot may predate them)."""
 
@@ -201,7 +206,19 @@ class PhoneCalls:
             return []
         self._remember_hung_up(uid)
         call = self.calls.get(uid)
-        return [] if call is None else self._gone(call, at)
+        if call is None:
+            return []
+        if (
+            self._seen is not None
+            and call.in_core
+            and call.callback_id is None
+            and call.state != TALKING
+        ):
+            # A resynchronisation is reading Asterisk: its snapshot may show this caller
+            # bridged with an agent (answered while the link was down); it decides.
+            self.hung_up_in_resync[uid] = at
+            return []
+        return self._gone(call, at)
 
     def _hangup_request(self, h: Headers, at: float) -> list[Step]:
         call = self.calls.get(_text(h.get("Uniqueid")) or "")
@@ -562,9 +579,10 @@ class PhoneCalls:
         devices: Mapping[str, str],
         at: float,
         last_known: float | None = None,
+        ended: Mapping[str, EndedCall] | None = None,
     ) -> list[Step]:
         """Make the followed state, and the core, match what Asterisk has now (``takeover.resync``)."""
-        return takeover.resync(self, core, channels, devices, at, last_known)
+        return takeover.resync(self, core, channels, devices, at, last_known, ended)
 
 
 _HANDLERS = {

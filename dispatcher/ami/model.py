@@ -6,6 +6,7 @@ Shared by the state machine (``calls``), its takeover after a resynchronisation
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -173,6 +174,30 @@ class LiveChannel:
     def device(self) -> str:
         """``PJSIP/agent101`` for ``PJSIP/agent101-00000004``."""
         return self.channel.rpartition("-")[0] or self.channel
+
+
+@dataclass(frozen=True, slots=True)
+class EndedCall:
+    """A caller's hang-up as the dialplan noted it in AstDB (``[guichet-ended]``: ``guichet/<uniqueid>``)."""
+
+    at: float
+    answered: bool
+    """The last Dial was answered (DIALSTATUS ANSWER): the caller talked to an agent."""
+    peer: str = ""
+    """The resource that Dial rang (``agent101``)."""
+
+    @classmethod
+    def parse(cls, value: str) -> EndedCall | None:
+        """``<epoch>,<DIALSTATUS>,<DIALEDPEERNUMBER>``; None if unreadable."""
+        when, _, rest = value.partition(",")
+        status, _, peer = rest.partition(",")
+        try:
+            at = float(when)
+        except ValueError:
+            return None
+        if not math.isfinite(at):
+            return None
+        return cls(at, status.strip() == "ANSWER", peer.strip())
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,10 @@ was down, or the dispatcher itself was killed and restarted from its stream).
 ``read_asterisk`` asks Asterisk for its device states (``DeviceStateList``),
 its channels (``CoreShowChannels``: context, application, bridge and linked
 channel of each) and, for the callers holding that the phone side does not
-follow yet, the IVR's variables (``Getvar``); ``core_contacts`` lists the
-phone and callback contacts the core holds open. ``PhoneCalls.resync`` then
+follow yet, the IVR's variables (``Getvar``); ``read_ended`` what the dialplan
+noted of the callers that hung up meanwhile (AstDB, ``DBGet``: when, answered
+or not); ``core_contacts`` lists the phone and callback contacts the core
+holds open. ``PhoneCalls.resync`` then
 takes over every channel and closes every contact Asterisk no longer has.
 """
 
@@ -18,11 +20,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from dispatcher.ami.calls import PhoneCalls
-from dispatcher.ami.model import CoreContact, LiveChannel
+from dispatcher.ami.model import CoreContact, EndedCall, LiveChannel
 from dispatcher.ami.protocol import AmiManager
 from skills.model import Channel
 
 IVR_VARIABLES = ("GUICHET_PROCESS", "GUICHET_CITIZEN")
+ENDED_FAMILY = "guichet"
+"""The AstDB family where the dialplan notes each caller's hang-up (``[guichet-ended]``)."""
 
 
 async def read_asterisk(
@@ -68,6 +72,21 @@ async def read_asterisk(
             channels[i], process=process.strip() or None, citizen_id=citizen or None
         )
     return devices, channels
+
+
+async def read_ended(manager: AmiManager, uniqueids: Iterable[str]) -> dict[str, EndedCall]:
+    """What the dialplan noted of these callers' hang-ups (AstDB ``guichet/<uniqueid>``), all asked at once."""
+    uids = list(uniqueids)
+    replies = await asyncio.gather(
+        *(manager.send_action({"Action": "DBGet", "Family": ENDED_FAMILY, "Key": uid}) for uid in uids)
+    )
+    out: dict[str, EndedCall] = {}
+    for uid, reply in zip(uids, replies, strict=True):
+        for item in items(reply, "DBGetResponse"):
+            ended = EndedCall.parse(str(item.get("Val") or ""))
+            if ended is not None:
+                out[uid] = ended
+    return out
 
 
 def live_channel(item: Any) -> LiveChannel | None:

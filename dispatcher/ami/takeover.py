@@ -18,12 +18,13 @@ from dispatcher.ami.model import (
     TALKING,
     AgentLine,
     CoreContact,
+    EndedCall,
     LiveChannel,
     PhoneCall,
     Redirect,
     Step,
 )
-from dispatcher.events import DeclineReason, Event
+from dispatcher.events import DeclineReason
 from skills.model import Channel
 
 if TYPE_CHECKING:
@@ -37,23 +38,33 @@ def resync(
     devices: Mapping[str, str],
     at: float,
     last_known: float | None = None,
+    ended: Mapping[str, EndedCall] | None = None,
 ) -> list[Step]:
     """Make the followed state, and the core, match what Asterisk has now.
 
     ``core``: the phone and callback contacts the core holds open; ``channels``:
-    every channel Asterisk has; ``devices``: the device states. Every channel is
+    every channel Asterisk has; ``devices``: the device states; ``ended``: what
+    the dialplan noted of the callers that hung up meanwhile. Every channel is
     taken over (waiting, ringing an agent, talking to one), every contact
-    Asterisk no longer has ends (``gone_while_away`` keeps the best evidence of
-    its hang-up: when the link was lost, else ``last_known``, the core's last
-    event after a restart), and the offers decided while away are carried out.
+    Asterisk no longer has ends: as the dialplan noted it (served if an agent
+    had answered, at the time it hung up), else approximately
+    (``gone_while_away`` keeps the best evidence of its hang-up: when the link
+    was lost, else ``last_known``, the core's last event after a restart), and
+    the offers decided while away are carried out.
     """
+    ended = ended or {}
     steps: list[Step] = []
     seen, calls._seen = calls._seen or set(), None
+    late, calls.hung_up_in_resync = calls.hung_up_in_resync, {}
     calls.gone_while_away = []
+    calls.ended_as_noted = 0
     for device, state in devices.items():
         if device in calls.lines:
             steps += calls._device_state({"Device": device, "State": state}, at)
     live = {c.uniqueid: c for c in channels}
+    for uid in live:
+        if uid in calls.hung_up and uid not in late:
+            late[uid] = at  # in the snapshot, its Hangup read since (not followed yet: no time kept)
     legs_of: dict[str, list[LiveChannel]] = {}
     bridged: dict[str, list[LiveChannel]] = {}
     for c in live.values():
@@ -65,14 +76,26 @@ def resync(
     gone_at = evidence if evidence is not None and evidence <= at else at
     open_ids: set[str] = set()
     for contact in core:
-        open_ids.add(contact.contact_id)
-        if contact.contact_id in seen and contact.contact_id not in live:
+        uid = contact.contact_id
+        open_ids.add(uid)
+        if uid in late:
+            # Hung up while the snapshot was read: it tells whether an agent had answered.
+            chan = live.pop(uid, None)
+            peer = next((c for c in bridged.get(chan.bridge_id, ()) if c is not chan), None) \
+                if chan is not None and chan.bridge_id else None
+            line = calls.lines.get(peer.device) if peer is not None else None
+            noted = ended.get(uid) or EndedCall(
+                late[uid], line is not None, line.endpoint.partition("/")[2] if line else ""
+            )
+            steps += _take_caller(calls, contact, None, legs_of, bridged, at, gone_at, noted)
+            continue
+        if uid in seen and uid not in live:
             continue  # came after the snapshot: its own events tell
         if contact.channel is Channel.CALLBACK:
             steps += _take_callback(calls, contact, live, at, gone_at)
         else:
             steps += _take_caller(
-                calls, contact, live.get(contact.contact_id), legs_of, bridged, at, gone_at
+                calls, contact, live.get(uid), legs_of, bridged, at, gone_at, ended.get(uid)
             )
     # Followed calls the core does not hold any more: forget them.
     for call in list(calls.calls.values()):
@@ -114,6 +137,7 @@ def _take_caller(
     bridged: Mapping[str, list[LiveChannel]],
     at: float,
     gone_at: float,
+    noted: EndedCall | None = None,
 ) -> list[Step]:
     uid = contact.contact_id
     call = calls.calls.get(uid)
@@ -121,13 +145,7 @@ def _take_caller(
         if call is not None:
             calls._close(call)
         calls._remember_hung_up(uid)
-        calls.gone_while_away.append((uid, gone_at))
-        event: Event
-        if contact.state == "in_service":
-            event = ev.ContactCompleted(at=at, contact_id=uid)
-        else:
-            event = ev.ContactAbandoned(at=at, contact_id=uid, left_at=gone_at, approximate=True)
-        return [event]
+        return _gone(calls, contact, noted, at, gone_at)
     if call is None:
         call = PhoneCall(
             uniqueid=uid,
@@ -184,6 +202,34 @@ def _take_caller(
     return []
 
 
+def _gone(
+    calls: PhoneCalls, contact: CoreContact, noted: EndedCall | None, at: float, gone_at: float
+) -> list[Step]:
+    """A caller Asterisk no longer has: the contact ends as the dialplan noted it, else approximately."""
+    uid = contact.contact_id
+    if noted is None:
+        calls.gone_while_away.append((uid, gone_at))
+        if contact.state == "in_service":
+            return [ev.ContactCompleted(at=at, contact_id=uid, left_at=gone_at, approximate=True)]
+        return [ev.ContactAbandoned(at=at, contact_id=uid, left_at=gone_at, approximate=True)]
+    calls.ended_as_noted += 1
+    left_at = min(noted.at, at)
+    if contact.state == "in_service":
+        return [ev.ContactCompleted(at=at, contact_id=uid, left_at=left_at)]
+    line = calls.by_resource.get(noted.peer) if noted.answered else None
+    if line is None:
+        return [ev.ContactAbandoned(at=at, contact_id=uid, left_at=left_at)]
+    # Answered and over while away: served by that agent (a takeover holds even if the core's
+    # overdue ring timer fires first); the core learns both now, so the history's answer and
+    # end times are estimates. Abandoned in service is completed, served; if the takeover is
+    # refused, the contact still ends.
+    calls.gone_while_away.append((uid, left_at))
+    return [
+        ev.ContactTakenOver(at=at, contact_id=uid, agent_id=line.agent_id),
+        ev.ContactAbandoned(at=at, contact_id=uid, left_at=left_at, approximate=True),
+    ]
+
+
 def _taken_meanwhile(
     calls: PhoneCalls, call: PhoneCall, contact: CoreContact, line: AgentLine, at: float
 ) -> list[Step]:
@@ -226,7 +272,11 @@ def _take_callback(
             calls._close(call)
         if contact.state == "in_service":
             calls.gone_while_away.append((contact.contact_id, gone_at))
-            return [ev.ContactCompleted(at=at, contact_id=contact.contact_id)]
+            return [
+                ev.ContactCompleted(
+                    at=at, contact_id=contact.contact_id, left_at=gone_at, approximate=True
+                )
+            ]
         if contact.state == "offered" and contact.agent_id is not None and call is None:
             line = calls.by_agent.get(contact.agent_id)
             number = calls.callback_numbers.get(contact.contact_id)

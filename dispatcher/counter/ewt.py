@@ -1,26 +1,34 @@
 """A per-contact, skill-aware estimated wait, read from the router's state (pure, no clock).
 
-The estimate plays the next minutes forward in a small fluid model of the
-routing rules, started from the router's live state:
+The estimate plays the next minutes forward in a small model of the routing
+rules, started from the router's live state:
 
-- the logged-in agents, each free again now (available), after the rest of
-  its current contact (busy: the recent handling times of that process and
-  channel, given the time already spent) or after its wrap-up;
-- the contacts waiting in every bucket those agents serve, in the core's
-  order (priority class, then waited time relative to the channel's SLA, then
-  arrival), and the contacts still to come there at the recent arrival rate
-  (a caller arriving in a minute may go first at a mixed desk);
-- each agent freeing up takes the most urgent contact among the buckets it
-  serves, for that bucket's recent mean handling time plus the wrap-up.
+- the logged-in agents of the contact's site, each free again now
+  (available), after the rest of its current contact (busy: the recent
+  handling times of that process and channel, given the time already spent)
+  or after its wrap-up;
+- the contacts waiting in every bucket the agents who could take this one
+  serve (at their level, or at the relaxed level once a contact is past its
+  overflow delay), in the core's order (priority class, then waited time
+  relative to the channel's SLA, then arrival), and the contacts still to come
+  there at the recent arrival rate (a caller arriving in a minute may go
+  first at a mixed desk);
+- each agent freeing up takes the most urgent contact it may take, for that
+  bucket's recent mean handling time plus the wrap-up.
 
-The estimate is when the contact itself is taken. ``Recent`` keeps the
-recent handling times and arrival rates per process and channel from the
+The wait is when the contact itself is taken: the median of several plays
+with durations and arrivals drawn from their recent spread (one play of the
+means for a contact far down a long queue). ``Recent`` keeps the recent
+handling times and arrival rates per process and channel from the
 dispatcher's events. Used by the kiosks, the displays and the IVR.
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
+import math
+import random
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +36,7 @@ from dataclasses import dataclass
 from dispatcher import events as ev
 from dispatcher.events import AgentState
 from dispatcher.router import Router
-from dispatcher.state import LIVE_RANK, AgentRecord, Bucket, ContactRecord, same_site
+from dispatcher.state import ENTRY_CONTACT, LIVE_RANK, AgentRecord, Bucket, ContactRecord, same_site
 from skills.model import Channel
 
 WINDOW = 30
@@ -36,6 +44,18 @@ WINDOW = 30
 RATE_WINDOW_S = 1800.0
 """Arrivals counted over this past span for the rate of contacts to come."""
 HORIZON_S = 6 * 3600.0
+STEPS = 48
+"""Agent decisions in the play of the means; past them the rest is extrapolated, and that play is
+the estimate (a long queue: the sum of many handling times varies little)."""
+ORDER_S = 10.0
+"""A bucket's sorted waiting entries are sorted again from the queue this often (see ``Recent.order``)."""
+MAX_QUEUED = 8192
+SAMPLED_STEPS = 4 * STEPS
+"""The same, for each drawn play (drawn arrivals may come first)."""
+DRAWS = 15
+PRIOR_CV = 0.5
+"""Spread (standard deviation / mean) of handling times until ``MIN_SPREAD_SAMPLES`` are seen."""
+MIN_SPREAD_SAMPLES = 10
 UNSTAFFED = float("inf")
 
 Key = tuple[str, Channel]
@@ -50,10 +70,16 @@ class Recent:
         self.arrivals: dict[Key, deque[float]] = {}
         self._offers: dict[str, Key] = {}
         self._started: dict[str, tuple[Key, float]] = {}
+        self._cv: dict[Channel, float] = {}
+        self._orders: dict[tuple[Bucket, str | None], tuple[float, list[list[object]], list[int]]] = {}
+        self._queued: list[str] = []
+        """Contacts (re)queued lately, for the sorted entries kept by ``order``."""
 
     def sink(self, batch: Sequence[ev.Event]) -> None:
         """Follow the events of the dispatcher."""
         for e in batch:
+            if isinstance(e, ev.ContactQueued | ev.ContactRequeued | ev.ContactQualified):
+                self._queued.append(e.contact_id)
             if isinstance(e, ev.ContactQueued):
                 if e.arrived_at >= e.at - 1.0:  # a fresh arrival, not a requeue or a restart
                     self.arrivals.setdefault((e.process, e.channel), deque()).append(e.at)
@@ -71,6 +97,25 @@ class Recent:
 
     def add(self, key: Key, seconds: float) -> None:
         self.handling.setdefault(key, deque(maxlen=self.window)).append(seconds)
+        self._cv.pop(key[1], None)
+
+    def cv(self, channel: Channel) -> float:
+        """The spread of the channel's recent handling times (standard deviation / mean), every
+        process pooled, each time relative to its process's mean; ``PRIOR_CV`` while few are known."""
+        found = self._cv.get(channel)
+        if found is None:
+            relative = []
+            for (_process, on), seen in self.handling.items():
+                if on is channel and len(seen) >= 2:
+                    mean = sum(seen) / len(seen)
+                    relative += [x / mean for x in seen] if mean > 0 else []
+            n = len(relative)
+            if n < MIN_SPREAD_SAMPLES:
+                found = PRIOR_CV
+            else:
+                found = math.sqrt(sum((x - 1.0) ** 2 for x in relative) / (n - 1))
+            self._cv[channel] = found
+        return found
 
     def mean(self, router: Router, key: Key) -> float:
         """The recent mean handling time, blended with the catalogue's target while few are known."""
@@ -98,38 +143,105 @@ class Recent:
             times.popleft()
         return len(times) / RATE_WINDOW_S
 
+    def order(self, router: Router, bucket: Bucket, site: str | None, now: float) -> tuple[list[list[object]], int]:
+        """The bucket's waiting entries that agents of ``site`` may take, in the core's order, and
+        the index of the first one still waiting.
+
+        Kept sorted: the contacts (re)queued since the last look are inserted,
+        the ones served are blanked in place by the core (so skipped here);
+        sorted again from the queue once ``ORDER_S`` old (a restart's contacts).
+        """
+        if len(self._queued) > MAX_QUEUED:
+            self._queued.clear()
+            self._orders.clear()
+        key = (bucket, site)
+        found = self._orders.get(key)
+        if found is None or not found[0] <= now <= found[0] + ORDER_S:
+            entries = sorted(
+                e for e in bucket.main
+                if (c := e[ENTRY_CONTACT]) is not None and (site is None or c.site is None or c.site == site)  # type: ignore[attr-defined]
+            )
+            found = self._orders[key] = (now, entries, [0, len(self._queued)])
+        _built, entries, marks = found
+        contacts = router.queue.contacts
+        for contact_id in self._queued[marks[1]:]:
+            c = contacts.get(contact_id)
+            if c is None or c.bucket is not bucket or c.entry is None or not (site is None or c.site is None or c.site == site):
+                continue
+            at = bisect.bisect_left(entries, c.entry)
+            if at == len(entries) or entries[at] is not c.entry:
+                entries.insert(at, c.entry)
+                marks[0] = min(marks[0], at)
+        marks[1] = len(self._queued)
+        i = marks[0]
+        while i < len(entries) and entries[i][ENTRY_CONTACT] is None:
+            i += 1
+        marks[0] = i
+        return entries, i
+
     def started_at(self, contact_id: str) -> float | None:
         found = self._started.get(contact_id)
         return None if found is None else found[1]
 
 
-@dataclass
 class _Line:
-    """One bucket in the forward play: its waiting contacts in order, then the ones to come."""
+    """One bucket in the forward play: its waiting contacts in the core's order, then the ones to come.
 
-    bucket: Bucket
-    waiting: list[ContactRecord]
-    handling: float
-    next_at: float
-    spacing: float
-    taken: int = 0
+    The play walks the bucket's sorted entries (``Recent.order``) from the
+    first one still waiting: a look costs O(1), never a scan of the queue.
+    """
 
-    def head(self, t: float) -> tuple[int, float, float] | None:
-        """(rank, arrival, seq-ish) of the next contact present at time t."""
-        if self.taken < len(self.waiting):
-            c = self.waiting[self.taken]
+    __slots__ = ("ahead_taken", "bucket", "entries", "handling", "i", "mine", "next_at", "spacing")
+
+    def __init__(
+        self, bucket: Bucket, mine: ContactRecord | None, order: tuple[list[list[object]], int],
+        handling: float, next_at: float, spacing: float,
+    ) -> None:
+        self.bucket = bucket
+        self.mine = mine
+        self.entries, self.i = order
+        self.handling = handling
+        self.next_at = next_at
+        self.spacing = spacing
+        self.ahead_taken = 0
+        """Contacts taken in the play that were ahead of ``mine`` in its own bucket."""
+
+    @property
+    def present(self) -> ContactRecord | None:
+        """The line's next waiting contact, if any."""
+        entries, mine = self.entries, self.mine
+        i = self.i
+        while i < len(entries):
+            found: ContactRecord | None = entries[i][ENTRY_CONTACT]  # type: ignore[assignment]
+            if found is not None and found is not mine:
+                self.i = i
+                return found
+            i += 1
+        self.i = i
+        return None
+
+    def head(self, t: float, relaxed: bool = False) -> tuple[int, float, float] | None:
+        """(rank, arrival, seq-ish) of the next contact present at time t (``relaxed``: for an agent
+        at the relaxed level only, the next one past its overflow delay)."""
+        c = self.present
+        if relaxed:
+            return (c.rank, c.arrived_at, float(c.seq)) if c is not None and c.relax_at is not None and c.relax_at <= t else None
+        if c is not None:
             return (c.rank, c.arrived_at, float(c.seq))
         if self.next_at <= t:
             rank = LIVE_RANK if self.bucket.live else 0
             return (rank, self.next_at, float("inf"))
         return None
 
-    def take(self) -> ContactRecord | None:
-        if self.taken < len(self.waiting):
-            self.taken += 1
-            return self.waiting[self.taken - 1]
-        self.next_at += self.spacing
-        return None
+    def take(self, mine_key: tuple[int, float, int] | None, rng: random.Random | None) -> None:
+        """The play gives the line's next contact (a present one, else one to come) to an agent."""
+        c = self.present
+        if c is None:
+            self.next_at += self.spacing if rng is None else rng.expovariate(1.0 / self.spacing)
+            return
+        self.i += 1
+        if mine_key is not None and (-c.rank, c.arrived_at, c.seq) < mine_key:
+            self.ahead_taken += 1
 
 
 def _urgent(a: tuple[int, float, float], la: _Line, b: tuple[int, float, float], lb: _Line, t: float) -> bool:
@@ -143,20 +255,60 @@ def _urgent(a: tuple[int, float, float], la: _Line, b: tuple[int, float, float],
     return (a[1], a[2]) < (b[1], b[2])
 
 
-def _free_at(router: Router, agent: AgentRecord, now: float, recent: Recent) -> float:
+def _lognormal(rng: random.Random, mean: float, cv: float) -> float:
+    sigma2 = math.log(1.0 + cv * cv)
+    return rng.lognormvariate(math.log(mean) - sigma2 / 2, math.sqrt(sigma2))
+
+
+@dataclass(frozen=True, slots=True)
+class _Player:
+    """An agent in the play: when it frees up (its current contact's key and time spent, if any)."""
+
+    free_at: float
+    busy: Key | None
+    elapsed: float
+    start: float | None
+    """From when it may take the contact itself (None: never)."""
+    buckets: tuple[Bucket, ...]
+    relaxed: tuple[Bucket, ...]
+    """Where it takes only the contacts past their overflow delay."""
+
+    def sample_free_at(self, router: Router, recent: Recent, now: float, wrap: float, rng: random.Random) -> float:
+        """A draw of when it frees up: the rest of its contact drawn from the handling times' spread."""
+        if self.busy is None:
+            return self.free_at
+        mean, cv = recent.mean(router, self.busy), recent.cv(self.busy[1])
+        for _ in range(20):
+            total = _lognormal(rng, mean, cv)
+            if total > self.elapsed:
+                return now + total - self.elapsed + wrap
+        return self.free_at
+
+
+def _players(router: Router, mine: ContactRecord, now: float, recent: Recent) -> list[_Player]:
+    """The logged-in agents of the contact's site, and for each when it frees up and may take it."""
+    fallback = router.queue.buckets.get((mine.bucket.rules.fallback, mine.channel))
     wrap = router.policy.wrap_up_s or 0.0
-    if agent.state is AgentState.AVAILABLE:
-        return now
-    if agent.state is AgentState.WRAP_UP:
-        return max(now, agent.since + wrap)
-    contact = router.contacts.get(agent.contact_id or "")
-    if contact is None:
-        return now
-    key = (contact.process, contact.channel)
-    started = recent.started_at(contact.contact_id)
-    if agent.state is AgentState.RESERVED or started is None:
-        return now + recent.mean(router, key) + wrap
-    return now + recent.remaining(router, key, now - started) + wrap
+    found = []
+    for agent in router.agents.values():
+        if agent.state in (AgentState.OFFLINE, AgentState.PAUSED) or not same_site(agent, mine):
+            continue
+        busy: Key | None = None
+        elapsed = 0.0
+        free_at = now
+        if agent.state is AgentState.WRAP_UP:
+            free_at = max(now, agent.since + wrap)
+        elif agent.state is not AgentState.AVAILABLE and (contact := router.contacts.get(agent.contact_id or "")) is not None:
+            busy = (contact.process, contact.channel)
+            started = recent.started_at(contact.contact_id)
+            if agent.state is AgentState.RESERVED or started is None:
+                free_at = now + recent.mean(router, busy) + wrap
+            else:
+                elapsed = now - started
+                free_at = now + recent.remaining(router, busy, elapsed) + wrap
+        start = _mine_from(agent, mine, now, fallback)
+        found.append(_Player(free_at, busy, elapsed, start, tuple(agent.main_targets), tuple(agent.relaxed_targets)))
+    return found
 
 
 def _mine_from(agent: AgentRecord, mine: ContactRecord, now: float, fallback: Bucket | None) -> float | None:
@@ -172,64 +324,111 @@ def _mine_from(agent: AgentRecord, mine: ContactRecord, now: float, fallback: Bu
 
 
 def contact_wait(router: Router, contact_id: str, now: float, recent: Recent) -> float | None:
-    """The estimated remaining wait of a waiting contact, or None if it is not waiting."""
+    """The estimated remaining wait of a waiting contact, or None if it is not waiting.
+
+    A contact served after more than ``STEPS`` decisions gets that play of the
+    means: the sum of many handling times varies little. Otherwise the play is run
+    ``DRAWS`` times with handling times, remaining times and arrivals drawn
+    from their recent spread, and the median of those waits is the estimate
+    (the one that errs least on average; and the first of several busy agents
+    to free up comes earlier than their means say).
+    """
+    waits = wait_draws(router, contact_id, now, recent)
+    return None if waits is None else waits[len(waits) // 2]
+
+
+def wait_draws(router: Router, contact_id: str, now: float, recent: Recent) -> list[float] | None:
+    """The waits of the plays behind the estimate, sorted (one for a long queue or nobody to serve)."""
     mine = router.queue.contacts.get(contact_id)
     if mine is None:
         return None
-    fallback = router.queue.buckets.get((mine.bucket.rules.fallback, mine.channel))
-    lines: dict[Bucket, _Line] = {}
-    for key, bucket in router.queue.buckets.items():
-        rate = recent.rate(key, now)
-        waiting = [c for c in bucket.waiting() if c is not mine and _may_share(mine, c)] if bucket.count else []
-        if not waiting and rate == 0.0:
-            continue  # nobody there now, nobody expected
-        waiting.sort(key=lambda c: (-c.rank, c.arrived_at, c.seq))
-        spacing = 1.0 / rate if rate > 0 else float("inf")
-        lines[bucket] = _Line(bucket, waiting, recent.mean(router, key), now + spacing / 2, spacing)
-    serves: list[tuple[AgentRecord, list[_Line], float | None]] = []
-    for agent in router.agents.values():
-        if agent.state in (AgentState.OFFLINE, AgentState.PAUSED) or not same_site(agent, mine):
-            continue
-        own = [lines[b] for b in agent.main_targets if b in lines]
-        serves.append((agent, own, _mine_from(agent, mine, now, fallback)))
-    if all(start is None for _a, _o, start in serves):
-        return UNSTAFFED
+    players = _players(router, mine, now, recent)
+    if all(p.start is None for p in players):
+        return [UNSTAFFED]
+    eligible = dict.fromkeys(b for p in players if p.start is not None for b in (*p.buckets, *p.relaxed))  # in order: draws repeat
+    rates = {b: recent.rate((b.process, b.channel), now) for b in eligible}
+    lines = {b: r for b, r in rates.items() if b.count or r > 0.0}  # somebody there now, or expected
+    players = [p for p in players if p.start is not None or any(b in lines for b in (*p.buckets, *p.relaxed))]
+    wait, steps = _play(router, contact_id, mine, players, lines, now, recent, None, STEPS)
+    if steps > STEPS:  # many served first: the sum of many handling times varies little
+        return [wait]
+    rng = random.Random(mine.seq)
+    return sorted(_play(router, contact_id, mine, players, lines, now, recent, rng, SAMPLED_STEPS)[0] for _ in range(DRAWS))
+
+
+def _play(
+    router: Router,
+    contact_id: str,
+    mine: ContactRecord,
+    players: list[_Player],
+    rates: dict[Bucket, float],
+    now: float,
+    recent: Recent,
+    rng: random.Random | None,
+    cap: int,
+) -> tuple[float, int]:
+    """One play forward (means; or draws from ``rng``): the contact's wait and the decisions played.
+
+    At most ``cap`` agent decisions are played: a contact still behind others
+    then gets the rest at the pace its own bucket was served in the play, so an
+    estimate costs the same however long the queue is.
+    """
     wrap = router.policy.wrap_up_s or 0.0
-    free = [(_free_at(router, agent, now, recent), n) for n, (agent, _own, _start) in enumerate(serves)]
+    lines: dict[Bucket, _Line] = {}
+    for bucket, rate in rates.items():
+        spacing = 1.0 / rate if rate > 0 else float("inf")
+        first = spacing / 2 if rng is None or rate == 0.0 else rng.expovariate(rate)
+        order = recent.order(router, bucket, mine.site, now) if bucket.count else ([], 0)
+        lines[bucket] = _Line(bucket, mine, order, recent.mean(router, (bucket.process, bucket.channel)), now + first, spacing)
+    own_lines = [
+        [(lines[b], False) for b in p.buckets if b in lines] + [(lines[b], True) for b in p.relaxed if b in lines]
+        for p in players
+    ]
+    if rng is None:
+        free = [(p.free_at, n) for n, p in enumerate(players)]
+    else:
+        free = [(p.sample_free_at(router, recent, now, wrap, rng), n) for n, p in enumerate(players)]
     heapq.heapify(free)
     mine_head = (mine.rank, mine.arrived_at, float(mine.seq))
-    mine_line = _Line(mine.bucket, [mine], 0.0, float("inf"), float("inf"))
+    mine_key = (-mine.rank, mine.arrived_at, mine.seq)
+    mine_line = _Line(mine.bucket, None, ([], 0), 0.0, float("inf"), float("inf"))
+    own_line = lines.get(mine.bucket)
+    steps = 0
     while free:
         t, n = heapq.heappop(free)
         if t - now > HORIZON_S:
-            return HORIZON_S
-        agent, own, start = serves[n]
+            return HORIZON_S, steps
+        steps += 1
+        if steps > cap and own_line is not None and own_line.ahead_taken:
+            ahead = (router.position(contact_id) or 1) - 1
+            pace = (t - now) / own_line.ahead_taken
+            return min(HORIZON_S, t - now + max(0, ahead - own_line.ahead_taken) * pace), steps
+        if steps > 8 * cap:
+            return HORIZON_S, steps
+        own, start = own_lines[n], players[n].start
         best: _Line | None = None
         best_head: tuple[int, float, float] | None = None
         if start is not None and start <= t:
             best, best_head = mine_line, mine_head
-        for line in own:
-            head = line.head(t)
+        for line, relaxed in own:
+            head = line.head(t, relaxed)
             if head is not None and (best is None or best_head is None or _urgent(head, line, best_head, best, t)):
                 best, best_head = line, head
         if best is mine_line:
-            return max(0.0, t - now)
+            return max(0.0, t - now), steps
         if best is None:
-            upcoming = [line.next_at for line in own if line.next_at > t]
+            upcoming = [line.next_at for line, relaxed in own if not relaxed and line.next_at > t]
+            upcoming += [c.relax_at for line, relaxed in own if relaxed and (c := line.present) and c.relax_at and c.relax_at > t]
             if start is not None and start > t:
                 upcoming.append(start)
             if upcoming:
                 heapq.heappush(free, (min(upcoming), n))
             continue
-        best.take()
-        heapq.heappush(free, (t + best.handling + wrap, n))
-    return UNSTAFFED
-
-
-def _may_share(mine: ContactRecord, other: ContactRecord) -> bool:
-    """May the agents who could take ``mine`` take ``other`` too (sites: a visitor of another
-    site waits for other agents)."""
-    return mine.site is None or other.site is None or other.site == mine.site
+        best.take(mine_key if best is own_line else None, rng)
+        key = (best.bucket.process, best.bucket.channel)
+        handling = best.handling if rng is None else _lognormal(rng, best.handling, recent.cv(key[1]))
+        heapq.heappush(free, (t + handling + wrap, n))
+    return UNSTAFFED, steps
 
 
 def arrival_wait(router: Router, contact_id: str, now: float, recent: Recent) -> float:

@@ -11,6 +11,8 @@ whatever made the call (a desk, the API, the demo).
 from __future__ import annotations
 
 import asyncio
+import heapq
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -23,7 +25,7 @@ from dispatcher.counter import ewt
 from dispatcher.counter.board import Board, Call
 from dispatcher.counter.desks import DeskError, Desks
 from dispatcher.counter.sites import Sites
-from dispatcher.counter.tickets import TicketSeries, local_day, site_of
+from dispatcher.counter.tickets import TicketSeries, local_day
 from dispatcher.events import Event
 from dispatcher.service import Dispatcher
 from skills.model import Catalogue, Channel, SkillMatrix
@@ -64,20 +66,26 @@ class Ticket:
 
 
 class DisplayFeed:
-    """One connected display: a bounded queue of frames; ``dropped`` when it lagged too far."""
+    """One connected display: a bounded queue of frames; ``dropped`` when it lagged too far.
+
+    A frame is ``(type, JSON text)``: a call is encoded once for all the
+    displays of its site, not once per display.
+    """
 
     def __init__(self, site: str) -> None:
         self.site = site
-        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(DISPLAY_QUEUE)
+        self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(DISPLAY_QUEUE)
         self.dropped = False
 
-    def push(self, frame: dict[str, Any]) -> None:
+    def push(self, kind: str, text: str) -> bool:
+        """Queue a frame; False once the display lagged too far (it is dropped)."""
         if self.dropped:
-            return
+            return False
         try:
-            self.queue.put_nowait(frame)
+            self.queue.put_nowait((kind, text))
         except asyncio.QueueFull:
             self.dropped = True
+        return not self.dropped
 
 
 class CounterService:
@@ -101,9 +109,11 @@ class CounterService:
         self.recent = ewt.Recent()
         """Recent handling times and arrival rates: the estimated wait's inputs (the IVR may use it too)."""
         self.boards: dict[str, Board] = {code: Board() for code in sites.sites}
-        self.feeds: set[DisplayFeed] = set()
+        self.feeds: dict[str, set[DisplayFeed]] = {code: set() for code in sites.sites}
         self._applied: dict[str, asyncio.Future[None]] = {}
         self.issued = 0
+        self.announced = 0
+        """Calls shown on the displays since the start (whatever made them)."""
         dispatcher.add_sink(self.sink)
 
     # ------------------------------------------------------------ sink
@@ -129,10 +139,12 @@ class CounterService:
         if board is None:
             return
         board.add(call)
-        frame = {"type": "call", "call": call.as_dict(), "calls": board.state()}
-        for feed in list(self.feeds):
-            if feed.site == call.site:
-                feed.push(frame)
+        text = json.dumps({"type": "call", "call": call.as_dict(), "calls": board.state()}, ensure_ascii=False)
+        feeds = self.feeds[call.site]
+        for feed in list(feeds):
+            if not feed.push("call", text):
+                feeds.discard(feed)  # too slow: no more frames; its stream closes with the reason
+        self.announced += 1
 
     # ---------------------------------------------------------- kiosks
 
@@ -208,6 +220,14 @@ class CounterService:
             issued_at=now,
         )
 
+    def estimate(self, contact_id: str) -> float | None:
+        """The estimated wait of a contact of any channel (the IVR announces it to a caller):
+        0 once offered, None if the core does not know it."""
+        router = self.dispatcher.router
+        if contact_id not in router.contacts:
+            return None
+        return ewt.arrival_wait(router, contact_id, self.clock(), self.recent)
+
     def today(self, site: str) -> date:
         return local_day(self.clock(), self.sites.timezone)
 
@@ -216,23 +236,25 @@ class CounterService:
     def subscribe(self, site: str) -> DisplayFeed:
         """A display of ``site`` connects: its feed starts with the current state."""
         feed = DisplayFeed(site)
-        feed.push(self.state_frame(site))
-        self.feeds.add(feed)
+        feed.push("state", json.dumps(self.state_frame(site), ensure_ascii=False))
+        self.feeds[site].add(feed)
         return feed
 
+    @property
+    def connected(self) -> int:
+        """Displays connected now."""
+        return sum(len(feeds) for feeds in self.feeds.values())
+
     def unsubscribe(self, feed: DisplayFeed) -> None:
-        self.feeds.discard(feed)
+        self.feeds[feed.site].discard(feed)
 
     def state_frame(self, site: str) -> dict[str, Any]:
         """The site's last calls, and its waiting tickets with their estimated waits (first 20)."""
         router = self.dispatcher.router
         now = self.clock()
-        mine = sorted(
-            (c for c in router.queue.contacts.values() if c.channel is Channel.COUNTER and site_of(c.contact_id) == site),
-            key=lambda c: (-c.rank, c.arrived_at, c.seq),
-        )
+        mine = [c for c in router.queue.contacts.values() if c.channel is Channel.COUNTER and c.site == site]
         waits = []
-        for contact in mine[:SHOWN_WAITS]:
+        for contact in heapq.nsmallest(SHOWN_WAITS, mine, key=lambda c: (-c.rank, c.arrived_at, c.seq)):
             wait = ewt.contact_wait(router, contact.contact_id, now, self.recent)
             shown = -1.0 if wait is None or wait == ewt.UNSTAFFED else round(wait, 1)
             waits.append({"ticket": contact.ticket, "estimated_wait_s": shown})
@@ -240,13 +262,14 @@ class CounterService:
 
     def close_feeds(self) -> None:
         """Server stopping: every display's stream ends."""
-        for feed in list(self.feeds):
-            feed.dropped = True
-            try:
-                feed.queue.put_nowait({"type": "bye"})
-            except asyncio.QueueFull:
-                pass
-        self.feeds.clear()
+        for feeds in self.feeds.values():
+            for feed in feeds:
+                feed.dropped = True
+                try:
+                    feed.queue.put_nowait(("bye", ""))
+                except asyncio.QueueFull:
+                    pass
+            feeds.clear()
 
     # ------------------------------------------------------------- desks
 

@@ -39,6 +39,10 @@ ACTION_CLASSES: dict[str, frozenset[str] | None] = {
     "showdialplan": frozenset({"config", "reporting"}),
     "getvar": frozenset({"call", "reporting"}),
     "setvar": frozenset({"call"}),
+    "dbget": frozenset({"system", "reporting"}),
+    "dbput": frozenset({"system"}),
+    "dbdel": frozenset({"system"}),
+    "dbdeltree": frozenset({"system"}),
     "command": frozenset({"command"}),
     "status": frozenset({"system", "call", "reporting"}),
     "queueadd": frozenset({"agent"}),
@@ -430,6 +434,37 @@ class AmiServer:
             return
         session.write(fr.response(action_id, "Success", "Variable Set"))
         self.pbx.set_var(chan, get("variable"), get("value"))
+
+    def action_dbget(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
+        family, key = get("family"), get("key")
+        value = self.pbx.astdb.get(f"{family}/{key}")
+        if not family or not key or value is None:
+            session.write(fr.response(action_id, "Error", "Database entry not found"))
+            return
+        session.write(fr.list_start(action_id, "Result will follow"))
+        aid = f"ActionID: {action_id}\r\n" if action_id is not None else ""
+        session.write(fr.event("DBGetResponse", None, None, f"{aid}Family: {family}\r\nKey: {key}\r\nVal: {value}\r\n"))
+        session.write(fr.list_complete("DBGetComplete", action_id, 1))
+
+    def action_dbput(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
+        self.pbx.astdb[f"{get('family')}/{get('key')}"] = get("val")
+        session.write(fr.response(action_id, "Success", "Updated database successfully"))
+
+    def action_dbdel(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
+        if self.pbx.astdb.pop(f"{get('family')}/{get('key')}", None) is None:
+            session.write(fr.response(action_id, "Error", "Database entry not found"))
+        else:
+            session.write(fr.response(action_id, "Success", "Key deleted successfully"))
+
+    def action_dbdeltree(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
+        prefix = "/".join(p for p in (get("family"), get("key")) if p) + "/"
+        doomed = [k for k in self.pbx.astdb if k.startswith(prefix)]
+        for k in doomed:
+            del self.pbx.astdb[k]
+        if doomed:
+            session.write(fr.response(action_id, "Success", "Key tree deleted successfully"))
+        else:
+            session.write(fr.response(action_id, "Error", "Database entry not found"))
 
     def action_coreshowchannels(self, session, headers, action_id, get) -> None:  # type: ignore[no-untyped-def]
         chans = [c for c in self.pbx.channels.values() if c.alive]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import logging
 import random
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -137,6 +138,8 @@ class Chan:
     on_end: Callable[[Chan], None] | None = None
     hangup_after_agi: int | None = None
     """The caller hung up during a FastAGI session: the cause, applied once the script closes."""
+    hangup_handlers: list[str] = field(default_factory=list)
+    """``context,exten,priority`` pushed with ``CHANNEL(hangup_handler_push)``, run as it hangs up."""
 
     def touch(self) -> None:
         self.block = None
@@ -201,6 +204,10 @@ class PBX:
         self.by_device: dict[str, set[Chan]] = {}
         self.phones: dict[str, AgentPhone] = {}
         self.device_states: dict[str, str] = {}
+        self.wall: Callable[[], float] = time.time
+        """The wall clock of ``${EPOCH}`` and ``${STRFTIME()}`` (a simulation sets its virtual one)."""
+        self.astdb: dict[str, str] = {}
+        """Asterisk's database (``DB(family/key)``, AMI ``DBGet`` / ``DBDelTree``): ``family/key`` -> value."""
         self._seq = itertools.count(1)
         self.booted = scheduler.now()
 
@@ -333,6 +340,12 @@ class PBX:
             return chan.language
         if name == "UNIQUEID":
             return chan.uniqueid
+        if name == "EPOCH":
+            return str(int(self.wall()))
+        if name.startswith("STRFTIME(") and name.endswith(")"):
+            return strftime_now(split_args(name[9:-1])[-1], self.wall())
+        if name.startswith("DB(") and name.endswith(")"):
+            return self.astdb.get(name[3:-1], "")
         if name in chan.vars:
             return chan.vars[name]
         return self.dialplan.globals.get(name)
@@ -347,6 +360,10 @@ class PBX:
         elif name == "CALLERID(name)":
             chan.caller_name = value
             chan.touch()
+        elif name == "CHANNEL(hangup_handler_push)":
+            chan.hangup_handlers.append(value)
+        elif name.startswith("DB(") and name.endswith(")"):
+            self.astdb[name[3:-1]] = value
         else:
             chan.vars[name] = value
             self.emit(fr.varset(chan, name, value))
@@ -771,6 +788,7 @@ class PBX:
         if qos and chan.state == UP:
             for frame in fr.rtp_qos(chan, chan.ssrc, chan.packets or 500):
                 self.emit(frame)
+        self._run_hangup_handlers(chan)
         chan.alive = False
         chan.hangup_cause = cause
         self.emit(fr.hangup(chan, cause))
@@ -784,6 +802,25 @@ class PBX:
             agi.hung_up()
         if chan.on_end is not None:
             chan.on_end(chan)
+
+    def _run_hangup_handlers(self, chan: Chan) -> None:
+        """As Asterisk does once a channel hangs up: each pushed handler, last pushed first, to its Return."""
+        while chan.hangup_handlers:
+            where = [p.strip() for p in split_args(chan.hangup_handlers.pop())]
+            context, exten = where[0], where[1] if len(where) > 1 else "s"
+            priority = int(where[2]) if len(where) > 2 and where[2].isdigit() else 1
+            for _ in range(50):
+                step = self.dialplan.step(context, exten, priority)
+                if step is None or step.app.lower() == "return":
+                    break
+                chan.context, chan.exten, chan.priority = context, exten, priority
+                data = substitute(step.args, lambda n: self.var(chan, n))
+                self.emit(fr.newexten(chan, step.app, data))
+                if step.app.lower() in ("set", "noop"):
+                    getattr(self, "app_" + step.app.lower())(chan, data)
+                else:
+                    log.warning("fake asterisk: %s not modelled in a hangup handler; skipped", step.app)
+                priority += 1
 
     # ------------------------------------------------------------ originate
 
@@ -859,3 +896,13 @@ class PBX:
     def duration(self, chan: Chan) -> str:
         seconds = int(self.sched.now() - chan.created)
         return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def strftime_now(fmt: str, now: float) -> str:
+    """``${STRFTIME(,,fmt)}`` at ``now``: strftime plus Asterisk's ``%[n]q`` (fractions of a second)."""
+    def fraction(m: re.Match[str]) -> str:
+        digits = int(m.group(1) or 3)
+        return str(int(now % 1 * 10**digits)).zfill(digits)
+
+    fmt = re.sub(r"%(\d?)q", fraction, fmt)
+    return time.strftime(fmt.replace("%s", str(int(now))), time.localtime(now))

@@ -8,7 +8,8 @@ event number), so applying a run twice, as after a writer crash, changes
 nothing. ``waited`` is the wait until answered for an answered contact
 (``answered_at - arrived_at``), the whole time in the queue otherwise (an
 abandoned caller's wait, ``wait_approximate`` when it is an estimate); the SQL writer settles it again from the stored
-times when the answer and the arrival fall in different runs.
+times when the answer and the arrival fall in different runs. ``ended_at`` is when the contact really ended (a
+caller gone during an outage: the PBX's record of it, else the best estimate, ``end_approximate``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ PERSONAL_FIELDS = ("caller", "number", "citizen_id")
 FIRST_WINS = (
     "ticket", "citizen_id", "agent_id", "arrived_at", "queued_at", "qualified_at",
     "offered_at", "answered_at", "ended_at", "deadline", "outcome", "waited", "wait_approximate",
+    "end_approximate",
 )
 LAST_WINS = ("channel", "process", "priority")
 CONTACT_COLUMNS = ("contact_id", *FIRST_WINS, *LAST_WINS, "updated_seq")
@@ -116,8 +118,10 @@ class Fold:
         elif isinstance(event, ev.ContactEnded):
             row = self._contact(event.contact_id)
             self._first(
-                event.contact_id, ended_at=event.at, outcome=event.outcome.value, agent_id=event.agent_id,
-                wait_approximate=event.approximate,
+                event.contact_id, ended_at=event.at if event.ended_at is None else event.ended_at,
+                outcome=event.outcome.value, agent_id=event.agent_id,
+                wait_approximate=event.approximate and row["answered_at"] is None,
+                end_approximate=event.approximate,
             )
             if row["answered_at"] is None and event.outcome is not ev.Outcome.SERVED:
                 self._first(event.contact_id, waited=event.waited)

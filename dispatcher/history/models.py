@@ -79,6 +79,8 @@ class ContactRow(Base):
     waited: Mapped[float | None] = mapped_column(Float)
     wait_approximate: Mapped[bool | None] = mapped_column(Boolean)
     """The wait is an estimate: the caller left while the dispatcher could not see them."""
+    end_approximate: Mapped[bool | None] = mapped_column(Boolean)
+    """The end time (so a conversation's length) is an estimate: it ended while the dispatcher could not see it."""
     updated_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
 

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -42,8 +41,10 @@ async def _feed(counter: CounterService, site: str) -> AsyncIterator[DisplayFeed
         counter.unsubscribe(feed)
 
 
-async def _next(feed: DisplayFeed) -> dict[str, Any] | None:
-    """The next frame, a heartbeat (None) after a quiet while."""
+async def _next(feed: DisplayFeed) -> tuple[str, str] | None:
+    """The next frame (type, JSON text), a heartbeat (None) after a quiet while."""
+    if not feed.queue.empty():
+        return feed.queue.get_nowait()
     try:
         async with asyncio.timeout(HEARTBEAT_S):
             return await feed.queue.get()
@@ -61,23 +62,26 @@ async def display_socket(request: web.Request) -> web.WebSocketResponse:
         reader = asyncio.create_task(_drain_incoming(ws))
         try:
             while not ws.closed and not reader.done():
-                getter = asyncio.ensure_future(_next(feed))
-                await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if not getter.done():
-                    getter.cancel()
-                    break
-                frame = getter.result()
+                if feed.queue.empty():
+                    getter = asyncio.ensure_future(_next(feed))
+                    await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                    if not getter.done():
+                        getter.cancel()
+                        break
+                    frame = getter.result()
+                else:
+                    frame = feed.queue.get_nowait()
                 if feed.dropped:
                     await _close(ws, WSCloseCode.POLICY_VIOLATION, SLOW)
                     break
                 if frame is None:
                     continue
-                if frame.get("type") == "bye":
+                if frame[0] == "bye":
                     await _close(ws, WSCloseCode.GOING_AWAY, "server stopping")
                     break
                 try:
                     async with asyncio.timeout(SEND_TIMEOUT_S):
-                        await ws.send_json(frame)
+                        await ws.send_str(frame[1])
                 except TimeoutError:
                     await _close(ws, WSCloseCode.POLICY_VIOLATION, SLOW)
                     break
@@ -125,11 +129,10 @@ async def display_events(request: web.Request) -> web.StreamResponse:
                 async with asyncio.timeout(SEND_TIMEOUT_S):
                     if frame is None:
                         await response.write(b": keep-alive\n\n")
-                    elif frame.get("type") == "bye":
+                    elif frame[0] == "bye":
                         break
                     else:
-                        data = json.dumps(frame, ensure_ascii=False)
-                        await response.write(f"event: {frame['type']}\ndata: {data}\n\n".encode())
+                        await response.write(f"event: {frame[0]}\ndata: {frame[1]}\n\n".encode())
             except (TimeoutError, ConnectionError):
                 break
     return response

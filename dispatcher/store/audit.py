@@ -152,7 +152,9 @@ async def compare_pbx(
     arrived); it must match the PBX's (on hold until answered or hung up)
     within ``tolerance`` seconds, plus, when the caller came or went while the
     dispatcher was down (``outages``: (down, back) times), the rest of that
-    outage: such a wait can only be known approximately. Every count but
+    outage: such a wait can only be known approximately. The history's end
+    (so a conversation's length) must match the hang-up the same way
+    (``end_off``), within the whole outage it fell in. Every count but
     ``calls`` and ``unseen`` must be 0 (``unseen``: callers who came on hold
     and hung up while the dispatcher was down: once gone, Asterisk keeps no
     trace of them that AMI could show); ``details`` names the first
@@ -166,7 +168,7 @@ async def compare_pbx(
         )}
     report: dict[str, int] = dict.fromkeys(
         ("calls", "unseen", "not_in_history", "still_open", "outcome_differs", "agent_differs", "wait_off",
-         "extra_in_history"),
+         "end_off", "extra_in_history"),
         0,
     )
     details: list[str] = []
@@ -203,6 +205,11 @@ async def compare_pbx(
                 if abs(wait - pbx_wait) > tolerance + slack:
                     report["wait_off"] += 1
                     problem = f"PBX waited {pbx_wait:.2f} s, history {wait:.2f} s"
+            if problem is None and row.ended_at is not None:
+                slack = sum(b - a for a, b in outages if a <= call.ended_at <= b)
+                if abs(row.ended_at - call.ended_at) > tolerance + slack:
+                    report["end_off"] += 1
+                    problem = f"PBX ended at +{call.ended_at - call.held_at:.2f} s, history +{row.ended_at - call.held_at:.2f} s"
         if problem is not None and len(details) < 10:
             details.append(f"{call.uniqueid}: {problem}")
     report["extra_in_history"] = sum(1 for cid, r in rows.items() if r.channel == "phone" and cid not in seen

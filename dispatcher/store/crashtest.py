@@ -32,28 +32,48 @@ from dispatcher.store.loadgen import Load, town
 
 @dataclass
 class Child:
-    """One child process started with ``python -m module args``; ``ready`` is its first stdout line."""
+    """One child process started with ``python -m module args``; ``ready`` is its first stdout line.
+
+    ``standby``: the module takes ``--standby`` (import everything, then wait for a
+    line on stdin before starting): the next process is kept imported and waiting
+    while the current one runs, so a restart after a kill costs the start itself,
+    not the imports. Each start is still a new process that knows nothing.
+    """
 
     module: str
     args: list[str]
     process: subprocess.Popen[str] | None = None
     ready: list[dict[str, Any]] = field(default_factory=list)
     kills: int = 0
+    standby: bool = False
+    _next: subprocess.Popen[str] | None = None
+
+    def _spawn(self, hold: bool) -> subprocess.Popen[str]:
+        env = dict(os.environ, PYTHONPATH=os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        return subprocess.Popen(
+            [sys.executable, "-m", self.module, *self.args, *(["--standby"] if hold else [])],
+            stdout=subprocess.PIPE, stdin=subprocess.PIPE if hold else subprocess.DEVNULL, text=True, env=env,
+        )
 
     async def start(self, timeout: float = 20.0) -> float:
         """Start and wait for its ready line; returns seconds taken."""
         started = time.perf_counter()
-        env = dict(os.environ, PYTHONPATH=os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module, *self.args],
-            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env,
-        )
-        assert self.process.stdout is not None
-        line = await asyncio.wait_for(asyncio.to_thread(self.process.stdout.readline), timeout)
+        if self.standby:
+            process, self._next = self._next or self._spawn(True), None
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        else:
+            process = self._spawn(False)
+        self.process = process
+        assert process.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), timeout)
         if not line.startswith("ready"):
-            raise RuntimeError(f"{self.module} did not start: {line!r} (exit {self.process.poll()})")
+            raise RuntimeError(f"{self.module} did not start: {line!r} (exit {process.poll()})")
         payload = line[len("ready"):].strip()
         self.ready.append(json.loads(payload) if payload else {})
+        if self.standby:
+            self._next = self._spawn(True)
         return time.perf_counter() - started
 
     def kill(self) -> None:
@@ -64,10 +84,12 @@ class Child:
             self.kills += 1
 
     def stop(self) -> None:
-        """Stop for good."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        """Stop for good (and the process on standby)."""
+        for process in (self.process, self._next):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+        self._next = None
 
 
 async def feed(redis: Redis, keys: Keys, load: Load, audit: Audit) -> list[str]:

@@ -9,12 +9,14 @@ so what grows with the run is only what the server keeps of the past: the
 memory of ended contacts, stale timers, the stream (trimmed behind the
 checkpoint and the SQL history), buffers. Every tenth of the run it samples
 the dispatcher's resident memory, the last checkpoint's duration and size,
-and the history writer's lag.
+and the history writer's lag; it also notes the duration of every checkpoint.
 
 The baseline is the run's own start: ``start`` is the first sample with a
 checkpoint taken (at 10 % of the full run the memory of ended contacts,
 20,000 by default, is full), ``end`` the last one; the JSON carries their
-ratios. ``lost`` counts contacts published that did not
+ratios. One checkpoint's time is noisy, so ``checkpoint_ms_start`` /
+``checkpoint_ms_end`` are medians of all the checkpoints at 10-30 % and in
+the last 20 % of the run, with the least-squares slope over all of them. ``lost`` counts contacts published that did not
 end exactly once (or were refused), ``duplicated`` entries or ends seen twice.
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -57,8 +60,10 @@ async def _drive(
     proc = psutil.Process(dispatcher.process.pid if dispatcher.process else 0)
     published = 0
     samples: list[dict[str, Any]] = []
+    checkpoints: list[tuple[int, float]] = []
+    seen_upto: bytes | str | None = None
     next_sample = total // 10
-    started = time.perf_counter()
+    started = next_poll = time.perf_counter()
     while True:
         batch: list[ev.Event] = []
         open_now = published - len(audit.outcomes)
@@ -80,6 +85,13 @@ async def _drive(
         if batch:
             await publish(redis, keys.intake, *batch)
         done = len(audit.outcomes)
+        if time.perf_counter() >= next_poll:
+            # Every checkpoint's timing (the meta holds the last one): a trend, not one sample.
+            upto, ms = await redis.hmget(keys.meta, "snapshot_upto", "checkpoint_ms")
+            if upto is not None and ms is not None and upto != seen_upto:
+                seen_upto = upto
+                checkpoints.append((done, float(ms)))
+            next_poll = time.perf_counter() + 0.05
         if done >= next_sample or (published >= total and done >= total):
             samples.append(await _sample(redis, keys, proc, done, time.perf_counter() - started))
             next_sample += total // 10
@@ -89,7 +101,38 @@ async def _drive(
             await asyncio.sleep(0.002)
     seconds = time.perf_counter() - started
     await redis.aclose()
-    return {"samples": samples, "seconds": seconds, "audit": audit, "published": published}
+    return {"samples": samples, "seconds": seconds, "audit": audit, "published": published,
+            "checkpoints": checkpoints}
+
+
+def checkpoint_trend(checkpoints: list[tuple[int, float]], total: int) -> dict[str, Any]:
+    """Median checkpoint time early (10-30 % of the run) and late (the last 20 %), and the slope.
+
+    One checkpoint's time wanders with the machine (2x between neighbours); the
+    medians of many, and the least-squares slope over all of them (ms per
+    100,000 contacts), say whether it grows.
+    """
+    early = sorted(ms for done, ms in checkpoints if 0.1 * total <= done < 0.3 * total)
+    late = sorted(ms for done, ms in checkpoints if done >= 0.8 * total)
+    slope = None
+    if len(checkpoints) >= 3:
+        n = len(checkpoints)
+        mx = sum(d for d, _ in checkpoints) / n
+        my = sum(m for _, m in checkpoints) / n
+        var = sum((d - mx) ** 2 for d, _ in checkpoints)
+        if var > 0:
+            slope = sum((d - mx) * (m - my) for d, m in checkpoints) / var * 100_000
+    start = statistics.median(early) if early else None
+    end = statistics.median(late) if late else None
+    return {
+        "checkpoints": len(checkpoints),
+        "checkpoint_ms_start": round(start, 2) if start is not None else None,
+        "checkpoint_ms_end": round(end, 2) if end is not None else None,
+        "checkpoint_ratio": round(end / start, 3) if start and end is not None else None,
+        "checkpoint_samples_start": len(early),
+        "checkpoint_samples_end": len(late),
+        "checkpoint_slope_ms_per_100k": round(slope, 2) if slope is not None else None,
+    }
 
 
 async def _sample(redis: Any, keys: Keys, proc: psutil.Process, done: int, elapsed: float) -> dict[str, Any]:
@@ -139,6 +182,13 @@ async def _run(console: Console, quick: bool) -> dict[str, Any]:
         table.add_row(f"{s['contacts']:,}", f"{s['seconds']:.1f}", f"{s['rss_mb']:.1f}", f"{s['checkpoint_ms']:.1f}",
                       f"{s['checkpoint_kb']:.0f}", f"{s['stream']:,}", f"{s['history_lag']:,}")
     console.print(table)
+    trend = checkpoint_trend(result["checkpoints"], total)
+    console.print(
+        f"Checkpoints: {trend['checkpoints']} timed; median {trend['checkpoint_ms_start']} ms over "
+        f"{trend['checkpoint_samples_start']} at 10-30 % of the run, {trend['checkpoint_ms_end']} ms over "
+        f"{trend['checkpoint_samples_end']} in the last 20 %; least-squares slope "
+        f"{trend['checkpoint_slope_ms_per_100k']} ms per 100,000 contacts."
+    )
     timed = [s for s in samples if s["checkpoint_ms"] == s["checkpoint_ms"]]  # a checkpoint taken (not NaN)
     start, end = (timed[0], timed[-1]) if timed else (samples[0], samples[-1])
     ended = {c for c in audit.outcomes if c.startswith("s")}
@@ -151,9 +201,8 @@ async def _run(console: Console, quick: bool) -> dict[str, Any]:
         "rss_mb_start": round(start["rss_mb"], 1),
         "rss_mb_end": round(end["rss_mb"], 1),
         "rss_ratio": round(end["rss_mb"] / start["rss_mb"], 3),
-        "checkpoint_ms_start": round(start["checkpoint_ms"], 2) if timed else None,
-        "checkpoint_ms_end": round(end["checkpoint_ms"], 2) if timed else None,
-        "checkpoint_ratio": round(end["checkpoint_ms"] / start["checkpoint_ms"], 3) if timed else None,
+        **trend,
+        "checkpoint_kb_start": round(start["checkpoint_kb"]),
         "checkpoint_kb_end": round(end["checkpoint_kb"]),
         "stream_entries_end": end["stream"],
         "history_lag_end": end["history_lag"],

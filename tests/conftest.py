@@ -27,6 +27,19 @@ def pytest_report_header(config: pytest.Config) -> str:
     modules = compiled.compiled_modules()
     return f"guichet: {len(modules)} modules compiled with mypyc" if modules else "guichet: pure Python"
 
+
+
+@pytest.fixture(scope="module")
+def english_wording() -> Iterator[None]:
+    """For a module that reads the English wording: GUICHET_LANG=en, no --lang left from another test."""
+    from simulations.i18n import set_language
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GUICHET_LANG", "en")
+        set_language(None)
+        yield
+
+
 # ---------------------------------------------------------------- store / history (real servers)
 
 POSTGRES_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

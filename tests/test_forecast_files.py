@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,16 +12,8 @@ from typer.testing import CliRunner
 
 from simulations import forecast as fc
 from simulations import staffing_cli
-from simulations.i18n import set_language
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _english() -> Iterator[None]:
-    """These tests read the English wording (French, the default, is read in test_planner_lang)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GUICHET_LANG", "en")
-        set_language(None)  # no --lang left from another test: GUICHET_LANG decides
-        yield
+pytestmark = pytest.mark.usefixtures("english_wording")  # French, the default, is read in test_planner_lang
 
 
 DATA = Path(__file__).parent / "data" / "forecasts"

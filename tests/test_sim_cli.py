@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,19 +13,11 @@ from typer.testing import CliRunner
 from guichet.bench import BenchConsole
 from guichet.cli import app
 from simulations.bench_sim import run as bench_sim
-from simulations.i18n import set_language
 from simulations.scenario import ScenarioError, parse_schedule, parse_training, train
 from skills.model import Channel
 from tests.factories import agent, catalogue, matrix
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _english() -> Iterator[None]:
-    """These tests read the English wording (French, the default, is read in test_planner_lang)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GUICHET_LANG", "en")
-        set_language(None)  # no --lang left from another test: GUICHET_LANG decides
-        yield
+pytestmark = pytest.mark.usefixtures("english_wording")  # French, the default, is read in test_planner_lang
 
 
 MATRIX = matrix(

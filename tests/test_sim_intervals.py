@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -12,18 +11,10 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from guichet.cli import app
-from simulations.i18n import set_language
 from simulations.results import QueueResult, RunResult
 from simulations.summary import compare, estimate_difference, estimate_share, summarise
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _english() -> Iterator[None]:
-    """These tests read the English wording (French, the default, is read in test_planner_lang)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GUICHET_LANG", "en")
-        set_language(None)  # no --lang left from another test: GUICHET_LANG decides
-        yield
+pytestmark = pytest.mark.usefixtures("english_wording")  # French, the default, is read in test_planner_lang
 
 
 shares = st.lists(st.floats(0.0, 1.0, allow_nan=False), min_size=0, max_size=30)

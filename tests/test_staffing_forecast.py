@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -14,16 +13,8 @@ import pytest
 
 from simulations import erlang, report, staffing
 from simulations import forecast as fc
-from simulations.i18n import set_language
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _english() -> Iterator[None]:
-    """These tests read the English wording (French, the default, is read in test_planner_lang)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GUICHET_LANG", "en")
-        set_language(None)  # no --lang left from another test: GUICHET_LANG decides
-        yield
+pytestmark = pytest.mark.usefixtures("english_wording")  # French, the default, is read in test_planner_lang
 
 
 HEADER = "interval,process,channel,arrivals,aht_s\n"

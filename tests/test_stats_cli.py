@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,18 +13,11 @@ from typer.testing import CliRunner
 from dispatcher.history.models import AgentStateRow, ContactRow
 from dispatcher.history.writer import engine_for
 from guichet.cli import app
-from simulations.i18n import set_language
 
 T0 = 1_700_000_100.0  # 2023-11-14 23:15 Paris
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _english() -> Iterator[None]:
-    """These tests read the English wording (French, the default, is read in test_planner_lang)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GUICHET_LANG", "en")
-        set_language(None)  # no --lang left from another test: GUICHET_LANG decides
-        yield
+pytestmark = pytest.mark.usefixtures("english_wording")  # French, the default, is read in test_planner_lang
 
 
 async def _insert(url: str) -> None:

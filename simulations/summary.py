@@ -111,7 +111,7 @@ def estimate_share(values: Iterable[float], confidence: float = 0.95,
         return Estimate(p, p, p, int(data.size), contacts)
     z = _t(confidence, data.size)
     centre = (p + z * z / (2 * n_eff)) / (1 + z * z / n_eff)
-    spread = z / (1 + z * z / n_eff) * math.sqrt(p * (1 - p) / n_eff + z * z / (4 * n_eff**2))
+    spread = z / (1 + z * z / n_eff) * math.sqrt(p * (1 - p) / n_eff + (z / (2 * n_eff)) ** 2)  # squared last: no overflow
     low, high = max(0.0, centre - spread), min(1.0, centre + spread)
     return Estimate(p, min(low, p), max(high, p), int(data.size), contacts)
 

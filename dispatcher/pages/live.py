@@ -118,8 +118,11 @@ class Broadcast:
         return f"id: {self.seq}\nevent: snapshot\ndata: {data}\n\n".encode()
 
     def publish(self) -> None:
-        """Build and send one snapshot now."""
+        """Build and send one snapshot now; with no screen open, build nothing."""
         first, self._first_event_at = self._first_event_at, None
+        if not self.subscribers:
+            self.latest = None  # stale from now on: the next screen gets a fresh one at subscribe
+            return
         self.latest = self._encode(first)
         self.published += 1
         for subscriber in self.subscribers:

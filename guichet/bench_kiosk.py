@@ -64,16 +64,10 @@ def _fake_process(conn: Any, endpoints: list[str], secret: str) -> None:
 
 
 async def _fake_main(conn: Any, endpoints: list[str], secret: str) -> None:
-    from dispatcher.fake_asterisk import FakeAsterisk
-    from dispatcher.fake_asterisk.pbx import AgentPhone
+    from guichet.bench_pbx import start_fake_asterisk
 
-    phones = [AgentPhone(e, e.rpartition("agent")[2]) for e in endpoints]
-    fake = FakeAsterisk(agents=phones, secrets={"guichet": secret}, agi_address=("127.0.0.1", 9))
-    await fake.start()
-    conn.send(fake.ami_port)
+    fake, seconds = await start_fake_asterisk(conn, endpoints, secret)
     loop = asyncio.get_running_loop()
-    agi_port, seconds = await loop.run_in_executor(None, conn.recv)
-    fake.agi_address = ("127.0.0.1", agi_port)
     rng = random.Random(7)
     placed = 0
     start = time.monotonic()

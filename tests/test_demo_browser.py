@@ -20,7 +20,7 @@ async def test_demo_in_a_browser_until_ctrl_c(tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "guichet.cli", "demo", "--http-port", "0", "--calls-per-minute", "300",
         "--visitors-per-minute", "120", "--data-dir", str(tmp_path / "data"), "--lang", "en",
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
     )
     assert proc.stdout is not None
     try:
@@ -46,7 +46,7 @@ async def test_demo_in_a_browser_until_ctrl_c(tmp_path: Path) -> None:
             )
             await screenshot(page, "demo-wallboard-1920x1080")
             await accessibility(page, "demo wallboard")
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C at a terminal: to the whole group, children too
         out, err = await asyncio.wait_for(proc.communicate(), 60)
     finally:
         if proc.returncode is None:

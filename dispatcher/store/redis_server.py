@@ -110,7 +110,9 @@ class RedisServer:
             args += ["--unixsocket", str(self.socket_path), "--unixsocketperm", "700"]
         else:
             args += ["--bind", "127.0.0.1"]
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, umask=0o077)
+        # A session of its own: a Ctrl-C at the terminal (SIGINT to the whole foreground group) must
+        # not kill the store under the dispatcher's feet; its owner stops it last (``stop``).
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, umask=0o077, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

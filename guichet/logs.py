@@ -10,51 +10,16 @@ per line: ``time``, ``level``, ``logger``, ``message``, for a log collector);
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from dispatcher import events as ev
 from dispatcher.events import Event
+from dispatcher.observe.logs import FORMATS, LEVELS, JsonFormatter, setup
 
-LEVELS = ("debug", "info", "warning", "error")
-FORMATS = ("text", "json")
-TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-QUIET = ("aiosqlite", "asyncio", "alembic")
-"""Libraries that are chatty at INFO/DEBUG about their own plumbing."""
+__all__ = ["FORMATS", "LEVELS", "JsonFormatter", "log_decisions", "setup"]
 
 decisions_log = logging.getLogger("guichet.decisions")
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per record."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        out = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
-        return json.dumps(out, ensure_ascii=False)
-
-
-def setup(level: str = "info", fmt: str = "text") -> logging.Handler:
-    """Log to stderr at ``level`` (debug, info, warning, error) in ``fmt`` (text, json)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(level.upper())
-    for name in QUIET:
-        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
-    return handler
 
 
 def log_decisions(batch: Sequence[Event]) -> None:

@@ -311,26 +311,59 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
             await stop.wait()
 
 
-async def _serve(redis_url: str, prefix: str, database_url: str) -> None:
+async def _serve(args: Any) -> None:
+    import signal
+    import sys
+    import threading
+
     from dispatcher.store.keys import connect
 
-    engine = engine_for(database_url)
-    writer = HistoryWriter(connect(redis_url), Keys(prefix), engine)
+    engine = engine_for(args.database_url)
+    writer = HistoryWriter(
+        connect(args.redis_url), Keys(args.prefix), engine,
+        callback_deadline_s=args.callback_deadline_s, triage=args.triage,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    if args.stop_on_eof:  # the server's pipe: closed when it stops, or dies (even by kill -9)
+
+        def watch() -> None:
+            sys.stdin.read()
+            loop.call_soon_threadsafe(stop.set)
+
+        threading.Thread(target=watch, name="guichet-history-stdin", daemon=True).start()
     print("ready", flush=True)
-    await writer.run()
+    try:
+        await writer.run(stop=stop)
+    finally:
+        await engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the history writer of one site until killed (the database must be migrated)."""
+    """Run the history writer of one site until stopped (the database must be migrated).
+
+    SIGTERM or SIGINT (or, with ``--stop-on-eof``, the end of standard input)
+    stops it cleanly: it writes what the stream holds, then exits.
+    """
     import argparse
+
+    from dispatcher.observe.logs import FORMATS, LEVELS, setup
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--redis-url", required=True)
     parser.add_argument("--prefix", default="guichet")
     parser.add_argument("--database-url", required=True)
+    parser.add_argument("--callback-deadline-s", type=float, default=48 * 3600.0)
+    parser.add_argument("--triage", default="triage")
+    parser.add_argument("--log-level", choices=LEVELS, default="info")
+    parser.add_argument("--log-format", choices=FORMATS, default="text")
+    parser.add_argument("--stop-on-eof", action="store_true", help="Stop when standard input ends.")
     args = parser.parse_args(argv)
+    setup(args.log_level, args.log_format)
     try:
-        asyncio.run(_serve(args.redis_url, args.prefix, args.database_url))
+        asyncio.run(_serve(args))
     except KeyboardInterrupt:
         pass
 

@@ -35,7 +35,7 @@ from dispatcher.store.redis_server import RedisServer
 from skills.model import Catalogue, SkillMatrix
 
 if TYPE_CHECKING:
-    from dispatcher.history.writer import HistoryWriter
+    from dispatcher.history.process import HistoryProcess
 
 
 @dataclass
@@ -47,8 +47,8 @@ class Live:
     intake: IntakeReader
     recovered: Recovered
     redis: Redis
-    history: HistoryWriter | None = None
-    """The SQL history writer when the site runs one (``open_site``): ``history.health()`` has its lag."""
+    history: HistoryProcess | None = None
+    """The SQL history writer's process when the site runs one (``open_site``)."""
     _intake_stop: asyncio.Event = field(default_factory=asyncio.Event)
     _intake_task: asyncio.Task[None] | None = None
 
@@ -148,36 +148,36 @@ async def open_site(
     Redis from ``redis_url`` or the private server under ``data_dir``; the
     history database from ``database_url`` or the SQLite file under
     ``data_dir`` (owner-only), migrated to the latest revision, its reference
-    tables synced, and the history writer running alongside the dispatcher.
+    tables synced, and the history writer running in a process of its own
+    (``dispatcher.history.process``).
     The dispatcher is recovered but not started: the caller attaches its
     sinks, then calls ``Live.start`` (nothing decides before every sink is
     attached).
     """
     from dispatcher.history.migrate import upgrade
-    from dispatcher.history.writer import HistoryWriter, engine_for, sqlite_url, sync_reference
+    from dispatcher.history.process import HistoryProcess
+    from dispatcher.history.writer import engine_for, sqlite_url, sync_reference
 
     database_url = database_url or sqlite_url(Path(data_dir) / "guichet.sqlite")
     await asyncio.to_thread(upgrade, database_url)
     engine = engine_for(database_url)
-    await sync_reference(engine, catalogue, matrix)
-    deadline_s = (policy or RoutingPolicy()).callback_deadline_s
     try:
-        async with private_redis(redis_url, data_dir) as url:
-            async with open_live(url, catalogue, matrix, policy, start=False) as live:
-                writer = HistoryWriter(
-                    live.redis, live.store.keys, engine, callback_deadline_s=deadline_s, triage=catalogue.triage
-                )
-                live.history = writer
-                stop = asyncio.Event()
-                task = asyncio.create_task(writer.run(stop=stop), name="guichet-history")
-                try:
-                    yield live
-                finally:
-                    await live.store.drained()
-                    stop.set()
-                    await task
+        await sync_reference(engine, catalogue, matrix)
     finally:
         await engine.dispose()
+    deadline_s = (policy or RoutingPolicy()).callback_deadline_s
+    async with private_redis(redis_url, data_dir) as url:
+        async with open_live(url, catalogue, matrix, policy, start=False) as live:
+            writer = HistoryProcess(
+                url, live.store.keys.prefix, database_url, callback_deadline_s=deadline_s, triage=catalogue.triage
+            )
+            await writer.start()
+            live.history = writer
+            try:
+                yield live
+            finally:
+                await live.store.drained()
+                await writer.stop()
 
 
 async def _serve(args: argparse.Namespace) -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from dispatcher import events as ev
 from dispatcher.router import Router
 from dispatcher.service import Dispatcher
 from dispatcher.store import snapshot
+from dispatcher.store.checkpoints import FORK_ABOVE_MS
 from dispatcher.store.intake import IntakeReader, publish
 from dispatcher.store.keys import Keys, connect, seq_of
 from dispatcher.store.live import RedisStore
@@ -29,15 +32,17 @@ async def _run(dispatcher: Dispatcher, load: Load, start: float, stop: float) ->
         t += 0.5
 
 
+@pytest.mark.parametrize("fork_above_ms", [FORK_ABOVE_MS, -1.0], ids=["in-process", "forked"])
 async def test_stream_holds_every_event_once_and_recovery_matches(
-    redis_server: RedisServer, redis_prefix: str
+    redis_server: RedisServer, redis_prefix: str, fork_above_ms: float
 ) -> None:
     catalogue, matrix = town(10, processes=4)
     keys = Keys(redis_prefix)
     redis = connect(redis_server.url)
     dispatcher = Dispatcher(Router(catalogue, matrix))
     store = RedisStore(
-        redis, keys, checkpoint=lambda: snapshot.take(dispatcher.router), snapshot_every=300, max_flush=200
+        redis, keys, checkpoint=lambda: snapshot.take(dispatcher.router), snapshot_every=300, max_flush=200,
+        fork_above_ms=fork_above_ms,
     )
     seen: list[str] = []
     dispatcher.add_sink(lambda batch: seen.extend(ev.dumps(e) for e in batch))
@@ -49,6 +54,7 @@ async def test_stream_holds_every_event_once_and_recovery_matches(
     await _run(dispatcher, load, 0.0, 600.0)
     await store.stop()
     assert store.backlog == 0
+    assert (store.forked_checkpoints > 0) == (fork_above_ms < 0)
 
     entries = await redis.xrange(keys.events)
     meta = await redis.hgetall(keys.meta)

@@ -31,6 +31,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dispatcher import events as ev
 from dispatcher.events import Event
+from dispatcher.store.checkpoints import FORK_ABOVE_MS, Checkpointer, CheckpointFailed
 from dispatcher.store.keys import Keys, event_id
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class _Batch:
     lines: list[str]
     events: Sequence[Event]
     source: str | None
-    snapshot: bytes | None = None
+    snapshot: bytes | asyncio.Future[bytes] | None = None
 
 
 @dataclass(slots=True)
@@ -80,7 +81,8 @@ class RedisStore:
 
     ``next_seq`` is the number of the next event (1 on a new site, the recovered
     value after a restart); ``waiting`` seeds the live view of contacts still
-    waiting; ``checkpoint`` returns the router's state as JSON text.
+    waiting; ``checkpoint`` returns the router's state as JSON text, taken in a
+    forked child once one took longer than ``fork_above_ms``.
     """
 
     def __init__(
@@ -92,6 +94,7 @@ class RedisStore:
         waiting: dict[str, str] | None = None,
         checkpoint: Callable[[], bytes] | None = None,
         snapshot_every: int = 5_000,
+        fork_above_ms: float = FORK_ABOVE_MS,
         max_flush: int = 5_000,
         interval: float = 0.005,
     ) -> None:
@@ -99,6 +102,7 @@ class RedisStore:
         self.keys = keys
         self.next_seq = next_seq
         self.checkpoint = checkpoint
+        self._checkpointer = Checkpointer(checkpoint, fork_above_ms) if checkpoint is not None else None
         self.snapshot_every = snapshot_every
         self.max_flush = max_flush
         self.interval = interval
@@ -128,10 +132,9 @@ class RedisStore:
         item = _Batch(first, [ev.dumps(e) for e in batch], batch, self.source)
         self.source = None
         self._inputs_since_snapshot += 1
-        if self.checkpoint is not None and self._inputs_since_snapshot >= self.snapshot_every:
-            started = time.perf_counter()
-            item.snapshot = self.checkpoint()
-            self.checkpoint_ms = (time.perf_counter() - started) * 1000.0
+        if self._checkpointer is not None and self._inputs_since_snapshot >= self.snapshot_every:
+            item.snapshot = self._checkpointer.begin()
+            self.checkpoint_ms = self._checkpointer.held_ms
             self._inputs_since_snapshot = 0
         self._buffer.append(item)
         self._backlog += len(batch)
@@ -140,6 +143,11 @@ class RedisStore:
             self._wake.set()
 
     # ------------------------------------------------------------ status
+
+    @property
+    def forked_checkpoints(self) -> int:
+        """Checkpoints taken by a forked child (``dispatcher.store.checkpoints``)."""
+        return self._checkpointer.forked if self._checkpointer is not None else 0
 
     @property
     def backlog(self) -> int:
@@ -225,6 +233,13 @@ class RedisStore:
             count += len(item.lines)
         if not taken:
             return
+        for item in taken:
+            if isinstance(item.snapshot, asyncio.Future):
+                try:
+                    item.snapshot = await item.snapshot
+                except (CheckpointFailed, OSError) as exc:
+                    log.warning("checkpoint skipped (the next one is taken %d inputs later): %s", self.snapshot_every, exc)
+                    item.snapshot = None
         pipe = self.redis.pipeline(transaction=True)
         waiting_set: dict[Any, Any] = {}
         waiting_del: set[str] = set()
@@ -239,7 +254,7 @@ class RedisStore:
                 pipe.xadd(self.keys.events, fields, id=event_id(item.first + offset))
                 self._live_view(event, waiting_set, waiting_del, agents_set)
             source = item.source or source
-            if item.snapshot is not None:
+            if isinstance(item.snapshot, bytes):
                 snapshot = (item.first + len(item.lines) - 1, item.snapshot)
         if waiting_del:
             pipe.hdel(self.keys.waiting, *waiting_del)

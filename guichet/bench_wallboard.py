@@ -125,7 +125,9 @@ class LiveTimedRouter(TimedRouter):
 
 
 def _server_process(conn: Any, data_dir: str, ami_port: int, secret: str) -> None:
-    asyncio.run(_server_main(conn, data_dir, ami_port, secret))
+    from guichet.townhall import run
+
+    run(_server_main(conn, data_dir, ami_port, secret))
 
 
 def _ivr_paths(menu: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

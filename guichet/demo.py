@@ -45,7 +45,7 @@ from dispatcher.i18n import msg
 from dispatcher.people.roles import Role
 from dispatcher.policy import RoutingPolicy
 from guichet.config import Settings
-from guichet.townhall import TownHall, run_town_hall
+from guichet.townhall import TownHall, run, run_town_hall
 from ivr.menu import GENERALIST, Menu
 from skills.catalogue import default_catalogue
 from skills.matrix import default_matrix
@@ -469,7 +469,7 @@ def main(plan: DemoPlan, data_dir: Path | None, console: Console, http_port: int
         port = http_port if http_port and _port_free(http_port) else 0
         return await run_demo(plan, where, console, http_port=port, stop=stop, announce=announce_to(console))
 
-    tally, database_url = asyncio.run(_run())
+    tally, database_url = run(_run())
     console.print()
     console.print(
         msg("Guichet demo stopped cleanly. {calls} calls and {visitors} visitors; offers by channel: "

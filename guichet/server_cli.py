@@ -55,6 +55,7 @@ def serve(
     A setting that cannot work stops it at once: one line naming the setting, exit status 2.
     """
     from guichet.logs import setup
+    from guichet.townhall import run
 
     choose_language(lang)
     level = log_level.lower()
@@ -67,7 +68,7 @@ def serve(
             value=fmt, choices=", ".join(FORMATS)))
     setup(level, fmt)
     try:
-        asyncio.run(_serve(config))
+        run(_serve(config))
     except KeyboardInterrupt:
         pass
 

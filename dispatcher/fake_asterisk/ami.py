@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from dispatcher.fake_asterisk import frames as fr
 from dispatcher.fake_asterisk.config_files import asterisk_config_dir
@@ -133,7 +134,7 @@ class AmiSession(asyncio.Protocol):
         self.flush_scheduled = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's transports are not asyncio.Transport subclasses
         self.transport = transport
         if self.server.refusing:
             transport.abort()

@@ -169,7 +169,7 @@ async def run_town_hall(
         ivr.phone = ami
         keys = live.store.keys
         series = TicketSeries(live.redis, keys.intake, keys.prefix, sites.timezone)
-        counter = CounterService(live.dispatcher, catalogue, matrix, sites, series)  # a sink
+        counter = CounterService(live.dispatcher, catalogue, matrix, sites, series, intake=live.intake)  # a sink
         ivr.estimate = counter.estimate  # the per-contact estimate, not the router's rough one
         app = make_app(live.dispatcher, catalogue, [tokens], counter=counter)
         database_url = settings.database_url or settings.sqlite_url

@@ -87,7 +87,7 @@ async def counter_stack(
     async with open_live(redis_url, catalogue, matrix, policy, keys=keys, start=False) as live:
         series = TicketSeries(live.redis, keys.intake, keys.prefix, sites.timezone)
         extra = {"clock": clock} if clock else {}
-        counter = CounterService(live.dispatcher, catalogue, matrix, sites, series, **extra)
+        counter = CounterService(live.dispatcher, catalogue, matrix, sites, series, intake=live.intake, **extra)
         app = make_app(live.dispatcher, catalogue, [tokens(sites, matrix)], counter=counter)
         await live.start()
         server = HttpServer(app, "127.0.0.1", 0)

@@ -165,3 +165,45 @@ async def test_a_flush_retried_after_a_lost_reply_is_not_written_twice(
     assert kinds.count("contact_arrived") == 4
     assert [seq_of(i) for i, _f in entries] == list(range(1, len(entries) + 1))
     await redis.aclose()
+
+
+async def test_a_producer_hands_in_its_entry_only_right_after_the_last_applied(
+    redis_server: RedisServer, redis_prefix: str
+) -> None:
+    """``IntakeReader.take``: at once when nothing is ahead, never out of order, never twice."""
+    import asyncio
+
+    catalogue, matrix = town(3, processes=2)
+    keys = Keys(redis_prefix)
+    redis = connect(redis_server.url)
+    rec = await recover(redis, keys, catalogue, matrix)
+    dispatcher = Dispatcher(rec.router)
+    store = RedisStore(redis, keys, rec.next_seq)
+    applied: list[str] = []
+    dispatcher.add_sink(lambda batch: applied.extend(e.contact_id for e in batch[:1] if isinstance(e, ev.ContactArrived)))
+    dispatcher.add_sink(store.sink)
+    reader = IntakeReader(dispatcher, store, rec.intake_applied, block_ms=20)
+
+    def arrival(name: str) -> bytes:
+        return ev.dumps(ev.ContactArrived(at=1.0, contact_id=name, channel=ev.Channel.EMAIL, process="p00")).encode()
+
+    first = await redis.xadd(keys.intake, {"ev": arrival("first")})
+    assert reader.take(first.decode(), "0-0", arrival("first"))  # nothing ahead: applied at once
+    ahead = await redis.xadd(keys.intake, {"ev": arrival("ahead")})  # another producer's, not read yet
+    mine = await redis.xadd(keys.intake, {"ev": arrival("mine")})
+    assert not reader.take(mine.decode(), ahead.decode(), arrival("mine"))  # would overtake "ahead"
+    assert applied == ["first"]
+    await store.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(reader.run(stop))
+    for _ in range(100):
+        if len(applied) == 3:
+            break
+        await asyncio.sleep(0.02)
+    stop.set()
+    await task
+    await store.stop()
+    assert applied == ["first", "ahead", "mine"]  # the read skipped "first", already handed in
+    sources = [f[b"src"].decode() for _i, f in await redis.xrange(keys.events) if b"src" in f]
+    assert sources == [first.decode(), ahead.decode(), mine.decode()]
+    await redis.aclose()

@@ -25,9 +25,10 @@ from dispatcher.counter import ewt
 from dispatcher.counter.board import Board, Call
 from dispatcher.counter.desks import DeskError, Desks
 from dispatcher.counter.sites import Sites
-from dispatcher.counter.tickets import TicketSeries, local_day
+from dispatcher.counter.tickets import Issued, TicketSeries, local_day
 from dispatcher.events import Event
 from dispatcher.service import Dispatcher
+from dispatcher.store.intake import IntakeReader
 from skills.model import Catalogue, Channel, SkillMatrix
 
 log = logging.getLogger(__name__)
@@ -99,12 +100,15 @@ class CounterService:
         sites: Sites,
         series: TicketSeries,
         clock: Callable[[], float] = time.time,
+        intake: IntakeReader | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.catalogue = catalogue
         self.sites = sites
         self.series = series
         self.clock = clock
+        self.intake = intake
+        """The dispatcher's intake reader: a ticket with nothing ahead of it is applied at once."""
         self.desks = Desks(sites, matrix)
         self.recent = ewt.Recent()
         """Recent handling times and arrival rates: the estimated wait's inputs (the IVR may use it too)."""
@@ -193,16 +197,7 @@ class CounterService:
                 raise IssueRefused(422, "body.priority_class", f"classe de priorité inconnue : {priority_class!r}")
             arrival = klass.arrival(now)
         issued = await self.series.issue(site, letter, process, now, arrival)
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._applied[issued.contact_id] = waiter
-        if issued.contact_id in self.dispatcher.router.contacts or issued.contact_id in self.dispatcher.router.ended:
-            self._applied.pop(issued.contact_id, None)
-        else:
-            try:
-                await asyncio.wait_for(waiter, APPLY_TIMEOUT_S)
-            except TimeoutError:
-                self._applied.pop(issued.contact_id, None)
-                log.warning("ticket %s issued but not applied within %.0f s", issued.ticket, APPLY_TIMEOUT_S)
+        await self._decided(issued)
         self.issued += 1
         router = self.dispatcher.router
         position = router.position(issued.contact_id) or 0
@@ -219,6 +214,24 @@ class CounterService:
             estimated_wait_s=wait,
             issued_at=now,
         )
+
+    async def _decided(self, issued: Issued) -> None:
+        """Until the dispatcher applied the ticket's contact: at once when nothing is ahead of it in
+        the intake, else when the intake's reader gets to it."""
+        router = self.dispatcher.router
+        if issued.contact_id in router.contacts or issued.contact_id in router.ended:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._applied[issued.contact_id] = waiter
+        if self.intake is not None and self.intake.take(issued.intake_id, issued.previous_id, issued.line):
+            self._applied.pop(issued.contact_id, None)
+            return
+        try:
+            async with asyncio.timeout(APPLY_TIMEOUT_S):
+                await waiter
+        except TimeoutError:
+            self._applied.pop(issued.contact_id, None)
+            log.warning("ticket %s issued but not applied within %.0f s", issued.ticket, APPLY_TIMEOUT_S)
 
     def estimate(self, contact_id: str) -> float | None:
         """The estimated wait of a contact of any channel (the IVR announces it to a caller):

@@ -26,15 +26,20 @@ MAX_NUMBER = 999
 KEEP_SERIES_S = 3 * 86400
 
 # KEYS: series counter, intake stream. ARGV: expiry, letter, event JSON with the
-# placeholders @TICKET@ and @NUMBER@ (the ticket and its zero-padded number).
+# placeholder @TICKET@. Returns the number, the intake id, the id of the intake
+# entry just before (the dispatcher may apply the ticket at once if that one is
+# its last applied) and the event as written.
 ISSUE_SCRIPT = """
 local n = redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[1])
-if n > 999 then return {-1, ''} end
+if n > 999 then return {-1, '', '', ''} end
 local ticket = ARGV[2] .. string.format('%03d', n)
 local event = string.gsub(ARGV[3], '@TICKET@', ticket)
+local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+local previous = '0-0'
+if top[1] then previous = top[1][1] end
 local id = redis.call('XADD', KEYS[2], '*', 'ev', event)
-return {n, id}
+return {n, id, previous, event}
 """
 
 
@@ -71,6 +76,10 @@ class Issued:
     ticket: str
     contact_id: str
     intake_id: str
+    previous_id: str
+    """The intake entry just before this one when it was added ('0-0': none)."""
+    line: bytes
+    """The ``ContactArrived`` as written to the intake."""
 
 
 class TicketSeries:
@@ -101,12 +110,19 @@ class TicketSeries:
             ticket=marker,
             site=site,
         )
-        number, intake_id = await self._script(
+        number, intake_id, previous_id, line = await self._script(
             keys=[self.key(site, day, letter), self.intake_key],
             args=[KEEP_SERIES_S, letter, ev.dumps(event)],
         )
         if int(number) < 0:
             raise SeriesFull(f"{site}: the {letter} series is full today ({MAX_NUMBER} tickets)")
         ticket = ticket_name(letter, int(number))
-        intake = intake_id.decode() if isinstance(intake_id, bytes) else str(intake_id)
-        return Issued(site, day, ticket, contact_id(site, day, ticket), intake)
+        return Issued(site, day, ticket, contact_id(site, day, ticket), _text(intake_id), _text(previous_id), _bytes(line))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()

@@ -59,7 +59,21 @@ class IntakeReader:
                 await asyncio.sleep(0.2)
                 continue
             for intake_id, fields in found:
-                self.apply(intake_id.decode(), fields.get(b"ev", b""))
+                text = intake_id.decode()
+                if _order(text) > _order(self.last):  # not one a producer already handed in (``take``)
+                    self.apply(text, fields.get(b"ev", b""))
+
+    def take(self, intake_id: str, previous_id: str, line: bytes) -> bool:
+        """Apply an entry its producer just added, at once, if the one before it is the last applied.
+
+        A kiosk's ticket is then decided without waiting for the next read of the
+        stream; the order of the intake, and exactly-once, are kept: the entry is
+        applied only right after its predecessor, and the read skips it later.
+        """
+        if self.last != previous_id:
+            return False
+        self.apply(intake_id, line)
+        return True
 
     def apply(self, intake_id: str, line: bytes) -> None:
         """Apply one intake entry (a malformed one is logged and skipped, its id still consumed)."""
@@ -77,3 +91,9 @@ class IntakeReader:
         self.store.source = intake_id
         self.dispatcher.submit(event)
         self.applied += 1
+
+
+def _order(intake_id: str) -> tuple[int, int]:
+    """A stream id (``"1733133600123-4"``) as a sortable pair."""
+    ms, _, seq = intake_id.partition("-")
+    return int(ms), int(seq or 0)

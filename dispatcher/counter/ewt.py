@@ -32,6 +32,7 @@ import random
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 from dispatcher import events as ev
 from dispatcher.events import AgentState
@@ -57,6 +58,7 @@ PRIOR_CV = 0.5
 """Spread (standard deviation / mean) of handling times until ``MIN_SPREAD_SAMPLES`` are seen."""
 MIN_SPREAD_SAMPLES = 10
 UNSTAFFED = float("inf")
+_NORMAL = NormalDist()
 
 Key = tuple[str, Channel]
 
@@ -127,12 +129,9 @@ class Recent:
         return weight * (sum(seen) / len(seen)) + (1.0 - weight) * target
 
     def remaining(self, router: Router, key: Key, elapsed: float) -> float:
-        """The expected rest of a contact already handled for ``elapsed`` seconds."""
-        seen = [x - elapsed for x in self.handling.get(key, ()) if x > elapsed]
-        mean = self.mean(router, key)
-        if len(seen) >= 3:
-            return sum(seen) / len(seen)
-        return max(mean - elapsed, 0.25 * mean)
+        """The expected rest of a contact already handled for ``elapsed`` seconds: the mean of a
+        lognormal of the recent mean and spread, given that it lasts longer than ``elapsed``."""
+        return _rest_mean(self.mean(router, key), self.cv(key[1]), elapsed)
 
     def rate(self, key: Key, now: float) -> float:
         """Arrivals per second over the recent span."""
@@ -260,6 +259,37 @@ def _lognormal(rng: random.Random, mean: float, cv: float) -> float:
     return rng.lognormvariate(math.log(mean) - sigma2 / 2, math.sqrt(sigma2))
 
 
+def _shape(mean: float, cv: float, elapsed: float) -> tuple[float, float, float]:
+    """(mu, sigma, z) of a lognormal of that mean and spread, z the standard score of ``elapsed``."""
+    sigma = math.sqrt(math.log(1.0 + cv * cv))
+    mu = math.log(mean) - sigma * sigma / 2
+    z = (math.log(elapsed) - mu) / sigma if elapsed > 0.0 else -math.inf
+    return mu, sigma, z
+
+
+def _rest_mean(mean: float, cv: float, elapsed: float) -> float:
+    """E[X - elapsed | X > elapsed] for a lognormal X of that mean and spread (closed form)."""
+    if mean <= 0.0 or cv <= 0.0:
+        return max(mean - elapsed, 0.0)
+    _mu, sigma, z = _shape(mean, cv, elapsed)
+    tail = 1.0 - _NORMAL.cdf(z) if z != -math.inf else 1.0
+    if tail < 1e-9:  # far past every plausible length: a little more
+        return 0.05 * mean
+    return max(mean * (1.0 - _NORMAL.cdf(z - sigma) if z != -math.inf else 1.0) / tail - elapsed, 0.0)
+
+
+def _rest_draw(rng: random.Random, mean: float, cv: float, elapsed: float) -> float:
+    """A draw of X - elapsed given X > elapsed (inverse of the lognormal's distribution, exact)."""
+    if mean <= 0.0 or cv <= 0.0:
+        return max(mean - elapsed, 0.0)
+    mu, sigma, z = _shape(mean, cv, elapsed)
+    low = _NORMAL.cdf(z) if z != -math.inf else 0.0
+    u = low + (1.0 - low) * rng.random()
+    if u >= 1.0 - 1e-12:
+        return 0.05 * mean
+    return max(math.exp(mu + sigma * _NORMAL.inv_cdf(max(u, 1e-12))) - elapsed, 0.0)
+
+
 @dataclass(frozen=True, slots=True)
 class _Player:
     """An agent in the play: when it frees up (its current contact's key and time spent, if any)."""
@@ -274,15 +304,12 @@ class _Player:
     """Where it takes only the contacts past their overflow delay."""
 
     def sample_free_at(self, router: Router, recent: Recent, now: float, wrap: float, rng: random.Random) -> float:
-        """A draw of when it frees up: the rest of its contact drawn from the handling times' spread."""
+        """A draw of when it frees up: the rest of its contact drawn from the handling times' spread,
+        given the time it has already lasted."""
         if self.busy is None:
             return self.free_at
-        mean, cv = recent.mean(router, self.busy), recent.cv(self.busy[1])
-        for _ in range(20):
-            total = _lognormal(rng, mean, cv)
-            if total > self.elapsed:
-                return now + total - self.elapsed + wrap
-        return self.free_at
+        rest = _rest_draw(rng, recent.mean(router, self.busy), recent.cv(self.busy[1]), self.elapsed)
+        return now + rest + wrap
 
 
 def _players(router: Router, mine: ContactRecord, now: float, recent: Recent) -> list[_Player]:

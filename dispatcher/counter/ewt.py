@@ -48,8 +48,16 @@ HORIZON_S = 6 * 3600.0
 STEPS = 48
 """Agent decisions in the play of the means; past them the rest is extrapolated, and that play is
 the estimate (a long queue: the sum of many handling times varies little)."""
-ORDER_S = 10.0
-"""A bucket's sorted waiting entries are sorted again from the queue this often (see ``Recent.order``)."""
+ORDER_S = 300.0
+"""A bucket's sorted waiting entries are sorted again from the queue this often (see ``Recent.order``):
+they follow every (re)queued contact through the events, the rebuild only catches up on what the
+events did not say (a restart) and drops the served entries."""
+PACE_S = 10.0
+"""A contact at least ``STEPS`` deep in its bucket gets ``ahead`` x its bucket's pace, the seconds per
+contact of that bucket served in the last play of the means there, while the pace is this fresh and
+no agent logged in or out since (the play costs a millisecond with a long queue, the lookup nothing)."""
+ELIGIBLE_S = 5.0
+"""The buckets that compete for a contact's agents, and their arrival rates, are looked up again this often."""
 MAX_QUEUED = 8192
 SAMPLED_STEPS = 4 * STEPS
 """The same, for each drawn play (drawn arrivals may come first)."""
@@ -76,13 +84,26 @@ class Recent:
         self._orders: dict[tuple[Bucket, str | None], tuple[float, list[list[object]], list[int]]] = {}
         self._queued: list[str] = []
         """Contacts (re)queued lately, for the sorted entries kept by ``order``."""
+        self.roster = 0
+        """Counts the changes of who is logged in and of agents' skills (cached plays depend on them)."""
+        self._logged: dict[str, bool] = {}
+        self.paces: dict[tuple[Bucket, str | None], tuple[float, int, float]] = {}
+        """(bucket, site) -> (when, roster, seconds per contact of that bucket served) of the last deep play."""
+        self._eligible: dict[object, tuple[float, dict[Bucket, float]]] = {}
 
     def sink(self, batch: Sequence[ev.Event]) -> None:
         """Follow the events of the dispatcher."""
         for e in batch:
             if isinstance(e, ev.ContactQueued | ev.ContactRequeued | ev.ContactQualified):
                 self._queued.append(e.contact_id)
-            if isinstance(e, ev.ContactQueued):
+            if isinstance(e, ev.AgentStateChanged):
+                logged = e.state not in (AgentState.OFFLINE, AgentState.PAUSED)
+                if self._logged.get(e.agent_id) is not logged:
+                    self._logged[e.agent_id] = logged
+                    self.roster += 1
+            elif isinstance(e, ev.AgentProfileChanged):
+                self.roster += 1
+            elif isinstance(e, ev.ContactQueued):
                 if e.arrived_at >= e.at - 1.0:  # a fresh arrival, not a requeue or a restart
                     self.arrivals.setdefault((e.process, e.channel), deque()).append(e.at)
             elif isinstance(e, ev.ContactOffered):
@@ -181,6 +202,26 @@ class Recent:
     def started_at(self, contact_id: str) -> float | None:
         found = self._started.get(contact_id)
         return None if found is None else found[1]
+
+    def ahead(self, router: Router, mine: ContactRecord, now: float) -> int:
+        """How many waiting entries of its bucket (that its site's agents may take) come before the
+        contact in the core's order: a bisection in the sorted entries, no scan of the queue."""
+        if mine.entry is None:
+            return 0
+        entries, first = self.order(router, mine.bucket, mine.site, now)
+        return max(0, bisect.bisect_left(entries, mine.entry) - first)
+
+    def eligible(self, players: list[_Player], now: float) -> dict[Bucket, float]:
+        """The buckets the agents who may take the contact serve, with their recent arrival rates
+        (kept ``ELIGIBLE_S`` for the same agents: they change when someone logs in or out)."""
+        key = (self.roster, tuple(p.start is not None for p in players))
+        found = self._eligible.get(key)
+        if found is None or not found[0] <= now <= found[0] + ELIGIBLE_S:
+            if len(self._eligible) > 64:
+                self._eligible.clear()
+            buckets = dict.fromkeys(b for p in players if p.start is not None for b in (*p.buckets, *p.relaxed))
+            found = self._eligible[key] = (now, {b: self.rate((b.process, b.channel), now) for b in buckets})
+        return found[1]
 
 
 class _Line:
@@ -299,8 +340,8 @@ class _Player:
     elapsed: float
     start: float | None
     """From when it may take the contact itself (None: never)."""
-    buckets: tuple[Bucket, ...]
-    relaxed: tuple[Bucket, ...]
+    buckets: Sequence[Bucket]
+    relaxed: Sequence[Bucket]
     """Where it takes only the contacts past their overflow delay."""
 
     def sample_free_at(self, router: Router, recent: Recent, now: float, wrap: float, rng: random.Random) -> float:
@@ -334,7 +375,7 @@ def _players(router: Router, mine: ContactRecord, now: float, recent: Recent) ->
                 elapsed = now - started
                 free_at = now + recent.remaining(router, busy, elapsed) + wrap
         start = _mine_from(agent, mine, now, fallback)
-        found.append(_Player(free_at, busy, elapsed, start, tuple(agent.main_targets), tuple(agent.relaxed_targets)))
+        found.append(_Player(free_at, busy, elapsed, start, agent.main_targets, agent.relaxed_targets))
     return found
 
 
@@ -369,32 +410,40 @@ def wait_draws(router: Router, contact_id: str, now: float, recent: Recent) -> l
     mine = router.queue.contacts.get(contact_id)
     if mine is None:
         return None
+    ahead = recent.ahead(router, mine, now)
+    pace_key = (mine.bucket, mine.site)
+    if ahead >= STEPS:  # deep in a long queue: its bucket's recent pace
+        found = recent.paces.get(pace_key)
+        if found is not None and found[1] == recent.roster and found[0] <= now <= found[0] + PACE_S:
+            return [min(HORIZON_S, ahead * found[2])]
     players = _players(router, mine, now, recent)
     if all(p.start is None for p in players):
         return [UNSTAFFED]
-    eligible = dict.fromkeys(b for p in players if p.start is not None for b in (*p.buckets, *p.relaxed))  # in order: draws repeat
-    rates = {b: recent.rate((b.process, b.channel), now) for b in eligible}
+    rates = recent.eligible(players, now)
     lines = {b: r for b, r in rates.items() if b.count or r > 0.0}  # somebody there now, or expected
     players = [p for p in players if p.start is not None or any(b in lines for b in (*p.buckets, *p.relaxed))]
-    wait, steps = _play(router, contact_id, mine, players, lines, now, recent, None, STEPS)
+    wait, steps, pace = _play(router, mine, ahead, players, lines, now, recent, None, STEPS)
     if steps > STEPS:  # many served first: the sum of many handling times varies little
+        if pace is not None:
+            recent.paces[pace_key] = (now, recent.roster, pace)
         return [wait]
     rng = random.Random(mine.seq)
-    return sorted(_play(router, contact_id, mine, players, lines, now, recent, rng, SAMPLED_STEPS)[0] for _ in range(DRAWS))
+    return sorted(_play(router, mine, ahead, players, lines, now, recent, rng, SAMPLED_STEPS)[0] for _ in range(DRAWS))
 
 
 def _play(
     router: Router,
-    contact_id: str,
     mine: ContactRecord,
+    ahead: int,
     players: list[_Player],
     rates: dict[Bucket, float],
     now: float,
     recent: Recent,
     rng: random.Random | None,
     cap: int,
-) -> tuple[float, int]:
-    """One play forward (means; or draws from ``rng``): the contact's wait and the decisions played.
+) -> tuple[float, int, float | None]:
+    """One play forward (means; or draws from ``rng``): the contact's wait, the decisions played and,
+    when capped, the pace of its bucket (seconds per contact of it served).
 
     At most ``cap`` agent decisions are played: a contact still behind others
     then gets the rest at the pace its own bucket was served in the play, so an
@@ -424,14 +473,13 @@ def _play(
     while free:
         t, n = heapq.heappop(free)
         if t - now > HORIZON_S:
-            return HORIZON_S, steps
+            return HORIZON_S, steps, None
         steps += 1
         if steps > cap and own_line is not None and own_line.ahead_taken:
-            ahead = (router.position(contact_id) or 1) - 1
             pace = (t - now) / own_line.ahead_taken
-            return min(HORIZON_S, t - now + max(0, ahead - own_line.ahead_taken) * pace), steps
+            return min(HORIZON_S, t - now + max(0, ahead - own_line.ahead_taken) * pace), steps, pace
         if steps > 8 * cap:
-            return HORIZON_S, steps
+            return HORIZON_S, steps, None
         own, start = own_lines[n], players[n].start
         best: _Line | None = None
         best_head: tuple[int, float, float] | None = None
@@ -442,7 +490,7 @@ def _play(
             if head is not None and (best is None or best_head is None or _urgent(head, line, best_head, best, t)):
                 best, best_head = line, head
         if best is mine_line:
-            return max(0.0, t - now), steps
+            return max(0.0, t - now), steps, None
         if best is None:
             upcoming = [line.next_at for line, relaxed in own if not relaxed and line.next_at > t]
             upcoming += [c.relax_at for line, relaxed in own if relaxed and (c := line.present) and c.relax_at and c.relax_at > t]
@@ -455,7 +503,7 @@ def _play(
         key = (best.bucket.process, best.bucket.channel)
         handling = best.handling if rng is None else _lognormal(rng, best.handling, recent.cv(key[1]))
         heapq.heappush(free, (t + handling + wrap, n))
-    return UNSTAFFED, steps
+    return UNSTAFFED, steps, None
 
 
 def arrival_wait(router: Router, contact_id: str, now: float, recent: Recent) -> float:

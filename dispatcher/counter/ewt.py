@@ -52,7 +52,7 @@ ORDER_S = 300.0
 """A bucket's sorted waiting entries are sorted again from the queue this often (see ``Recent.order``):
 they follow every (re)queued contact through the events, the rebuild only catches up on what the
 events did not say (a restart) and drops the served entries."""
-PACE_S = 10.0
+PACE_S = 60.0
 """A contact at least ``STEPS`` deep in its bucket gets ``ahead`` x its bucket's pace, the seconds per
 contact of that bucket served in the last play of the means there, while the pace is this fresh and
 no agent logged in or out since (the play costs a millisecond with a long queue, the lookup nothing)."""

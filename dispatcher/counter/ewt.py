@@ -89,7 +89,7 @@ class Recent:
         self._logged: dict[str, bool] = {}
         self.paces: dict[tuple[Bucket, str | None], tuple[float, int, float]] = {}
         """(bucket, site) -> (when, roster, seconds per contact of that bucket served) of the last deep play."""
-        self._eligible: dict[object, tuple[float, dict[Bucket, float]]] = {}
+        self._eligible: dict[object, tuple[float, _Cast]] = {}
 
     def sink(self, batch: Sequence[ev.Event]) -> None:
         """Follow the events of the dispatcher."""
@@ -211,16 +211,22 @@ class Recent:
         entries, first = self.order(router, mine.bucket, mine.site, now)
         return max(0, bisect.bisect_left(entries, mine.entry) - first)
 
-    def eligible(self, players: list[_Player], now: float) -> dict[Bucket, float]:
+    def eligible(self, players: list[_Player], now: float) -> _Cast:
         """The buckets the agents who may take the contact serve, with their recent arrival rates
         (kept ``ELIGIBLE_S`` for the same agents: they change when someone logs in or out)."""
-        key = (self.roster, tuple(p.start is not None for p in players))
+        key = (self.roster, tuple((id(p.buckets), p.start is not None) for p in players))
         found = self._eligible.get(key)
         if found is None or not found[0] <= now <= found[0] + ELIGIBLE_S:
             if len(self._eligible) > 64:
                 self._eligible.clear()
-            buckets = dict.fromkeys(b for p in players if p.start is not None for b in (*p.buckets, *p.relaxed))
-            found = self._eligible[key] = (now, {b: self.rate((b.process, b.channel), now) for b in buckets})
+            buckets = list(dict.fromkeys(b for p in players if p.start is not None for b in (*p.buckets, *p.relaxed)))
+            index = {b: k for k, b in enumerate(buckets)}
+            cast = _Cast(
+                buckets, [self.rate((b.process, b.channel), now) for b in buckets], index,
+                [frozenset(index[b] for b in p.buckets if b in index) for p in players],
+                [[index[b] for b in p.relaxed if b in index] for p in players],
+            )
+            found = self._eligible[key] = (now, cast)
         return found[1]
 
 
@@ -321,13 +327,25 @@ def _rest_mean(mean: float, cv: float, elapsed: float) -> float:
 
 def _rest_draw(rng: random.Random, mean: float, cv: float, elapsed: float) -> float:
     """A draw of X - elapsed given X > elapsed (inverse of the lognormal's distribution, exact)."""
+    return _rest_from(rng, _rest_shape(mean, cv, elapsed))
+
+
+def _rest_shape(mean: float, cv: float, elapsed: float) -> tuple[float, float, float, float]:
+    """(mu, sigma, F(elapsed), elapsed) of the lognormal of that mean and spread: what a draw of
+    the rest needs, computed once per estimate (sigma 0: no spread, the rest is the mean's)."""
     if mean <= 0.0 or cv <= 0.0:
-        return max(mean - elapsed, 0.0)
+        return mean, 0.0, 0.0, elapsed
     mu, sigma, z = _shape(mean, cv, elapsed)
-    low = _NORMAL.cdf(z) if z != -math.inf else 0.0
+    return mu, sigma, _NORMAL.cdf(z) if z != -math.inf else 0.0, elapsed
+
+
+def _rest_from(rng: random.Random, shape: tuple[float, float, float, float]) -> float:
+    mu, sigma, low, elapsed = shape
+    if sigma == 0.0:
+        return max(mu - elapsed, 0.0)
     u = low + (1.0 - low) * rng.random()
     if u >= 1.0 - 1e-12:
-        return 0.05 * mean
+        return 0.05 * math.exp(mu + sigma * sigma / 2)
     return max(math.exp(mu + sigma * _NORMAL.inv_cdf(max(u, 1e-12))) - elapsed, 0.0)
 
 
@@ -419,24 +437,145 @@ def wait_draws(router: Router, contact_id: str, now: float, recent: Recent) -> l
     players = _players(router, mine, now, recent)
     if all(p.start is None for p in players):
         return [UNSTAFFED]
-    rates = recent.eligible(players, now)
-    lines = {b: r for b, r in rates.items() if b.count or r > 0.0}  # somebody there now, or expected
-    players = [p for p in players if p.start is not None or any(b in lines for b in (*p.buckets, *p.relaxed))]
-    wait, steps, pace = _play(router, mine, ahead, players, lines, now, recent, None, STEPS)
-    if steps > STEPS:  # many served first: the sum of many handling times varies little
-        if pace is not None:
+    cast = recent.eligible(players, now)
+    rates = cast.rates
+    lines = [b if (b.count or rates[k] > 0.0) else None for k, b in enumerate(cast.buckets)]  # somebody there, or expected
+    keep = [n for n, p in enumerate(players) if p.start is not None or any(lines[k] is not None for k in (*cast.main[n], *cast.relaxed[n]))]
+    orders = [
+        None if b is None else (recent.order(router, b, mine.site, now) if b.count else ([], 0), recent.mean(router, (b.process, b.channel)))
+        for b in lines
+    ]
+    kept = [players[n] for n in keep]
+    active = [k for k, b in enumerate(lines) if b is not None]
+    present: list[_Line | None] = [None] * len(lines)
+    future = []
+    for k in active:
+        b, prepared = lines[k], orders[k]
+        if b is not None and prepared is not None:
+            line = _Line(b, mine, prepared[0], prepared[1], math.inf, math.inf)
+            if line.present is None:
+                future.append(k)
+            else:
+                present[k] = line
+    stage = _Stage(
+        lines, rates, orders, kept, [cast.main[n] for n in keep], [cast.relaxed[n] for n in keep],
+        cast.index.get(mine.bucket), active, _Board(present), future,
+        [None if p.busy is None else _rest_shape(recent.mean(router, p.busy), recent.cv(p.busy[1]), p.elapsed) for p in kept],
+    )
+    wait, steps, pace = _play(router, mine, ahead, stage, now, recent, None, STEPS)
+    if steps > STEPS or wait >= HORIZON_S:  # many served first: the sum of many handling times varies little
+        if pace is not None and steps > STEPS:
             recent.paces[pace_key] = (now, recent.roster, pace)
         return [wait]
     rng = random.Random(mine.seq)
-    return sorted(_play(router, mine, ahead, players, lines, now, recent, rng, SAMPLED_STEPS)[0] for _ in range(DRAWS))
+    return sorted(_play(router, mine, ahead, stage, now, recent, rng, SAMPLED_STEPS)[0] for _ in range(DRAWS))
+
+
+@dataclass(frozen=True, slots=True)
+class _Cast:
+    """The buckets competing for a contact's agents (numbered), their arrival rates, and for each
+    agent the numbers of the buckets it serves at its level and at the relaxed level only."""
+
+    buckets: list[Bucket]
+    rates: list[float]
+    index: dict[Bucket, int]
+    main: list[frozenset[int]]
+    relaxed: list[list[int]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Stage:
+    """What every play of one estimate shares: the buckets in play (None: empty and nobody expected),
+    the agents, and the bucket numbers each one serves."""
+
+    buckets: list[Bucket | None]
+    rates: list[float]
+    orders: list[tuple[tuple[list[list[object]], int], float] | None]
+    """Per bucket in play: its sorted waiting entries and first one waiting, and its mean handling time."""
+    players: list[_Player]
+    main: list[frozenset[int]]
+    relaxed: list[list[int]]
+    mine: int | None
+    """The number of the contact's own bucket, if in play."""
+    active: list[int]
+    """The numbers of the buckets in play."""
+    board: _Board
+    """The heads of the lines that have a contact waiting, the same at the start of every play."""
+    future: list[int]
+    """The lines with nobody waiting, whose next contact (drawn in each play) is still to come."""
+    rests: list[tuple[float, float, float, float] | None]
+    """Per agent busy with a contact: how the rest of it is drawn (see ``_rest_shape``)."""
+
+
+_Item = tuple[int, float, float, int]
+"""A line's next contact in a play's board: (-rank, arrival, seq, line number): sorted, the core's
+order among the lines of one SLA (for them waited/SLA orders as the arrival does)."""
+
+
+class _Board:
+    """The next contact of every line of a play, sorted per SLA: an agent freeing up walks its
+    SLA's sorted heads to the first line it serves instead of looking at each of its lines."""
+
+    __slots__ = ("lines", "items", "sorted")
+
+    def __init__(self, lines: list[_Line | None], base: _Board | None = None, fresh: Sequence[int] = ()) -> None:
+        """``base``: a board of the same lines whose present heads are still right (copied), and
+        ``fresh`` the lines to place anew (their next contact is still to come)."""
+        self.lines = lines
+        if base is None:
+            self.items: list[_Item | None] = [None] * len(lines)
+            self.sorted: dict[float, list[_Item]] = {}
+            fresh = [k for k, line in enumerate(lines) if line is not None]
+        else:
+            self.items = base.items.copy()
+            self.sorted = {sla: items.copy() for sla, items in base.sorted.items()}
+        for k in fresh:
+            line = lines[k]
+            if line is not None:
+                self._put(k, line)
+
+    def _put(self, k: int, line: _Line) -> None:
+        c = line.present
+        if c is not None:
+            item: _Item = (-c.rank, c.arrived_at, float(c.seq), k)
+        elif line.next_at != math.inf:
+            item = (-(LIVE_RANK if line.bucket.live else 0), line.next_at, math.inf, k)
+        else:
+            return
+        self.items[k] = item
+        bisect.insort(self.sorted.setdefault(line.bucket.inv_sla, []), item)
+
+    def moved(self, k: int, line: _Line) -> None:
+        """Line ``k`` gave its next contact: its new head takes its place in the order."""
+        old = self.items[k]
+        if old is not None:
+            items = self.sorted[line.bucket.inv_sla]
+            del items[bisect.bisect_left(items, old)]
+            self.items[k] = None
+        self._put(k, line)
+
+    def first(self, serves: frozenset[int], t: float) -> list[_Item]:
+        """Per SLA, the most urgent head at time t among the lines served (at most one each)."""
+        found = []
+        for items in self.sorted.values():
+            for item in items:
+                if item[3] in serves and item[1] <= t:
+                    found.append(item)
+                    break
+        return found
+
+
+def _horizon_pace(played: float, own_line: _Line | None) -> float:
+    """The pace of a play stopped at the horizon: what it took per contact of the bucket, or the
+    horizon itself if none was taken (every contact of the bucket then waits past it)."""
+    return played / own_line.ahead_taken if own_line is not None and own_line.ahead_taken else HORIZON_S
 
 
 def _play(
     router: Router,
     mine: ContactRecord,
     ahead: int,
-    players: list[_Player],
-    rates: dict[Bucket, float],
+    stage: _Stage,
     now: float,
     recent: Recent,
     rng: random.Random | None,
@@ -450,58 +589,69 @@ def _play(
     estimate costs the same however long the queue is.
     """
     wrap = router.policy.wrap_up_s or 0.0
-    lines: dict[Bucket, _Line] = {}
-    for bucket, rate in rates.items():
-        spacing = 1.0 / rate if rate > 0 else float("inf")
+    lines: list[_Line | None] = [None] * len(stage.buckets)
+    for k in stage.active:
+        bucket, rate, prepared = stage.buckets[k], stage.rates[k], stage.orders[k]
+        if bucket is None or prepared is None:
+            continue
+        spacing = 1.0 / rate if rate > 0 else math.inf
         first = spacing / 2 if rng is None or rate == 0.0 else rng.expovariate(rate)
-        order = recent.order(router, bucket, mine.site, now) if bucket.count else ([], 0)
-        lines[bucket] = _Line(bucket, mine, order, recent.mean(router, (bucket.process, bucket.channel)), now + first, spacing)
-    own_lines = [
-        [(lines[b], False) for b in p.buckets if b in lines] + [(lines[b], True) for b in p.relaxed if b in lines]
-        for p in players
-    ]
+        lines[k] = _Line(bucket, mine, prepared[0], prepared[1], now + first, spacing)
+    board = _Board(lines, stage.board, stage.future)
+    players = stage.players
     if rng is None:
         free = [(p.free_at, n) for n, p in enumerate(players)]
     else:
-        free = [(p.sample_free_at(router, recent, now, wrap, rng), n) for n, p in enumerate(players)]
+        free = [(p.free_at if shape is None else now + _rest_from(rng, shape) + wrap, n) for n, (p, shape) in enumerate(zip(players, stage.rests))]
     heapq.heapify(free)
     mine_head = (mine.rank, mine.arrived_at, float(mine.seq))
     mine_key = (-mine.rank, mine.arrived_at, mine.seq)
-    mine_line = _Line(mine.bucket, None, ([], 0), 0.0, float("inf"), float("inf"))
-    own_line = lines.get(mine.bucket)
+    mine_line = _Line(mine.bucket, None, ([], 0), 0.0, math.inf, math.inf)
+    own_line = lines[stage.mine] if stage.mine is not None else None
     steps = 0
     while free:
         t, n = heapq.heappop(free)
-        if t - now > HORIZON_S:
-            return HORIZON_S, steps, None
+        if t - now > HORIZON_S:  # past the horizon: so is every contact behind the ones taken
+            return HORIZON_S, steps, _horizon_pace(t - now, own_line)
         steps += 1
         if steps > cap and own_line is not None and own_line.ahead_taken:
             pace = (t - now) / own_line.ahead_taken
             return min(HORIZON_S, t - now + max(0, ahead - own_line.ahead_taken) * pace), steps, pace
         if steps > 8 * cap:
-            return HORIZON_S, steps, None
-        own, start = own_lines[n], players[n].start
+            return HORIZON_S, steps, _horizon_pace(t - now, own_line)
+        serves, start = stage.main[n], players[n].start
         best: _Line | None = None
         best_head: tuple[int, float, float] | None = None
+        best_k = -1
         if start is not None and start <= t:
             best, best_head = mine_line, mine_head
-        for line, relaxed in own:
-            head = line.head(t, relaxed)
-            if head is not None and (best is None or best_head is None or _urgent(head, line, best_head, best, t)):
-                best, best_head = line, head
+        for item in board.first(serves, t):
+            line = lines[item[3]]
+            head = (-item[0], item[1], item[2])
+            if line is not None and (best is None or best_head is None or _urgent(head, line, best_head, best, t)):
+                best, best_head, best_k = line, head, item[3]
+        for k in stage.relaxed[n]:
+            line = lines[k]
+            if line is not None and (head2 := line.head(t, True)) is not None and (
+                best is None or best_head is None or _urgent(head2, line, best_head, best, t)
+            ):
+                best, best_head, best_k = line, head2, k
         if best is mine_line:
             return max(0.0, t - now), steps, None
         if best is None:
-            upcoming = [line.next_at for line, relaxed in own if not relaxed and line.next_at > t]
-            upcoming += [c.relax_at for line, relaxed in own if relaxed and (c := line.present) and c.relax_at and c.relax_at > t]
+            upcoming = [line.next_at for k in serves if (line := lines[k]) is not None and line.next_at > t]
+            upcoming += [
+                c.relax_at for k in stage.relaxed[n]
+                if (line := lines[k]) is not None and (c := line.present) and c.relax_at and c.relax_at > t
+            ]
             if start is not None and start > t:
                 upcoming.append(start)
             if upcoming:
                 heapq.heappush(free, (min(upcoming), n))
             continue
         best.take(mine_key if best is own_line else None, rng)
-        key = (best.bucket.process, best.bucket.channel)
-        handling = best.handling if rng is None else _lognormal(rng, best.handling, recent.cv(key[1]))
+        board.moved(best_k, best)
+        handling = best.handling if rng is None else _lognormal(rng, best.handling, recent.cv(best.bucket.channel))
         heapq.heappush(free, (t + handling + wrap, n))
     return UNSTAFFED, steps, None
 

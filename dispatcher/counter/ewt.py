@@ -84,6 +84,8 @@ class Recent:
         self._orders: dict[tuple[Bucket, str | None], tuple[float, list[list[object]], list[int]]] = {}
         self._queued: list[str] = []
         """Contacts (re)queued lately, for the sorted entries kept by ``order``."""
+        self._by_bucket: dict[Bucket, list[str]] = {}
+        """The same, sorted out by bucket."""
         self.roster = 0
         """Counts the changes of who is logged in and of agents' skills (cached plays depend on them)."""
         self._logged: dict[str, bool] = {}
@@ -93,6 +95,10 @@ class Recent:
 
     def sink(self, batch: Sequence[ev.Event]) -> None:
         """Follow the events of the dispatcher."""
+        if len(self._queued) > 4 * MAX_QUEUED:  # nobody looked for long: every list sorted again at its next look
+            self._queued.clear()
+            self._by_bucket.clear()
+            self._orders.clear()
         for e in batch:
             if isinstance(e, ev.ContactQueued | ev.ContactRequeued | ev.ContactQualified):
                 self._queued.append(e.contact_id)
@@ -167,13 +173,12 @@ class Recent:
         """The bucket's waiting entries that agents of ``site`` may take, in the core's order, and
         the index of the first one still waiting.
 
-        Kept sorted: the contacts (re)queued since the last look are inserted,
-        the ones served are blanked in place by the core (so skipped here);
-        sorted again from the queue once ``ORDER_S`` old (a restart's contacts).
+        Kept sorted: the contacts (re)queued in the bucket since the last look
+        are inserted, the ones served are blanked in place by the core (so
+        skipped here, and dropped once they are half the list); sorted again
+        from the queue once ``ORDER_S`` old (what the events did not say: a restart).
         """
-        if len(self._queued) > MAX_QUEUED:
-            self._queued.clear()
-            self._orders.clear()
+        queued = self._bucket_queued(router, bucket)
         key = (bucket, site)
         found = self._orders.get(key)
         if found is None or not found[0] <= now <= found[0] + ORDER_S:
@@ -181,10 +186,10 @@ class Recent:
                 e for e in bucket.main
                 if (c := e[ENTRY_CONTACT]) is not None and (site is None or c.site is None or c.site == site)  # type: ignore[attr-defined]
             )
-            found = self._orders[key] = (now, entries, [0, len(self._queued)])
+            found = self._orders[key] = (now, entries, [0, len(queued)])
         _built, entries, marks = found
         contacts = router.queue.contacts
-        for contact_id in self._queued[marks[1]:]:
+        for contact_id in queued[marks[1]:]:
             c = contacts.get(contact_id)
             if c is None or c.bucket is not bucket or c.entry is None or not (site is None or c.site is None or c.site == site):
                 continue
@@ -192,12 +197,37 @@ class Recent:
             if at == len(entries) or entries[at] is not c.entry:
                 entries.insert(at, c.entry)
                 marks[0] = min(marks[0], at)
-        marks[1] = len(self._queued)
+        marks[1] = len(queued)
         i = marks[0]
         while i < len(entries) and entries[i][ENTRY_CONTACT] is None:
             i += 1
+        if i > 64 and 2 * i > len(entries):  # the served ones: dropped, not walked
+            del entries[:i]
+            i = 0
         marks[0] = i
         return entries, i
+
+    def _bucket_queued(self, router: Router, bucket: Bucket) -> list[str]:
+        """The contacts (re)queued in ``bucket`` lately: the events' contacts sorted out by bucket
+        once, so that each sorted entries list reads only its own bucket's."""
+        contacts = router.queue.contacts
+        for contact_id in self._queued:
+            c = contacts.get(contact_id)
+            if c is not None:
+                self._by_bucket.setdefault(c.bucket, []).append(contact_id)
+        self._queued.clear()
+        queued = self._by_bucket.setdefault(bucket, [])
+        if len(queued) > MAX_QUEUED:  # drop what every list of the bucket has read
+            mine = [(key, found) for key, found in self._orders.items() if key[0] is bucket]
+            for key, (_at, _entries, marks) in mine:
+                if marks[1] < len(queued) - MAX_QUEUED // 2:  # not looked at for long: sorted again
+                    del self._orders[key]
+            low = min((f[2][1] for k, f in mine if k in self._orders), default=len(queued))
+            del queued[:low]
+            for key, (_at, _entries, marks) in mine:
+                if key in self._orders:
+                    marks[1] -= low
+        return queued
 
     def started_at(self, contact_id: str) -> float | None:
         found = self._started.get(contact_id)

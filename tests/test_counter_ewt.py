@@ -119,3 +119,10 @@ def test_a_contact_deep_in_a_long_queue_gets_its_bucket_pace_until_someone_logs_
     assert recent.roster > roster  # a third agent: the cached pace no longer counts
     again = ewt.contact_wait(router, "later", 102.0, recent)
     assert again is not None and again < 0.8 * later
+
+
+def test_the_estimate_is_the_middle_of_the_plays() -> None:
+    assert ewt.central([5.0]) == 5.0 and ewt.central([ewt.UNSTAFFED]) == ewt.UNSTAFFED
+    assert ewt.central([float(x) for x in range(15)]) == 7.0  # the mean of the middle five
+    assert ewt.central([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 100.0]) == 5.0
+    assert ewt.central([1.0, 2.0, 3.0, ewt.UNSTAFFED, ewt.UNSTAFFED, ewt.UNSTAFFED]) == ewt.UNSTAFFED

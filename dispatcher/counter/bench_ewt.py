@@ -112,7 +112,7 @@ def _estimate(router: Router, contact_id: str, at: float, recent: ewt.Recent) ->
     waits = ewt.wait_draws(router, contact_id, at, recent)
     if waits is None:
         return 0.0, 0.0
-    median = waits[len(waits) // 2]
+    median = ewt.central(waits)
     if median == ewt.UNSTAFFED:
         return median, 0.0
     return median, sum(abs(w - median) for w in waits) / len(waits)

@@ -84,6 +84,8 @@ class Recent:
         self._orders: dict[tuple[Bucket, str | None], tuple[float, list[list[object]], list[int]]] = {}
         self._queued: list[str] = []
         """Contacts (re)queued lately, for the sorted entries kept by ``order``."""
+        self._rebuilt_at = -math.inf
+        """When a sorted entries list was last sorted again: one a look, so that they do not all come due at once."""
         self._by_bucket: dict[Bucket, list[str]] = {}
         """The same, sorted out by bucket."""
         self.roster = 0
@@ -181,7 +183,8 @@ class Recent:
         queued = self._bucket_queued(router, bucket)
         key = (bucket, site)
         found = self._orders.get(key)
-        if found is None or not found[0] <= now <= found[0] + ORDER_S:
+        if found is None or (not found[0] <= now <= found[0] + ORDER_S and self._rebuilt_at != now):  # one late list a look
+            self._rebuilt_at = now
             entries = sorted(
                 e for e in bucket.main
                 if (c := e[ENTRY_CONTACT]) is not None and (site is None or c.site is None or c.site == site)  # type: ignore[attr-defined]

@@ -126,3 +126,19 @@ def test_the_estimate_is_the_middle_of_the_plays() -> None:
     assert ewt.central([float(x) for x in range(15)]) == 7.0  # the mean of the middle five
     assert ewt.central([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 100.0]) == 5.0
     assert ewt.central([1.0, 2.0, 3.0, ewt.UNSTAFFED, ewt.UNSTAFFED, ewt.UNSTAFFED]) == ewt.UNSTAFFED
+
+
+def test_the_rank_in_the_sorted_entries_follows_arrivals_services_and_sites() -> None:
+    router, recent = _router({"p1": ({"appointment": 3}, {Channel.COUNTER})})
+    _arrive(router, recent, "busy", "appointment", 0.0)
+    for n in range(6):
+        event = ev.ContactArrived(at=1.0 + n, contact_id=f"v{n}", channel=Channel.COUNTER, process="appointment", site=("a", "b")[n % 2])
+        recent.sink([event, *router.handle(event)])
+    ranks = {f"v{n}": recent.ahead(router, router.queue.contacts[f"v{n}"], 10.0) for n in range(6)}
+    assert ranks == {"v0": 0, "v1": 0, "v2": 1, "v3": 1, "v4": 2, "v5": 2}  # each site's own line
+    recent.sink(router.handle(ev.ContactAbandoned(at=11.0, contact_id="v0")))
+    assert recent.ahead(router, router.queue.contacts["v4"], 11.0) == 1
+    priority = ev.ContactArrived(at=12.0, contact_id="vip", channel=Channel.COUNTER, process="appointment", priority=1, site="a")
+    recent.sink([priority, *router.handle(priority)])
+    assert recent.ahead(router, router.queue.contacts["vip"], 12.0) == 0
+    assert recent.ahead(router, router.queue.contacts["v4"], 12.0) == 2

@@ -17,10 +17,14 @@ rules, started from the router's live state:
   bucket's recent mean handling time plus the wrap-up.
 
 The wait is when the contact itself is taken: the median of several plays
-with durations and arrivals drawn from their recent spread (one play of the
-means for a contact far down a long queue). ``Recent`` keeps the recent
-handling times and arrival rates per process and channel from the
-dispatcher's events. Used by the kiosks, the displays and the IVR.
+with durations and arrivals drawn from their recent spread (the rest of a
+contact in service drawn given the time it has lasted); one play of the means
+for a contact far down a long queue, whose bucket's pace then serves the
+contacts behind it for a while. ``Recent`` keeps the recent handling times and
+arrival rates per process and channel and each bucket's waiting entries in the
+core's order, from the dispatcher's events. Used by the kiosks, the displays
+and the IVR, once per ticket and per caller: compiled with the routing core
+(``setup.py``), and its cost is measured by ``guichet bench ewt``.
 """
 
 from __future__ import annotations
@@ -198,6 +202,9 @@ class Recent:
                 continue
             at = bisect.bisect_left(entries, c.entry)
             if at == len(entries) or entries[at] is not c.entry:
+                if at <= marks[0]:  # before the first one waiting: the served ones before it go first
+                    del entries[:marks[0]]
+                    at = max(0, at - marks[0])
                 entries.insert(at, c.entry)
                 marks[0] = min(marks[0], at)
         marks[1] = len(queued)
@@ -238,7 +245,9 @@ class Recent:
 
     def ahead(self, router: Router, mine: ContactRecord, now: float) -> int:
         """How many waiting entries of its bucket (that its site's agents may take) come before the
-        contact in the core's order: a bisection in the sorted entries, no scan of the queue."""
+        contact in the core's order: a bisection in the sorted entries, no scan of the queue (a
+        contact gone from the middle of the line, an abandon, still counts until the entries are
+        sorted again, ``ORDER_S``)."""
         if mine.entry is None:
             return 0
         entries, first = self.order(router, mine.bucket, mine.site, now)
@@ -559,7 +568,7 @@ class _Board:
     """The next contact of every line of a play, sorted per SLA: an agent freeing up walks its
     SLA's sorted heads to the first line it serves instead of looking at each of its lines."""
 
-    __slots__ = ("lines", "items", "sorted")
+    __slots__ = ("items", "lines", "sorted")
 
     def __init__(self, lines: list[_Line | None], base: _Board | None = None, fresh: Sequence[int] = ()) -> None:
         """``base``: a board of the same lines whose present heads are still right (copied), and

@@ -236,6 +236,8 @@ STRESS_TICKETS_S = 50.0
 STRESS_CALLS_S = 0.5
 """Five times the forecast's busiest quarter-hour on the phone (about 0.1 call/s): callers still
 reach an agent, so their estimates are the short-queue ones, with draws (the costliest)."""
+STRESS_CV = 0.5
+"""Spread of the handling times in the stress state, as in the mornings."""
 
 
 def stress(waiting: int = STRESS_WAITING, measured: int = 2000, seed: int = 7) -> dict[str, Any]:
@@ -265,7 +267,8 @@ def stress(waiting: int = STRESS_WAITING, measured: int = 2000, seed: int = 7) -
                 answer = ev.OfferAnswered(at=d.at, contact_id=d.contact_id, agent_id=d.agent_id)
                 recent.sink([answer, *router.handle(answer)])
                 mean = catalogue.target(d.process, d.channel).handling_time_s
-                heapq.heappush(ends, (d.at + ewt._lognormal(rng, mean, 0.5), d.contact_id))
+                sigma2 = math.log(1.0 + STRESS_CV**2)  # lognormal of that mean, as the simulation draws
+                heapq.heappush(ends, (d.at + rng.lognormvariate(math.log(mean) - sigma2 / 2, math.sqrt(sigma2)), d.contact_id))
 
     def advance(to: float) -> None:
         while True:

@@ -27,6 +27,7 @@ COMPILED = [
     "dispatcher/pool.py",
     "dispatcher/router.py",
     "dispatcher/naive.py",
+    "dispatcher/counter/ewt.py",
     "simulations/engine.py",
 ]
 RECORD = Path("dispatcher") / "compiled-sources.json"

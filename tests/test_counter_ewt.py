@@ -83,3 +83,62 @@ def test_bench_ewt_quick_prints_its_figures_last() -> None:
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     assert figures["benchmark"] == "ewt" and figures["contacts"] > 100
     assert 0 < figures["mae_share"] < figures["naive_mae_share"] and figures["ratio"] > 1
+    assert figures["waiting"] >= 10_000 and 0 < figures["estimate_us_p50"] <= figures["estimate_us_p99"]
+
+
+def test_the_rest_of_a_current_contact_is_drawn_given_the_time_it_has_lasted() -> None:
+    import random
+
+    rng = random.Random(1)
+    assert abs(ewt._rest_mean(600.0, 0.5, 0.0) - 600.0) < 1e-6  # nothing spent yet: the mean
+    rests = [ewt._rest_draw(rng, 600.0, 0.5, 900.0) for _ in range(4000)]
+    assert min(rests) >= 0.0  # never before now
+    expected = ewt._rest_mean(600.0, 0.5, 900.0)
+    assert 0.0 < expected < 600.0 and abs(sum(rests) / len(rests) - expected) < 0.1 * expected
+    assert ewt._rest_mean(600.0, 0.5, 1e6) > 0.0  # far past every plausible length: still a little
+
+
+def test_a_contact_deep_in_a_long_queue_gets_its_bucket_pace_until_someone_logs_in() -> None:
+    agents = {a: ({"appointment": 3}, {Channel.COUNTER}) for a in ("p1", "p2", "p3")}
+    router, recent = _router(agents)
+    recent.sink(router.handle(ev.AgentStatusSet(at=0.0, agent_id="p3", state=AgentState.OFFLINE)))
+    for n in range(2 + ewt.STEPS + 5):
+        _arrive(router, recent, f"v{n}", "appointment", float(n))
+    last = f"v{1 + ewt.STEPS + 5}"
+    mine = router.queue.contacts[last]
+    assert recent.ahead(router, mine, 100.0) == (router.position(last) or 0) - 1 >= ewt.STEPS
+    first = ewt.contact_wait(router, last, 100.0, recent)
+    assert first is not None and (mine.bucket, mine.site) in recent.paces
+    _arrive(router, recent, "later", "appointment", 101.0)
+    pace = recent.paces[(mine.bucket, mine.site)][2]
+    later = ewt.contact_wait(router, "later", 101.0, recent)  # no play: one more ahead at that pace
+    assert later is not None and abs(later - (first + pace)) < 1e-6
+    roster = recent.roster
+    _arrive_events = router.handle(ev.AgentStatusSet(at=102.0, agent_id="p3", state=AgentState.AVAILABLE))
+    recent.sink(_arrive_events)
+    assert recent.roster > roster  # a third agent: the cached pace no longer counts
+    again = ewt.contact_wait(router, "later", 102.0, recent)
+    assert again is not None and again < 0.8 * later
+
+
+def test_the_estimate_is_the_middle_of_the_plays() -> None:
+    assert ewt.central([5.0]) == 5.0 and ewt.central([ewt.UNSTAFFED]) == ewt.UNSTAFFED
+    assert ewt.central([float(x) for x in range(15)]) == 7.0  # the mean of the middle five
+    assert ewt.central([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 100.0]) == 5.0
+    assert ewt.central([1.0, 2.0, 3.0, ewt.UNSTAFFED, ewt.UNSTAFFED, ewt.UNSTAFFED]) == ewt.UNSTAFFED
+
+
+def test_the_rank_in_the_sorted_entries_follows_arrivals_services_and_sites() -> None:
+    router, recent = _router({"p1": ({"appointment": 3}, {Channel.COUNTER})})
+    _arrive(router, recent, "busy", "appointment", 0.0)
+    for n in range(6):
+        event = ev.ContactArrived(at=1.0 + n, contact_id=f"v{n}", channel=Channel.COUNTER, process="appointment", site=("a", "b")[n % 2])
+        recent.sink([event, *router.handle(event)])
+    ranks = {f"v{n}": recent.ahead(router, router.queue.contacts[f"v{n}"], 10.0) for n in range(6)}
+    assert ranks == {"v0": 0, "v1": 0, "v2": 1, "v3": 1, "v4": 2, "v5": 2}  # each site's own line
+    recent.sink(router.handle(ev.ContactAbandoned(at=11.0, contact_id="v0")))
+    assert recent.ahead(router, router.queue.contacts["v4"], 11.0) == 1
+    priority = ev.ContactArrived(at=12.0, contact_id="vip", channel=Channel.COUNTER, process="appointment", priority=1, site="a")
+    recent.sink([priority, *router.handle(priority)])
+    assert recent.ahead(router, router.queue.contacts["vip"], 12.0) == 0
+    assert recent.ahead(router, router.queue.contacts["v4"], 12.0) == 2

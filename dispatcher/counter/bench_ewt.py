@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import random
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -40,6 +41,7 @@ from rich.table import Table
 
 from dispatcher import events as ev
 from dispatcher.counter import ewt
+from dispatcher.counter.sites import default_sites
 from dispatcher.events import AgentState, Event
 from dispatcher.policy import RoutingPolicy
 from dispatcher.router import Router
@@ -110,7 +112,7 @@ def _estimate(router: Router, contact_id: str, at: float, recent: ewt.Recent) ->
     waits = ewt.wait_draws(router, contact_id, at, recent)
     if waits is None:
         return 0.0, 0.0
-    median = waits[len(waits) // 2]
+    median = ewt.central(waits)
     if median == ewt.UNSTAFFED:
         return median, 0.0
     return median, sum(abs(w - median) for w in waits) / len(waits)
@@ -228,6 +230,105 @@ def replicate(sc: Scenario, seed: int) -> dict[Channel, Tally]:
     return tallies
 
 
+STRESS_WAITING = 10_000
+STRESS_TICKETS_S = 50.0
+"""Kiosk tickets per second in the stress state (phone callers: ``STRESS_CALLS_S``)."""
+STRESS_CALLS_S = 0.5
+"""Five times the forecast's busiest quarter-hour on the phone (about 0.1 call/s): callers still
+reach an agent, so their estimates are the short-queue ones, with draws (the costliest)."""
+STRESS_CV = 0.5
+"""Spread of the handling times in the stress state, as in the mornings."""
+
+
+def stress(waiting: int = STRESS_WAITING, measured: int = 2000, seed: int = 7) -> dict[str, Any]:
+    """The cost of one estimate in a loaded state built through the real Router: the sample town
+    hall's agents seated at the counters of its two sites (the ones without a counter of the
+    site file at the annexe), ``waiting`` visitors waiting over both sites, then tickets at
+    ``STRESS_TICKETS_S`` and phone callers at ``STRESS_CALLS_S`` while the agents serve
+    (lognormal handling times of the catalogue's targets): every ticket's ``contact_wait`` and
+    every caller's ``arrival_wait`` timed (wall clock), in microseconds."""
+    catalogue = default_catalogue()
+    matrix = default_matrix(catalogue)
+    sites = default_sites(catalogue)
+    forecast = load_forecast(sample_forecast_path())
+    counter = sorted({r.process for r in forecast.rows if r.channel == Channel.COUNTER.value})
+    phone = sorted({r.process for r in forecast.rows if r.channel == Channel.PHONE.value})
+    router = Router(catalogue, matrix, replace(RoutingPolicy(), wrap_up_s=10.0))
+    recent = ewt.Recent()
+    rng = random.Random(seed)
+    ends: list[tuple[float, str]] = []
+    now = 9 * 3600.0
+
+    def feed(event: Event) -> None:
+        out = router.handle(event)
+        recent.sink([event, *out])
+        for d in out:
+            if isinstance(d, ev.ContactOffered):
+                answer = ev.OfferAnswered(at=d.at, contact_id=d.contact_id, agent_id=d.agent_id)
+                recent.sink([answer, *router.handle(answer)])
+                mean = catalogue.target(d.process, d.channel).handling_time_s
+                sigma2 = math.log(1.0 + STRESS_CV**2)  # lognormal of that mean, as the simulation draws
+                heapq.heappush(ends, (d.at + rng.lognormvariate(math.log(mean) - sigma2 / 2, math.sqrt(sigma2)), d.contact_id))
+
+    def advance(to: float) -> None:
+        while True:
+            due = router.next_timer_at()
+            first = min(due if due is not None else math.inf, ends[0][0] if ends else math.inf)
+            if first > to:
+                return
+            if ends and ends[0][0] == first:
+                feed(ev.ContactCompleted(at=first, contact_id=heapq.heappop(ends)[1]))
+            else:
+                feed(ev.TimePassed(at=first))
+
+    for n, (agent_id, profile) in enumerate(matrix.agents.items()):
+        seat = sites.counter_site(profile.desk) if profile.desk else None
+        site = seat.code if seat is not None else ("annexe" if Channel.COUNTER in profile.channels else None)
+        feed(ev.AgentProfileChanged(at=now, agent_id=agent_id, skills=dict(profile.skills), channels=tuple(profile.channels), site=site))
+        feed(ev.AgentStatusSet(at=now, agent_id=agent_id, state=AgentState.AVAILABLE))
+    site_codes = sorted(sites.sites)
+    for i in range(waiting):
+        now += 0.02
+        advance(now)
+        feed(ev.ContactArrived(
+            at=now, contact_id=f"v{i}", channel=Channel.COUNTER, process=rng.choice(counter),
+            priority=1 if rng.random() < 0.05 else 0, site=site_codes[i % len(site_codes)],
+        ))
+    costs: list[float] = []
+    calls: list[float] = []
+    next_ticket, next_call = now, now
+    for k in range(measured):
+        now = min(next_ticket, next_call)
+        advance(now)
+        if now == next_call:
+            next_call += rng.expovariate(STRESS_CALLS_S)
+            cid = f"p{k}"
+            feed(ev.ContactArrived(at=now, contact_id=cid, channel=Channel.PHONE, process=rng.choice(phone)))
+            started = time.perf_counter()
+            ewt.arrival_wait(router, cid, now, recent)
+            calls.append((time.perf_counter() - started) * 1e6)
+        else:
+            next_ticket += rng.expovariate(STRESS_TICKETS_S)
+            cid = f"t{k}"
+            feed(ev.ContactArrived(
+                at=now, contact_id=cid, channel=Channel.COUNTER, process=rng.choice(counter), site=rng.choice(site_codes),
+            ))
+            started = time.perf_counter()
+            ewt.contact_wait(router, cid, now, recent)
+        costs.append((time.perf_counter() - started) * 1e6)
+    costs.sort()
+    calls.sort()
+    return {
+        "estimate_us_p50": round(costs[len(costs) // 2], 1),
+        "estimate_us_p99": round(costs[int(len(costs) * 0.99)], 1),
+        "call_us_p50": round(calls[len(calls) // 2], 1) if calls else None,
+        "call_us_max": round(calls[-1], 1) if calls else None,
+        "waiting": sum(1 for c in router.queue.contacts.values() if c.channel is Channel.COUNTER),
+        "estimates": len(costs),
+        "calls": len(calls),
+    }
+
+
 def run(console: Console, quick: bool) -> dict[str, Any]:
     """Several seeds of the morning at each load; the table, then the figures."""
     seeds = range(1, 4 if quick else 11)
@@ -239,6 +340,7 @@ def run(console: Console, quick: bool) -> dict[str, Any]:
             for channel, tally in replicate(sc, seed).items():
                 total[channel].extend(tally)
     elapsed = time.perf_counter() - started
+    cost = stress(measured=500 if quick else 2000)
     loads = ", ".join(f"×{load}" for load in LOADS)
     table = Table(title=f"Estimated wait at arrival vs actual wait — {len(seeds)} mornings at each load ({loads})")
     for name in ("channel", "contacts", "mean wait", "Guichet MAE", "share", "own spread", "app_queue MAE", "share", "ratio"):
@@ -255,6 +357,11 @@ def run(console: Console, quick: bool) -> dict[str, Any]:
             f"{t.mean_spread / mean:.0%}", f"{naive:.0f} s", f"{naive / mean:.0%}", f"{naive / ours:.1f}×" if ours else "-",
         )
     console.print(table)
+    console.print(
+        f"One estimate with {cost['waiting']:,} visitors waiting over 2 sites and phone callers flowing: "
+        f"median {cost['estimate_us_p50']:.0f} µs, p99 {cost['estimate_us_p99']:.0f} µs ({cost['estimates']} estimates; "
+        f"the {cost['calls']} callers': median {cost['call_us_p50'] or 0:.0f} µs, max {cost['call_us_max'] or 0:.0f} µs)"
+    )
     mean = overall.mean_wait or 1.0
     ours, naive = overall.mae(overall.ours), overall.mae(overall.naive)
     figures: dict[str, Any] = {
@@ -267,6 +374,7 @@ def run(console: Console, quick: bool) -> dict[str, Any]:
         "seeds": len(seeds),
         "loads": list(LOADS),
         "seconds": round(elapsed, 2),
+        **cost,
     }
     for channel, t in total.items():
         m = t.mean_wait or 1.0

@@ -108,23 +108,6 @@ def _server_process(conn: Any, data_dir: str, ami_port: int, secret: str, tokens
     run(_server_main(conn, data_dir, ami_port, secret, tokens))
 
 
-class _TimedRouter:
-    """The router with each ``handle`` timed (the bench's view; the product runs the router bare)."""
-
-    def __init__(self, router: Any) -> None:
-        self._router = router
-        self.samples: list[float] = []
-
-    def handle(self, event: Any) -> Any:
-        started = time.perf_counter()
-        out = self._router.handle(event)
-        self.samples.append(time.perf_counter() - started)
-        return out
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._router, name)
-
-
 class _Desks:
     """The robot desk agents (each visitor offered taken, done in 20 ms) and the server's own tally:
     the contacts that arrived and ended, and the calls the displays were sent."""
@@ -187,6 +170,7 @@ async def _server_main(conn: Any, data_dir: str, ami_port: int, secret: str, tok
     from dispatcher.events import AgentState
     from dispatcher.policy import RoutingPolicy
     from guichet.config import Settings
+    from guichet.bench_wallboard import timed_copy
     from guichet.townhall import run_town_hall
     from skills.catalogue import default_catalogue
     from skills.matrix import default_matrix
@@ -211,8 +195,9 @@ async def _server_main(conn: Any, data_dir: str, ami_port: int, secret: str, tok
         hall.counter.announce = counted  # type: ignore[method-assign]
         for agent in matrix.agents:
             dispatcher.submit(ev.AgentStatusSet(at=dispatcher.clock(), agent_id=agent, state=AgentState.AVAILABLE))
-        timed = _TimedRouter(dispatcher.router)
-        dispatcher.router = timed  # type: ignore[assignment]
+        timed = timed_copy(dispatcher.router, hall.matrix)  # a Router subclass: the estimate takes it
+        timed.recording = False
+        dispatcher.router = timed
         conn.send((hall.http.url, hall.ivr.port))
         await loop.run_in_executor(None, conn.recv)  # the displays are connected: count the calls from now
         desks.counting = True
@@ -220,17 +205,17 @@ async def _server_main(conn: Any, data_dir: str, ami_port: int, secret: str, tok
         gc.callbacks.append(pauses.callback)
         marks = [(time.process_time(), 0)]
         while (await loop.run_in_executor(None, conn.recv)) != "stopped":  # "phase": the paced kiosks stopped
-            marks.append((time.process_time(), len(timed.samples)))
-        marks.append((time.process_time(), len(timed.samples)))
+            marks.append((time.process_time(), len(timed.spans)))
+        marks.append((time.process_time(), len(timed.spans)))
         gc.callbacks.remove(pauses.callback)
         desks.counting = False
-        dispatcher.router = timed._router
+        timed.stop_timing()
         await loop.run_in_executor(None, conn.recv)  # the calls are drained
-        router = timed._router
+        router = timed
         conn.send({
             "arrived": sorted(desks.arrived), "ended": sorted(desks.ended),
             "waiting": sorted(router.contacts), "calls": {k: sorted(v) for k, v in desks.calls.items()},
-            "samples": timed.samples, "marks": marks, "gc_pauses_s": pauses.seconds,
+            "samples": [(end - start) / 1e9 for start, end in timed.spans], "marks": marks, "gc_pauses_s": pauses.seconds,
         })
         await loop.run_in_executor(None, conn.recv)
         desks.dispatcher = None

@@ -142,7 +142,7 @@ def _ivr_paths(menu: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]
     return found
 
 
-def _timed_copy(router: Any, matrix: Any, taken: bytes | None = None) -> LiveTimedRouter:
+def timed_copy(router: Any, matrix: Any, taken: bytes | None = None) -> LiveTimedRouter:
     """A timed router holding the state of ``router`` (or of its checkpoint ``taken``: the replay checks
     its decisions instead), checked identical."""
     from dispatcher.store import snapshot
@@ -163,7 +163,7 @@ def _replay(start: bytes, live: LiveTimedRouter, matrix: Any, pause_s: float = 0
     back to back (the core warm), or idling ``pause_s`` between inputs (the caches cool down as in a
     server waiting for its next input). The decisions must be the live ones."""
     inputs = live.inputs[:limit]
-    router = _timed_copy(live, matrix, start)
+    router = timed_copy(live, matrix, start)
     router.recording = False
     same = True
     for event, decisions in inputs:
@@ -206,7 +206,7 @@ async def _server_main(conn: Any, data_dir: str, ami_port: int, secret: str) -> 
         for agent_id in matrix.agents:
             dispatcher.submit(AgentStatusSet(at=dispatcher.clock(), agent_id=agent_id, state=AgentState.AVAILABLE))
         await hall.pages.accounts.add("bench", PASSWORD, Role.SUPERVISOR)
-        timed = _timed_copy(dispatcher.router, hall.matrix)
+        timed = timed_copy(dispatcher.router, hall.matrix)
         dispatcher.router = timed
         conn.send((hall.http.url, hall.ivr.port, _ivr_paths(hall.ivr.config.menu)))
         board = hall.http.app[WALLBOARD]

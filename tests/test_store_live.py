@@ -207,3 +207,25 @@ async def test_a_producer_hands_in_its_entry_only_right_after_the_last_applied(
     sources = [f[b"src"].decode() for _i, f in await redis.xrange(keys.events) if b"src" in f]
     assert sources == [first.decode(), ahead.decode(), mine.decode()]
     await redis.aclose()
+
+
+async def test_a_busy_store_checkpoints_at_most_once_per_span(redis_server: RedisServer, redis_prefix: str) -> None:
+    catalogue, matrix = town(3, processes=2)
+    keys = Keys(redis_prefix)
+    redis = connect(redis_server.url)
+    dispatcher = Dispatcher(Router(catalogue, matrix))
+    taken: list[int] = []
+
+    def checkpoint() -> bytes:
+        taken.append(len(dispatcher.router.contacts))
+        return snapshot.take(dispatcher.router)
+
+    store = RedisStore(redis, keys, checkpoint=checkpoint, snapshot_every=10, checkpoint_min_s=3600.0)
+    dispatcher.add_sink(store.sink)
+    await store.start()
+    for i in range(100):
+        dispatcher.submit(ev.ContactArrived(at=float(i), contact_id=f"c{i}", channel=ev.Channel.EMAIL, process="p00"))
+    await store.stop()
+    assert taken == [10]  # after the tenth input, then none for an hour whatever the count
+    assert int((await redis.hget(keys.meta, "snapshot_upto")) or 0) > 0
+    await redis.aclose()

@@ -81,8 +81,10 @@ class RedisStore:
 
     ``next_seq`` is the number of the next event (1 on a new site, the recovered
     value after a restart); ``waiting`` seeds the live view of contacts still
-    waiting; ``checkpoint`` returns the router's state as JSON text, taken in a
-    forked child once one took longer than ``fork_above_ms``.
+    waiting; ``checkpoint`` returns the router's state as JSON text, taken every
+    ``snapshot_every`` inputs but not twice within ``checkpoint_min_s`` (each one
+    holds routing a few ms: a busy server takes fewer, and a restart replays at most
+    that span of inputs), in a forked child once one took longer than ``fork_above_ms``.
     """
 
     def __init__(
@@ -94,6 +96,7 @@ class RedisStore:
         waiting: dict[str, str] | None = None,
         checkpoint: Callable[[], bytes] | None = None,
         snapshot_every: int = 5_000,
+        checkpoint_min_s: float = 0.0,
         fork_above_ms: float = FORK_ABOVE_MS,
         max_flush: int = 5_000,
         interval: float = 0.005,
@@ -104,6 +107,8 @@ class RedisStore:
         self.checkpoint = checkpoint
         self._checkpointer = Checkpointer(checkpoint, fork_above_ms) if checkpoint is not None else None
         self.snapshot_every = snapshot_every
+        self.checkpoint_min_s = checkpoint_min_s
+        self._checkpoint_at = -checkpoint_min_s
         self.max_flush = max_flush
         self.interval = interval
         self.source: str | None = None
@@ -132,7 +137,12 @@ class RedisStore:
         item = _Batch(first, [ev.dumps(e) for e in batch], batch, self.source)
         self.source = None
         self._inputs_since_snapshot += 1
-        if self._checkpointer is not None and self._inputs_since_snapshot >= self.snapshot_every:
+        if (
+            self._checkpointer is not None
+            and self._inputs_since_snapshot >= self.snapshot_every
+            and time.monotonic() - self._checkpoint_at >= self.checkpoint_min_s
+        ):
+            self._checkpoint_at = time.monotonic()
             item.snapshot = self._checkpointer.begin()
             self.checkpoint_ms = self._checkpointer.held_ms
             self._inputs_since_snapshot = 0

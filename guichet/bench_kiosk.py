@@ -30,14 +30,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import multiprocessing
 import random
 import secrets
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -46,8 +44,15 @@ import aiohttp
 from rich.console import Console
 from rich.table import Table
 
-KIOSKS = 20
-DISPLAYS = 10
+from guichet.bench_kiosk_clients import (
+    DISPLAYS,
+    KIOSKS,
+    Kiosks,
+    call_key,
+    displays_process,
+    numbers_per_day,
+)
+
 CALLS_PER_S = 50.0
 DESK_S = 0.02
 PACED_PER_S = 100.0
@@ -57,10 +62,6 @@ cut), and a visitor needs seconds to choose; 60 s of it use 23 % of the day's nu
 the bench's 13 letters at 2 sites), which leaves room for the saturated phase."""
 DRAIN_S = 15.0
 """After the run, the calls placed have this long to end (a caller waits 3 s at most)."""
-PROCESSES = ("passport", "electoral_roll", "creche_enrolment", "school_enrolment", "building_permit", "social_aid",
-             "housing_application", "bulky_waste", "resident_parking", "room_booking", "cemetery_plot",
-             "terrace_permit", "lost_property")
-"""One process of each domain: every letter's series is used."""
 
 
 def _pct(values: Sequence[float], q: float) -> float:
@@ -142,7 +143,7 @@ class _Desks:
 
     def announced(self, call: Any) -> None:
         if self.counting:
-            self.calls.setdefault(call.site, set()).add(_call_key(call.ticket, call.counter, call.at))
+            self.calls.setdefault(call.site, set()).add(call_key(call.ticket, call.counter, call.at))
 
 
 class _GcPauses:
@@ -159,18 +160,14 @@ class _GcPauses:
             self.seconds.append(time.perf_counter() - self._started)
 
 
-def _call_key(ticket: str, counter: str, at: float) -> str:
-    return f"{ticket} {counter} {at:.6f}"
-
-
 async def _server_main(conn: Any, data_dir: str, ami_port: int, secret: str, tokens: str) -> None:
     from pydantic import SecretStr
 
     from dispatcher import events as ev
     from dispatcher.events import AgentState
     from dispatcher.policy import RoutingPolicy
-    from guichet.config import Settings
     from guichet.bench_wallboard import timed_copy
+    from guichet.config import Settings
     from guichet.townhall import run_town_hall
     from skills.catalogue import default_catalogue
     from skills.matrix import default_matrix
@@ -219,178 +216,6 @@ async def _server_main(conn: Any, data_dir: str, ami_port: int, secret: str, tok
         })
         await loop.run_in_executor(None, conn.recv)
         desks.dispatcher = None
-
-
-# ------------------------------------------------------------------ the displays
-
-
-def _displays_process(conn: Any, url: str, tokens: dict[str, str], devices: list[str]) -> None:
-    asyncio.run(_displays_main(conn, url, tokens, devices))
-
-
-class Displays:
-    """The 10 displays (half WebSocket, half SSE), in their own process: the calls each one got."""
-
-    def __init__(self, url: str, tokens: dict[str, str]) -> None:
-        self.url = url
-        self.tokens = tokens
-        self.latency_s: list[float] = []
-        self.calls: list[set[str]] = [set() for _ in range(DISPLAYS)]
-        self.closed: list[str] = []
-
-    def _frame(self, k: int, frame: dict[str, Any]) -> None:
-        if frame.get("type") == "call":
-            call = frame["call"]
-            self.calls[k].add(_call_key(call["ticket"], call["counter"], call["at"]))
-            self.latency_s.append(time.time() - call["at"])
-
-    async def ws_display(self, http: aiohttp.ClientSession, k: int, device: str, ready: asyncio.Event) -> None:
-        async with http.ws_connect(f"{self.url}/api/v1/display/ws?token={self.tokens[device]}", max_msg_size=0) as ws:
-            ready.set()
-            async for msg in ws:
-                if msg.type is aiohttp.WSMsgType.TEXT:
-                    self._frame(k, json.loads(msg.data))
-            self.closed.append(f"display {k}: closed {ws.close_code}")
-
-    async def sse_display(self, http: aiohttp.ClientSession, k: int, device: str, ready: asyncio.Event) -> None:
-        url = f"{self.url}/api/v1/display/events?token={self.tokens[device]}"
-        async with http.get(url, headers={"Accept": "text/event-stream"}) as r:
-            ready.set()
-            async for line in r.content:
-                if line.startswith(b"data: "):
-                    self._frame(k, json.loads(line[6:]))
-            self.closed.append(f"display {k}: stream ended")
-
-
-async def _displays_main(conn: Any, url: str, tokens: dict[str, str], devices: list[str]) -> None:
-    loop = asyncio.get_running_loop()
-    displays = Displays(url, tokens)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-        readies = [asyncio.Event() for _ in range(DISPLAYS)]
-        watchers = [
-            asyncio.create_task((displays.ws_display if k % 2 == 0 else displays.sse_display)(http, k, devices[k], readies[k]))
-            for k in range(DISPLAYS)
-        ]
-        await asyncio.gather(*(r.wait() for r in readies))
-        conn.send("ready")
-        cpu = time.process_time()
-        await loop.run_in_executor(None, conn.recv)
-        cpu = time.process_time() - cpu
-        for task in watchers:
-            task.cancel()
-        await asyncio.gather(*watchers, return_exceptions=True)
-    conn.send({"latency_s": displays.latency_s, "calls": [sorted(c) for c in displays.calls], "closed": displays.closed, "cpu_s": cpu})
-
-
-# ------------------------------------------------------------------ the kiosks
-
-
-@dataclass
-class Phase:
-    """What the kiosks and the health probe got during one phase of the run."""
-
-    issue_s: list[float] = field(default_factory=list)
-    health_s: list[float] = field(default_factory=list)
-    answered: list[tuple[str, str, str]] = field(default_factory=list)
-    refused: dict[int, int] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    def got(self, body: dict[str, Any], started: float) -> None:
-        self.issue_s.append(time.perf_counter() - started)
-        self.answered.append((body["site"], body["day"], body["ticket"]))
-
-    def refuse(self, status: int) -> None:
-        self.refused[status] = self.refused.get(status, 0) + 1
-
-
-class Kiosks:
-    """The 20 kiosks (10 HTTP, 10 WebSocket) and the health probe.
-
-    ``rate`` (tickets per second for the 20 together): each kiosk sends on a
-    Poisson schedule of its own and each wait is counted from the time the
-    request was due, not sent, so a slow answer delays and counts against the
-    requests after it (no coordinated omission). ``rate=None``: closed loop,
-    each kiosk sends its next request when it has its ticket.
-    """
-
-    def __init__(self, url: str, tokens: dict[str, str]) -> None:
-        self.url = url
-        self.tokens = tokens
-
-    def _auth(self, device: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[device]}"}
-
-    @staticmethod
-    async def _due(rng: random.Random, rate: float | None, due: float) -> float:
-        """When the next request is due (now in a closed loop), after waiting for it."""
-        if rate is None:
-            return time.perf_counter()
-        due += rng.expovariate(rate / KIOSKS)
-        await asyncio.sleep(max(0.0, due - time.perf_counter()))
-        return due
-
-    async def http_kiosk(self, http: aiohttp.ClientSession, n: int, phase: Phase, stop: asyncio.Event, rate: float | None) -> None:
-        device = "hdv-borne-1" if n % 2 else "annexe-borne-1"
-        rng = random.Random(n)
-        due = time.perf_counter()
-        while not stop.is_set():
-            due = await self._due(rng, rate, due)
-            if stop.is_set():
-                break
-            body_in = {"process": rng.choice(PROCESSES)}
-            async with http.post(f"{self.url}/api/v1/kiosk/tickets", json=body_in, headers=self._auth(device)) as r:
-                body = await r.json()
-                if r.status == 201:
-                    phase.got(body, due)
-                else:
-                    phase.refuse(r.status)
-
-    async def ws_kiosk(self, http: aiohttp.ClientSession, n: int, phase: Phase, stop: asyncio.Event, rate: float | None) -> None:
-        device = "hdv-borne-2" if n % 2 else "annexe-borne-1"
-        rng = random.Random(100 + n)
-        due = time.perf_counter()
-        async with http.ws_connect(f"{self.url}/api/v1/kiosk/ws?token={self.tokens[device]}") as ws:
-            while not stop.is_set():
-                due = await self._due(rng, rate, due)
-                if stop.is_set():
-                    break
-                await ws.send_json({"type": "issue", "process": rng.choice(PROCESSES)})
-                body = await ws.receive_json()
-                if body["type"] == "ticket":
-                    phase.got(body, due)
-                else:
-                    phase.refuse(body["problem"]["status"])
-
-    async def health(self, http: aiohttp.ClientSession, phase: Phase, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            started = time.perf_counter()
-            async with http.get(f"{self.url}/api/v1/health") as r:
-                await r.read()
-            phase.health_s.append(time.perf_counter() - started)
-            await asyncio.sleep(0.01)
-
-    async def run(self, http: aiohttp.ClientSession, seconds: float, rate: float | None) -> Phase:
-        """One phase: the 20 kiosks and the probe for ``seconds``."""
-        phase, stop = Phase(), asyncio.Event()
-        tasks = [asyncio.create_task(self.http_kiosk(http, n, phase, stop, rate)) for n in range(KIOSKS // 2)]
-        tasks += [asyncio.create_task(self.ws_kiosk(http, n, phase, stop, rate)) for n in range(KIOSKS // 2)]
-        tasks.append(asyncio.create_task(self.health(http, phase, stop)))
-        started = time.perf_counter()
-        await asyncio.sleep(seconds)
-        stop.set()
-        await asyncio.gather(*tasks)
-        phase.seconds = time.perf_counter() - started
-        return phase
-
-
-def numbers_per_day(sites: Any, catalogue: Any) -> int:
-    """Ticket numbers the bench's processes have in a day: 999 per letter and site."""
-    from dispatcher.counter.tickets import MAX_NUMBER
-
-    letters = {sites.letters[catalogue.processes[p].domain] for p in PROCESSES}
-    return MAX_NUMBER * len(letters) * len(sites.sites)
-
-
 async def _run(console: Console, paced_s: float, saturated_s: float) -> dict[str, Any]:
     from dispatcher.counter.sites import default_sites
     from dispatcher.counter.tickets import contact_id
@@ -430,7 +255,7 @@ async def _run(console: Console, paced_s: float, saturated_s: float) -> dict[str
         server.start()
         url, agi_port = await ask(server_conn)
         screens_conn, screens_child = ctx.Pipe()
-        screens = ctx.Process(target=_displays_process, args=(screens_child, url, tokens, shown), daemon=True)
+        screens = ctx.Process(target=displays_process, args=(screens_child, url, tokens, shown), daemon=True)
         screens.start()
         await ask(screens_conn)  # every display connected
         server_conn.send("count")

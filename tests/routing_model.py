@@ -71,6 +71,8 @@ class Agent:
     pending: tuple[AgentState, str | None] | None = None
     site: str | None = None
     """The site of the counter the agent opened."""
+    since: float = 0.0
+    """When the agent's state last changed (a contact it serves cannot have ended before)."""
 
 
 @dataclass
@@ -259,8 +261,10 @@ class Model:
                 self.left[cid] = (min(max(e.left_at, c.arrival), t), e.approximate)
             elif c.state != "in_service":
                 self.left[cid] = (t, e.approximate)
-            if c.state == "in_service":
+            if c.state == "in_service":  # served: it ended when the caller left, not before the agent took it
                 assert a is not None
+                left = t if e.left_at is None else min(max(e.left_at, a.since, c.arrival), t)
+                self.left[cid] = (left, e.approximate)
                 return [("ended", cid, Outcome.SERVED, a.aid), self.release(a, True)]
             if a is None:
                 return [("ended", cid, Outcome.ABANDONED, None)]
@@ -450,7 +454,7 @@ class Model:
         holds = e.state in (AgentState.RESERVED, AgentState.BUSY)
         if e.contact_id != (a.contact if holds else None):
             raise Violation(f"{e}: the agent holds {a.contact if holds else None}")
-        a.state, a.reason = e.state, e.reason
+        a.state, a.reason, a.since = e.state, e.reason, t
         if not holds:
             a.contact = None
         a.pending = None

@@ -188,8 +188,10 @@ def test_property_a_french_export_reads_as_the_projects_format(
     cells = [(order[k], c, a, h) for k, c, a, h in cells]  # every interval present
     french_channel = {"phone": "téléphone", "counter": "accueil"}
 
+    start = 8 * 60 if 8 * 60 + len(order) * step <= 24 * 60 else 0  # the day's intervals, 24:00 excluded
+
     def hm(k: int) -> str:
-        m = 8 * 60 + k * step
+        m = start + k * step
         return f"{m // 60:02d}:{m % 60:02d}"
 
     own = "interval,process,channel,arrivals,aht_s\n" + "".join(

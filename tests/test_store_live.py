@@ -10,7 +10,6 @@ from dispatcher import events as ev
 from dispatcher.router import Router
 from dispatcher.service import Dispatcher
 from dispatcher.store import snapshot
-from dispatcher.store.checkpoints import FORK_ABOVE_MS
 from dispatcher.store.intake import IntakeReader, publish
 from dispatcher.store.keys import Keys, connect, seq_of
 from dispatcher.store.live import RedisStore
@@ -32,7 +31,7 @@ async def _run(dispatcher: Dispatcher, load: Load, start: float, stop: float) ->
         t += 0.5
 
 
-@pytest.mark.parametrize("fork_above_ms", [FORK_ABOVE_MS, -1.0], ids=["in-process", "forked"])
+@pytest.mark.parametrize("fork_above_ms", [float("inf"), -1.0], ids=["in-process", "forked"])
 async def test_stream_holds_every_event_once_and_recovery_matches(
     redis_server: RedisServer, redis_prefix: str, fork_above_ms: float
 ) -> None:

@@ -12,6 +12,7 @@ so the store trims only what SQL already holds.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -311,7 +312,7 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
             await stop.wait()
 
 
-async def _serve(args: Any) -> None:
+async def _serve(args: argparse.Namespace) -> None:
     import signal
     import sys
     import threading
@@ -347,8 +348,6 @@ def main(argv: list[str] | None = None) -> None:
     SIGTERM or SIGINT (or, with ``--stop-on-eof``, the end of standard input)
     stops it cleanly: it writes what the stream holds, then exits.
     """
-    import argparse
-
     from dispatcher.observe.logs import FORMATS, LEVELS, setup
 
     parser = argparse.ArgumentParser(description=main.__doc__)

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from dispatcher import events as ev
 from dispatcher.events import Event
 from dispatcher.service import Dispatcher
-from dispatcher.store.keys import read_new
+from dispatcher.store.keys import read_new, stream_order
 from dispatcher.store.live import OUTAGE_ERRORS, RedisStore
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class IntakeReader:
                 continue
             for intake_id, fields in found:
                 text = intake_id.decode()
-                if _order(text) > _order(self.last):  # not one a producer already handed in (``take``)
+                if stream_order(text) > stream_order(self.last):  # not one a producer already handed in (``take``)
                     self.apply(text, fields.get(b"ev", b""))
 
     def take(self, intake_id: str, previous_id: str, line: bytes) -> bool:
@@ -91,9 +91,3 @@ class IntakeReader:
         self.store.source = intake_id
         self.dispatcher.submit(event)
         self.applied += 1
-
-
-def _order(intake_id: str) -> tuple[int, int]:
-    """A stream id (``"1733133600123-4"``) as a sortable pair."""
-    ms, _, seq = intake_id.partition("-")
-    return int(ms), int(seq or 0)

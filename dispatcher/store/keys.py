@@ -75,6 +75,12 @@ def seq_of(stream_id: bytes | str) -> int:
     return int(text.partition("-")[0])
 
 
+def stream_order(stream_id: str) -> tuple[int, int]:
+    """A stream id (``"1733133600123-4"``) as a pair that sorts as Redis orders entries."""
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
 Entry = tuple[bytes, dict[bytes, bytes]]
 """One stream entry: its id and its fields."""
 

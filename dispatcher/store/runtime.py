@@ -174,18 +174,20 @@ async def open_site(
     finally:
         await engine.dispose()
     deadline_s = (policy or RoutingPolicy()).callback_deadline_s
-    async with private_redis(redis_url, data_dir) as url:
-        async with open_live(url, catalogue, matrix, policy, checkpoint_min_s=CHECKPOINT_MIN_S, start=False) as live:
-            writer = HistoryProcess(
-                url, live.store.keys.prefix, database_url, callback_deadline_s=deadline_s, triage=catalogue.triage
-            )
-            await writer.start()
-            live.history = writer
-            try:
-                yield live
-            finally:
-                await live.store.drained()
-                await writer.stop()
+    async with (
+        private_redis(redis_url, data_dir) as url,
+        open_live(url, catalogue, matrix, policy, checkpoint_min_s=CHECKPOINT_MIN_S, start=False) as live,
+    ):
+        writer = HistoryProcess(
+            url, live.store.keys.prefix, database_url, callback_deadline_s=deadline_s, triage=catalogue.triage
+        )
+        await writer.start()
+        live.history = writer
+        try:
+            yield live
+        finally:
+            await live.store.drained()
+            await writer.stop()
 
 
 async def _serve(args: argparse.Namespace) -> None:

@@ -64,6 +64,10 @@ DRAIN_S = 15.0
 """After the run, the calls placed have this long to end (a caller waits 3 s at most)."""
 
 
+def _rounded(ms: float | None) -> float | None:
+    return None if ms is None else round(ms, 1)
+
+
 def _pct(values: Sequence[float], q: float) -> float:
     if not values:
         return 0.0
@@ -208,11 +212,12 @@ async def _server_main(conn: Any, data_dir: str, ami_port: int, secret: str, tok
         desks.counting = False
         timed.stop_timing()
         await loop.run_in_executor(None, conn.recv)  # the calls are drained
-        router = timed
         conn.send({
             "arrived": sorted(desks.arrived), "ended": sorted(desks.ended),
-            "waiting": sorted(router.contacts), "calls": {k: sorted(v) for k, v in desks.calls.items()},
+            "waiting": sorted(timed.contacts), "calls": {k: sorted(v) for k, v in desks.calls.items()},
             "samples": [(end - start) / 1e9 for start, end in timed.spans], "marks": marks, "gc_pauses_s": pauses.seconds,
+            "checkpoints_forked": hall.live.store.forked_checkpoints, "checkpoint_hold_ms": hall.live.store.checkpoint_ms,
+            "checkpoint_encode_ms": hall.live.store.checkpoint_encode_ms,
         })
         await loop.run_in_executor(None, conn.recv)
         desks.dispatcher = None
@@ -322,6 +327,9 @@ async def _run(console: Console, paced_s: float, saturated_s: float) -> dict[str
         "displays_closed": len(shown_calls["closed"]),
         "calls_placed": len(phone),
         "calls_per_s": round(len(phone) / calls_s, 1),
+        "checkpoints_forked": report["checkpoints_forked"],
+        "checkpoint_hold_ms": _rounded(report["checkpoint_hold_ms"]),
+        "checkpoint_encode_ms": _rounded(report["checkpoint_encode_ms"]),
         "server_gc_max_ms": round(1000 * max(report["gc_pauses_s"], default=0.0), 1),
         "server_gc_total_ms": round(1000 * sum(report["gc_pauses_s"]), 1),
         "kiosks_cpu_share": round(cpu / (paced.seconds + saturated.seconds), 2),

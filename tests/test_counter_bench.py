@@ -18,6 +18,7 @@ def test_bench_kiosk_quick_issues_tickets_with_calls_flowing_and_prints_its_figu
     assert figures["saturated_tickets"] > 0 and figures["offered_tickets_per_s"] == 100.0
     assert figures["numbers_per_day"] == 999 * 13 * 2 and figures["refused"] == {}
     assert figures["duplicates"] == 0 and figures["lost_tickets"] == 0
-    for key in ("tickets_per_s", "issue_p99_ms", "saturated_issue_p99_ms", "display_p99_ms", "routing_p99_us", "lost"):
+    for key in ("tickets_per_s", "issue_p99_ms", "saturated_issue_p99_ms", "display_p99_ms", "routing_p99_us", "lost",
+                "checkpoints_forked", "checkpoint_hold_ms"):
         assert key in figures
     assert "Traceback" not in done.stderr, done.stderr[-3000:]

@@ -160,6 +160,11 @@ class RedisStore:
         return self._checkpointer.forked if self._checkpointer is not None else 0
 
     @property
+    def checkpoint_encode_ms(self) -> float | None:
+        """How long encoding the last checkpoint took, in this process or a forked child."""
+        return self._checkpointer.took_ms if self._checkpointer is not None else None
+
+    @property
     def backlog(self) -> int:
         """Events not yet written to Redis."""
         return self._backlog

@@ -107,8 +107,8 @@ T = TypeVar("T")
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
-    """Run the server's coroutine on uvloop (libuv's event loop: about a third less CPU per ticket
-    and per AMI frame than asyncio's own, ``guichet bench kiosk``), or on asyncio's where uvloop is
+    """Run the server's coroutine on uvloop (libuv's event loop: about half the CPU per ticket of
+    asyncio's own in a saturated ``guichet bench kiosk --quick``), or on asyncio's where uvloop is
     not installed (it is not built for Windows)."""
     try:
         import uvloop

@@ -91,7 +91,8 @@ def test_the_rest_of_a_current_contact_is_drawn_given_the_time_it_has_lasted() -
 
     rng = random.Random(1)
     assert abs(ewt._rest_mean(600.0, 0.5, 0.0) - 600.0) < 1e-6  # nothing spent yet: the mean
-    rests = [ewt._rest_draw(rng, 600.0, 0.5, 900.0) for _ in range(4000)]
+    shape = ewt._rest_shape(600.0, 0.5, 900.0)  # what a play draws each busy agent's rest from
+    rests = [ewt._rest_from(rng, shape) for _ in range(4000)]
     assert min(rests) >= 0.0  # never before now
     expected = ewt._rest_mean(600.0, 0.5, 900.0)
     assert 0.0 < expected < 600.0 and abs(sum(rests) / len(rests) - expected) < 0.1 * expected

@@ -367,11 +367,6 @@ def _rest_mean(mean: float, cv: float, elapsed: float) -> float:
     return max(mean * (1.0 - _NORMAL.cdf(z - sigma) if z != -math.inf else 1.0) / tail - elapsed, 0.0)
 
 
-def _rest_draw(rng: random.Random, mean: float, cv: float, elapsed: float) -> float:
-    """A draw of X - elapsed given X > elapsed (inverse of the lognormal's distribution, exact)."""
-    return _rest_from(rng, _rest_shape(mean, cv, elapsed))
-
-
 def _rest_shape(mean: float, cv: float, elapsed: float) -> tuple[float, float, float, float]:
     """(mu, sigma, F(elapsed), elapsed) of the lognormal of that mean and spread: what a draw of
     the rest needs, computed once per estimate (sigma 0: no spread, the rest is the mean's)."""
@@ -403,14 +398,6 @@ class _Player:
     buckets: Sequence[Bucket]
     relaxed: Sequence[Bucket]
     """Where it takes only the contacts past their overflow delay."""
-
-    def sample_free_at(self, router: Router, recent: Recent, now: float, wrap: float, rng: random.Random) -> float:
-        """A draw of when it frees up: the rest of its contact drawn from the handling times' spread,
-        given the time it has already lasted."""
-        if self.busy is None:
-            return self.free_at
-        rest = _rest_draw(rng, recent.mean(router, self.busy), recent.cv(self.busy[1]), self.elapsed)
-        return now + rest + wrap
 
 
 def _players(router: Router, mine: ContactRecord, now: float, recent: Recent) -> list[_Player]:
